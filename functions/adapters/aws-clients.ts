@@ -1,0 +1,42 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SESv2Client } from '@aws-sdk/client-sesv2';
+import { SQSClient } from '@aws-sdk/client-sqs';
+
+/** Endpoint overrides for the local emulators. On AWS every field is absent and the SDK's defaults apply. */
+export interface AwsEndpoints {
+  readonly sqs?: string | undefined;
+  readonly ses?: string | undefined;
+  readonly dynamodb?: string | undefined;
+}
+
+export interface AwsClientOptions {
+  readonly region: string;
+  readonly endpoints?: AwsEndpoints;
+  /** Static credentials for the emulators, which accept any. Never set on AWS. */
+  readonly credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+// Clients are created once per process (at cold start) and reused: the SDK keeps connections alive.
+export function createSqsClient(options: AwsClientOptions): SQSClient {
+  return new SQSClient({
+    region: options.region,
+    endpoint: options.endpoints?.sqs,
+    credentials: options.credentials,
+  });
+}
+
+export function createSesClient(options: AwsClientOptions): SESv2Client {
+  return new SESv2Client({
+    region: options.region,
+    endpoint: options.endpoints?.ses,
+    credentials: options.credentials,
+  });
+}
+
+export function createDynamoClient(options: AwsClientOptions): DynamoDBClient {
+  return new DynamoDBClient({
+    region: options.region,
+    endpoint: options.endpoints?.dynamodb,
+    credentials: options.credentials,
+  });
+}

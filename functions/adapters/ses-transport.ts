@@ -1,0 +1,27 @@
+import { type SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
+import type { OutboundMail, Transport } from '../core/ports';
+
+/**
+ * Amazon SES v2 SendEmail with Raw content: the exact MIME that core built (and tested) is what SES
+ * sends, and the envelope recipients are the job's, given as Destination.
+ * https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_SendEmail.html
+ */
+export class SesTransport implements Transport {
+  constructor(
+    private readonly ses: SESv2Client,
+    private readonly options: { configurationSet?: string | undefined } = {},
+  ) {}
+
+  async send(mail: OutboundMail): Promise<{ providerMessageId: string }> {
+    const result = await this.ses.send(
+      new SendEmailCommand({
+        FromEmailAddress: mail.from,
+        Destination: { ToAddresses: [...mail.to] },
+        Content: { Raw: { Data: mail.raw } },
+        ConfigurationSetName: this.options.configurationSet,
+        EmailTags: [{ Name: 'postroom-job-id', Value: mail.jobId }],
+      }),
+    );
+    return { providerMessageId: result.MessageId ?? '' };
+  }
+}

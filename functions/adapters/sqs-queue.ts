@@ -1,0 +1,88 @@
+import {
+  ChangeMessageVisibilityCommand,
+  GetQueueAttributesCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { MailJob } from '../core/mail-job';
+import { MAX_MAIL_JOB_BYTES, serializeMailJob } from '../core/mail-job';
+import type { MailQueue, RelayQueue } from '../core/ports';
+
+/** Message attribute names, shared by producer, relay and operators' tools. */
+export const ATTRIBUTE = {
+  jobId: 'postroom-job-id',
+  formId: 'postroom-form-id',
+  reason: 'postroom-failure-reason',
+  failedAt: 'postroom-failed-at',
+} as const;
+
+export class MailJobTooLargeError extends Error {
+  constructor(bytes: number) {
+    super(`mail job is ${bytes} bytes; the limit is ${MAX_MAIL_JOB_BYTES}`);
+    this.name = 'MailJobTooLargeError';
+  }
+}
+
+export class SqsMailQueue implements MailQueue {
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly queueUrl: string,
+  ) {}
+
+  async enqueue(job: MailJob): Promise<void> {
+    const body = serializeMailJob(job);
+    const bytes = Buffer.byteLength(body);
+    if (bytes > MAX_MAIL_JOB_BYTES) throw new MailJobTooLargeError(bytes);
+    await this.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: this.queueUrl,
+        MessageBody: body,
+        MessageAttributes: {
+          [ATTRIBUTE.jobId]: { DataType: 'String', StringValue: job.id },
+          [ATTRIBUTE.formId]: { DataType: 'String', StringValue: job.source.formId },
+        },
+      }),
+    );
+  }
+
+  async ping(): Promise<void> {
+    await this.sqs.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: this.queueUrl,
+        AttributeNames: ['ApproximateNumberOfMessages'],
+      }),
+    );
+  }
+}
+
+export class SqsRelayQueue implements RelayQueue {
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly queueUrl: string,
+    private readonly deadLetterQueueUrl: string,
+  ) {}
+
+  async retryLater(receiptHandle: string, delaySeconds: number): Promise<void> {
+    await this.sqs.send(
+      new ChangeMessageVisibilityCommand({
+        QueueUrl: this.queueUrl,
+        ReceiptHandle: receiptHandle,
+        VisibilityTimeout: delaySeconds,
+      }),
+    );
+  }
+
+  async deadLetter(body: string, details: { reason: string; jobId: string | undefined }): Promise<void> {
+    await this.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: this.deadLetterQueueUrl,
+        MessageBody: body,
+        MessageAttributes: {
+          [ATTRIBUTE.reason]: { DataType: 'String', StringValue: details.reason },
+          [ATTRIBUTE.failedAt]: { DataType: 'String', StringValue: new Date().toISOString() },
+          ...(details.jobId ? { [ATTRIBUTE.jobId]: { DataType: 'String', StringValue: details.jobId } } : {}),
+        },
+      }),
+    );
+  }
+}

@@ -1,0 +1,107 @@
+import { domainToASCII } from 'node:url';
+
+/**
+ * Address rules. Postroom accepts only plain `local@domain` addresses (RFC 5322 dot-atom), parses each
+ * address once, and sends the parsed value. Everything RFC 5322 allows beyond that (comments, groups,
+ * lists, quoted local parts, IP literals) is rejected: those are the forms behind the address-parser
+ * confusion attacks reported against nodemailer in 2025 (mail sent to a different domain than the one
+ * validated, and unbounded recursion on nested groups), and none of them is needed by a contact form.
+ * SES has no SMTPUTF8, so a non-ASCII local part cannot be delivered; a non-ASCII domain is converted
+ * to its punycode form.
+ */
+
+export const MAX_ADDRESS_LENGTH = 254; // RFC 5321 4.5.3.1.3: a path is at most 256 octets including < and >
+const MAX_LOCAL_PART_LENGTH = 64; // RFC 5321 4.5.3.1.1
+const MAX_MAILBOX_LENGTH = 320;
+
+export interface Address {
+  /** The address as it is sent: local part as given, domain lowercased and in ASCII. */
+  readonly address: string;
+  readonly localPart: string;
+  readonly domain: string;
+}
+
+export interface Mailbox {
+  readonly name: string | undefined;
+  readonly address: Address;
+}
+
+export type Parsed<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+// RFC 5322 3.2.3 atext.
+const ATEXT = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+$/;
+const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+// Anything below space, and DEL: CR, LF and NUL among them.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+const fail = (reason: string): { ok: false; reason: string } => ({ ok: false, reason });
+
+export function parseAddress(input: string): Parsed<Address> {
+  // Bound the work before looking at the content.
+  if (input.length > MAX_ADDRESS_LENGTH) return fail(`must be at most ${MAX_ADDRESS_LENGTH} characters`);
+  if (CONTROL.test(input)) return fail('must not contain control characters (such as line breaks)');
+  const value = input.trim();
+  if (value === '') return fail('must be an email address');
+  if (/[()]/.test(value)) return fail('must not contain comments (parentheses)');
+  if (/[:;]/.test(value)) return fail('must be a single address, not a group');
+  if (value.includes(',')) return fail('must be a single address, not a list');
+  if (value.includes('"')) return fail('must not have a quoted local part');
+  if (/[<>]/.test(value)) return fail('must be a bare address such as name@example.com, without < >');
+  if (/\s/.test(value)) return fail('must not contain spaces');
+
+  const at = value.lastIndexOf('@');
+  if (at < 0 || value.indexOf('@') !== at) return fail('must contain exactly one @');
+  const localPart = value.slice(0, at);
+  const rawDomain = value.slice(at + 1);
+
+  if (localPart === '') return fail('must have a local part before the @');
+  if (localPart.length > MAX_LOCAL_PART_LENGTH)
+    return fail(`local part must be at most ${MAX_LOCAL_PART_LENGTH} characters`);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ASCII range check
+  if (/[^\u0000-\u007f]/.test(localPart))
+    return fail('local part must be ASCII (SES does not support SMTPUTF8)');
+  if (!localPart.split('.').every((atom) => ATEXT.test(atom))) {
+    return fail('local part has a character that is not allowed or a misplaced dot');
+  }
+
+  if (rawDomain.startsWith('[')) return fail('must not use an IP-literal domain');
+  if (rawDomain === '') return fail('must have a domain after the @');
+  const domain = domainToASCII(rawDomain.toLowerCase());
+  if (domain === '' || domain.length > 253) return fail('must have a valid domain');
+  const labels = domain.split('.');
+  if (labels.length < 2 || !labels.every((label) => LABEL.test(label)))
+    return fail('must have a valid domain');
+  const tld = labels[labels.length - 1] ?? '';
+  // A numeric top-level label is an IPv4 address in disguise (name@127.0.0.1).
+  if (/^\d+$/.test(tld)) return fail('must not use an IP address as the domain');
+
+  return { ok: true, value: { address: `${localPart}@${domain}`, localPart, domain } };
+}
+
+/**
+ * Parses `Display Name <local@domain>` or a bare address. Used for configured senders; the display name
+ * may not contain characters with a meaning in address headers, so it cannot smuggle in a second address.
+ */
+export function parseMailbox(input: string): Parsed<Mailbox> {
+  if (input.length > MAX_MAILBOX_LENGTH) return fail(`must be at most ${MAX_MAILBOX_LENGTH} characters`);
+  if (CONTROL.test(input)) return fail('must not contain control characters (such as line breaks)');
+  const match = /^([^<>]*)<([^<>]*)>$/.exec(input.trim());
+  if (!match) {
+    const bare = parseAddress(input);
+    return bare.ok ? { ok: true, value: { name: undefined, address: bare.value } } : bare;
+  }
+  const name = (match[1] ?? '').trim();
+  if (/["()<>[\]:;@\\,]/.test(name))
+    return fail('display name must not contain any of " ( ) < > [ ] : ; @ \\ ,');
+  const address = parseAddress(match[2] ?? '');
+  if (!address.ok) return address;
+  return { ok: true, value: { name: name === '' ? undefined : name, address: address.value } };
+}
+
+/** `jane.doe@example.com` becomes `j***@example.com`: enough to tell mails apart in logs, not to harvest. */
+export function maskAddress(address: string): string {
+  const at = address.lastIndexOf('@');
+  if (at <= 0) return '***';
+  return `${address.slice(0, 1)}***${address.slice(at)}`;
+}

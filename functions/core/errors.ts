@@ -1,0 +1,134 @@
+/** A configuration that cannot be used. The message names each bad field. */
+export class ConfigError extends Error {
+  readonly problems: ReadonlyArray<{ field: string; message: string }>;
+
+  constructor(problems: ReadonlyArray<{ field: string; message: string }>) {
+    super(
+      `Invalid Postroom configuration:\n${problems.map((p) => `  - ${p.field}: ${p.message}`).join('\n')}`,
+    );
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+export interface FieldError {
+  /** The request field at fault, as the client named it (`email`, `message`, `company`). */
+  field: string;
+  detail: string;
+}
+
+/**
+ * An error answered to an HTTP client as application/problem+json (RFC 9457).
+ * `detail` is written for the client: it never carries internals.
+ */
+export class HttpError extends Error {
+  readonly status: number;
+  readonly title: string;
+  readonly errors: ReadonlyArray<FieldError> | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    status: number,
+    title: string,
+    detail: string,
+    options: { errors?: ReadonlyArray<FieldError>; headers?: Record<string, string> } = {},
+  ) {
+    super(detail);
+    this.name = 'HttpError';
+    this.status = status;
+    this.title = title;
+    this.errors = options.errors;
+    this.headers = options.headers ?? {};
+  }
+}
+
+export class BadRequestError extends HttpError {
+  constructor(detail: string) {
+    super(400, 'Bad Request', detail);
+    this.name = 'BadRequestError';
+  }
+}
+
+export class ForbiddenOriginError extends HttpError {
+  constructor() {
+    super(403, 'Forbidden', 'This form does not accept submissions from this origin.');
+    this.name = 'ForbiddenOriginError';
+  }
+}
+
+export class NotFoundError extends HttpError {
+  constructor(detail: string) {
+    super(404, 'Not Found', detail);
+    this.name = 'NotFoundError';
+  }
+}
+
+export class MethodNotAllowedError extends HttpError {
+  constructor(allow: string) {
+    super(405, 'Method Not Allowed', `Use ${allow}.`, { headers: { allow } });
+    this.name = 'MethodNotAllowedError';
+  }
+}
+
+export class PayloadTooLargeError extends HttpError {
+  constructor(limitBytes: number) {
+    super(413, 'Content Too Large', `The request body is larger than ${limitBytes} bytes.`);
+    this.name = 'PayloadTooLargeError';
+  }
+}
+
+export class UnsupportedMediaTypeError extends HttpError {
+  constructor() {
+    super(
+      415,
+      'Unsupported Media Type',
+      'Send application/json, application/x-www-form-urlencoded or multipart/form-data.',
+    );
+    this.name = 'UnsupportedMediaTypeError';
+  }
+}
+
+export class ValidationError extends HttpError {
+  constructor(errors: ReadonlyArray<FieldError>) {
+    super(422, 'Unprocessable Content', 'One or more fields are invalid.', { errors });
+    this.name = 'ValidationError';
+  }
+}
+
+export class ServiceUnavailableError extends HttpError {
+  constructor(detail: string, retryAfterSeconds: number) {
+    super(503, 'Service Unavailable', detail, { headers: { 'retry-after': String(retryAfterSeconds) } });
+    this.name = 'ServiceUnavailableError';
+  }
+}
+
+/** A MailJob that cannot be sent: retrying will not help. */
+export class PermanentSendError extends Error {
+  readonly retryable = false;
+  readonly reason: string;
+
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(reason, options);
+    this.name = 'PermanentSendError';
+    this.reason = reason;
+  }
+}
+
+/** A send that failed for now (throttling, 5xx, timeout, SMTP 4xx): retry later. */
+export class TransientSendError extends Error {
+  readonly retryable = true;
+  readonly reason: string;
+
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(reason, options);
+    this.name = 'TransientSendError';
+    this.reason = reason;
+  }
+}
+
+export type SendError = PermanentSendError | TransientSendError;
+
+/** The class name of a thrown value: safe to log, unlike its message, which may quote an address. */
+export function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : typeof error;
+}

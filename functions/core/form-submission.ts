@@ -1,0 +1,202 @@
+import { type Address, parseAddress } from './address';
+import type { FormConfig, PostroomConfig } from './config';
+import { type FieldError, ValidationError } from './errors';
+import type { SubmittedFields } from './form-body';
+import { escapeHtml } from './http';
+import { MAIL_JOB_VERSION, type MailJob } from './mail-job';
+
+/** The honeypot: hidden from people by the form's CSS, filled in by bots that fill every field. */
+export const HONEYPOT_FIELD = '_gotcha';
+
+const MAX_NAME_LENGTH = 200;
+const MAX_SUBJECT_LENGTH = 250;
+const FIELD_NAME = /^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+const CONTROL_ANY = /[\u0000-\u001f\u007f]/;
+// Line breaks and tabs are text in a message; every other control character is refused.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
+export interface FormSubmission {
+  readonly email: Address;
+  readonly name: string | undefined;
+  readonly message: string;
+  /** Further fields, in the order they were submitted. */
+  readonly extra: ReadonlyArray<readonly [name: string, value: string]>;
+  readonly honeypotFilled: boolean;
+}
+
+/** Checks every field and reports all problems at once, each naming its field. */
+export function validateSubmission(fields: SubmittedFields, form: FormConfig): FormSubmission {
+  const errors: FieldError[] = [];
+  const seen = new Set<string>();
+  const extra: Array<[string, string]> = [];
+  let email: Address | undefined;
+  let name: string | undefined;
+  let message: string | undefined;
+  let honeypotFilled = false;
+
+  for (const [fieldName, value] of fields) {
+    const field = printableFieldName(fieldName);
+    if (seen.has(fieldName)) {
+      errors.push({ field, detail: 'is given more than once' });
+      continue;
+    }
+    seen.add(fieldName);
+
+    if (fieldName === HONEYPOT_FIELD) {
+      honeypotFilled = value.trim() !== '';
+      continue;
+    }
+    // Other underscore fields are reserved for form controls and never reach the mail.
+    if (fieldName.startsWith('_')) continue;
+
+    if (value.length > form.maxFieldLength) {
+      errors.push({ field, detail: `must be at most ${form.maxFieldLength} characters` });
+      continue;
+    }
+
+    switch (fieldName) {
+      case 'email': {
+        const parsed = parseAddress(value);
+        if (parsed.ok) email = parsed.value;
+        else errors.push({ field, detail: parsed.reason });
+        break;
+      }
+      case 'name':
+        if (CONTROL_ANY.test(value)) errors.push({ field, detail: 'must be a single line of text' });
+        else if (value.length > MAX_NAME_LENGTH)
+          errors.push({ field, detail: `must be at most ${MAX_NAME_LENGTH} characters` });
+        else name = value.trim() === '' ? undefined : value.trim();
+        break;
+      case 'message':
+        if (CONTROL_BUT_LINES.test(value))
+          errors.push({ field, detail: 'must not contain control characters' });
+        else message = normalizeLines(value).trim();
+        break;
+      default:
+        if (!FIELD_NAME.test(fieldName)) {
+          errors.push({
+            field,
+            detail: 'field names must be 1-64 letters, digits, spaces, dots, dashes or underscores',
+          });
+        } else if (CONTROL_BUT_LINES.test(value)) {
+          errors.push({ field, detail: 'must not contain control characters' });
+        } else if (value.trim() !== '') {
+          extra.push([fieldName, normalizeLines(value).trim()]);
+        }
+    }
+  }
+
+  if (email === undefined && !errors.some((e) => e.field === 'email')) {
+    errors.push({ field: 'email', detail: 'is required' });
+  }
+  if (!message && !errors.some((e) => e.field === 'message')) {
+    errors.push({ field: 'message', detail: 'is required' });
+  }
+  if (extra.length > form.maxExtraFields) {
+    errors.push({
+      field: '(body)',
+      detail: `has more than ${form.maxExtraFields} fields besides email, name and message`,
+    });
+  }
+  if (errors.length > 0 || email === undefined || !message) throw new ValidationError(errors);
+  return { email, name, message, extra, honeypotFilled };
+}
+
+/** Fills `{{field}}` placeholders. The result is one line: a header can never be split by a field's content. */
+export function renderSubject(template: string, submission: FormSubmission): string {
+  const values = new Map<string, string>([
+    ['email', submission.email.address],
+    ['message', submission.message],
+    ...submission.extra,
+  ]);
+  if (submission.name !== undefined) values.set('name', submission.name);
+  const filled = template.replace(
+    /\{\{\s*([A-Za-z0-9 _.-]+?)\s*\}\}/g,
+    (_, key: string) => values.get(key) ?? '',
+  );
+  const line = filled.replace(/\s+/g, ' ').trim();
+  const bounded = [...line].slice(0, MAX_SUBJECT_LENGTH).join('');
+  return bounded === '' ? 'New form submission' : bounded;
+}
+
+export interface RenderedBody {
+  readonly text: string;
+  readonly html: string;
+}
+
+export function renderBody(form: FormConfig, submission: FormSubmission): RenderedBody {
+  const rows: ReadonlyArray<readonly [string, string]> = [
+    ['Name', submission.name ?? '(not given)'],
+    ['Email', submission.email.address],
+    ...submission.extra,
+  ];
+  const text = [
+    `New submission to the form "${form.id}".`,
+    '',
+    ...rows.map(([label, value]) => `${label}: ${value.replace(/\n/g, '\n  ')}`),
+    '',
+    'Message:',
+    submission.message,
+    '',
+    '--',
+    `Reply to this mail to answer ${submission.email.address}.`,
+    '',
+  ].join('\n');
+  const html = [
+    '<!doctype html>',
+    '<html><body style="font-family:sans-serif">',
+    `<p>New submission to the form &quot;${escapeHtml(form.id)}&quot;.</p>`,
+    '<table cellpadding="4">',
+    ...rows.map(
+      ([label, value]) =>
+        `<tr><th align="left" valign="top">${escapeHtml(label)}</th><td>${htmlText(value)}</td></tr>`,
+    ),
+    '</table>',
+    '<p><strong>Message:</strong></p>',
+    `<p>${htmlText(submission.message)}</p>`,
+    `<p style="color:#666">Reply to this mail to answer ${escapeHtml(submission.email.address)}.</p>`,
+    '</body></html>',
+    '',
+  ].join('\n');
+  return { text, html };
+}
+
+/** Builds the MailJob for an accepted submission. The visitor's address is Reply-To, never From. */
+export function buildFormMailJob(
+  config: PostroomConfig,
+  form: FormConfig,
+  submission: FormSubmission,
+  meta: { id: string; createdAt: Date },
+): MailJob {
+  const body = renderBody(form, submission);
+  const { name, address } = config.sender;
+  return {
+    v: MAIL_JOB_VERSION,
+    id: meta.id,
+    source: { kind: 'form', formId: form.id },
+    createdAt: meta.createdAt.toISOString(),
+    from: name === undefined ? { address } : { name, address },
+    to: [...form.recipients],
+    replyTo: submission.email.address,
+    subject: renderSubject(form.subject, submission),
+    text: body.text,
+    html: body.html,
+  };
+}
+
+function normalizeLines(value: string): string {
+  return value.replace(/\r\n?/g, '\n');
+}
+
+function htmlText(value: string): string {
+  return escapeHtml(value).replace(/\n/g, '<br>\n');
+}
+
+/** A field name fit to echo back in an error: bounded and printable. */
+function printableFieldName(name: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are replaced
+  const printable = name.replace(/[\u0000-\u001f\u007f]/g, '?');
+  return printable.length > 64 ? `${printable.slice(0, 64)}...` : printable;
+}

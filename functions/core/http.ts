@@ -1,0 +1,56 @@
+import type { HttpError } from './errors';
+
+/** An HTTP request as the core sees it: headers lowercased, body as bytes. */
+export interface HttpRequest {
+  readonly method: string;
+  readonly headers: Readonly<Record<string, string | undefined>>;
+  readonly body: Buffer;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly body: string;
+}
+
+/** RFC 9457 problem details. `errors` lists per-field validation failures. */
+export function problemResponse(error: HttpError, headers: Record<string, string> = {}): HttpResponse {
+  const problem: Record<string, unknown> = {
+    type: 'about:blank',
+    title: error.title,
+    status: error.status,
+    detail: error.message,
+  };
+  if (error.errors) problem.errors = error.errors;
+  return {
+    status: error.status,
+    headers: { ...headers, ...error.headers, 'content-type': 'application/problem+json' },
+    body: JSON.stringify(problem),
+  };
+}
+
+export function jsonResponse(
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+): HttpResponse {
+  return { status, headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(value) };
+}
+
+const HTML_ESCAPES: Record<string, string> = {
+  '&': '&amp;',
+  '<': '&lt;',
+  '>': '&gt;',
+  '"': '&quot;',
+  "'": '&#39;',
+};
+
+export function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (char) => HTML_ESCAPES[char] ?? char);
+}
+
+/** Media type of a Content-Type header, lowercased, without parameters. */
+export function mediaType(contentType: string | undefined): string | undefined {
+  const type = contentType?.split(';', 1)[0]?.trim().toLowerCase();
+  return type === '' ? undefined : type;
+}

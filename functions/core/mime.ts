@@ -1,0 +1,31 @@
+import MailComposer from 'nodemailer/lib/mail-composer';
+import type { MailJob } from './mail-job';
+import type { OutboundMail } from './ports';
+
+/**
+ * Builds the RFC 5322 message for a job. Every address is passed as an already-parsed object, so
+ * nodemailer never parses a string address again; header values are encoded and folded by nodemailer,
+ * which turns CR, LF and other control characters, and text that looks like an RFC 2047 encoded word,
+ * into encoded words instead of header syntax. The property tests check that no field can add or
+ * change a header.
+ */
+export async function composeMail(job: MailJob): Promise<OutboundMail> {
+  const domain = job.from.address.slice(job.from.address.lastIndexOf('@') + 1);
+  const composer = new MailComposer({
+    from: { name: job.from.name ?? '', address: job.from.address },
+    to: job.to.map((address) => ({ name: '', address })),
+    replyTo: job.replyTo === undefined ? undefined : { name: '', address: job.replyTo },
+    subject: job.subject,
+    text: job.text,
+    html: job.html,
+    date: new Date(job.createdAt),
+    messageId: `<${job.id}@${domain}>`,
+    headers: { 'X-Postroom-Job-Id': job.id },
+    // Keep the envelope to exactly the job's recipients.
+    envelope: { from: job.from.address, to: [...job.to] },
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  });
+  const raw = await composer.compile().build();
+  return { jobId: job.id, from: job.from.address, to: job.to, raw };
+}

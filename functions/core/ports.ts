@@ -1,0 +1,72 @@
+import type { MailJob } from './mail-job';
+
+/**
+ * The ports through which core code reaches the outside. Adapters implement them against AWS or the
+ * local emulators; unit tests pass small fakes.
+ */
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** Where accepted mail goes: the SQS mail queue. */
+export interface MailQueue {
+  enqueue(job: MailJob): Promise<void>;
+  /** Resolves when the queue can accept mail. */
+  ping(): Promise<void>;
+}
+
+/** The envelope and bytes of one mail, ready for a provider. */
+export interface OutboundMail {
+  readonly jobId: string;
+  readonly from: string;
+  readonly to: ReadonlyArray<string>;
+  /** The complete RFC 5322 message. */
+  readonly raw: Buffer;
+}
+
+/** A mail provider: SES v2 or an SMTP relay. Throws what the provider threw; core classifies it. */
+export interface Transport {
+  send(mail: OutboundMail): Promise<{ providerMessageId: string }>;
+  close?(): Promise<void>;
+}
+
+export type ClaimResult =
+  | { readonly kind: 'claimed'; readonly attempt: number }
+  /** The job was sent before: do not send it again. */
+  | { readonly kind: 'sent' }
+  /** Another attempt holds a live claim until `leaseUntil` (ms). */
+  | { readonly kind: 'busy'; readonly leaseUntil: number };
+
+/**
+ * The idempotency records that make sending exactly-once on an at-least-once queue. A claim is a
+ * conditional write: only one attempt at a time can hold it, and a claim whose lease ran out (its
+ * holder crashed) can be taken over.
+ */
+export interface ClaimStore {
+  claim(jobId: string, nowMs: number, leaseUntilMs: number): Promise<ClaimResult>;
+  /** The provider accepted the mail. */
+  complete(jobId: string, providerMessageId: string, nowMs: number): Promise<void>;
+  /** The attempt failed and will be retried: let the next attempt claim at once. */
+  release(jobId: string, reason: string, nowMs: number): Promise<void>;
+  /** The job went to the dead-letter queue. A redrive may claim it again. */
+  fail(jobId: string, reason: string, nowMs: number): Promise<void>;
+}
+
+/** The relay's view of the queue it consumes. */
+export interface RelayQueue {
+  /** Hides a received message for `delaySeconds`: the backoff before its next attempt. */
+  retryLater(receiptHandle: string, delaySeconds: number): Promise<void>;
+  /** Puts a message body on the dead-letter queue with the reason it could not be sent. */
+  deadLetter(body: string, details: { reason: string; jobId: string | undefined }): Promise<void>;
+}
+
+/** Structured logging; Powertools' Logger fits. Attributes never hold bodies or full addresses. */
+export interface Log {
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+  error(message: string, attributes?: Record<string, unknown>): void;
+}

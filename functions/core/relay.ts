@@ -1,0 +1,167 @@
+import { maskAddress } from './address';
+import type { PostroomConfig } from './config';
+import { errorName, PermanentSendError } from './errors';
+import { type MailJob, parseMailJob } from './mail-job';
+import { composeMail } from './mime';
+import type { ClaimStore, Clock, Log, RelayQueue, Transport } from './ports';
+import { classifySendError } from './send-errors';
+
+/** One received queue message, as the relay needs it (from an SQS record or the local poller). */
+export interface RelayRecord {
+  readonly messageId: string;
+  readonly receiptHandle: string;
+  readonly body: string;
+  /** SQS ApproximateReceiveCount: 1 on the first delivery. */
+  readonly receiveCount: number;
+}
+
+export interface RelayDeps {
+  readonly config: PostroomConfig;
+  readonly transport: Transport;
+  readonly claims: ClaimStore;
+  readonly queue: RelayQueue;
+  readonly clock: Clock;
+  readonly log: Log;
+  /** [0, 1): the jitter source; tests make it fixed. */
+  readonly random: () => number;
+}
+
+export type RelayOutcome = 'sent' | 'duplicate' | 'retry' | 'dead-lettered';
+
+export interface RelayBatchResult {
+  /** Message ids to report as batchItemFailures: they stay on the queue for another attempt. */
+  readonly failures: ReadonlyArray<string>;
+  readonly outcomes: ReadonlyArray<{ messageId: string; jobId: string | undefined; outcome: RelayOutcome }>;
+}
+
+/**
+ * Relays a batch. Each record succeeds or fails on its own; a record is reported as failed (and so kept
+ * on the queue) unless its mail was sent, was already sent, or is safely on the dead-letter queue.
+ */
+export async function relayBatch(
+  records: ReadonlyArray<RelayRecord>,
+  deps: RelayDeps,
+): Promise<RelayBatchResult> {
+  const outcomes = await Promise.all(
+    records.map(async (record) => {
+      const { outcome, jobId } = await relayRecord(record, deps).catch((error: unknown) => {
+        // Something other than the provider failed (the table, the queue): keep the message for a retry.
+        deps.log.error('relay attempt failed', {
+          messageId: record.messageId,
+          outcome: 'retry',
+          error: errorName(error),
+        });
+        return { outcome: 'retry' as const, jobId: undefined };
+      });
+      return { messageId: record.messageId, jobId, outcome };
+    }),
+  );
+  return { failures: outcomes.filter((o) => o.outcome === 'retry').map((o) => o.messageId), outcomes };
+}
+
+async function relayRecord(
+  record: RelayRecord,
+  deps: RelayDeps,
+): Promise<{ outcome: RelayOutcome; jobId: string | undefined }> {
+  const { claims, clock, config, log, queue } = deps;
+  const parsed = parseMailJob(record.body);
+  if (!parsed.ok) {
+    // A message no relay can read will never become readable: dead-letter it now with the reason.
+    await queue.deadLetter(record.body, { reason: parsed.reason, jobId: undefined });
+    log.warn('job dead-lettered', {
+      messageId: record.messageId,
+      outcome: 'dead-lettered',
+      reason: parsed.reason,
+    });
+    return { outcome: 'dead-lettered', jobId: undefined };
+  }
+  const job = parsed.job;
+  const context = { jobId: job.id, formId: job.source.formId, attempt: record.receiveCount };
+
+  const now = clock.now();
+  const claim = await claims.claim(job.id, now, now + config.relay.claimLeaseSeconds * 1000);
+  if (claim.kind === 'sent') {
+    log.info('job already sent; dropping the duplicate delivery', { ...context, outcome: 'duplicate' });
+    return { outcome: 'duplicate', jobId: job.id };
+  }
+  if (claim.kind === 'busy') {
+    // Another attempt is sending this job right now. Look again when its lease ends.
+    const wait = Math.max(1, Math.ceil((claim.leaseUntil - now) / 1000));
+    await retryLater(record, wait, deps, context);
+    log.info('job is being sent by another attempt', { ...context, outcome: 'retry', delaySeconds: wait });
+    return { outcome: 'retry', jobId: job.id };
+  }
+
+  let providerMessageId: string;
+  try {
+    providerMessageId = (await deps.transport.send(await compose(job))).providerMessageId;
+  } catch (error) {
+    const failure = classifySendError(error);
+    const exhausted = failure.retryable && record.receiveCount >= config.queue.maxReceiveCount;
+    if (!failure.retryable || exhausted) {
+      const reason = exhausted
+        ? `retries exhausted after ${record.receiveCount} attempts: ${failure.reason}`
+        : failure.reason;
+      await queue.deadLetter(record.body, { reason, jobId: job.id });
+      await claims.fail(job.id, reason, clock.now()).catch((failError: unknown) =>
+        // The job is on the DLQ; a stale claim only delays a redrive until its lease ends.
+        log.warn('could not record the failure', { ...context, error: errorName(failError) }),
+      );
+      log.warn('job dead-lettered', { ...context, outcome: 'dead-lettered', reason });
+      return { outcome: 'dead-lettered', jobId: job.id };
+    }
+    await claims.release(job.id, failure.reason, clock.now());
+    const delay = backoffSeconds(record.receiveCount, config, deps.random);
+    await retryLater(record, delay, deps, context);
+    log.warn('send failed; will retry', {
+      ...context,
+      outcome: 'retry',
+      reason: failure.reason,
+      delaySeconds: delay,
+    });
+    return { outcome: 'retry', jobId: job.id };
+  }
+
+  try {
+    await claims.complete(job.id, providerMessageId, clock.now());
+  } catch (error) {
+    // The provider has the mail. Reporting a failure would only let the lease expire and send it again,
+    // so the message is still deleted; the record stays "sending" until its TTL.
+    log.error('sent, but the completion record failed', { ...context, error: errorName(error) });
+  }
+  log.info('job sent', {
+    ...context,
+    outcome: 'sent',
+    providerMessageId,
+    recipients: job.to.map(maskAddress),
+  });
+  return { outcome: 'sent', jobId: job.id };
+}
+
+async function compose(job: MailJob) {
+  try {
+    return await composeMail(job);
+  } catch (error) {
+    throw new PermanentSendError(`cannot compose the message: ${errorName(error)}`, { cause: error });
+  }
+}
+
+async function retryLater(record: RelayRecord, delaySeconds: number, deps: RelayDeps, context: object) {
+  try {
+    await deps.queue.retryLater(record.receiptHandle, delaySeconds);
+  } catch (error) {
+    // The message still comes back, after the queue's visibility timeout instead of the backoff.
+    deps.log.warn('could not set the retry delay', { ...context, error: errorName(error) });
+  }
+}
+
+/**
+ * Exponential backoff with "equal jitter": half the step is fixed, half random, so retries spread out
+ * but never come back at once. https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
+ */
+export function backoffSeconds(attempt: number, config: PostroomConfig, random: () => number): number {
+  const { retryBaseSeconds, retryMaxSeconds } = config.relay;
+  const step = Math.min(retryMaxSeconds, retryBaseSeconds * 2 ** Math.max(0, attempt - 1));
+  // SQS caps a visibility timeout at 12 hours.
+  return Math.min(43_200, Math.round(step / 2 + random() * (step / 2)));
+}

@@ -1,0 +1,41 @@
+import middy from '@middy/core';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import { toHttpRequest, toProxyResult } from '../adapters/lambda-http';
+import { errorName, HttpError, MethodNotAllowedError, NotFoundError } from '../core/errors';
+import { problemResponse } from '../core/http';
+import { checkHealth, preflightForm, type SubmitFormDeps, submitForm } from '../core/submit-form';
+
+/**
+ * The API function: `POST|OPTIONS /v1/forms/{formId}` and `GET /health`. A thin adapter from the API
+ * Gateway REST proxy event to the core; the same handler serves Lambda and the local stack.
+ */
+export function createSendHandler(deps: SubmitFormDeps) {
+  return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
+    .handler(async (event) => toProxyResult(await route(event, deps)))
+    .onError(async (request) => {
+      // Anything that escaped the core is ours: log its kind, answer without internals.
+      deps.log.error('unhandled error', { error: errorName(request.error), path: request.event.resource });
+      request.response = toProxyResult(
+        problemResponse(
+          new HttpError(500, 'Internal Server Error', 'Something went wrong; the mail was not accepted.'),
+        ),
+      );
+    });
+}
+
+async function route(event: APIGatewayProxyEvent, deps: SubmitFormDeps) {
+  const request = toHttpRequest(event);
+  switch (event.resource) {
+    case '/v1/forms/{formId}': {
+      const formId = event.pathParameters?.formId ?? '';
+      if (event.httpMethod === 'POST') return submitForm(formId, request, deps);
+      if (event.httpMethod === 'OPTIONS') return preflightForm(deps.config, formId, request);
+      return problemResponse(new MethodNotAllowedError('POST, OPTIONS'));
+    }
+    case '/health':
+      if (event.httpMethod === 'GET' || event.httpMethod === 'HEAD') return checkHealth(deps.queue, deps.log);
+      return problemResponse(new MethodNotAllowedError('GET'));
+    default:
+      return problemResponse(new NotFoundError('No such route.'));
+  }
+}

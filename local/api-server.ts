@@ -1,0 +1,165 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { demoPage, thanksPage } from './demo-page';
+
+export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
+
+export interface ApiServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly handler: ApiHandler;
+  readonly context: () => Context;
+  /** Bodies larger than this are cut off; the handler then answers 413, as API Gateway's own limit would. */
+  readonly maxBodyBytes: number;
+  readonly inboxUrl: string;
+}
+
+/** API Gateway REST routes served locally, by resource template. */
+const ROUTES: ReadonlyArray<{ pattern: RegExp; resource: string; params: ReadonlyArray<string> }> = [
+  { pattern: /^\/v1\/forms\/([^/]+)$/, resource: '/v1/forms/{formId}', params: ['formId'] },
+  { pattern: /^\/health$/, resource: '/health', params: [] },
+];
+
+// API Gateway only base64-encodes bodies of its configured binary media types; the stack lists multipart.
+const BINARY_MEDIA_TYPES = ['multipart/form-data'];
+
+/**
+ * Serves the API on loopback by turning each HTTP request into the API Gateway proxy event the send
+ * function receives on AWS, and serves the demo contact form at `/`.
+ */
+export async function startApiServer(
+  options: ApiServerOptions,
+): Promise<{ url: string; server: Server; stop(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    handle(req, res, options).catch(() => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/problem+json' });
+      res.end(JSON.stringify({ type: 'about:blank', title: 'Internal Server Error', status: 500 }));
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${options.host}:${port}`,
+    server,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, options: ApiServerOptions): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  if (req.method === 'GET' && url.pathname === '/') return sendHtml(res, demoPage(options.inboxUrl));
+  if (req.method === 'GET' && url.pathname === '/thanks') return sendHtml(res, thanksPage(options.inboxUrl));
+
+  for (const route of ROUTES) {
+    const match = route.pattern.exec(url.pathname);
+    if (!match) continue;
+    const body = await readBody(req, options.maxBodyBytes + 1);
+    const event = toEvent(req, url, route, match, body);
+    const result = await options.handler(event, options.context());
+    res.writeHead(result.statusCode, normalizeHeaders(result.headers));
+    res.end(result.body);
+    return;
+  }
+  res.writeHead(404, { 'content-type': 'application/problem+json' });
+  res.end(JSON.stringify({ type: 'about:blank', title: 'Not Found', status: 404, detail: 'No such route.' }));
+}
+
+function toEvent(
+  req: IncomingMessage,
+  url: URL,
+  route: (typeof ROUTES)[number],
+  match: RegExpExecArray,
+  body: Buffer,
+): APIGatewayProxyEvent {
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i] ?? '';
+    const value = req.rawHeaders[i + 1] ?? '';
+    headers[name] = value;
+    multiValueHeaders[name] = [...(multiValueHeaders[name] ?? []), value];
+  }
+  const pathParameters = Object.fromEntries(
+    route.params.map((name, index) => [name, decodeURIComponent(match[index + 1] ?? '')]),
+  );
+  const contentType = (req.headers['content-type'] ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
+  const binary = BINARY_MEDIA_TYPES.includes(contentType);
+  const sourceIp = req.socket.remoteAddress ?? '127.0.0.1';
+  return {
+    resource: route.resource,
+    path: url.pathname,
+    httpMethod: req.method ?? 'GET',
+    headers,
+    multiValueHeaders,
+    queryStringParameters: url.search ? Object.fromEntries(url.searchParams) : null,
+    multiValueQueryStringParameters: null,
+    pathParameters: route.params.length > 0 ? pathParameters : null,
+    stageVariables: null,
+    body: body.length === 0 ? null : binary ? body.toString('base64') : body.toString('utf8'),
+    isBase64Encoded: binary,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      authorizer: null,
+      protocol: `HTTP/${req.httpVersion}`,
+      httpMethod: req.method ?? 'GET',
+      path: `/local${url.pathname}`,
+      stage: 'local',
+      requestId: randomUUID(),
+      requestTimeEpoch: Date.now(),
+      resourceId: 'local',
+      resourcePath: route.resource,
+      identity: {
+        sourceIp: sourceIp.replace(/^::ffff:/, ''),
+        userAgent: req.headers['user-agent'] ?? null,
+        accessKey: null,
+        accountId: null,
+        apiKey: null,
+        apiKeyId: null,
+        caller: null,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        user: null,
+        userArn: null,
+      },
+    },
+  };
+}
+
+/** Reads at most `limit` bytes; the rest is drained and dropped. */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    if (size >= limit) continue;
+    const part = chunk.subarray(0, limit - size);
+    chunks.push(part);
+    size += part.length;
+  }
+  return Buffer.concat(chunks);
+}
+
+function normalizeHeaders(headers: APIGatewayProxyResult['headers']): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers ?? {}).map(([name, value]) => [name, String(value)]));
+}
+
+function sendHtml(res: ServerResponse, html: string): void {
+  res.writeHead(200, {
+    'content-type': 'text/html; charset=utf-8',
+    'content-security-policy': "default-src 'self'; style-src 'unsafe-inline'; form-action 'self'",
+  });
+  res.end(html);
+}

@@ -1,0 +1,58 @@
+import { readFileSync } from 'node:fs';
+import { type PostroomConfig, parseConfig } from '../functions/core/config';
+import { ConfigError } from '../functions/core/errors';
+
+/** Reads the `postroom` context from a cdk.json file. */
+export function readPostroomContext(path: string): unknown {
+  let json: string;
+  try {
+    json = readFileSync(path, 'utf8');
+  } catch {
+    throw new ConfigError([{ field: path, message: 'cannot be read' }]);
+  }
+  let parsed: { context?: { postroom?: unknown } };
+  try {
+    parsed = JSON.parse(json);
+  } catch {
+    throw new ConfigError([{ field: path, message: 'is not valid JSON' }]);
+  }
+  if (parsed.context?.postroom === undefined)
+    throw new ConfigError([{ field: 'postroom', message: `is missing from ${path} (context.postroom)` }]);
+  return parsed.context.postroom;
+}
+
+/**
+ * Applies the local runner's environment overrides, then validates. `POSTROOM_TRANSPORT=smtp` with
+ * `POSTROOM_SMTP_*` relays through any SMTP server instead of the SES emulator.
+ */
+export function localConfig(raw: unknown, env: NodeJS.ProcessEnv): PostroomConfig {
+  const base = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  const kind = env.POSTROOM_TRANSPORT;
+  let transport = base.transport;
+  if (kind === 'smtp') {
+    transport = {
+      kind: 'smtp',
+      host: env.POSTROOM_SMTP_HOST ?? '127.0.0.1',
+      port: env.POSTROOM_SMTP_PORT === undefined ? 587 : Number(env.POSTROOM_SMTP_PORT),
+      secure: env.POSTROOM_SMTP_SECURE === 'true',
+      tlsRejectUnauthorized: env.POSTROOM_SMTP_TLS_REJECT_UNAUTHORIZED !== 'false',
+      ...(env.POSTROOM_SMTP_USER ? { user: env.POSTROOM_SMTP_USER } : {}),
+    };
+  } else if (kind === 'ses') {
+    transport = { kind: 'ses' };
+  } else if (kind !== undefined) {
+    throw new ConfigError([{ field: 'env.POSTROOM_TRANSPORT', message: 'must be "ses" or "smtp"' }]);
+  }
+  return parseConfig(transport === undefined ? base : { ...base, transport });
+}
+
+/** A port from the environment, or the default; 0 picks a free port. */
+export function portFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const value = env[name];
+  if (value === undefined || value === '') return fallback;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new ConfigError([{ field: `env.${name}`, message: 'must be a port number from 0 to 65535' }]);
+  }
+  return port;
+}

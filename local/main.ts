@@ -1,0 +1,64 @@
+import { resolve } from 'node:path';
+import { createLogger } from '../functions/adapters/powertools-log';
+import { ConfigError } from '../functions/core/errors';
+import { localConfig, portFromEnv, readPostroomContext } from './config-file';
+import { startLocalStack } from './stack';
+
+/** `npm start`: the whole of Postroom on this machine, on loopback, until Ctrl-C. */
+async function main(): Promise<void> {
+  const env = process.env;
+  const config = localConfig(readPostroomContext(resolve(env.POSTROOM_CONFIG_FILE ?? 'cdk.json')), env);
+  const ports = {
+    api: portFromEnv(env, 'POSTROOM_API_PORT', 3000),
+    ses: portFromEnv(env, 'POSTROOM_SES_PORT', 8005),
+    sqs: portFromEnv(env, 'POSTROOM_SQS_PORT', 9324),
+    dynamodb: portFromEnv(env, 'POSTROOM_DYNAMODB_PORT', 8000),
+  };
+  const { log } = createLogger('postroom-local');
+  const stack = await startLocalStack({ config, ports, smtpPassword: env.POSTROOM_SMTP_PASSWORD, log });
+
+  const transport =
+    config.transport.kind === 'smtp'
+      ? `SMTP relay ${config.transport.host}:${config.transport.port}`
+      : 'SES emulator';
+  process.stdout.write(
+    [
+      '',
+      'Postroom is running locally.',
+      `  Demo contact form  ${stack.apiUrl}/`,
+      `  Form endpoint      POST ${stack.apiUrl}/v1/forms/{formId}  (forms: ${config.forms.map((f) => f.id).join(', ')})`,
+      `  Health             ${stack.apiUrl}/health`,
+      `  SES inbox          ${stack.sesUrl}/   (sent mail as JSON: ${stack.sesUrl}/store)`,
+      `  Mail goes through  ${transport}`,
+      `  SQS emulator       ${stack.endpoints.sqs}   DynamoDB emulator  ${stack.endpoints.dynamodb}`,
+      'Press Ctrl-C to stop.',
+      '',
+    ].join('\n'),
+  );
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`\n${signal}: stopping Postroom...\n`);
+    stack
+      .stop()
+      .then(() => process.exit(0))
+      .catch(() => process.exit(1));
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
+  else if (error instanceof Error && 'code' in error && error.code === 'EADDRINUSE') {
+    process.stderr.write(
+      `A port is already in use (${error.message}). Set the POSTROOM_*_PORT variables to free ports.\n`,
+    );
+  } else
+    process.stderr.write(
+      `Postroom could not start: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+  process.exit(1);
+});

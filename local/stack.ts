@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { createDynamoClient, createSqsClient } from '../functions/adapters/aws-clients';
+import { DynamoClaimStore } from '../functions/adapters/dynamodb-claims';
+import { SqsMailQueue, SqsRelayQueue } from '../functions/adapters/sqs-queue';
+import { createMailTransport } from '../functions/adapters/transport';
+import type { PostroomConfig } from '../functions/core/config';
+import { type Clock, type Log, systemClock, type Transport } from '../functions/core/ports';
+import { createRelayHandler } from '../functions/relay/app';
+import { createSendHandler } from '../functions/send/app';
+import { startApiServer } from './api-server';
+import { createResources, LOCAL_HOST, type LocalResources, startEmulators } from './emulators';
+import { startEventSource } from './event-source';
+import { localContext } from './lambda-context';
+
+export interface LocalStackOptions {
+  readonly config: PostroomConfig;
+  /** 0 picks a free port. */
+  readonly ports: { api: number; ses: number; sqs: number; dynamodb: number };
+  readonly smtpPassword?: string | undefined;
+  readonly log: Log;
+  /** Replaces the configured transport (tests use it to put a faulty provider in the path). */
+  readonly transport?: Transport;
+  readonly clock?: Clock;
+}
+
+export interface LocalStack {
+  readonly apiUrl: string;
+  /** The SES emulator: web inbox at `/`, sent mail as JSON at `/store`. */
+  readonly sesUrl: string;
+  readonly endpoints: { sqs: string; ses: string; dynamodb: string };
+  readonly resources: LocalResources;
+  stop(): Promise<void>;
+}
+
+// The emulators accept any credentials; these never leave the machine.
+const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+
+/**
+ * The whole pipeline on one machine: emulators, the API (the real send handler behind a local HTTP
+ * server) and the relay (the real relay handler fed by a local event source mapping).
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const { config, log } = options;
+  const emulators = await startEmulators(options.ports);
+  const stops: Array<() => Promise<void>> = [() => emulators.stop()];
+  const stop = async () => {
+    for (const step of stops.reverse()) await step().catch(() => {});
+  };
+  try {
+    const aws = { region: config.region, endpoints: emulators.endpoints, credentials: LOCAL_CREDENTIALS };
+    const sqs = createSqsClient(aws);
+    const dynamodb = createDynamoClient(aws);
+    stops.push(async () => {
+      sqs.destroy();
+      dynamodb.destroy();
+    });
+    const resources = await createResources(sqs, dynamodb, config);
+    const clock = options.clock ?? systemClock;
+
+    const transport = options.transport ?? createMailTransport(config.transport, aws, options.smtpPassword);
+    stops.push(async () => transport.close?.());
+    const relay = createRelayHandler({
+      config,
+      transport,
+      claims: new DynamoClaimStore(dynamodb, resources.tableName, config.relay.recordTtlDays),
+      queue: new SqsRelayQueue(sqs, resources.queueUrl, resources.deadLetterQueueUrl),
+      clock,
+      log,
+      random: Math.random,
+    });
+    const queueArn = await sqs.send(
+      new GetQueueAttributesCommand({ QueueUrl: resources.queueUrl, AttributeNames: ['QueueArn'] }),
+    );
+    const eventSource = startEventSource({
+      sqs,
+      queueUrl: resources.queueUrl,
+      queueArn: queueArn.Attributes?.QueueArn ?? '',
+      region: config.region,
+      batchSize: config.queue.batchSize,
+      concurrency: config.queue.maxConcurrency,
+      handler: (event, context) => relay(event, context),
+      context: () => localContext('postroom-relay', config.relay.timeoutSeconds),
+      log,
+    });
+    stops.push(() => eventSource.stop());
+
+    const send = createSendHandler({
+      config,
+      queue: new SqsMailQueue(sqs, resources.queueUrl),
+      clock,
+      newId: randomUUID,
+      log,
+    });
+    const api = await startApiServer({
+      host: LOCAL_HOST,
+      port: options.ports.api,
+      handler: (event, context) => send(event, context),
+      context: () => localContext('postroom-send', 10),
+      maxBodyBytes: config.api.maxBodyBytes,
+      inboxUrl: emulators.endpoints.ses,
+    });
+    stops.push(() => api.stop());
+
+    return {
+      apiUrl: api.url,
+      sesUrl: emulators.endpoints.ses,
+      endpoints: emulators.endpoints,
+      resources,
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
