@@ -1,0 +1,159 @@
+import {
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { type PostroomConfig, parseConfig } from '../../functions/core/config';
+import type { Log } from '../../functions/core/ports';
+import { readPostroomContext } from '../../local/config-file';
+import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack';
+
+/** The shipped configuration from cdk.json, with changes for a test (fast retries, another transport...). */
+export function testConfig(overrides: Record<string, unknown> = {}): PostroomConfig {
+  const base = readPostroomContext('cdk.json') as Record<string, unknown>;
+  return parseConfig({
+    ...base,
+    relay: {
+      timeoutSeconds: 5,
+      claimLeaseSeconds: 6,
+      retryBaseSeconds: 1,
+      retryMaxSeconds: 1,
+      recordTtlDays: 30,
+    },
+    ...overrides,
+  });
+}
+
+/** A Log that keeps every line, so tests can assert what is (and is not) logged. */
+export class RecordingLog implements Log {
+  readonly lines: Array<{ level: string; message: string; attributes: Record<string, unknown> }> = [];
+  info(message: string, attributes: Record<string, unknown> = {}) {
+    this.lines.push({ level: 'info', message, attributes });
+  }
+  warn(message: string, attributes: Record<string, unknown> = {}) {
+    this.lines.push({ level: 'warn', message, attributes });
+  }
+  error(message: string, attributes: Record<string, unknown> = {}) {
+    this.lines.push({ level: 'error', message, attributes });
+  }
+  text(): string {
+    return this.lines.map((line) => JSON.stringify(line)).join('\n');
+  }
+}
+
+export interface TestStack extends LocalStack {
+  readonly log: RecordingLog;
+  readonly sqs: SQSClient;
+  /** Mail the SES emulator has accepted. */
+  sesEmails(): Promise<SesEmail[]>;
+  /** Visible plus in-flight messages on a queue. */
+  depth(queueUrl: string): Promise<number>;
+  /** Reads messages from a queue (the DLQ) with their attributes, making them invisible for a while. */
+  receive(queueUrl: string): Promise<Array<{ body: string; attributes: Record<string, string> }>>;
+  sendRaw(body: string): Promise<void>;
+  /** Waits until a queue holds nothing, visible or in flight (the relay deletes a batch after it returns). */
+  drained(queueUrl: string, timeoutMs?: number): Promise<void>;
+}
+
+export interface SesEmail {
+  messageId: string;
+  from: string;
+  replyTo: string[];
+  destination: { to: string[]; cc: string[]; bcc: string[] };
+  subject: string;
+  body: { text?: string; html?: string };
+}
+
+export async function startTestStack(
+  config: PostroomConfig,
+  options: Partial<Pick<LocalStackOptions, 'transport' | 'smtpPassword' | 'clock'>> = {},
+): Promise<TestStack> {
+  const log = new RecordingLog();
+  const stack = await startLocalStack({
+    config,
+    ports: { api: 0, ses: 0, sqs: 0, dynamodb: 0 },
+    log,
+    ...options,
+  });
+  const sqs = new SQSClient({
+    region: config.region,
+    endpoint: stack.endpoints.sqs,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  const testStack: TestStack = {
+    ...stack,
+    log,
+    sqs,
+    async stop() {
+      sqs.destroy();
+      await stack.stop();
+    },
+    async sesEmails() {
+      const response = await fetch(`${stack.sesUrl}/store`);
+      return ((await response.json()) as { emails: SesEmail[] }).emails;
+    },
+    async depth(queueUrl: string) {
+      const result = await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: queueUrl,
+          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+        }),
+      );
+      return (
+        Number(result.Attributes?.ApproximateNumberOfMessages ?? 0) +
+        Number(result.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
+      );
+    },
+    async receive(queueUrl: string) {
+      const result = await sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: 10,
+          WaitTimeSeconds: 1,
+          MessageAttributeNames: ['All'],
+          VisibilityTimeout: 30,
+        }),
+      );
+      return (result.Messages ?? []).map((message) => ({
+        body: message.Body ?? '',
+        attributes: Object.fromEntries(
+          Object.entries(message.MessageAttributes ?? {}).map(([name, value]) => [
+            name,
+            value.StringValue ?? '',
+          ]),
+        ),
+      }));
+    },
+    async drained(queueUrl: string, timeoutMs = 5_000) {
+      await eventually(
+        async () => ((await testStack.depth(queueUrl)) === 0 ? true : undefined),
+        timeoutMs,
+        'an empty queue',
+      );
+    },
+    async sendRaw(body: string) {
+      await sqs.send(new SendMessageCommand({ QueueUrl: stack.resources.queueUrl, MessageBody: body }));
+    },
+  };
+  return testStack;
+}
+
+/** Polls until `check` returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 5_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,99 @@
+import type { AddressInfo } from 'node:net';
+import { type ParsedMail, simpleParser } from 'mailparser';
+import { SMTPServer } from 'smtp-server';
+
+export interface ReceivedMail {
+  readonly envelopeFrom: string;
+  readonly envelopeTo: string[];
+  readonly user: string | undefined;
+  readonly secure: boolean;
+  readonly raw: Buffer;
+  readonly parsed: ParsedMail;
+}
+
+/** What the peer answers to the next DATA: accept, or an SMTP error code. */
+export type PeerAnswer = 'accept' | number;
+
+/**
+ * A real SMTP server (nodemailer's smtp-server) on loopback with STARTTLS (its built-in certificate)
+ * and AUTH, that answers DATA as a test scripts it.
+ */
+export class SmtpPeer {
+  readonly received: ReceivedMail[] = [];
+  /** Every DATA attempt, accepted or not. */
+  attempts = 0;
+  private readonly script: PeerAnswer[] = [];
+  private fallback: PeerAnswer = 'accept';
+  private server: SMTPServer | undefined;
+  port = 0;
+
+  constructor(private readonly credentials: { user: string; password: string }) {}
+
+  /** The next answers, in order; after them, `then` for every DATA. */
+  answer(answers: PeerAnswer[], then: PeerAnswer = 'accept'): void {
+    this.script.splice(0, this.script.length, ...answers);
+    this.fallback = then;
+  }
+
+  reset(): void {
+    this.received.length = 0;
+    this.attempts = 0;
+    this.answer([]);
+  }
+
+  async start(): Promise<void> {
+    this.server = new SMTPServer({
+      secure: false,
+      authMethods: ['PLAIN', 'LOGIN'],
+      size: 10 * 1024 * 1024,
+      logger: false,
+      disabledCommands: [],
+      onAuth: (auth, _session, callback) => {
+        if (auth.username === this.credentials.user && auth.password === this.credentials.password) {
+          callback(null, { user: auth.username });
+        } else {
+          callback(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
+        }
+      },
+      onData: (stream, session, callback) => {
+        const chunks: Buffer[] = [];
+        stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+        stream.on('end', () => {
+          this.attempts += 1;
+          const answer = this.script.shift() ?? this.fallback;
+          if (answer !== 'accept') {
+            callback(
+              Object.assign(new Error(`scripted failure ${answer} for <rcpt@example.com>`), {
+                responseCode: answer,
+              }),
+            );
+            return;
+          }
+          const raw = Buffer.concat(chunks);
+          simpleParser(raw).then((parsed) => {
+            this.received.push({
+              envelopeFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+              envelopeTo: session.envelope.rcptTo.map((r) => r.address),
+              user: typeof session.user === 'string' ? session.user : undefined,
+              secure: session.secure,
+              raw,
+              parsed,
+            });
+            callback(null, 'Queued');
+          }, callback);
+        });
+      },
+    });
+    const server = this.server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    this.port = (server.server.address() as AddressInfo).port;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
