@@ -1,0 +1,88 @@
+import path from 'node:path';
+import { type Duration, Token } from 'aws-cdk-lib';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { REPO_ROOT } from '../paths';
+
+/**
+ * Lambda limits all environment variables of a function to 4 KB together, and POSTROOM_CONFIG carries the
+ * whole `postroom` context. Checked at synth so a large config fails here, not halfway through a deploy.
+ * https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+ */
+const MAX_ENVIRONMENT_BYTES = 4 * 1024;
+/** What an unresolved value (a queue URL, a table name) may grow to at deploy time; table names go to 255. */
+const MAX_TOKEN_BYTES = 256;
+
+export interface MailFunctionProps {
+  /** The folder under `functions/` whose `index.ts` exports `handler`: `send` or `relay`. */
+  readonly entry: 'send' | 'relay';
+  readonly description: string;
+  /** The `postroom` context as written, passed as POSTROOM_CONFIG and validated again at cold start. */
+  readonly rawConfig: unknown;
+  readonly timeout: Duration;
+  /** @default 256 */
+  readonly memorySize?: number;
+  /** Variables besides POSTROOM_CONFIG. */
+  readonly environment?: Readonly<Record<string, string>>;
+}
+
+/** A Postroom function: bundled locally with esbuild as ESM, on ARM64, traced, with its own log group. */
+export class MailFunction extends Construct {
+  readonly function: NodejsFunction;
+  readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: MailFunctionProps) {
+    super(scope, id);
+
+    const environment = {
+      POSTROOM_CONFIG: JSON.stringify(props.rawConfig),
+      // Stack traces point into functions/*.ts, not the minified bundle.
+      NODE_OPTIONS: '--enable-source-maps',
+      ...props.environment,
+    };
+    const environmentBytes = Object.entries(environment).reduce(
+      (sum, [name, value]) =>
+        sum +
+        Buffer.byteLength(name) +
+        (Token.isUnresolved(value) ? MAX_TOKEN_BYTES : Buffer.byteLength(value)),
+      0,
+    );
+    if (environmentBytes > MAX_ENVIRONMENT_BYTES) {
+      throw new Error(
+        `${this.node.path}: the environment is ${environmentBytes} bytes, over Lambda's ${MAX_ENVIRONMENT_BYTES}; ` +
+          'the postroom configuration is too large to pass in POSTROOM_CONFIG',
+      );
+    }
+
+    this.logGroup = new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH });
+
+    this.function = new NodejsFunction(this, 'Function', {
+      description: props.description,
+      entry: path.join(REPO_ROOT, 'functions', props.entry, 'index.ts'),
+      handler: 'handler',
+      projectRoot: REPO_ROOT,
+      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      runtime: Runtime.NODEJS_22_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize ?? 256,
+      timeout: props.timeout,
+      tracing: Tracing.ACTIVE,
+      logGroup: this.logGroup,
+      environment,
+      bundling: {
+        format: OutputFormat.ESM,
+        minify: true,
+        sourceMap: true,
+        forceDockerBundling: false,
+        // Bundle the AWS SDK from the lockfile instead of the runtime's copy, so Lambda runs the versions
+        // the tests ran against.
+        externalModules: [],
+        mainFields: ['module', 'main'],
+        // CommonJS dependencies bundled into ESM still call require(); give them one.
+        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+      },
+    });
+  }
+}

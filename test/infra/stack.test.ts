@@ -1,0 +1,150 @@
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../infra/postroom-stack';
+
+/** Values unlike the schema's defaults, so each test proves the configuration reaches the resource. */
+const rawConfig = {
+  region: 'eu-west-1',
+  sender: 'Postroom <no-reply@mail.example.com>',
+  transport: { kind: 'ses', configurationSet: 'postroom-events' },
+  queue: { maxReceiveCount: 7, batchSize: 5, maxConcurrency: 3 },
+  relay: { timeoutSeconds: 40, claimLeaseSeconds: 120 },
+  forms: [{ id: 'contact', recipients: ['owner@example.com'], subject: 'New message from {{name}}' }],
+};
+
+// Synthesis bundles both functions with esbuild: build the template once for the whole file.
+const SYNTH_TIMEOUT_MS = 120_000;
+
+describe('Stack: Postroom', { timeout: SYNTH_TIMEOUT_MS }, () => {
+  let template: Template;
+
+  beforeAll(() => {
+    // Prepare
+    const { stack } = buildApp(rawConfig, new App());
+
+    // Act
+    template = Template.fromStack(stack);
+  }, SYNTH_TIMEOUT_MS);
+
+  it('dead-letters a mail job after the configured number of receives', () => {
+    // Assess
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('DeadLetterQueue'), 'Arn'] },
+        maxReceiveCount: 7,
+      },
+    });
+  });
+
+  it('keeps a received mail job invisible for at least six relay timeouts', () => {
+    // Prepare
+    const mailQueues = Object.values(
+      template.findResources('AWS::SQS::Queue', { Properties: { RedrivePolicy: Match.anyValue() } }),
+    );
+
+    // Assess
+    expect(mailQueues).toHaveLength(1);
+    expect(mailQueues[0]?.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * 40);
+  });
+
+  it('reports partial batch failures and caps the relay concurrency', () => {
+    // Assess
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      BatchSize: 5,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ScalingConfig: { MaximumConcurrency: 3 },
+    });
+  });
+
+  it('encrypts the mail queue at rest and refuses requests without TLS', () => {
+    // Assess
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      RedrivePolicy: Match.anyValue(),
+      SqsManagedSseEnabled: true,
+    });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: Match.stringLikeRegexp('MailQueue') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 'sqs:*',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('keeps dead-lettered mail for fourteen days', () => {
+    // Assess
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      RedrivePolicy: Match.absent(),
+      MessageRetentionPeriod: 1_209_600,
+    });
+  });
+
+  it('expires idempotency records by TTL and keeps point-in-time recovery', () => {
+    // Assess
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+  });
+
+  it('runs both functions on Node.js 22 on ARM64', () => {
+    // Assess
+    template.resourceCountIs('AWS::Lambda::Function', 2);
+    template.allResourcesProperties('AWS::Lambda::Function', {
+      Architectures: ['arm64'],
+      Runtime: 'nodejs22.x',
+    });
+  });
+
+  it('allows SES sends only as the sender identity and through the configuration set', () => {
+    // Prepare
+    const sesStatements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .flatMap((policy) => policy.Properties.PolicyDocument.Statement)
+      .filter((statement) => [statement.Action].flat().some((action: string) => action.startsWith('ses:')));
+    const resources = sesStatements.flatMap((statement) => [statement.Resource].flat());
+
+    // Assess
+    expect(sesStatements).toHaveLength(1);
+    expect(resources).not.toContain('*');
+    expect(resources.map((resource) => JSON.stringify(resource))).toEqual([
+      expect.stringContaining(':ses:eu-west-1:",{"Ref":"AWS::AccountId"},":identity/mail.example.com"'),
+      expect.stringContaining(':identity/no-reply@mail.example.com"'),
+      expect.stringContaining(':configuration-set/postroom-events"'),
+    ]);
+  });
+
+  it('lets the send function only enqueue and read queue attributes', () => {
+    // Assess
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('^ApiSend') }],
+      PolicyDocument: {
+        Statement: Match.arrayEquals([
+          Match.objectLike({ Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'] }),
+          {
+            Effect: 'Allow',
+            Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes'],
+            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('MailQueue'), 'Arn'] },
+          },
+        ]),
+      },
+    });
+  });
+
+  it('fails to build with a message naming the bad config field', () => {
+    // Prepare
+    const badConfig = {
+      ...rawConfig,
+      forms: [{ ...rawConfig.forms[0], recipients: ['not-an-address'] }],
+    };
+
+    // Act & Assess
+    expect(() => buildApp(badConfig, new App())).toThrow('postroom.forms[0].recipients[0]');
+  });
+});
