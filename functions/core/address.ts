@@ -13,6 +13,8 @@ import { domainToASCII } from 'node:url';
 export const MAX_ADDRESS_LENGTH = 254; // RFC 5321 4.5.3.1.3: a path is at most 256 octets including < and >
 const MAX_LOCAL_PART_LENGTH = 64; // RFC 5321 4.5.3.1.1
 const MAX_MAILBOX_LENGTH = 320;
+/** Longest display name of a configured sender; the MailJob schema holds the same limit. */
+export const MAX_DISPLAY_NAME_LENGTH = 100;
 
 export interface Address {
   /** The address as it is sent: local part as given, domain lowercased and in ASCII. */
@@ -92,6 +94,8 @@ export function parseMailbox(input: string): Parsed<Mailbox> {
     return bare.ok ? { ok: true, value: { name: undefined, address: bare.value } } : bare;
   }
   const name = (match[1] ?? '').trim();
+  if (name.length > MAX_DISPLAY_NAME_LENGTH)
+    return fail(`display name must be at most ${MAX_DISPLAY_NAME_LENGTH} characters`);
   if (/["()<>[\]:;@\\,]/.test(name))
     return fail('display name must not contain any of " ( ) < > [ ] : ; @ \\ ,');
   const address = parseAddress(match[2] ?? '');

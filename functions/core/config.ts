@@ -138,35 +138,60 @@ export const configSchema = z
     forms: z.array(formSchema).min(1),
   })
   .strict()
-  .superRefine((config, ctx) => {
-    const seen = new Set<string>();
-    config.forms.forEach((form, index) => {
-      if (seen.has(form.id)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['forms', index, 'id'],
-          message: `duplicate form id "${form.id}"`,
-        });
-      }
-      seen.add(form.id);
-    });
-    if (config.relay.claimLeaseSeconds <= config.relay.timeoutSeconds) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['relay', 'claimLeaseSeconds'],
-        message: 'must be longer than relay.timeoutSeconds, or a slow attempt could be overtaken by a retry',
-      });
-    }
-    if (config.relay.retryMaxSeconds < config.relay.retryBaseSeconds) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['relay', 'retryMaxSeconds'],
-        message: 'must be >= relay.retryBaseSeconds',
-      });
-    }
-  });
+  // `when` runs these rules even when other fields failed, so one run reports every bad field. The
+  // value may then be partly invalid, hence the defensive reads.
+  .superRefine(crossFieldRules, { when: () => true });
 
-/** Raw configuration as written in cdk.json. */
+function crossFieldRules(value: unknown, ctx: z.RefinementCtx): void {
+  const config = (typeof value === 'object' && value !== null ? value : {}) as {
+    forms?: unknown;
+    relay?: {
+      claimLeaseSeconds?: unknown;
+      timeoutSeconds?: unknown;
+      retryBaseSeconds?: unknown;
+      retryMaxSeconds?: unknown;
+    };
+  };
+  const seen = new Set<unknown>();
+  if (Array.isArray(config.forms)) {
+    config.forms.forEach((form: unknown, index) => {
+      const id = typeof form === 'object' && form !== null ? (form as { id?: unknown }).id : undefined;
+      if (typeof id !== 'string') return;
+      if (seen.has(id))
+        ctx.addIssue({ code: 'custom', path: ['forms', index, 'id'], message: `duplicate form id "${id}"` });
+      seen.add(id);
+    });
+  }
+  const relay = config.relay;
+  if (typeof relay !== 'object' || relay === null) return;
+  if (
+    isNumber(relay.claimLeaseSeconds) &&
+    isNumber(relay.timeoutSeconds) &&
+    relay.claimLeaseSeconds <= relay.timeoutSeconds
+  ) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['relay', 'claimLeaseSeconds'],
+      message: 'must be longer than relay.timeoutSeconds, or a slow attempt could be overtaken by a retry',
+    });
+  }
+  if (
+    isNumber(relay.retryMaxSeconds) &&
+    isNumber(relay.retryBaseSeconds) &&
+    relay.retryMaxSeconds < relay.retryBaseSeconds
+  ) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['relay', 'retryMaxSeconds'],
+      message: 'must be >= relay.retryBaseSeconds',
+    });
+  }
+}
+
+function isNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
 export type PostroomConfigInput = z.input<typeof configSchema>;
 /** Validated configuration: defaults filled in, addresses normalized. */
 export type PostroomConfig = z.output<typeof configSchema>;

@@ -71,8 +71,8 @@ export class MethodNotAllowedError extends HttpError {
 }
 
 export class PayloadTooLargeError extends HttpError {
-  constructor(limitBytes: number) {
-    super(413, 'Content Too Large', `The request body is larger than ${limitBytes} bytes.`);
+  constructor(detail: string) {
+    super(413, 'Content Too Large', detail);
     this.name = 'PayloadTooLargeError';
   }
 }

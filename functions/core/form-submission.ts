@@ -117,7 +117,8 @@ export function renderSubject(template: string, submission: FormSubmission): str
     (_, key: string) => values.get(key) ?? '',
   );
   const line = filled.replace(/\s+/g, ' ').trim();
-  const bounded = [...line].slice(0, MAX_SUBJECT_LENGTH).join('');
+  // Cut, then trim again: the cut may fall just after a space.
+  const bounded = [...line].slice(0, MAX_SUBJECT_LENGTH).join('').trimEnd();
   return bounded === '' ? 'New form submission' : bounded;
 }
 

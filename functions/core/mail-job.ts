@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_ADDRESS_LENGTH, parseAddress } from './address';
+import { MAX_ADDRESS_LENGTH, MAX_DISPLAY_NAME_LENGTH, parseAddress } from './address';
 
 /**
  * The queue message: one mail, fully rendered by the send function, relayed as-is by the relay function.
@@ -24,7 +24,9 @@ export const mailJobSchema = z
     id: z.uuid(),
     source: z.object({ kind: z.literal('form'), formId: z.string().min(1).max(64) }).strict(),
     createdAt: z.iso.datetime(),
-    from: z.object({ name: z.string().max(200).optional(), address: sendableAddress }).strict(),
+    from: z
+      .object({ name: z.string().max(MAX_DISPLAY_NAME_LENGTH).optional(), address: sendableAddress })
+      .strict(),
     to: z.array(sendableAddress).min(1).max(50),
     replyTo: sendableAddress.optional(),
     subject: z.string().min(1).max(998),
@@ -37,6 +39,10 @@ export type MailJob = z.infer<typeof mailJobSchema>;
 
 /** SQS's own limit on a message is 1 MiB; this keeps a job well inside it with room for attributes. */
 export const MAX_MAIL_JOB_BYTES = 900 * 1024;
+
+export function mailJobBytes(job: MailJob): number {
+  return Buffer.byteLength(JSON.stringify(job));
+}
 
 export function serializeMailJob(job: MailJob): string {
   return JSON.stringify(mailJobSchema.parse(job));

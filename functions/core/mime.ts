@@ -1,13 +1,14 @@
 import MailComposer from 'nodemailer/lib/mail-composer';
+import { encodeWord } from 'nodemailer/lib/mime-funcs';
 import type { MailJob } from './mail-job';
 import type { OutboundMail } from './ports';
 
 /**
  * Builds the RFC 5322 message for a job. Every address is passed as an already-parsed object, so
  * nodemailer never parses a string address again; header values are encoded and folded by nodemailer,
- * which turns CR, LF and other control characters, and text that looks like an RFC 2047 encoded word,
- * into encoded words instead of header syntax. The property tests check that no field can add or
- * change a header.
+ * which turns CR, LF and other control characters into encoded words instead of header syntax. The
+ * property tests check that no field can add or change a header, and that the subject a mail client
+ * shows is the text the visitor typed.
  */
 export async function composeMail(job: MailJob): Promise<OutboundMail> {
   const domain = job.from.address.slice(job.from.address.lastIndexOf('@') + 1);
@@ -15,12 +16,17 @@ export async function composeMail(job: MailJob): Promise<OutboundMail> {
     from: { name: job.from.name ?? '', address: job.from.address },
     to: job.to.map((address) => ({ name: '', address })),
     replyTo: job.replyTo === undefined ? undefined : { name: '', address: job.replyTo },
-    subject: job.subject,
+    subject: job.subject.includes('=?') ? undefined : job.subject,
     text: job.text,
     html: job.html,
     date: new Date(job.createdAt),
     messageId: `<${job.id}@${domain}>`,
-    headers: { 'X-Postroom-Job-Id': job.id },
+    headers: {
+      'X-Postroom-Job-Id': job.id,
+      ...(job.subject.includes('=?')
+        ? { Subject: { prepared: true, foldLines: true, value: literalSubject(job.subject) } }
+        : {}),
+    },
     // Keep the envelope to exactly the job's recipients.
     envelope: { from: job.from.address, to: [...job.to] },
     disableFileAccess: true,
@@ -28,4 +34,14 @@ export async function composeMail(job: MailJob): Promise<OutboundMail> {
   });
   const raw = await composer.compile().build();
   return { jobId: job.id, from: job.from.address, to: job.to, raw };
+}
+
+/**
+ * A subject holding `=?` may contain text that is itself a well-formed RFC 2047 encoded word (a visitor
+ * can type `=?utf-8?b?...?=`), which a mail client would decode into other text, line breaks included.
+ * Encoding the whole subject makes the client show exactly the typed characters: decoded text is never
+ * decoded again (RFC 2047 section 6.1).
+ */
+function literalSubject(subject: string): string {
+  return encodeWord(subject, 'B', 52);
 }

@@ -11,6 +11,7 @@ import {
 import { bodyFormat, parseFormBody } from './form-body';
 import { buildFormMailJob, validateSubmission } from './form-submission';
 import { type HttpRequest, type HttpResponse, jsonResponse, problemResponse } from './http';
+import { MAX_MAIL_JOB_BYTES, mailJobBytes } from './mail-job';
 import type { Clock, Log, MailQueue } from './ports';
 
 export interface SubmitFormDeps {
@@ -76,7 +77,7 @@ export async function submitForm(
     const form = requireForm(config, formId);
     cors = corsHeaders(form, request.headers.origin);
     if (request.body.length > config.api.maxBodyBytes)
-      throw new PayloadTooLargeError(config.api.maxBodyBytes);
+      throw new PayloadTooLargeError(`The request body is larger than ${config.api.maxBodyBytes} bytes.`);
 
     const contentType = request.headers['content-type'];
     const wantsJson = bodyFormat(contentType) === 'json' || acceptsJson(request.headers.accept);
@@ -99,6 +100,9 @@ export async function submitForm(
     }
 
     const job = buildFormMailJob(config, form, submission, { id, createdAt: new Date(deps.clock.now()) });
+    // Escaping can make the rendered mail several times the size of the body; a job must fit in SQS.
+    if (mailJobBytes(job) > MAX_MAIL_JOB_BYTES)
+      throw new PayloadTooLargeError('The message is too large to send.');
     try {
       await deps.queue.enqueue(job);
     } catch (error) {

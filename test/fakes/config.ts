@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+import { type PostroomConfig, parseConfig } from '../../functions/core/config';
+import type { FormSubmission } from '../../functions/core/form-submission';
+import { buildFormMailJob, validateSubmission } from '../../functions/core/form-submission';
+import type { MailJob } from '../../functions/core/mail-job';
+
+/** The `postroom` context shipped in cdk.json, as raw JSON: a fresh copy on every call. */
+export function shippedConfigInput(): Record<string, unknown> {
+  const cdk = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
+    context: { postroom: Record<string, unknown> };
+  };
+  return cdk.context.postroom;
+}
+
+/** The shipped configuration, parsed. */
+export function shippedConfig(): PostroomConfig {
+  return parseConfig(shippedConfigInput());
+}
+
+/** The shipped configuration with some top-level fields replaced, parsed. */
+export function configWith(overrides: Record<string, unknown>): PostroomConfig {
+  return parseConfig({ ...shippedConfigInput(), ...overrides });
+}
+
+export const JOB_ID = '5d3c2b1a-0f9e-4d8c-8b7a-6e5f4d3c2b1a';
+export const CREATED_AT = new Date(Date.UTC(2025, 0, 15, 12, 0, 0));
+
+/** A valid job for the shipped contact form, built the way the send function builds one. */
+export function contactJob(
+  fields: ReadonlyArray<readonly [string, string]> = [
+    ['email', 'visitor@example.org'],
+    ['name', 'Vera Visitor'],
+    ['message', 'Hello, I would like a quote.'],
+  ],
+  id = JOB_ID,
+): { job: MailJob; submission: FormSubmission; config: PostroomConfig } {
+  const config = shippedConfig();
+  const form = config.forms[0];
+  if (!form) throw new Error('the shipped config has no form');
+  const submission = validateSubmission(fields, form);
+  return {
+    job: buildFormMailJob(config, form, submission, { id, createdAt: CREATED_AT }),
+    submission,
+    config,
+  };
+}

@@ -1,0 +1,198 @@
+import type { MailJob } from '../../functions/core/mail-job';
+import type {
+  ClaimResult,
+  ClaimStore,
+  Clock,
+  Log,
+  MailQueue,
+  OutboundMail,
+  RelayQueue,
+  Transport,
+} from '../../functions/core/ports';
+
+/**
+ * Small in-memory implementations of the ports in functions/core/ports.ts. They keep what was done to
+ * them so a test can assert the observable result, and each can be told to fail.
+ */
+
+/** A clock that only moves when the test moves it. */
+export class FakeClock implements Clock {
+  constructor(private ms = Date.UTC(2025, 0, 15, 12, 0, 0)) {}
+
+  now(): number {
+    return this.ms;
+  }
+
+  advance(ms: number): void {
+    this.ms += ms;
+  }
+}
+
+export type ClaimState = 'sending' | 'sent' | 'retry' | 'failed';
+
+export interface ClaimRecord {
+  state: ClaimState;
+  attempts: number;
+  leaseUntil: number;
+  providerMessageId?: string;
+  reason?: string;
+}
+
+type ClaimOperation = 'claim' | 'complete' | 'release' | 'fail';
+
+/**
+ * The idempotency records, with the same rules as the DynamoDB store: a job can be claimed when it has
+ * no record, was released for a retry, failed, or its holder's lease ran out.
+ */
+export class MemoryClaimStore implements ClaimStore {
+  readonly records = new Map<string, ClaimRecord>();
+  readonly calls: Array<{ operation: ClaimOperation; jobId: string; reason?: string }> = [];
+  /** Operations that throw this error instead of running. */
+  readonly failures: Partial<Record<ClaimOperation, Error>> = {};
+
+  async claim(jobId: string, nowMs: number, leaseUntilMs: number): Promise<ClaimResult> {
+    this.record('claim', jobId);
+    const current = this.records.get(jobId);
+    if (current?.state === 'sent') return { kind: 'sent' };
+    if (current?.state === 'sending' && current.leaseUntil >= nowMs)
+      return { kind: 'busy', leaseUntil: current.leaseUntil };
+    const attempts = (current?.attempts ?? 0) + 1;
+    this.records.set(jobId, { state: 'sending', attempts, leaseUntil: leaseUntilMs });
+    return { kind: 'claimed', attempt: attempts };
+  }
+
+  async complete(jobId: string, providerMessageId: string): Promise<void> {
+    this.record('complete', jobId);
+    this.update(jobId, { state: 'sent', providerMessageId });
+  }
+
+  async release(jobId: string, reason: string): Promise<void> {
+    this.record('release', jobId, reason);
+    this.update(jobId, { state: 'retry', reason });
+  }
+
+  async fail(jobId: string, reason: string): Promise<void> {
+    this.record('fail', jobId, reason);
+    this.update(jobId, { state: 'failed', reason });
+  }
+
+  /** Puts a record in place, as an earlier attempt would have left it. */
+  seed(jobId: string, record: ClaimRecord): void {
+    this.records.set(jobId, record);
+  }
+
+  private record(operation: ClaimOperation, jobId: string, reason?: string): void {
+    this.calls.push(reason === undefined ? { operation, jobId } : { operation, jobId, reason });
+    const failure = this.failures[operation];
+    if (failure) throw failure;
+  }
+
+  private update(jobId: string, change: Partial<ClaimRecord>): void {
+    const current = this.records.get(jobId) ?? { state: 'sending', attempts: 0, leaseUntil: 0 };
+    this.records.set(jobId, { ...current, ...change });
+  }
+}
+
+/** The relay's side of the queue: remembers retry delays and dead-lettered bodies. */
+export class MemoryRelayQueue implements RelayQueue {
+  readonly retries: Array<{ receiptHandle: string; delaySeconds: number }> = [];
+  readonly deadLetters: Array<{ body: string; reason: string; jobId: string | undefined }> = [];
+  retryLaterError: Error | undefined;
+  deadLetterError: Error | undefined;
+
+  async retryLater(receiptHandle: string, delaySeconds: number): Promise<void> {
+    if (this.retryLaterError) throw this.retryLaterError;
+    this.retries.push({ receiptHandle, delaySeconds });
+  }
+
+  async deadLetter(body: string, details: { reason: string; jobId: string | undefined }): Promise<void> {
+    if (this.deadLetterError) throw this.deadLetterError;
+    this.deadLetters.push({ body, ...details });
+  }
+}
+
+/** The send side of the queue: keeps every enqueued job. */
+export class MemoryMailQueue implements MailQueue {
+  readonly jobs: MailJob[] = [];
+  enqueueError: Error | undefined;
+  pingError: Error | undefined;
+
+  async enqueue(job: MailJob): Promise<void> {
+    if (this.enqueueError) throw this.enqueueError;
+    this.jobs.push(job);
+  }
+
+  async ping(): Promise<void> {
+    if (this.pingError) throw this.pingError;
+  }
+}
+
+/**
+ * A provider that accepts every mail unless told otherwise: each queued error is thrown by one send,
+ * in order, after which sends succeed again. `failJob` scripts errors for one job only, which keeps a
+ * test independent of the order in which a batch's records reach the provider.
+ */
+export class ScriptedTransport implements Transport {
+  readonly sent: OutboundMail[] = [];
+  readonly attempts: OutboundMail[] = [];
+  private readonly errors: unknown[] = [];
+  private readonly jobErrors = new Map<string, unknown[]>();
+
+  failNext(...errors: unknown[]): this {
+    this.errors.push(...errors);
+    return this;
+  }
+
+  failJob(jobId: string, ...errors: unknown[]): this {
+    this.jobErrors.set(jobId, [...(this.jobErrors.get(jobId) ?? []), ...errors]);
+    return this;
+  }
+
+  async send(mail: OutboundMail): Promise<{ providerMessageId: string }> {
+    this.attempts.push(mail);
+    const forJob = this.jobErrors.get(mail.jobId);
+    if (forJob !== undefined && forJob.length > 0) throw forJob.shift();
+    if (this.errors.length > 0) throw this.errors.shift();
+    this.sent.push(mail);
+    return { providerMessageId: `provider-${this.sent.length}` };
+  }
+}
+
+export interface LogEntry {
+  level: 'info' | 'warn' | 'error';
+  message: string;
+  attributes: Record<string, unknown>;
+}
+
+/** Keeps every log line so a test can check what was (and was not) written. */
+export class RecordingLog implements Log {
+  readonly entries: LogEntry[] = [];
+
+  info(message: string, attributes: Record<string, unknown> = {}): void {
+    this.entries.push({ level: 'info', message, attributes });
+  }
+
+  warn(message: string, attributes: Record<string, unknown> = {}): void {
+    this.entries.push({ level: 'warn', message, attributes });
+  }
+
+  error(message: string, attributes: Record<string, unknown> = {}): void {
+    this.entries.push({ level: 'error', message, attributes });
+  }
+
+  /** Everything logged, as one string, for "never contains" checks. */
+  text(): string {
+    return JSON.stringify(this.entries);
+  }
+}
+
+/** Ids in the order a test expects them: `newId()` for submitForm. */
+export function sequentialIds(...ids: string[]): () => string {
+  let next = 0;
+  return () => {
+    const id = ids[next];
+    next += 1;
+    if (id === undefined) throw new Error('sequentialIds: ran out of ids');
+    return id;
+  };
+}

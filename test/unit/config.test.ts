@@ -1,0 +1,263 @@
+import { describe, expect, it } from 'vitest';
+import { findForm, parseConfig } from '../../functions/core/config';
+import { ConfigError } from '../../functions/core/errors';
+import { buildFormMailJob, validateSubmission } from '../../functions/core/form-submission';
+import { mailJobSchema } from '../../functions/core/mail-job';
+import { CREATED_AT, JOB_ID, shippedConfigInput } from '../fakes/config';
+
+type RawForm = Record<string, unknown>;
+
+function shippedForm(): RawForm {
+  const forms = shippedConfigInput().forms as RawForm[];
+  const form = forms[0];
+  if (!form) throw new Error('the shipped config has no form');
+  return form;
+}
+
+function withForm(overrides: RawForm): Record<string, unknown> {
+  return { ...shippedConfigInput(), forms: [{ ...shippedForm(), ...overrides }] };
+}
+
+/** Runs parseConfig and returns the ConfigError it threw. */
+function configError(raw: unknown): ConfigError {
+  try {
+    parseConfig(raw);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error('expected parseConfig to throw a ConfigError');
+}
+
+const MINIMAL = {
+  sender: 'no-reply@example.com',
+  forms: [{ id: 'contact', recipients: ['owner@example.com'], subject: 'Hello' }],
+};
+
+describe('Core: parseConfig', () => {
+  it('accepts the configuration shipped in cdk.json', () => {
+    // Act
+    const config = parseConfig(shippedConfigInput());
+
+    // Assess
+    expect(config.sender).toEqual({ name: 'Postroom', address: 'no-reply@example.com' });
+    expect(config.transport).toEqual({ kind: 'ses' });
+    expect(config.forms).toHaveLength(1);
+    expect(config.forms[0]).toMatchObject({
+      id: 'contact',
+      recipients: ['owner@example.com'],
+      subject: 'New message from {{name}}',
+      allowedOrigins: ['http://localhost:3000', 'http://127.0.0.1:3000'],
+      redirectUrl: 'http://localhost:3000/thanks',
+    });
+    expect(config.relay.claimLeaseSeconds).toBeGreaterThan(config.relay.timeoutSeconds);
+  });
+
+  it('fills every default for a minimal configuration', () => {
+    // Act
+    const config = parseConfig(MINIMAL);
+
+    // Assess
+    expect(config).toEqual({
+      region: 'us-east-1',
+      sender: { name: undefined, address: 'no-reply@example.com' },
+      transport: { kind: 'ses' },
+      api: { maxBodyBytes: 65_536 },
+      queue: { maxReceiveCount: 5, batchSize: 10, maxConcurrency: 2 },
+      relay: {
+        timeoutSeconds: 30,
+        claimLeaseSeconds: 60,
+        retryBaseSeconds: 10,
+        retryMaxSeconds: 900,
+        recordTtlDays: 30,
+      },
+      forms: [
+        {
+          id: 'contact',
+          recipients: ['owner@example.com'],
+          subject: 'Hello',
+          allowedOrigins: [],
+          maxExtraFields: 10,
+          maxFieldLength: 5_000,
+        },
+      ],
+    });
+  });
+
+  it('fills the SMTP transport defaults', () => {
+    const config = parseConfig({ ...MINIMAL, transport: { kind: 'smtp', host: 'smtp.example.com' } });
+    expect(config.transport).toEqual({
+      kind: 'smtp',
+      host: 'smtp.example.com',
+      port: 587,
+      secure: false,
+      requireTls: true,
+      tlsRejectUnauthorized: true,
+      maxConnections: 5,
+      timeoutSeconds: 20,
+    });
+  });
+
+  it('normalizes recipient addresses', () => {
+    const config = parseConfig(withForm({ recipients: ['Owner@Example.COM', 'sales@Bücher.example'] }));
+    expect(config.forms[0]?.recipients).toEqual(['Owner@example.com', 'sales@xn--bcher-kva.example']);
+  });
+
+  it.each([
+    ['a bad recipient', withForm({ recipients: ['owner.example.com'] }), 'postroom.forms[0].recipients[0]'],
+    [
+      'a second recipient with two @',
+      withForm({ recipients: ['owner@example.com', 'a@x.com@y.com'] }),
+      'postroom.forms[0].recipients[1]',
+    ],
+    ['no recipients', withForm({ recipients: [] }), 'postroom.forms[0].recipients'],
+    [
+      'a sender with a comma in its name',
+      { ...shippedConfigInput(), sender: 'Evil, <a@x.com>' },
+      'postroom.sender',
+    ],
+    ['a sender that is not an address', { ...shippedConfigInput(), sender: 'postroom' }, 'postroom.sender'],
+    [
+      'an allowed origin with a path',
+      withForm({ allowedOrigins: ['https://www.example.com/contact'] }),
+      'postroom.forms[0].allowedOrigins[0]',
+    ],
+    [
+      'an allowed origin with a trailing slash',
+      withForm({ allowedOrigins: ['https://www.example.com', 'https://example.com/'] }),
+      'postroom.forms[0].allowedOrigins[1]',
+    ],
+    [
+      'an allowed origin that is not http(s)',
+      withForm({ allowedOrigins: ['ftp://example.com'] }),
+      'postroom.forms[0].allowedOrigins[0]',
+    ],
+    [
+      'a redirect URL that is not http(s)',
+      withForm({ redirectUrl: 'javascript:alert(1)' }),
+      'postroom.forms[0].redirectUrl',
+    ],
+    ['an upper-case form id', withForm({ id: 'Contact' }), 'postroom.forms[0].id'],
+    ['an empty subject', withForm({ subject: '' }), 'postroom.forms[0].subject'],
+    [
+      'a claim lease equal to the relay timeout',
+      { ...shippedConfigInput(), relay: { timeoutSeconds: 60, claimLeaseSeconds: 60 } },
+      'postroom.relay.claimLeaseSeconds',
+    ],
+    [
+      'a claim lease shorter than the relay timeout',
+      { ...shippedConfigInput(), relay: { timeoutSeconds: 30, claimLeaseSeconds: 20 } },
+      'postroom.relay.claimLeaseSeconds',
+    ],
+    [
+      'a retry cap below the retry base',
+      { ...shippedConfigInput(), relay: { retryBaseSeconds: 60, retryMaxSeconds: 30 } },
+      'postroom.relay.retryMaxSeconds',
+    ],
+    [
+      'a maxReceiveCount below 5',
+      { ...shippedConfigInput(), queue: { maxReceiveCount: 3 } },
+      'postroom.queue.maxReceiveCount',
+    ],
+    ['a bad region', { ...shippedConfigInput(), region: 'Europe' }, 'postroom.region'],
+    ['missing forms', { sender: 'no-reply@example.com' }, 'postroom.forms'],
+    ['an empty forms list', { ...shippedConfigInput(), forms: [] }, 'postroom.forms'],
+    ['a missing sender', { forms: MINIMAL.forms }, 'postroom.sender'],
+  ])('names the field for %s', (_, raw, field) => {
+    // Act
+    const error = configError(raw);
+
+    // Assess
+    expect(error.problems.map((p) => p.field)).toContain(field);
+    expect(error.message).toContain(`  - ${field}: `);
+  });
+
+  it('names the second form when two forms share an id', () => {
+    const raw = { ...shippedConfigInput(), forms: [shippedForm(), shippedForm()] };
+    const error = configError(raw);
+    expect(error.problems).toEqual([
+      { field: 'postroom.forms[1].id', message: 'duplicate form id "contact"' },
+    ]);
+  });
+
+  it('rejects an unknown top-level key and names it', () => {
+    const error = configError({ ...shippedConfigInput(), recipient: 'x@evil.com' });
+    expect(error.problems).toHaveLength(1);
+    expect(error.problems[0]?.field).toBe('postroom');
+    expect(error.message).toContain('"recipient"');
+  });
+
+  it('rejects an unknown key inside a form and names the form', () => {
+    const error = configError(withForm({ cc: ['x@evil.com'] }));
+    expect(error.problems[0]?.field).toBe('postroom.forms[0]');
+    expect(error.message).toContain('"cc"');
+  });
+
+  it('rejects a SMTP password in the config (it belongs in the environment)', () => {
+    const error = configError({
+      ...MINIMAL,
+      transport: { kind: 'smtp', host: 'smtp.example.com', password: 'hunter2' },
+    });
+    expect(error.problems[0]?.field).toBe('postroom.transport');
+    expect(error.message).toContain('"password"');
+    expect(error.message).not.toContain('hunter2');
+  });
+
+  it('rejects a configuration that is not an object', () => {
+    expect(configError(undefined).problems[0]?.field).toBe('postroom');
+  });
+
+  it('reports every bad field at once, including cross-field rules', () => {
+    // Prepare: a bad recipient in one form and a duplicate form id
+    const raw = {
+      ...shippedConfigInput(),
+      forms: [shippedForm(), { ...shippedForm(), recipients: ['not-an-address'] }],
+    };
+
+    // Act
+    const error = configError(raw);
+
+    // Assess: parseConfig promises a message that "names every bad field"
+    expect(error.problems.map((p) => p.field).sort()).toEqual([
+      'postroom.forms[1].id',
+      'postroom.forms[1].recipients[0]',
+    ]);
+  });
+
+  it('refuses a sender display name longer than a MailJob can carry, naming postroom.sender', () => {
+    expect(() =>
+      parseConfig({ ...shippedConfigInput(), sender: `${'N'.repeat(101)} <no-reply@example.com>` }),
+    ).toThrow(/postroom\.sender: display name must be at most 100 characters/);
+  });
+
+  it('builds schema-valid mail jobs for the longest sender display name it accepts', () => {
+    // Prepare: a display name at the limit
+    const config = parseConfig({
+      ...shippedConfigInput(),
+      sender: `${'N'.repeat(100)} <no-reply@example.com>`,
+    });
+    const form = config.forms[0];
+    if (!form) throw new Error('no form');
+    const submission = validateSubmission(
+      [
+        ['email', 'visitor@example.org'],
+        ['message', 'Hello'],
+      ],
+      form,
+    );
+
+    // Act
+    const job = buildFormMailJob(config, form, submission, { id: JOB_ID, createdAt: CREATED_AT });
+
+    // Assess: a config that passes cdk synth must not make every submission fail at enqueue
+    expect(mailJobSchema.safeParse(job).success).toBe(true);
+  });
+});
+
+describe('Core: findForm', () => {
+  it('finds a form by id and returns undefined for an unknown id', () => {
+    const config = parseConfig(shippedConfigInput());
+    expect(findForm(config, 'contact')?.id).toBe('contact');
+    expect(findForm(config, 'nope')).toBeUndefined();
+  });
+});
