@@ -57,7 +57,7 @@ describe('Relay: exactly-once sending on an at-least-once queue (dynalite claims
     // The second copy waits for the first attempt's claim, then finds the job sent and is dropped.
     await eventually(
       async () =>
-        stack.log.lines.find((l) => l.attributes.jobId === id && l.attributes.outcome === 'duplicate'),
+        stack.log.entries.find((l) => l.attributes.jobId === id && l.attributes.outcome === 'duplicate'),
       10_000,
       'the duplicate to be dropped',
     );
@@ -75,7 +75,7 @@ describe('Relay: exactly-once sending on an at-least-once queue (dynalite claims
 
     await eventually(
       async () =>
-        stack.log.lines.find((l) => l.attributes.jobId === id && l.attributes.outcome === 'duplicate'),
+        stack.log.entries.find((l) => l.attributes.jobId === id && l.attributes.outcome === 'duplicate'),
       5_000,
       'the redelivery to be dropped',
     );
@@ -107,14 +107,7 @@ describe('Relay: exactly-once sending on an at-least-once queue (dynalite claims
   it('dead-letters a message that is not a MailJob, with the reason', async () => {
     await stack.sendRaw('{"v":99,"id":"not-a-job"}');
 
-    const [letter] = await eventually(
-      async () => {
-        const letters = await stack.receive(stack.resources.deadLetterQueueUrl);
-        return letters.length > 0 ? letters : undefined;
-      },
-      5_000,
-      'dead letter',
-    );
+    const [letter] = await stack.deadLetters(5_000);
     expect(letter?.body).toBe('{"v":99,"id":"not-a-job"}');
     expect(letter?.attributes[ATTRIBUTE.reason]).toMatch(/^invalid-job: /);
     await stack.drained(stack.resources.queueUrl);

@@ -69,7 +69,7 @@ describe('Relay: SMTP transport against a real SMTP server with STARTTLS and AUT
     expect(mail.parsed.text).toContain(marker);
     expect(peer.attempts).toBe(2);
     expect(
-      stack.log.lines.some(
+      stack.log.entries.some(
         (l) => l.attributes.outcome === 'retry' && String(l.attributes.reason).startsWith('smtp 451'),
       ),
     ).toBe(true);
@@ -80,14 +80,7 @@ describe('Relay: SMTP transport against a real SMTP server with STARTTLS and AUT
     peer.answer([], 550);
     const id = await submit(`Rejected ${randomUUID()}`);
 
-    const [letter] = await eventually(
-      async () => {
-        const letters = await stack.receive(stack.resources.deadLetterQueueUrl);
-        return letters.length > 0 ? letters : undefined;
-      },
-      5_000,
-      'dead letter',
-    );
+    const [letter] = await stack.deadLetters(5_000);
     expect(letter?.attributes[ATTRIBUTE.jobId]).toBe(id);
     expect(letter?.attributes[ATTRIBUTE.reason]).toMatch(/^smtp 550: /);
     // The provider's text quoted an address: the stored reason masks it.
@@ -101,14 +94,7 @@ describe('Relay: SMTP transport against a real SMTP server with STARTTLS and AUT
     peer.answer([], 421);
     const id = await submit(`Never accepted ${randomUUID()}`);
 
-    const [letter] = await eventually(
-      async () => {
-        const letters = await stack.receive(stack.resources.deadLetterQueueUrl);
-        return letters.length > 0 ? letters : undefined;
-      },
-      15_000,
-      'dead letter after retries',
-    );
+    const [letter] = await stack.deadLetters(15_000);
     expect(letter?.attributes[ATTRIBUTE.jobId]).toBe(id);
     expect(letter?.attributes[ATTRIBUTE.reason]).toMatch(/^retries exhausted after 5 attempts: smtp 421/);
     expect(peer.attempts).toBe(5);

@@ -5,9 +5,9 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { type PostroomConfig, parseConfig } from '../../functions/core/config';
-import type { Log } from '../../functions/core/ports';
 import { readPostroomContext } from '../../local/config-file';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack';
+import { RecordingLog } from '../fakes/ports';
 
 /** The shipped configuration from cdk.json, with changes for a test (fast retries, another transport...). */
 export function testConfig(overrides: Record<string, unknown> = {}): PostroomConfig {
@@ -25,23 +25,6 @@ export function testConfig(overrides: Record<string, unknown> = {}): PostroomCon
   });
 }
 
-/** A Log that keeps every line, so tests can assert what is (and is not) logged. */
-export class RecordingLog implements Log {
-  readonly lines: Array<{ level: string; message: string; attributes: Record<string, unknown> }> = [];
-  info(message: string, attributes: Record<string, unknown> = {}) {
-    this.lines.push({ level: 'info', message, attributes });
-  }
-  warn(message: string, attributes: Record<string, unknown> = {}) {
-    this.lines.push({ level: 'warn', message, attributes });
-  }
-  error(message: string, attributes: Record<string, unknown> = {}) {
-    this.lines.push({ level: 'error', message, attributes });
-  }
-  text(): string {
-    return this.lines.map((line) => JSON.stringify(line)).join('\n');
-  }
-}
-
 export interface TestStack extends LocalStack {
   readonly log: RecordingLog;
   readonly sqs: SQSClient;
@@ -51,6 +34,8 @@ export interface TestStack extends LocalStack {
   depth(queueUrl: string): Promise<number>;
   /** Reads messages from a queue (the DLQ) with their attributes, making them invisible for a while. */
   receive(queueUrl: string): Promise<Array<{ body: string; attributes: Record<string, string> }>>;
+  /** Waits for letters on the dead-letter queue and reads them. */
+  deadLetters(timeoutMs?: number): Promise<Array<{ body: string; attributes: Record<string, string> }>>;
   sendRaw(body: string): Promise<void>;
   /** Waits until a queue holds nothing, visible or in flight (the relay deletes a batch after it returns). */
   drained(queueUrl: string, timeoutMs?: number): Promise<void>;
@@ -124,6 +109,16 @@ export async function startTestStack(
           ]),
         ),
       }));
+    },
+    async deadLetters(timeoutMs = 5_000) {
+      return eventually(
+        async () => {
+          const letters = await testStack.receive(stack.resources.deadLetterQueueUrl);
+          return letters.length > 0 ? letters : undefined;
+        },
+        timeoutMs,
+        'a dead letter',
+      );
     },
     async drained(queueUrl: string, timeoutMs = 5_000) {
       await eventually(
