@@ -5,6 +5,7 @@ import { DynamoClaimStore } from '../functions/adapters/dynamodb-claims';
 import { SqsMailQueue, SqsRelayQueue } from '../functions/adapters/sqs-queue';
 import { createMailTransport } from '../functions/adapters/transport';
 import type { PostroomConfig } from '../functions/core/config';
+import { type Metrics, noMetrics } from '../functions/core/metrics';
 import { type Clock, type Log, systemClock, type Transport } from '../functions/core/ports';
 import { createRelayHandler } from '../functions/relay/app';
 import { createSendHandler } from '../functions/send/app';
@@ -22,6 +23,8 @@ export interface LocalStackOptions {
   /** Replaces the configured transport (tests use it to put a faulty provider in the path). */
   readonly transport?: Transport;
   readonly clock?: Clock;
+  /** Where the functions count their metrics; locally nothing reads them unless a caller does. */
+  readonly metrics?: Metrics;
 }
 
 export interface LocalStack {
@@ -58,7 +61,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const resources = await createResources(sqs, dynamodb, config);
     const clock = options.clock ?? systemClock;
 
-    const transport = options.transport ?? createMailTransport(config.transport, aws, options.smtpPassword);
+    const transport =
+      options.transport ?? createMailTransport(config.transport, aws, { smtpPassword: options.smtpPassword });
+    const metrics = options.metrics ?? noMetrics;
     stops.push(async () => transport.close?.());
     const relay = createRelayHandler({
       config,
@@ -67,6 +72,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       queue: new SqsRelayQueue(sqs, resources.queueUrl, resources.deadLetterQueueUrl),
       clock,
       log,
+      metrics,
       random: Math.random,
     });
     const queueArn = await sqs.send(
@@ -91,6 +97,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       clock,
       newId: randomUUID,
       log,
+      metrics,
     });
     const api = await startApiServer({
       host: LOCAL_HOST,

@@ -9,8 +9,10 @@ import { SmtpTransport } from './smtp-transport';
 export function createMailTransport(
   config: TransportConfig,
   aws: AwsClientOptions,
-  smtpPassword: string | undefined,
+  secrets: { smtpPassword?: string | undefined; sesConfigurationSet?: string | undefined } = {},
 ): Transport {
-  if (config.kind === 'smtp') return new SmtpTransport(config, smtpPassword);
-  return new SesTransport(createSesClient(aws), { configurationSet: config.configurationSet });
+  if (config.kind === 'smtp') return new SmtpTransport(config, secrets.smtpPassword);
+  // A configuration set the stack created is named at deploy time and passed in; a configured one wins.
+  const configurationSet = config.configurationSet ?? secrets.sesConfigurationSet;
+  return new SesTransport(createSesClient(aws), { configurationSet });
 }

@@ -62,11 +62,27 @@ export const formSchema = z
   })
   .strict();
 
+const domainSchema = z
+  .string()
+  .max(253)
+  .regex(
+    /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/,
+    'must be a lowercase domain name such as example.com',
+  );
+
 const sesTransportSchema = z
   .object({
     kind: z.literal('ses'),
-    /** SES configuration set used for event publishing. */
-    configurationSet: z.string().min(1).optional(),
+    /**
+     * An existing SES configuration set to send with. When absent, the stack creates one (reputation
+     * metrics, and the home of delivery events).
+     */
+    configurationSet: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -')
+      .optional(),
+    /** A domain for the stack to create as an SES identity with Easy DKIM; its DNS records become stack outputs. */
+    domainIdentity: domainSchema.optional(),
   })
   .strict();
 
@@ -80,8 +96,13 @@ const smtpTransportSchema = z
     requireTls: z.boolean().default(true),
     /** Verify the server's certificate. Turn off only for a local test server with a self-signed certificate. */
     tlsRejectUnauthorized: z.boolean().default(true),
-    /** SMTP AUTH user; the password comes from the environment (POSTROOM_SMTP_PASSWORD), never from config. */
+    /** SMTP AUTH user. The password is never in config: see passwordSecret. */
     user: z.string().min(1).optional(),
+    /**
+     * Name or ARN of the Secrets Manager secret (a plain string) holding the SMTP password, read by the
+     * relay at cold start on AWS. Locally the password comes from POSTROOM_SMTP_PASSWORD.
+     */
+    passwordSecret: z.string().min(1).max(2048).optional(),
     maxConnections: z.number().int().min(1).max(50).default(5),
     timeoutSeconds: z.number().int().min(1).max(120).default(20),
   })
@@ -102,9 +123,29 @@ export const configSchema = z
       .object({
         /** Largest request body accepted, in bytes; larger bodies get 413. */
         maxBodyBytes: z.number().int().min(1_024).max(6_000_000).default(65_536),
+        /** API Gateway stage throttling: steady requests per second, and the burst above it. */
+        throttleRatePerSecond: z.number().int().min(1).max(10_000).default(50),
+        throttleBurst: z.number().int().min(1).max(5_000).default(100),
+        /**
+         * An AWS WAF web ACL with a rate-based rule per client IP. Off by default: a web ACL costs about
+         * USD 5 a month plus USD 1 per rule and USD 0.60 per million requests.
+         */
+        waf: z
+          .object({
+            enabled: z.boolean().default(false),
+            /** Requests one IP may make in any 5 minutes before WAF blocks it (WAF's minimum is 10). */
+            requestsPerFiveMinutes: z.number().int().min(10).max(2_000_000_000).default(300),
+          })
+          .strict()
+          .default({ enabled: false, requestsPerFiveMinutes: 300 }),
       })
       .strict()
-      .default({ maxBodyBytes: 65_536 }),
+      .default({
+        maxBodyBytes: 65_536,
+        throttleRatePerSecond: 50,
+        throttleBurst: 100,
+        waf: { enabled: false, requestsPerFiveMinutes: 300 },
+      }),
     queue: z
       .object({
         /** Receives before SQS moves a message to the dead-letter queue. */
@@ -112,9 +153,11 @@ export const configSchema = z
         batchSize: z.number().int().min(1).max(10).default(10),
         /** Concurrent relay invocations; keeps the relay within the provider's send rate. */
         maxConcurrency: z.number().int().min(2).max(1_000).default(2),
+        /** How long the event source gathers a batch before invoking the relay (0 sends at once). */
+        batchingWindowSeconds: z.number().int().min(0).max(300).default(0),
       })
       .strict()
-      .default({ maxReceiveCount: 5, batchSize: 10, maxConcurrency: 2 }),
+      .default({ maxReceiveCount: 5, batchSize: 10, maxConcurrency: 2, batchingWindowSeconds: 0 }),
     relay: z
       .object({
         /** Relay function timeout. The queue's visibility timeout is at least six times this. */
@@ -135,6 +178,38 @@ export const configSchema = z
         retryMaxSeconds: 900,
         recordTtlDays: 30,
       }),
+    monitoring: z
+      .object({
+        /** Where alarm notifications are mailed (an SNS e-mail subscription, confirmed by a link). */
+        alarmEmail: addressSchema.optional(),
+        /** Alarm when the oldest queued mail is older than this. */
+        oldestMessageAgeSeconds: z.number().int().min(60).max(1_209_600).default(900),
+        /** Alarm when more than this share of relay invocations fail, in percent. */
+        relayErrorRatePercent: z.number().min(0.1).max(100).default(5),
+        /** Alarm when the API answers more than this many 5xx in five minutes. */
+        apiServerErrors: z.number().int().min(1).default(5),
+        /** Alarm on the account's SES bounce and complaint rates; SES reviews accounts from 5% and 0.1%. */
+        bounceRatePercent: z.number().min(0.1).max(100).default(5),
+        complaintRatePercent: z.number().min(0.01).max(100).default(0.1),
+        /** Retention of the functions' and API access logs. */
+        logRetentionDays: z
+          .union(
+            [
+              1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+              3288, 3653,
+            ].map((d) => z.literal(d)),
+          )
+          .default(30),
+      })
+      .strict()
+      .default({
+        oldestMessageAgeSeconds: 900,
+        relayErrorRatePercent: 5,
+        apiServerErrors: 5,
+        bounceRatePercent: 5,
+        complaintRatePercent: 0.1,
+        logRetentionDays: 30,
+      }),
     forms: z.array(formSchema).min(1),
   })
   .strict()
@@ -145,6 +220,8 @@ export const configSchema = z
 function crossFieldRules(value: unknown, ctx: z.RefinementCtx): void {
   const config = (typeof value === 'object' && value !== null ? value : {}) as {
     forms?: unknown;
+    sender?: unknown;
+    transport?: unknown;
     relay?: {
       claimLeaseSeconds?: unknown;
       timeoutSeconds?: unknown;
@@ -161,6 +238,21 @@ function crossFieldRules(value: unknown, ctx: z.RefinementCtx): void {
         ctx.addIssue({ code: 'custom', path: ['forms', index, 'id'], message: `duplicate form id "${id}"` });
       seen.add(id);
     });
+  }
+  const transport = config.transport as { domainIdentity?: unknown } | undefined;
+  const sender =
+    typeof config.sender === 'object' && config.sender !== null
+      ? (config.sender as { address?: unknown }).address
+      : undefined;
+  if (typeof transport?.domainIdentity === 'string' && typeof sender === 'string') {
+    const domain = sender.slice(sender.lastIndexOf('@') + 1);
+    if (domain !== transport.domainIdentity && !domain.endsWith(`.${transport.domainIdentity}`)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['transport', 'domainIdentity'],
+        message: `must be the sender's domain (${domain}) or a parent of it, or SES will not send as the sender`,
+      });
+    }
   }
   const relay = config.relay;
   if (typeof relay !== 'object' || relay === null) return;

@@ -2,6 +2,7 @@ import { maskAddress } from './address';
 import type { PostroomConfig } from './config';
 import { errorName, PermanentSendError } from './errors';
 import { type MailJob, parseMailJob } from './mail-job';
+import { METRIC, type Metrics } from './metrics';
 import { composeMail } from './mime';
 import type { ClaimStore, Clock, Log, RelayQueue, Transport } from './ports';
 import { classifySendError } from './send-errors';
@@ -22,11 +23,19 @@ export interface RelayDeps {
   readonly queue: RelayQueue;
   readonly clock: Clock;
   readonly log: Log;
+  readonly metrics: Metrics;
   /** [0, 1): the jitter source; tests make it fixed. */
   readonly random: () => number;
 }
 
 export type RelayOutcome = 'sent' | 'duplicate' | 'retry' | 'dead-lettered';
+
+const OUTCOME_METRIC = {
+  sent: METRIC.sent,
+  duplicate: METRIC.duplicate,
+  retry: METRIC.retried,
+  'dead-lettered': METRIC.failed,
+} as const;
 
 export interface RelayBatchResult {
   /** Message ids to report as batchItemFailures: they stay on the queue for another attempt. */
@@ -53,6 +62,7 @@ export async function relayBatch(
         });
         return { outcome: 'retry' as const, jobId: undefined };
       });
+      deps.metrics.count(OUTCOME_METRIC[outcome]);
       return { messageId: record.messageId, jobId, outcome };
     }),
   );

@@ -12,6 +12,7 @@ import { bodyFormat, parseFormBody } from './form-body';
 import { buildFormMailJob, validateSubmission } from './form-submission';
 import { type HttpRequest, type HttpResponse, jsonResponse, problemResponse } from './http';
 import { MAX_MAIL_JOB_BYTES, mailJobBytes } from './mail-job';
+import { METRIC, type Metrics } from './metrics';
 import type { Clock, Log, MailQueue } from './ports';
 
 export interface SubmitFormDeps {
@@ -20,6 +21,7 @@ export interface SubmitFormDeps {
   readonly clock: Clock;
   readonly newId: () => string;
   readonly log: Log;
+  readonly metrics: Metrics;
 }
 
 /** Fields a form may hold besides email, name, message and the underscore controls. */
@@ -96,6 +98,7 @@ export async function submitForm(
         outcome: 'spam-blocked',
         guard: 'honeypot',
       });
+      deps.metrics.count(METRIC.spamBlocked);
       return accepted(id, form, wantsJson, cors);
     }
 
@@ -109,6 +112,7 @@ export async function submitForm(
       log.error('enqueue failed', { formId, jobId: id, outcome: 'enqueue-failed', error: errorName(error) });
       throw new ServiceUnavailableError('Mail cannot be accepted right now; try again shortly.', 5);
     }
+    deps.metrics.count(METRIC.accepted);
     log.info('submission accepted', {
       formId,
       jobId: id,
@@ -123,6 +127,7 @@ export async function submitForm(
       outcome: 'rejected',
       status: error.status,
     });
+    if (error.status < 500) deps.metrics.count(METRIC.rejected);
     return problemResponse(error, cors);
   }
 }

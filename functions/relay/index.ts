@@ -1,21 +1,32 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { createDynamoClient, createSqsClient } from '../adapters/aws-clients';
 import { DynamoClaimStore } from '../adapters/dynamodb-claims';
 import { configFromEnv, requireEnv } from '../adapters/function-env';
 import { createLogger } from '../adapters/powertools-log';
+import { createMetrics } from '../adapters/powertools-metrics';
+import { readSecretString } from '../adapters/secrets';
 import { SqsRelayQueue } from '../adapters/sqs-queue';
 import { createMailTransport } from '../adapters/transport';
+import { SERVICE } from '../core/metrics';
 import { systemClock } from '../core/ports';
 import { createRelayHandler } from './app';
 
-// Cold start: validate config, create clients and the (pooled) transport once per container.
+// Cold start: validate config, read the SMTP password from Secrets Manager when there is one, and create
+// clients and the (pooled) transport once per container.
 const config = configFromEnv(process.env);
 const aws = { region: config.region };
-const { logger, log } = createLogger('postroom-relay');
+const { logger, log } = createLogger(SERVICE.relay);
+const { metrics, port } = createMetrics(SERVICE.relay);
+const secretId = process.env.SMTP_PASSWORD_SECRET_ARN;
+const smtpPassword = secretId ? await readSecretString(config.region, secretId) : undefined;
 
 export const handler = createRelayHandler({
   config,
-  transport: createMailTransport(config.transport, aws, process.env.POSTROOM_SMTP_PASSWORD),
+  transport: createMailTransport(config.transport, aws, {
+    smtpPassword,
+    sesConfigurationSet: process.env.SES_CONFIGURATION_SET,
+  }),
   claims: new DynamoClaimStore(
     createDynamoClient(aws),
     requireEnv(process.env, 'TABLE_NAME'),
@@ -28,5 +39,8 @@ export const handler = createRelayHandler({
   ),
   clock: systemClock,
   log,
+  metrics: port,
   random: Math.random,
-}).use(injectLambdaContext(logger));
+})
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics));

@@ -1,4 +1,5 @@
 import type { MailJob } from '../../functions/core/mail-job';
+import type { MetricName, Metrics } from '../../functions/core/metrics';
 import type {
   ClaimResult,
   ClaimStore,
@@ -195,4 +196,18 @@ export function sequentialIds(...ids: string[]): () => string {
     if (id === undefined) throw new Error('sequentialIds: ran out of ids');
     return id;
   };
+}
+
+/** Metrics that keep their counts, by name. */
+export class RecordingMetrics implements Metrics {
+  readonly counts = new Map<MetricName, number>();
+
+  count(name: MetricName, value = 1): void {
+    this.counts.set(name, (this.counts.get(name) ?? 0) + value);
+  }
+
+  /** Counts as a plain object, for toEqual. */
+  snapshot(): Record<string, number> {
+    return Object.fromEntries(this.counts);
+  }
 }

@@ -62,14 +62,27 @@ describe('Core: parseConfig', () => {
       region: 'us-east-1',
       sender: { name: undefined, address: 'no-reply@example.com' },
       transport: { kind: 'ses' },
-      api: { maxBodyBytes: 65_536 },
-      queue: { maxReceiveCount: 5, batchSize: 10, maxConcurrency: 2 },
+      api: {
+        maxBodyBytes: 65_536,
+        throttleRatePerSecond: 50,
+        throttleBurst: 100,
+        waf: { enabled: false, requestsPerFiveMinutes: 300 },
+      },
+      queue: { maxReceiveCount: 5, batchSize: 10, maxConcurrency: 2, batchingWindowSeconds: 0 },
       relay: {
         timeoutSeconds: 30,
         claimLeaseSeconds: 60,
         retryBaseSeconds: 10,
         retryMaxSeconds: 900,
         recordTtlDays: 30,
+      },
+      monitoring: {
+        oldestMessageAgeSeconds: 900,
+        relayErrorRatePercent: 5,
+        apiServerErrors: 5,
+        bounceRatePercent: 5,
+        complaintRatePercent: 0.1,
+        logRetentionDays: 30,
       },
       forms: [
         {
@@ -82,6 +95,27 @@ describe('Core: parseConfig', () => {
         },
       ],
     });
+  });
+
+  it('refuses an SES domain identity that does not cover the sender, naming postroom.transport.domainIdentity', () => {
+    expect(() =>
+      parseConfig({ ...MINIMAL, transport: { kind: 'ses', domainIdentity: 'other.example' } }),
+    ).toThrow(/postroom\.transport\.domainIdentity: must be the sender's domain \(example\.com\)/);
+  });
+
+  it('accepts an SES domain identity that is the parent of the sender domain', () => {
+    const config = parseConfig({
+      ...MINIMAL,
+      sender: 'no-reply@mail.example.com',
+      transport: { kind: 'ses', domainIdentity: 'example.com' },
+    });
+    expect(config.transport).toEqual({ kind: 'ses', domainIdentity: 'example.com' });
+  });
+
+  it('refuses a log retention CloudWatch does not offer, naming postroom.monitoring.logRetentionDays', () => {
+    expect(() => parseConfig({ ...MINIMAL, monitoring: { logRetentionDays: 10 } })).toThrow(
+      /postroom\.monitoring\.logRetentionDays/,
+    );
   });
 
   it('fills the SMTP transport defaults', () => {

@@ -10,6 +10,7 @@ import {
   MemoryClaimStore,
   MemoryRelayQueue,
   RecordingLog,
+  RecordingMetrics,
   ScriptedTransport,
 } from '../fakes/ports';
 
@@ -39,6 +40,7 @@ function setup(config: PostroomConfig = shippedConfig()) {
     queue: new MemoryRelayQueue(),
     clock: new FakeClock(),
     log: new RecordingLog(),
+    metrics: new RecordingMetrics(),
     random: () => 0.5,
   } satisfies RelayDeps;
   return deps;
@@ -203,6 +205,30 @@ describe('Core: relayBatch', () => {
     const result = await relayBatch([record(5)], deps);
     expect(result.outcomes[0]?.outcome).toBe('retry');
     expect(deps.queue.deadLetters).toEqual([]);
+  });
+
+  it('counts each outcome under the shared metric names', async () => {
+    // Prepare: a job that is sent, the same job again, one that fails for now, one rejected for good
+    const deps = setup();
+    const retried = '7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d';
+    const rejectedJob = '8b2c3d4e-5f6a-4b7c-9d8e-0f1a2b3c4d5e';
+    deps.transport.failJob(
+      retried,
+      Object.assign(new Error('slow down'), { name: 'TooManyRequestsException' }),
+    );
+    deps.transport.failJob(rejectedJob, rejected());
+
+    // Act
+    await relayBatch([record(1), record(1, retried), record(1, rejectedJob)], deps);
+    await relayBatch([record(2)], deps);
+
+    // Assess
+    expect(deps.metrics.snapshot()).toEqual({
+      MailSent: 1,
+      MailRetried: 1,
+      MailFailed: 1,
+      DuplicateDropped: 1,
+    });
   });
 
   it('dead-letters a permanent error after one attempt, with its reason', async () => {

@@ -9,7 +9,7 @@ import {
   submitForm,
 } from '../../functions/core/submit-form';
 import { configWith, shippedConfig, shippedConfigInput } from '../fakes/config';
-import { FakeClock, MemoryMailQueue, RecordingLog, sequentialIds } from '../fakes/ports';
+import { FakeClock, MemoryMailQueue, RecordingLog, RecordingMetrics, sequentialIds } from '../fakes/ports';
 
 const ID = '1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
 const ORIGIN = 'http://localhost:3000';
@@ -22,6 +22,7 @@ function setup(config: PostroomConfig = shippedConfig()) {
     clock: new FakeClock(Date.UTC(2025, 0, 15, 12, 0, 0)),
     newId: sequentialIds(ID),
     log: new RecordingLog(),
+    metrics: new RecordingMetrics(),
   } satisfies SubmitFormDeps;
   return deps;
 }
@@ -214,6 +215,7 @@ describe('Core: submitForm', () => {
     // Assess
     expect(problemOf(response, 413).detail).toBe('The request body is larger than 65536 bytes.');
     expect(deps.queue.jobs).toEqual([]);
+    expect(deps.metrics.snapshot()).toEqual({ SubmissionRejected: 1 });
   });
 
   it('answers 413 when the rendered mail would not fit in an SQS message, and enqueues nothing', async () => {
@@ -337,6 +339,8 @@ describe('Core: submitForm', () => {
         message: 'submission dropped by honeypot',
         attributes: { formId: 'contact', jobId: ID, outcome: 'spam-blocked', guard: 'honeypot' },
       });
+      expect(bot.metrics.snapshot()).toEqual({ SpamBlocked: 1 });
+      expect(honest.metrics.snapshot()).toEqual({ MailAccepted: 1 });
     });
 
     it('redirects a bot posting an HTML form like a person', async () => {

@@ -1,0 +1,37 @@
+/**
+ * The custom metrics Postroom emits, in CloudWatch embedded metric format. One definition, used by the
+ * functions that emit them and by the dashboard and alarms that read them, so the names cannot drift.
+ * Each function emits under its service name as the only dimension: low cardinality, cheap to store.
+ */
+export const METRIC_NAMESPACE = 'Postroom';
+
+export const SERVICE = {
+  send: 'postroom-send',
+  relay: 'postroom-relay',
+} as const;
+
+export const METRIC = {
+  /** A submission was validated and its job enqueued (send). */
+  accepted: 'MailAccepted',
+  /** A submission was refused with a 4xx (send). */
+  rejected: 'SubmissionRejected',
+  /** A submission was dropped by a spam guard, answered as a success (send). */
+  spamBlocked: 'SpamBlocked',
+  /** The provider accepted a job (relay). */
+  sent: 'MailSent',
+  /** A send attempt failed and will be retried (relay). */
+  retried: 'MailRetried',
+  /** A job went to the dead-letter queue (relay). */
+  failed: 'MailFailed',
+  /** A job that was sent before was delivered again and dropped (relay). */
+  duplicate: 'DuplicateDropped',
+} as const;
+
+export type MetricName = (typeof METRIC)[keyof typeof METRIC];
+
+/** The metrics port: counts, flushed by the adapter at the end of each invocation. */
+export interface Metrics {
+  count(name: MetricName, value?: number): void;
+}
+
+export const noMetrics: Metrics = { count: () => {} };
