@@ -52,14 +52,16 @@ export interface SesEmail {
 
 export async function startTestStack(
   config: PostroomConfig,
-  options: Partial<Pick<LocalStackOptions, 'transport' | 'smtpPassword' | 'clock'>> = {},
+  options: Partial<Pick<LocalStackOptions, 'transport' | 'smtpPassword' | 'clock'>> & {
+    ports?: Partial<LocalStackOptions['ports']>;
+  } = {},
 ): Promise<TestStack> {
   const log = new RecordingLog();
   const stack = await startLocalStack({
     config,
-    ports: { api: 0, ses: 0, sqs: 0, dynamodb: 0 },
     log,
     ...options,
+    ports: { api: 0, ses: 0, sqs: 0, dynamodb: 0, ...options.ports },
   });
   const sqs = new SQSClient({
     region: config.region,
