@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { createDynamoClient, createSqsClient } from '../functions/adapters/aws-clients';
 import { DynamoClaimStore } from '../functions/adapters/dynamodb-claims';
+import { DynamoGuardStore } from '../functions/adapters/dynamodb-guards';
 import { SqsMailQueue, SqsRelayQueue } from '../functions/adapters/sqs-queue';
 import { createMailTransport } from '../functions/adapters/transport';
 import type { PostroomConfig } from '../functions/core/config';
@@ -98,6 +99,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       newId: randomUUID,
       log,
       metrics,
+      guards: new DynamoGuardStore(dynamodb, resources.tableName),
     });
     const api = await startApiServer({
       host: LOCAL_HOST,

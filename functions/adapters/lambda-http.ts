@@ -9,7 +9,7 @@ export function toHttpRequest(event: APIGatewayProxyEvent): HttpRequest {
   }
   const body =
     event.body == null ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
-  return { method: event.httpMethod, headers, body };
+  return { method: event.httpMethod, headers, body, sourceIp: event.requestContext?.identity?.sourceIp };
 }
 
 export function toProxyResult(response: HttpResponse): APIGatewayProxyResult {

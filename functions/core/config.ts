@@ -43,6 +43,14 @@ const httpUrlSchema = z.string().superRefine((value, ctx) => {
   ctx.addIssue({ code: 'custom', message: 'must be an http(s) URL' });
 });
 
+/** At most `max` submissions in any fixed window of `windowSeconds`. */
+const windowLimitSchema = z
+  .object({
+    max: z.number().int().min(1).max(1_000_000),
+    windowSeconds: z.number().int().min(1).max(86_400),
+  })
+  .strict();
+
 export const formSchema = z
   .object({
     /** The form's id: the `{formId}` in `POST /v1/forms/{formId}`. */
@@ -59,6 +67,24 @@ export const formSchema = z
     maxExtraFields: z.number().int().min(0).max(50).default(10),
     /** Longest value of any one field, in characters. */
     maxFieldLength: z.number().int().min(1).max(100_000).default(5_000),
+    /** Thank-you URLs a form may pick with its `_next` field; anything else is refused (no open redirect). */
+    allowedRedirects: z.array(httpUrlSchema).max(20).default([]),
+    /** Submissions per client IP and per form, counted in the table; over the limit gets 429. */
+    rateLimit: z
+      .object({ perIp: windowLimitSchema.optional(), perForm: windowLimitSchema.optional() })
+      .strict()
+      .default({}),
+    content: z
+      .object({
+        /** Most links (http://, https://, www.) a submission may contain; more gets 422. */
+        maxLinks: z.number().int().min(0).max(1_000).optional(),
+        /** Words that mark a submission as spam (case-insensitive, whole words); it is dropped as a success. */
+        blockedWords: z.array(z.string().min(1).max(100)).max(500).default([]),
+        /** The same content from the same address within this window is accepted once. */
+        duplicateWindowSeconds: z.number().int().min(1).max(604_800).optional(),
+      })
+      .strict()
+      .default({ blockedWords: [] }),
   })
   .strict();
 

@@ -5,6 +5,8 @@ export interface HttpRequest {
   readonly method: string;
   readonly headers: Readonly<Record<string, string | undefined>>;
   readonly body: Buffer;
+  /** The client's IP as API Gateway saw the connection: never from a header the client can set. */
+  readonly sourceIp?: string | undefined;
 }
 
 export interface HttpResponse {

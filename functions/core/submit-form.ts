@@ -10,6 +10,7 @@ import {
 } from './errors';
 import { bodyFormat, parseFormBody } from './form-body';
 import { buildFormMailJob, validateSubmission } from './form-submission';
+import { checkLinks, chooseRedirect, duplicateKey, enforceRateLimits, findBlockedWord, type GuardStore } from './guards';
 import { type HttpRequest, type HttpResponse, jsonResponse, problemResponse } from './http';
 import { MAX_MAIL_JOB_BYTES, mailJobBytes } from './mail-job';
 import { METRIC, type Metrics } from './metrics';
@@ -22,6 +23,8 @@ export interface SubmitFormDeps {
   readonly newId: () => string;
   readonly log: Log;
   readonly metrics: Metrics;
+  /** Rate-limit counters and duplicate fingerprints. */
+  readonly guards: GuardStore;
 }
 
 /** Fields a form may hold besides email, name, message and the underscore controls. */
@@ -67,7 +70,10 @@ export function preflightForm(config: PostroomConfig, formId: string, request: H
   }
 }
 
-/** `POST /v1/forms/{formId}`: validate, render, enqueue. */
+/**
+ * `POST /v1/forms/{formId}`: origin, size, rate limits, parse, validate, spam guards, render, enqueue.
+ * Cheap refusals come first, so a flood costs as little as possible.
+ */
 export async function submitForm(
   formId: string,
   request: HttpRequest,
@@ -78,8 +84,10 @@ export async function submitForm(
   try {
     const form = requireForm(config, formId);
     cors = corsHeaders(form, request.headers.origin);
-    if (request.body.length > config.api.maxBodyBytes)
+    if (request.body.length > config.api.maxBodyBytes) {
       throw new PayloadTooLargeError(`The request body is larger than ${config.api.maxBodyBytes} bytes.`);
+    }
+    await guarded(() => enforceRateLimits(form, request.sourceIp ?? 'unknown', deps.clock.now(), deps.guards), log);
 
     const contentType = request.headers['content-type'];
     const wantsJson = bodyFormat(contentType) === 'json' || acceptsJson(request.headers.accept);
@@ -88,28 +96,39 @@ export async function submitForm(
       maxFieldLength: form.maxFieldLength,
     });
     const submission = validateSubmission(fields, form);
+    const redirect = chooseRedirect(form, fields.find(([name]) => name === '_next')?.[1]);
+    checkLinks(form, submission);
     const id = deps.newId();
+    const answer = (answerId: string) => accepted(answerId, redirect, wantsJson, cors);
 
-    if (submission.honeypotFilled) {
-      // Answer exactly as for a success, so a bot learns nothing, and send nothing.
-      log.info('submission dropped by honeypot', {
-        formId,
-        jobId: id,
-        outcome: 'spam-blocked',
-        guard: 'honeypot',
-      });
+    // Spam guards answer exactly as for a success, so a bot learns nothing, and send nothing.
+    const guard = submission.honeypotFilled ? 'honeypot' : findBlockedWord(form, submission) ? 'blocked-word' : undefined;
+    if (guard !== undefined) {
+      log.info('submission dropped as spam', { formId, jobId: id, outcome: 'spam-blocked', guard });
       deps.metrics.count(METRIC.spamBlocked);
-      return accepted(id, form, wantsJson, cors);
+      return answer(id);
     }
 
     const job = buildFormMailJob(config, form, submission, { id, createdAt: new Date(deps.clock.now()) });
     // Escaping can make the rendered mail several times the size of the body; a job must fit in SQS.
-    if (mailJobBytes(job) > MAX_MAIL_JOB_BYTES)
-      throw new PayloadTooLargeError('The message is too large to send.');
+    if (mailJobBytes(job) > MAX_MAIL_JOB_BYTES) throw new PayloadTooLargeError('The message is too large to send.');
+
+    const dupKey = duplicateKey(form, submission);
+    if (dupKey !== undefined) {
+      const now = Math.floor(deps.clock.now() / 1000);
+      const expiresAt = now + (form.content.duplicateWindowSeconds ?? 0);
+      const firstId = await guarded(() => deps.guards.remember(dupKey, id, now, expiresAt), log);
+      if (firstId !== undefined) {
+        log.info('duplicate submission accepted once', { formId, jobId: firstId, outcome: 'duplicate' });
+        return answer(firstId);
+      }
+    }
     try {
       await deps.queue.enqueue(job);
     } catch (error) {
       log.error('enqueue failed', { formId, jobId: id, outcome: 'enqueue-failed', error: errorName(error) });
+      // The visitor will send again: that retry must not be taken for a duplicate of mail never queued.
+      if (dupKey !== undefined) await deps.guards.forget(dupKey).catch(() => {});
       throw new ServiceUnavailableError('Mail cannot be accepted right now; try again shortly.', 5);
     }
     deps.metrics.count(METRIC.accepted);
@@ -119,16 +138,23 @@ export async function submitForm(
       outcome: 'accepted',
       replyTo: maskAddress(submission.email.address),
     });
-    return accepted(id, form, wantsJson, cors);
+    return answer(id);
   } catch (error) {
     if (!(error instanceof HttpError)) throw error;
-    log.info('submission rejected', {
-      formId: formId.slice(0, 64),
-      outcome: 'rejected',
-      status: error.status,
-    });
+    log.info('submission rejected', { formId: formId.slice(0, 64), outcome: 'rejected', status: error.status });
     if (error.status < 500) deps.metrics.count(METRIC.rejected);
     return problemResponse(error, cors);
+  }
+}
+
+/** Guard state lives in the table; when it cannot be reached the form fails closed with a 503. */
+async function guarded<T>(step: () => Promise<T>, log: Log): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    if (error instanceof HttpError) throw error;
+    log.error('guard store failed', { outcome: 'guard-failed', error: errorName(error) });
+    throw new ServiceUnavailableError('Mail cannot be accepted right now; try again shortly.', 5);
   }
 }
 
@@ -147,12 +173,12 @@ export async function checkHealth(queue: MailQueue, log: Log): Promise<HttpRespo
 
 function accepted(
   id: string,
-  form: FormConfig,
+  redirect: string | undefined,
   wantsJson: boolean,
   cors: Record<string, string>,
 ): HttpResponse {
   if (wantsJson) return jsonResponse(202, { id }, cors);
-  if (form.redirectUrl) return { status: 303, headers: { ...cors, location: form.redirectUrl }, body: '' };
+  if (redirect) return { status: 303, headers: { ...cors, location: redirect }, body: '' };
   return {
     status: 200,
     headers: { ...cors, 'content-type': 'text/html; charset=utf-8' },

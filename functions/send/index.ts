@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { createSqsClient } from '../adapters/aws-clients';
+import { createDynamoClient, createSqsClient } from '../adapters/aws-clients';
+import { DynamoGuardStore } from '../adapters/dynamodb-guards';
 import { configFromEnv, requireEnv } from '../adapters/function-env';
 import { createLogger } from '../adapters/powertools-log';
 import { createMetrics } from '../adapters/powertools-metrics';
@@ -26,6 +27,7 @@ export const handler = createSendHandler({
   newId: randomUUID,
   log,
   metrics: port,
+  guards: new DynamoGuardStore(createDynamoClient({ region: config.region }), requireEnv(process.env, 'TABLE_NAME')),
 })
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics));

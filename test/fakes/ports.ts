@@ -1,3 +1,4 @@
+import type { GuardStore } from '../../functions/core/guards';
 import type { MailJob } from '../../functions/core/mail-job';
 import type { MetricName, Metrics } from '../../functions/core/metrics';
 import type {
@@ -209,5 +210,31 @@ export class RecordingMetrics implements Metrics {
   /** Counts as a plain object, for toEqual. */
   snapshot(): Record<string, number> {
     return Object.fromEntries(this.counts);
+  }
+}
+
+/** Rate-limit counters and duplicate fingerprints in memory, with the DynamoDB store's semantics. */
+export class MemoryGuardStore implements GuardStore {
+  readonly items = new Map<string, { hits: number; value?: string; expiresAt: number }>();
+  failing = false;
+
+  async increment(key: string, expiresAtSeconds: number): Promise<number> {
+    if (this.failing) throw new Error('guard store down');
+    const item = this.items.get(key) ?? { hits: 0, expiresAt: expiresAtSeconds };
+    item.hits += 1;
+    this.items.set(key, item);
+    return item.hits;
+  }
+
+  async remember(key: string, value: string, nowSeconds: number, expiresAtSeconds: number) {
+    if (this.failing) throw new Error('guard store down');
+    const item = this.items.get(key);
+    if (item?.value !== undefined && item.expiresAt > nowSeconds) return item.value;
+    this.items.set(key, { hits: 0, value, expiresAt: expiresAtSeconds });
+    return undefined;
+  }
+
+  async forget(key: string): Promise<void> {
+    this.items.delete(key);
   }
 }

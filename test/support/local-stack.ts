@@ -9,11 +9,17 @@ import { readPostroomContext } from '../../local/config-file';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack';
 import { RecordingLog } from '../fakes/ports';
 
-/** The shipped configuration from cdk.json, with changes for a test (fast retries, another transport...). */
+/**
+ * The shipped configuration from cdk.json, with changes for a test (fast retries, another transport...).
+ * The forms' rate limits are off: a test sends many submissions from one loopback address. The rate-limit
+ * tests put them back.
+ */
 export function testConfig(overrides: Record<string, unknown> = {}): PostroomConfig {
   const base = readPostroomContext('cdk.json') as Record<string, unknown>;
+  const forms = (base.forms as Array<Record<string, unknown>>).map((form) => ({ ...form, rateLimit: {} }));
   return parseConfig({
     ...base,
+    forms,
     relay: {
       timeoutSeconds: 5,
       claimLeaseSeconds: 6,

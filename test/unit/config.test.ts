@@ -92,6 +92,9 @@ describe('Core: parseConfig', () => {
           allowedOrigins: [],
           maxExtraFields: 10,
           maxFieldLength: 5_000,
+          allowedRedirects: [],
+          rateLimit: {},
+          content: { blockedWords: [] },
         },
       ],
     });

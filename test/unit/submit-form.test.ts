@@ -9,7 +9,14 @@ import {
   submitForm,
 } from '../../functions/core/submit-form';
 import { configWith, shippedConfig, shippedConfigInput } from '../fakes/config';
-import { FakeClock, MemoryMailQueue, RecordingLog, RecordingMetrics, sequentialIds } from '../fakes/ports';
+import {
+  FakeClock,
+  MemoryGuardStore,
+  MemoryMailQueue,
+  RecordingLog,
+  RecordingMetrics,
+  sequentialIds,
+} from '../fakes/ports';
 
 const ID = '1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
 const ORIGIN = 'http://localhost:3000';
@@ -23,6 +30,7 @@ function setup(config: PostroomConfig = shippedConfig()) {
     newId: sequentialIds(ID),
     log: new RecordingLog(),
     metrics: new RecordingMetrics(),
+    guards: new MemoryGuardStore(),
   } satisfies SubmitFormDeps;
   return deps;
 }
@@ -336,7 +344,7 @@ describe('Core: submitForm', () => {
       expect(bot.queue.jobs).toEqual([]);
       expect(bot.log.entries).toContainEqual({
         level: 'info',
-        message: 'submission dropped by honeypot',
+        message: 'submission dropped as spam',
         attributes: { formId: 'contact', jobId: ID, outcome: 'spam-blocked', guard: 'honeypot' },
       });
       expect(bot.metrics.snapshot()).toEqual({ SpamBlocked: 1 });

@@ -1,0 +1,123 @@
+import { createHash } from 'node:crypto';
+import type { FormConfig } from './config';
+import { HttpError, ValidationError } from './errors';
+import type { FormSubmission } from './form-submission';
+
+/**
+ * The guards a public form runs besides validation: per-IP and per-form rate limits, content rules and
+ * duplicate suppression. Their state (counters, fingerprints) lives in the table, behind GuardStore.
+ */
+export interface GuardStore {
+  /** Adds one to a counter and returns the new count; the counter disappears at `expiresAtSeconds`. */
+  increment(key: string, expiresAtSeconds: number): Promise<number>;
+  /**
+   * Stores `value` under `key` unless an unexpired value is already there; returns the value already
+   * stored, or undefined when this call stored it. (DynamoDB deletes expired items up to days late, so
+   * expiry is checked on read, not left to TTL.)
+   */
+  remember(key: string, value: string, nowSeconds: number, expiresAtSeconds: number): Promise<string | undefined>;
+  /** Removes a key stored by remember, when what it recorded did not happen after all. */
+  forget(key: string): Promise<void>;
+}
+
+export class TooManyRequestsError extends HttpError {
+  constructor(retryAfterSeconds: number) {
+    super(429, 'Too Many Requests', 'Too many submissions; try again later.', {
+      headers: { 'retry-after': String(retryAfterSeconds) },
+    });
+    this.name = 'TooManyRequestsError';
+  }
+}
+
+/**
+ * Fixed-window counters: one item per key and window, so a limit costs one conditional-free UpdateItem.
+ * The IP is hashed: the table never holds a visitor's address.
+ */
+export async function enforceRateLimits(
+  form: FormConfig,
+  clientIp: string,
+  nowMs: number,
+  store: GuardStore,
+): Promise<void> {
+  const limits = [
+    { limit: form.rateLimit.perIp, key: `rate#ip#${form.id}#${digest(clientIp)}` },
+    { limit: form.rateLimit.perForm, key: `rate#form#${form.id}` },
+  ];
+  for (const { limit, key } of limits) {
+    if (!limit) continue;
+    const nowSeconds = Math.floor(nowMs / 1000);
+    const windowStart = nowSeconds - (nowSeconds % limit.windowSeconds);
+    const windowEnd = windowStart + limit.windowSeconds;
+    const count = await store.increment(`${key}#${windowStart}`, windowEnd);
+    if (count > limit.max) throw new TooManyRequestsError(Math.max(1, windowEnd - nowSeconds));
+  }
+}
+
+// http://, https:// or a bare www. host: what spam links look like in a message.
+const LINK = /\b(?:https?:\/\/|www\.)[^\s<>"]+/gi;
+
+/** Content rules that a person should hear about (422), checked on every visitor field. */
+export function checkLinks(form: FormConfig, submission: FormSubmission): void {
+  const max = form.content.maxLinks;
+  if (max === undefined) return;
+  for (const [field, value] of visitorText(submission)) {
+    const links = value.match(LINK)?.length ?? 0;
+    if (links > max) {
+      throw new ValidationError([{ field, detail: `must contain at most ${max} link${max === 1 ? '' : 's'}` }]);
+    }
+  }
+}
+
+/**
+ * The first blocked word or phrase found in any field, or undefined. Matching is on whole words,
+ * case-insensitive, with punctuation and spacing ignored ("c.a.s.i.n.o" is not caught; "Casino!" is).
+ */
+export function findBlockedWord(form: FormConfig, submission: FormSubmission): string | undefined {
+  if (form.content.blockedWords.length === 0) return undefined;
+  const text = ` ${visitorText(submission)
+    .map(([, value]) => words(value))
+    .join(' ')} `;
+  return form.content.blockedWords.find((blocked) => {
+    const phrase = words(blocked);
+    return phrase !== '' && text.includes(` ${phrase} `);
+  });
+}
+
+function words(value: string): string {
+  return value
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter((word) => word !== '')
+    .join(' ');
+}
+
+/**
+ * Duplicate suppression: the same content from the same address within the window is accepted once.
+ * The key of a submission's fingerprint, or undefined when the form does not suppress duplicates.
+ */
+export function duplicateKey(form: FormConfig, submission: FormSubmission): string | undefined {
+  if (form.content.duplicateWindowSeconds === undefined) return undefined;
+  const content = [submission.email.address, submission.name ?? '', submission.message, submission.extra];
+  return `dup#${form.id}#${digest(JSON.stringify(content))}`;
+}
+
+/** `_next`: a thank-you URL the form may choose, only from its allow-list. */
+export function chooseRedirect(form: FormConfig, next: string | undefined): string | undefined {
+  if (next === undefined || next === '') return form.redirectUrl;
+  if (!form.allowedRedirects.includes(next)) {
+    throw new ValidationError([{ field: '_next', detail: "is not one of the form's allowed redirect URLs" }]);
+  }
+  return next;
+}
+
+function visitorText(submission: FormSubmission): Array<readonly [string, string]> {
+  return [
+    ['name', submission.name ?? ''],
+    ['message', submission.message],
+    ...submission.extra,
+  ];
+}
+
+function digest(value: string): string {
+  return createHash('sha256').update(value).digest('base64url').slice(0, 32);
+}

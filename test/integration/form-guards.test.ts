@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readPostroomContext } from '../../local/config-file';
+import { eventually, startTestStack, type TestStack, testConfig } from '../support/local-stack';
+
+/** A POST from a chosen loopback address: each 127.0.0.x acts as a different visitor. */
+function postFrom(
+  localAddress: string,
+  url: string,
+  body: Record<string, string>,
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const payload = JSON.stringify(body);
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        localAddress,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+describe('Guards: the shipped form defences against the local stack (dynalite counters)', () => {
+  let stack: TestStack;
+  const shippedForm = (readPostroomContext('cdk.json') as { forms: Array<Record<string, unknown>> }).forms[0];
+
+  beforeAll(async () => {
+    // The shipped contact form, limits included.
+    stack = await startTestStack(testConfig({ forms: [shippedForm] }));
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  const url = () => `${stack.apiUrl}/v1/forms/contact`;
+  const fields = () => ({ email: 'visitor@example.org', message: `Hello ${randomUUID()}` });
+
+  it('answers 429 with Retry-After to the sixth submission from one IP in ten minutes, and keeps serving other IPs', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await postFrom('127.0.0.2', url(), fields())).status);
+    const sixth = await postFrom('127.0.0.2', url(), fields());
+    const otherVisitor = await postFrom('127.0.0.3', url(), fields());
+
+    expect(statuses).toEqual([202, 202, 202, 202, 202]);
+    expect(sixth.status).toBe(429);
+    expect(Number(sixth.headers['retry-after'])).toBeGreaterThan(0);
+    expect(Number(sixth.headers['retry-after'])).toBeLessThanOrEqual(600);
+    expect(sixth.headers['content-type']).toBe('application/problem+json');
+    expect(otherVisitor.status).toBe(202);
+    await eventually(
+      async () => ((await stack.sesEmails()).length === 6 ? true : undefined),
+      5_000,
+      'six mails',
+    );
+  });
+
+  it('sends a repeated identical submission once and answers it with the first id', async () => {
+    const same = fields();
+
+    const first = await postFrom('127.0.0.4', url(), same);
+    const repeat = await postFrom('127.0.0.4', url(), same);
+
+    expect(first.status).toBe(202);
+    expect(repeat.body).toBe(first.body);
+    await stack.drained(stack.resources.queueUrl);
+    const copies = (await stack.sesEmails()).filter((e) => e.body.text?.includes(same.message));
+    expect(copies).toHaveLength(1);
+  });
+
+  it('refuses a message with more than three links, naming the field', async () => {
+    const response = await postFrom('127.0.0.5', url(), {
+      email: 'visitor@example.org',
+      message: 'https://a.example https://b.example https://c.example https://d.example',
+    });
+
+    expect(response.status).toBe(422);
+    expect(JSON.parse(response.body).errors).toEqual([
+      { field: 'message', detail: 'must contain at most 3 links' },
+    ]);
+  });
+});

@@ -1,0 +1,248 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { HttpRequest, HttpResponse } from '../../functions/core/http';
+import { type SubmitFormDeps, submitForm } from '../../functions/core/submit-form';
+import { configWith, shippedConfigInput } from '../fakes/config';
+import { FakeClock, MemoryGuardStore, MemoryMailQueue, RecordingLog, RecordingMetrics } from '../fakes/ports';
+
+const BASE_FORM = (shippedConfigInput().forms as Array<Record<string, unknown>>)[0] ?? {};
+// 12:00:00 UTC: a fixed window of 600 s starts here.
+const NOON = Date.UTC(2025, 0, 15, 12, 0, 0);
+
+function setup(form: Record<string, unknown>) {
+  const deps = {
+    config: configWith({ forms: [{ ...BASE_FORM, ...form }] }),
+    queue: new MemoryMailQueue(),
+    clock: new FakeClock(NOON),
+    newId: () => randomUUID(),
+    log: new RecordingLog(),
+    metrics: new RecordingMetrics(),
+    guards: new MemoryGuardStore(),
+  } satisfies SubmitFormDeps;
+  return deps;
+}
+
+function post(
+  fields: Record<string, string>,
+  options: { ip?: string; json?: boolean; headers?: Record<string, string> } = {},
+): HttpRequest {
+  const json = options.json ?? true;
+  return {
+    method: 'POST',
+    headers: {
+      'content-type': json ? 'application/json' : 'application/x-www-form-urlencoded',
+      ...options.headers,
+    },
+    body: Buffer.from(json ? JSON.stringify(fields) : new URLSearchParams(fields).toString()),
+    sourceIp: options.ip ?? '203.0.113.7',
+  };
+}
+
+const FIELDS = { email: 'visitor@example.org', name: 'Vera', message: 'Hello' };
+let n = 0;
+const unique = () => ({ ...FIELDS, message: `Hello ${++n}` });
+
+function fieldErrors(response: HttpResponse): Array<{ field: string; detail: string }> {
+  expect(response.status).toBe(422);
+  return (JSON.parse(response.body) as { errors: Array<{ field: string; detail: string }> }).errors;
+}
+
+describe('Guards: rate limits', () => {
+  it('answers 429 with Retry-After to the submission past the per-IP limit, and enqueues nothing for it', async () => {
+    const deps = setup({ rateLimit: { perIp: { max: 2, windowSeconds: 600 } } });
+    deps.clock.advance(100_000); // 100 s into the window
+
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await submitForm('contact', post(unique()), deps)).status);
+    const limited = await submitForm('contact', post(unique()), deps);
+
+    expect(statuses).toEqual([202, 202, 429]);
+    expect(limited.headers['retry-after']).toBe('500');
+    expect(limited.headers['content-type']).toBe('application/problem+json');
+    expect(deps.queue.jobs).toHaveLength(2);
+  });
+
+  it('counts each client IP on its own', async () => {
+    const deps = setup({ rateLimit: { perIp: { max: 1, windowSeconds: 600 } } });
+
+    const first = await submitForm('contact', post(unique(), { ip: '198.51.100.1' }), deps);
+    const second = await submitForm('contact', post(unique(), { ip: '198.51.100.2' }), deps);
+    const again = await submitForm('contact', post(unique(), { ip: '198.51.100.1' }), deps);
+
+    expect([first.status, second.status, again.status]).toEqual([202, 202, 429]);
+  });
+
+  it('takes the client IP from the connection, not from X-Forwarded-For', async () => {
+    const deps = setup({ rateLimit: { perIp: { max: 1, windowSeconds: 600 } } });
+
+    await submitForm('contact', post(unique(), { headers: { 'x-forwarded-for': '192.0.2.1' } }), deps);
+    const spoofed = await submitForm(
+      'contact',
+      post(unique(), { headers: { 'x-forwarded-for': '192.0.2.2' } }),
+      deps,
+    );
+
+    expect(spoofed.status).toBe(429);
+  });
+
+  it('allows the IP again when the window has passed', async () => {
+    const deps = setup({ rateLimit: { perIp: { max: 1, windowSeconds: 600 } } });
+    await submitForm('contact', post(unique()), deps);
+
+    deps.clock.advance(600_000);
+    const next = await submitForm('contact', post(unique()), deps);
+
+    expect(next.status).toBe(202);
+  });
+
+  it('limits the whole form across IPs', async () => {
+    const deps = setup({ rateLimit: { perForm: { max: 2, windowSeconds: 3600 } } });
+
+    const statuses = [];
+    for (const ip of ['192.0.2.1', '192.0.2.2', '192.0.2.3']) {
+      statuses.push((await submitForm('contact', post(unique(), { ip }), deps)).status);
+    }
+
+    expect(statuses).toEqual([202, 202, 429]);
+  });
+
+  it('fails closed with 503 when the counters cannot be reached', async () => {
+    const deps = setup({ rateLimit: { perIp: { max: 5, windowSeconds: 600 } } });
+    deps.guards.failing = true;
+
+    const response = await submitForm('contact', post(unique()), deps);
+
+    expect(response.status).toBe(503);
+    expect(response.headers['retry-after']).toBe('5');
+    expect(deps.queue.jobs).toEqual([]);
+  });
+
+  it('stores no client IP in the counters', async () => {
+    const deps = setup({ rateLimit: { perIp: { max: 5, windowSeconds: 600 } } });
+
+    await submitForm('contact', post(unique(), { ip: '203.0.113.99' }), deps);
+
+    expect([...deps.guards.items.keys()].join(' ')).not.toContain('203.0.113.99');
+  });
+});
+
+describe('Guards: content rules', () => {
+  it('answers 422 naming the field with more links than allowed', async () => {
+    const deps = setup({ content: { maxLinks: 2 } });
+
+    const response = await submitForm(
+      'contact',
+      post({ ...FIELDS, message: 'see https://a.example and http://b.example and www.c.example' }),
+      deps,
+    );
+
+    expect(fieldErrors(response)).toEqual([{ field: 'message', detail: 'must contain at most 2 links' }]);
+    expect(deps.queue.jobs).toEqual([]);
+  });
+
+  it('accepts exactly the allowed number of links', async () => {
+    const deps = setup({ content: { maxLinks: 2 } });
+    const response = await submitForm(
+      'contact',
+      post({ ...FIELDS, message: 'https://a.example www.b.example' }),
+      deps,
+    );
+    expect(response.status).toBe(202);
+  });
+
+  it('drops a submission with a blocked word as a success, enqueuing nothing', async () => {
+    const deps = setup({ content: { blockedWords: ['casino', 'cheap pills'] } });
+    const honest = await submitForm('contact', post(unique()), setup({}));
+
+    const response = await submitForm('contact', post({ ...FIELDS, message: 'Best CASINO bonus!' }), deps);
+
+    expect(response.status).toBe(honest.status);
+    expect(Object.keys(JSON.parse(response.body) as object)).toEqual(['id']);
+    expect(deps.queue.jobs).toEqual([]);
+    expect(deps.metrics.snapshot()).toEqual({ SpamBlocked: 1 });
+  });
+
+  it('matches blocked phrases across punctuation and in any field, but not inside other words', async () => {
+    const deps = setup({ content: { blockedWords: ['casino', 'cheap pills'] } });
+
+    await submitForm('contact', post({ ...FIELDS, company: 'Cheap, pills Ltd', message: 'hi' }), deps);
+    await submitForm('contact', post({ ...FIELDS, message: 'I visited the casinos of Monaco' }), deps);
+
+    expect(deps.queue.jobs.map((job) => job.text.includes('Monaco'))).toEqual([true]);
+  });
+});
+
+describe('Guards: duplicate submissions', () => {
+  it('accepts the same content from the same sender once, answering the repeat with the same id', async () => {
+    const deps = setup({ content: { duplicateWindowSeconds: 3600 } });
+
+    const first = await submitForm('contact', post(FIELDS), deps);
+    const repeat = await submitForm('contact', post(FIELDS), deps);
+
+    expect(repeat.status).toBe(202);
+    expect(repeat.body).toBe(first.body);
+    expect(deps.queue.jobs).toHaveLength(1);
+  });
+
+  it('accepts the same content again once the window has passed', async () => {
+    const deps = setup({ content: { duplicateWindowSeconds: 3600 } });
+    await submitForm('contact', post(FIELDS), deps);
+
+    deps.clock.advance(3_600_000);
+    await submitForm('contact', post(FIELDS), deps);
+
+    expect(deps.queue.jobs).toHaveLength(2);
+  });
+
+  it('does not take a retry after a failed enqueue for a duplicate', async () => {
+    const deps = setup({ content: { duplicateWindowSeconds: 3600 } });
+    deps.queue.enqueueError = new Error('queue down');
+    const failed = await submitForm('contact', post(FIELDS), deps);
+    deps.queue.enqueueError = undefined;
+
+    const retry = await submitForm('contact', post(FIELDS), deps);
+
+    expect(failed.status).toBe(503);
+    expect(retry.status).toBe(202);
+    expect(deps.queue.jobs).toHaveLength(1);
+  });
+});
+
+describe('Guards: thank-you redirects', () => {
+  const form = {
+    redirectUrl: 'https://www.example.com/thanks',
+    allowedRedirects: ['https://www.example.com/thanks-fr'],
+  };
+
+  it('redirects to an allowed _next URL', async () => {
+    const deps = setup(form);
+    const response = await submitForm(
+      'contact',
+      post({ ...FIELDS, _next: 'https://www.example.com/thanks-fr' }, { json: false }),
+      deps,
+    );
+    expect(response.status).toBe(303);
+    expect(response.headers.location).toBe('https://www.example.com/thanks-fr');
+  });
+
+  it.each([
+    'https://evil.example/phish',
+    '//evil.example',
+    'https://www.example.com.evil.example/thanks-fr',
+    'javascript:alert(1)',
+    'https://www.example.com/thanks-fr?x=1',
+  ])('refuses _next=%s with 422 naming _next, enqueuing nothing', async (next) => {
+    const deps = setup(form);
+    const response = await submitForm('contact', post({ ...FIELDS, _next: next }, { json: false }), deps);
+    expect(fieldErrors(response)).toEqual([
+      { field: '_next', detail: "is not one of the form's allowed redirect URLs" },
+    ]);
+    expect(deps.queue.jobs).toEqual([]);
+  });
+
+  it('uses the configured thank-you URL without _next', async () => {
+    const deps = setup(form);
+    const response = await submitForm('contact', post(FIELDS, { json: false }), deps);
+    expect(response.headers.location).toBe('https://www.example.com/thanks');
+  });
+});
