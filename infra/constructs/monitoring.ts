@@ -1,0 +1,416 @@
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import type { RestApiBase } from 'aws-cdk-lib/aws-apigateway';
+import {
+  Alarm,
+  AlarmStatusWidget,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  type IMetric,
+  MathExpression,
+  Metric,
+  type MetricOptions,
+  Stats,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { PostroomConfig } from '../../functions/core/config';
+import { METRIC, METRIC_NAMESPACE, type MetricName, SERVICE } from '../../functions/core/metrics';
+
+export interface MonitoringProps {
+  /**
+   * The public API. `RestApiBase` rather than `IRestApi`: only the former has the metric helpers.
+   */
+  readonly restApi: RestApiBase;
+  /**
+   * Watch one stage only (the `ApiName` + `Stage` dimensions).
+   * @default - every stage of the API (the `ApiName` dimension)
+   */
+  readonly stageName?: string;
+  /** The mail queue the relay drains. */
+  readonly mailQueue: IQueue;
+  /** The mail queue's dead-letter queue. */
+  readonly deadLetterQueue: IQueue;
+  /** The function that drains the mail queue and sends. */
+  readonly relayFunction: IFunction;
+  /** The function behind the API. */
+  readonly sendFunction: IFunction;
+  /** Thresholds and the alarm address (`monitoring` in the configuration). */
+  readonly monitoring: PostroomConfig['monitoring'];
+  /**
+   * An SES configuration set whose reputation metrics the dashboard shows beside the account's. SES publishes
+   * them only when the set has reputation metrics enabled.
+   * @default - the account's reputation metrics only
+   */
+  readonly sesConfigurationSetName?: string;
+}
+
+/** The alarms, by what they watch. */
+export interface MonitoringAlarms {
+  readonly deadLetters: Alarm;
+  readonly oldestMessage: Alarm;
+  readonly relayErrors: Alarm;
+  readonly apiServerErrors: Alarm;
+  readonly bounceRate: Alarm;
+  readonly complaintRate: Alarm;
+}
+
+/** What an operator needs to see (a dashboard) and be told (alarms to an SNS topic) about a running Postroom. */
+export class Monitoring extends Construct {
+  /** Receives every alarm's state changes; `monitoring.alarmEmail` is subscribed when set. */
+  readonly alarmTopic: Topic;
+  /** Encrypts the alarm topic; CloudWatch may use it for this account's alarms only. */
+  readonly alarmTopicKey: Key;
+  readonly alarms: MonitoringAlarms;
+  readonly dashboard: Dashboard;
+  /** The dashboard in the CloudWatch console (a token until deployment). */
+  readonly dashboardUrl: string;
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const { monitoring } = props;
+
+    // Not the AWS-managed alias/aws/sns key: its policy cannot be edited and does not let CloudWatch use it,
+    // so alarms could not publish to the topic at all. A customer-managed key with a CloudWatch grant can.
+    // https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns
+    this.alarmTopicKey = new Key(this, 'AlarmTopicKey', {
+      description: 'Postroom: encrypts the alarm notification topic',
+      enableKeyRotation: true,
+      // It protects notifications in flight only; nothing stays encrypted under it after a teardown.
+      removalPolicy: RemovalPolicy.DESTROY,
+      pendingWindow: Duration.days(7),
+    });
+    this.alarmTopic = new Topic(this, 'AlarmTopic', {
+      displayName: 'Postroom alarms',
+      masterKey: this.alarmTopicKey,
+      enforceSSL: true,
+    });
+
+    // A topic policy replaces SNS's default one, which is what lets CloudWatch publish; say so explicitly,
+    // for this account's alarms only (confused-deputy protection).
+    // https://repost.aws/knowledge-center/cloudwatch-receive-sns-for-alarm-trigger
+    const cloudWatch = new ServicePrincipal('cloudwatch.amazonaws.com');
+    const fromOwnAlarms = {
+      StringEquals: { 'aws:SourceAccount': stack.account },
+      ArnLike: {
+        'aws:SourceArn': stack.formatArn({
+          service: 'cloudwatch',
+          resource: 'alarm',
+          resourceName: '*',
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
+      },
+    };
+    this.alarmTopic.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsToPublish',
+        principals: [cloudWatch],
+        actions: ['sns:Publish'],
+        resources: [this.alarmTopic.topicArn],
+        conditions: fromOwnAlarms,
+      }),
+    );
+    this.alarmTopicKey.addToResourcePolicy(
+      new PolicyStatement({
+        sid: 'AllowCloudWatchAlarmsToUseKey',
+        principals: [cloudWatch],
+        actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+        resources: ['*'],
+        conditions: fromOwnAlarms,
+      }),
+    );
+    if (monitoring.alarmEmail) {
+      this.alarmTopic.addSubscription(new EmailSubscription(monitoring.alarmEmail));
+    }
+
+    const api = new ApiMetrics(props.restApi, props.stageName);
+    const relay = props.relayFunction;
+    const fiveMinutes = Duration.minutes(5);
+
+    const deadLetters = new Alarm(this, 'DeadLettersAlarm', {
+      alarmDescription:
+        'Postroom: mail jobs are in the dead-letter queue. Each is a message that was not sent after every ' +
+        'retry, or could not be sent at all. Read the relay logs for the job ids, fix the cause (identity, ' +
+        'credentials, quota), then redrive the dead-letter queue to the mail queue from the SQS console.',
+      metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+        statistic: Stats.MAXIMUM,
+        period: Duration.minutes(1),
+      }),
+      threshold: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      // SQS stops publishing for an empty queue that nothing touches: no data is an empty DLQ.
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+
+    const oldestMessage = new Alarm(this, 'OldestMessageAlarm', {
+      alarmDescription:
+        `Postroom: a mail job has waited more than ${monitoring.oldestMessageAgeSeconds} s in the mail queue. ` +
+        'The relay is not keeping up or not running: check its throttles, errors and maximum concurrency, ' +
+        'and whether the provider is refusing or slowing sends.',
+      metric: props.mailQueue.metricApproximateAgeOfOldestMessage({
+        statistic: Stats.MAXIMUM,
+        period: fiveMinutes,
+      }),
+      threshold: monitoring.oldestMessageAgeSeconds,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      // The relay polls the queue all the time, so SQS publishes; a gap means an idle, empty queue.
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+
+    const relayErrorRate = new MathExpression({
+      // Lambda publishes nothing in a period without invocations; IF avoids dividing by zero there.
+      expression: 'IF(invocations > 0, 100 * errors / invocations, 0)',
+      usingMetrics: {
+        invocations: relay.metricInvocations({ statistic: Stats.SUM, period: fiveMinutes }),
+        errors: relay.metricErrors({ statistic: Stats.SUM, period: fiveMinutes }),
+      },
+      period: fiveMinutes,
+      label: 'Relay error rate (%)',
+    });
+    const relayErrors = new Alarm(this, 'RelayErrorRateAlarm', {
+      alarmDescription:
+        `Postroom: more than ${monitoring.relayErrorRatePercent}% of relay invocations failed in 5 minutes. ` +
+        'These are crashes and timeouts of whole batches (failed sends of single jobs are reported as ' +
+        'partial batch failures and counted by MailRetried). Read the relay logs; a timeout may need a ' +
+        'longer relay.timeoutSeconds or a smaller batch.',
+      metric: relayErrorRate,
+      threshold: monitoring.relayErrorRatePercent,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      // No invocations, no errors.
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+
+    const apiServerErrors = new Alarm(this, 'ApiServerErrorsAlarm', {
+      alarmDescription:
+        `Postroom: the API answered more than ${monitoring.apiServerErrors} 5xx responses in 5 minutes, so ` +
+        'submissions are being lost. Read the send function logs, and check that it may still send to the ' +
+        'mail queue and is not throttled.',
+      metric: api.serverErrors({ statistic: Stats.SUM, period: fiveMinutes }),
+      threshold: monitoring.apiServerErrors,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      // No requests, no errors.
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+
+    // SES publishes the rates as fractions (0.05 is 5%) and reviews an account from 5% bounces or 0.1%
+    // complaints. https://docs.aws.amazon.com/ses/latest/dg/reputationdashboard-cloudwatch-alarm.html
+    const bounceRate = new Alarm(this, 'BounceRateAlarm', {
+      alarmDescription:
+        `Postroom: the account's SES bounce rate reached ${monitoring.bounceRatePercent}%. SES reviews, and may ` +
+        'pause, accounts with high bounce rates. Find the bouncing recipients (form recipients that no ' +
+        'longer exist?) and remove them; see the reputation metrics in the SES console.',
+      metric: sesReputation('Reputation.BounceRate'),
+      threshold: monitoring.bounceRatePercent / 100,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      // SES publishes nothing until the account has had a bounce or complaint: no data is a clean record.
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    const complaintRate = new Alarm(this, 'ComplaintRateAlarm', {
+      alarmDescription:
+        `Postroom: the account's SES complaint rate reached ${monitoring.complaintRatePercent}%. SES reviews, ` +
+        'and may pause, accounts with high complaint rates. Check whether spam is getting through the forms ' +
+        '(SpamBlocked, MailAccepted) and tighten the guards.',
+      metric: sesReputation('Reputation.ComplaintRate'),
+      threshold: monitoring.complaintRatePercent / 100,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+
+    this.alarms = { deadLetters, oldestMessage, relayErrors, apiServerErrors, bounceRate, complaintRate };
+    const notify = new SnsAction(this.alarmTopic);
+    for (const alarm of Object.values(this.alarms)) alarm.addAlarmAction(notify);
+    // Tell the operator when the dead-letter queue is empty again, e.g. after a redrive.
+    deadLetters.addOkAction(notify);
+
+    // No dashboardName: a fixed name would clash between two stacks in one account.
+    this.dashboard = new Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
+    this.dashboard.addWidgets(
+      new AlarmStatusWidget({ title: 'Alarms', alarms: Object.values(this.alarms), width: 24 }),
+    );
+    this.dashboard.addWidgets(
+      graph('API requests', [api.count({ statistic: Stats.SUM, label: 'Requests' })], 6),
+      graph('API 4xx', [api.clientErrors({ statistic: Stats.SUM, label: '4xx' })], 6),
+      graph('API 5xx', [api.serverErrors({ statistic: Stats.SUM, label: '5xx' })], 6),
+      graph(
+        'API latency (ms)',
+        [
+          api.latency({ statistic: Stats.p(50), label: 'p50' }),
+          api.latency({ statistic: Stats.p(99), label: 'p99' }),
+        ],
+        6,
+      ),
+    );
+    this.dashboard.addWidgets(
+      graph(
+        'Mail queue depth',
+        [
+          props.mailQueue.metricApproximateNumberOfMessagesVisible({
+            statistic: Stats.MAXIMUM,
+            label: 'Waiting',
+          }),
+          props.mailQueue.metricApproximateNumberOfMessagesNotVisible({
+            statistic: Stats.MAXIMUM,
+            label: 'In flight',
+          }),
+        ],
+        8,
+      ),
+      graph(
+        'Oldest queued mail (s)',
+        [props.mailQueue.metricApproximateAgeOfOldestMessage({ statistic: Stats.MAXIMUM, label: 'Age' })],
+        8,
+      ),
+      graph(
+        'Dead-letter queue depth',
+        [
+          props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+            statistic: Stats.MAXIMUM,
+            label: 'Dead letters',
+          }),
+        ],
+        8,
+      ),
+    );
+    this.dashboard.addWidgets(
+      graph(
+        'Relay invocations and errors',
+        [
+          relay.metricInvocations({ statistic: Stats.SUM, label: 'Invocations' }),
+          relay.metricErrors({ statistic: Stats.SUM, label: 'Errors' }),
+        ],
+        6,
+      ),
+      graph('Relay error rate (%)', [relayErrorRate], 6),
+      graph(
+        'Relay duration (ms)',
+        [
+          relay.metricDuration({ statistic: Stats.p(50), label: 'p50' }),
+          relay.metricDuration({ statistic: Stats.p(99), label: 'p99' }),
+        ],
+        6,
+      ),
+      graph(
+        'Throttles',
+        [
+          relay.metricThrottles({ statistic: Stats.SUM, label: 'Relay' }),
+          props.sendFunction.metricThrottles({ statistic: Stats.SUM, label: 'Send' }),
+        ],
+        6,
+      ),
+    );
+    this.dashboard.addWidgets(
+      graph(
+        'Submissions',
+        [
+          postroomMetric(METRIC.accepted, SERVICE.send, 'Accepted'),
+          postroomMetric(METRIC.rejected, SERVICE.send, 'Rejected'),
+          postroomMetric(METRIC.spamBlocked, SERVICE.send, 'Spam blocked'),
+        ],
+        12,
+      ),
+      graph(
+        'Delivery',
+        [
+          postroomMetric(METRIC.sent, SERVICE.relay, 'Sent'),
+          postroomMetric(METRIC.retried, SERVICE.relay, 'Retried'),
+          postroomMetric(METRIC.failed, SERVICE.relay, 'Failed (dead-lettered)'),
+          postroomMetric(METRIC.duplicate, SERVICE.relay, 'Duplicates dropped'),
+        ],
+        12,
+      ),
+    );
+    const reputation = (name: string, label: string): IMetric[] => {
+      const metrics: IMetric[] = [sesReputation(name, { label: `${label} (account)` })];
+      if (props.sesConfigurationSetName) {
+        metrics.push(
+          sesReputation(name, {
+            label: `${label} (${props.sesConfigurationSetName})`,
+            dimensionsMap: { 'ses:configuration-set': props.sesConfigurationSetName },
+          }),
+        );
+      }
+      return metrics;
+    };
+    this.dashboard.addWidgets(
+      graph('SES bounce rate (fraction)', reputation('Reputation.BounceRate', 'Bounce rate'), 12),
+      graph('SES complaint rate (fraction)', reputation('Reputation.ComplaintRate', 'Complaint rate'), 12),
+    );
+
+    const region = stack.region;
+    this.dashboardUrl = `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards:name=${this.dashboard.dashboardName}`;
+  }
+}
+
+/** The API's metrics, for every stage or for one. */
+class ApiMetrics {
+  constructor(
+    private readonly restApi: RestApiBase,
+    private readonly stageName: string | undefined,
+  ) {}
+
+  count(options: MetricOptions): Metric {
+    return this.restApi.metricCount(this.scoped(options));
+  }
+
+  clientErrors(options: MetricOptions): Metric {
+    return this.restApi.metricClientError(this.scoped(options));
+  }
+
+  serverErrors(options: MetricOptions): Metric {
+    return this.restApi.metricServerError(this.scoped(options));
+  }
+
+  latency(options: MetricOptions): Metric {
+    return this.restApi.metricLatency(this.scoped(options));
+  }
+
+  private scoped(options: MetricOptions): MetricOptions {
+    if (this.stageName === undefined) return options;
+    return { ...options, dimensionsMap: { ApiName: this.restApi.restApiName, Stage: this.stageName } };
+  }
+}
+
+/** A Postroom custom metric, under the dimension Powertools adds for the emitting function's service. */
+function postroomMetric(
+  metricName: MetricName,
+  service: (typeof SERVICE)[keyof typeof SERVICE],
+  label: string,
+): Metric {
+  return new Metric({
+    namespace: METRIC_NAMESPACE,
+    metricName,
+    dimensionsMap: { service },
+    statistic: Stats.SUM,
+    period: Duration.minutes(5),
+    label,
+  });
+}
+
+/** An SES reputation rate; without dimensions, the account's, which is what SES reviews. */
+function sesReputation(metricName: string, options: MetricOptions = {}): Metric {
+  return new Metric({
+    namespace: 'AWS/SES',
+    metricName,
+    statistic: Stats.MAXIMUM,
+    period: Duration.hours(1),
+    ...options,
+  });
+}
+
+function graph(title: string, metrics: IMetric[], width: number): GraphWidget {
+  return new GraphWidget({ title, left: metrics, width, height: 6 });
+}

@@ -1,0 +1,313 @@
+import { App, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { MockIntegration, RestApi } from 'aws-cdk-lib/aws-apigateway';
+import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
+import { describe, expect, it } from 'vitest';
+import type { PostroomConfig } from '../../functions/core/config';
+import { METRIC, METRIC_NAMESPACE, SERVICE } from '../../functions/core/metrics';
+import { Monitoring } from '../../infra/constructs/monitoring';
+
+/** Thresholds unlike the schema's defaults, so each test proves the configuration reaches the alarm. */
+const monitoring: PostroomConfig['monitoring'] = {
+  alarmEmail: 'ops@example.com',
+  oldestMessageAgeSeconds: 1_234,
+  relayErrorRatePercent: 7,
+  apiServerErrors: 9,
+  bounceRatePercent: 5,
+  complaintRatePercent: 0.1,
+  logRetentionDays: 30,
+};
+
+/** A stack with stand-ins for the real resources: inline functions and a mock method, so nothing is bundled. */
+function synth(
+  options: {
+    monitoring?: Partial<PostroomConfig['monitoring']>;
+    stageName?: string;
+    sesConfigurationSetName?: string;
+  } = {},
+): { template: Template; construct: Monitoring } {
+  const stack = new Stack(new App(), 'MonitoringTest', {
+    env: { account: '123456789012', region: 'eu-west-1' },
+  });
+  const restApi = new RestApi(stack, 'Api', { cloudWatchRole: false });
+  restApi.root.addMethod('GET', new MockIntegration());
+  const fn = (id: string) =>
+    new LambdaFunction(stack, id, {
+      runtime: Runtime.NODEJS_22_X,
+      handler: 'index.handler',
+      code: Code.fromInline('export const handler = async () => {};'),
+    });
+  const construct = new Monitoring(stack, 'Monitoring', {
+    restApi,
+    mailQueue: new Queue(stack, 'MailQueue'),
+    deadLetterQueue: new Queue(stack, 'DeadLetterQueue'),
+    relayFunction: fn('Relay'),
+    sendFunction: fn('Send'),
+    monitoring: { ...monitoring, ...options.monitoring },
+    stageName: options.stageName,
+    sesConfigurationSetName: options.sesConfigurationSetName,
+  });
+  return { template: Template.fromStack(stack), construct };
+}
+
+// One synthesis serves the tests that only read the default template.
+const { template, construct } = synth();
+const topicRef = Stack.of(construct).resolve(construct.alarmTopic.topicArn);
+
+describe('Construct: Monitoring', () => {
+  it('alarms, and reports recovery, as soon as one mail job is in the dead-letter queue', () => {
+    // Assess
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [
+        {
+          Name: 'QueueName',
+          Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DeadLetterQueue'), 'QueueName'] },
+        },
+      ],
+      Statistic: 'Maximum',
+      Period: 60,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [topicRef],
+      OKActions: [topicRef],
+    });
+  });
+
+  it('alarms when the oldest queued mail is older than the configured age', () => {
+    // Assess
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Dimensions: [
+        { Name: 'QueueName', Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^MailQueue'), 'QueueName'] } },
+      ],
+      Statistic: 'Maximum',
+      Period: 300,
+      Threshold: 1_234,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+  });
+
+  it('alarms on the relay error rate as a percentage of invocations, by metric math', () => {
+    // Assess
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Threshold: 7,
+      ComparisonOperator: 'GreaterThanThreshold',
+      TreatMissingData: 'notBreaching',
+      Metrics: Match.arrayWith([
+        Match.objectLike({
+          Expression: 'IF(invocations > 0, 100 * errors / invocations, 0)',
+          ReturnData: true,
+        }),
+        Match.objectLike({
+          Id: 'invocations',
+          MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'Invocations' }) }),
+        }),
+        Match.objectLike({
+          Id: 'errors',
+          ReturnData: false,
+          MetricStat: Match.objectLike({
+            Metric: Match.objectLike({
+              Namespace: 'AWS/Lambda',
+              MetricName: 'Errors',
+              Dimensions: [{ Name: 'FunctionName', Value: { Ref: Match.stringLikeRegexp('^Relay') } }],
+            }),
+            Period: 300,
+            Stat: 'Sum',
+          }),
+        }),
+      ]),
+    });
+  });
+
+  it('alarms when the API answers more than the configured number of 5xx in five minutes', () => {
+    // Assess
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/ApiGateway',
+      MetricName: '5XXError',
+      Dimensions: [{ Name: 'ApiName', Value: 'Api' }],
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 9,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+  });
+
+  it('watches one stage of the API when a stage name is given', () => {
+    // Act
+    const { template: oneStage } = synth({ stageName: 'prod' });
+
+    // Assess
+    oneStage.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: '5XXError',
+      Dimensions: Match.arrayWith([
+        { Name: 'ApiName', Value: 'Api' },
+        { Name: 'Stage', Value: 'prod' },
+      ]),
+    });
+  });
+
+  it('compares the SES bounce and complaint rates as fractions of one', () => {
+    // Prepare
+    const sesAlarm = (metricName: string, threshold: number) => ({
+      Namespace: 'AWS/SES',
+      MetricName: metricName,
+      Dimensions: Match.absent(),
+      Statistic: 'Maximum',
+      Period: 3_600,
+      Threshold: threshold,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    });
+
+    // Assess
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', sesAlarm('Reputation.BounceRate', 0.05));
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', sesAlarm('Reputation.ComplaintRate', 0.001));
+  });
+
+  it('sends every alarm to the alarm topic', () => {
+    // Prepare
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
+
+    // Assess
+    expect(alarms).toHaveLength(6);
+    for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([topicRef]);
+  });
+
+  it('describes what each alarm means and what to do', () => {
+    // Prepare
+    const descriptions = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
+      (alarm) => alarm.Properties.AlarmDescription as unknown,
+    );
+
+    // Assess
+    expect(descriptions).toHaveLength(6);
+    for (const description of descriptions) expect(description).toMatch(/^Postroom: .{80,}/);
+  });
+
+  it('mails the alarms to the configured address', () => {
+    // Assess
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: 'ops@example.com',
+      TopicArn: topicRef,
+    });
+  });
+
+  it('subscribes no address when none is configured', () => {
+    // Act
+    const { template: withoutEmail } = synth({ monitoring: { alarmEmail: undefined } });
+
+    // Assess
+    withoutEmail.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+
+  it('encrypts the alarm topic with a rotated key that CloudWatch may use for this account only', () => {
+    // Assess
+    template.hasResourceProperties('AWS::SNS::Topic', {
+      KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^MonitoringAlarmTopicKey'), 'Arn'] },
+    });
+    template.hasResourceProperties('AWS::KMS::Key', {
+      EnableKeyRotation: true,
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            Condition: Match.objectLike({ StringEquals: { 'aws:SourceAccount': '123456789012' } }),
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('lets CloudWatch alarms publish to the topic and refuses publishing without TLS', () => {
+    // Assess
+    template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Condition: {
+              StringEquals: { 'aws:SourceAccount': '123456789012' },
+              ArnLike: {
+                'aws:SourceArn': {
+                  'Fn::Join': [
+                    '',
+                    ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:eu-west-1:123456789012:alarm:*'],
+                  ],
+                },
+              },
+            },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('charts every custom metric under the service that emits it', () => {
+    // Prepare
+    const body = JSON.stringify(
+      Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]?.Properties.DashboardBody,
+    );
+    const charted = (name: string, service: string) =>
+      body.includes(`[\\"${METRIC_NAMESPACE}\\",\\"${name}\\",\\"service\\",\\"${service}\\"`);
+
+    // Assess
+    for (const name of [METRIC.accepted, METRIC.rejected, METRIC.spamBlocked]) {
+      expect(charted(name, SERVICE.send), name).toBe(true);
+    }
+    for (const name of [METRIC.sent, METRIC.retried, METRIC.failed, METRIC.duplicate]) {
+      expect(charted(name, SERVICE.relay), name).toBe(true);
+    }
+  });
+
+  it("charts the configuration set's reputation beside the account's when one is given", () => {
+    // Act
+    const { template: withSet } = synth({ sesConfigurationSetName: 'postroom-events' });
+    const body = JSON.stringify(withSet.toJSON());
+
+    // Assess
+    expect(body).toContain('\\"Reputation.BounceRate\\",\\"ses:configuration-set\\",\\"postroom-events\\"');
+    expect(body).toContain(
+      '\\"Reputation.ComplaintRate\\",\\"ses:configuration-set\\",\\"postroom-events\\"',
+    );
+  });
+
+  it('shows the state of every alarm on the dashboard', () => {
+    // Prepare
+    const body = JSON.stringify(
+      Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]?.Properties.DashboardBody,
+    );
+    const alarmIds = Object.keys(template.findResources('AWS::CloudWatch::Alarm'));
+
+    // Assess
+    expect(body).toContain('\\"type\\":\\"alarm\\"');
+    for (const id of alarmIds) expect(body).toContain(`{"Fn::GetAtt":["${id}","Arn"]}`);
+  });
+
+  it('lets CloudFormation name the dashboard and links to it in the console', () => {
+    // Prepare
+    const stack = Stack.of(construct);
+
+    // Assess
+    template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: Match.absent() });
+    expect(stack.resolve(construct.dashboardUrl)).toEqual({
+      'Fn::Join': [
+        '',
+        [
+          'https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name=',
+          stack.resolve(construct.dashboard.dashboardName),
+        ],
+      ],
+    });
+  });
+});
