@@ -56,3 +56,30 @@ export function portFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: numb
   }
   return port;
 }
+
+/** The environment variable holding a form's captcha secret locally: POSTROOM_CAPTCHA_SECRET_<FORM_ID>. */
+export function captchaSecretVariable(formId: string): string {
+  return `POSTROOM_CAPTCHA_SECRET_${formId.toUpperCase().replace(/-/g, '_')}`;
+}
+
+/** Captcha secrets of the forms that have a captcha, from the environment. */
+export function captchaSecretsFromEnv(
+  config: PostroomConfig,
+  env: NodeJS.ProcessEnv,
+): Record<string, string> {
+  const secrets: Record<string, string> = {};
+  for (const form of config.forms) {
+    if (!form.captcha) continue;
+    const value = env[captchaSecretVariable(form.id)];
+    if (value === undefined || value === '') {
+      throw new ConfigError([
+        {
+          field: `env.${captchaSecretVariable(form.id)}`,
+          message: `is required: form "${form.id}" has a captcha`,
+        },
+      ]);
+    }
+    secrets[form.id] = value;
+  }
+  return secrets;
+}

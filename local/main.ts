@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { createLogger } from '../functions/adapters/powertools-log';
 import { ConfigError } from '../functions/core/errors';
-import { localConfig, portFromEnv, readPostroomContext } from './config-file';
+import { captchaSecretsFromEnv, localConfig, portFromEnv, readPostroomContext } from './config-file';
 import { startLocalStack } from './stack';
 
 /** `npm start`: the whole of Postroom on this machine, on loopback, until Ctrl-C. */
@@ -15,7 +15,14 @@ async function main(): Promise<void> {
     dynamodb: portFromEnv(env, 'POSTROOM_DYNAMODB_PORT', 8000),
   };
   const { log } = createLogger('postroom-local');
-  const stack = await startLocalStack({ config, ports, smtpPassword: env.POSTROOM_SMTP_PASSWORD, log });
+  const captchaSecrets = captchaSecretsFromEnv(config, env);
+  const stack = await startLocalStack({
+    config,
+    ports,
+    smtpPassword: env.POSTROOM_SMTP_PASSWORD,
+    log,
+    captchaSecrets,
+  });
 
   const transport =
     config.transport.kind === 'smtp'

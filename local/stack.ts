@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { createDynamoClient, createSqsClient } from '../functions/adapters/aws-clients';
+import { httpCaptchaVerifier } from '../functions/adapters/captcha-verifier';
 import { DynamoClaimStore } from '../functions/adapters/dynamodb-claims';
 import { DynamoGuardStore } from '../functions/adapters/dynamodb-guards';
 import { SqsMailQueue, SqsRelayQueue } from '../functions/adapters/sqs-queue';
@@ -26,6 +27,8 @@ export interface LocalStackOptions {
   readonly clock?: Clock;
   /** Where the functions count their metrics; locally nothing reads them unless a caller does. */
   readonly metrics?: Metrics;
+  /** Captcha secret keys by form id, for the forms with a captcha. */
+  readonly captchaSecrets?: Readonly<Record<string, string>>;
 }
 
 export interface LocalStack {
@@ -100,6 +103,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       log,
       metrics,
       guards: new DynamoGuardStore(dynamodb, resources.tableName),
+      captcha: { verifier: httpCaptchaVerifier, secret: (formId) => options.captchaSecrets?.[formId] },
     });
     const api = await startApiServer({
       host: LOCAL_HOST,

@@ -32,7 +32,12 @@ export class DynamoGuardStore implements GuardStore {
     return Number(result.Attributes?.hits?.N ?? '1');
   }
 
-  async remember(key: string, value: string, nowSeconds: number, expiresAtSeconds: number): Promise<string | undefined> {
+  async remember(
+    key: string,
+    value: string,
+    nowSeconds: number,
+    expiresAtSeconds: number,
+  ): Promise<string | undefined> {
     try {
       await this.dynamodb.send(
         new PutItemCommand({

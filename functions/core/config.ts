@@ -51,6 +51,28 @@ const windowLimitSchema = z
   })
   .strict();
 
+/** Cloudflare Turnstile, hCaptcha or Google reCAPTCHA (v2 checkbox, v3 score), verified server side. */
+const captchaSchema = z
+  .object({
+    provider: z.enum(['turnstile', 'hcaptcha', 'recaptcha-v2', 'recaptcha-v3']),
+    /**
+     * Secrets Manager name or ARN of the provider's secret key (a plain string), read at cold start on AWS.
+     * Locally the secret comes from POSTROOM_CAPTCHA_SECRET_<FORM_ID> (the id upper-cased, dashes as _).
+     */
+    secret: z.string().min(1).max(2048),
+    /** The provider's siteverify endpoint; tests point it at a verifier on loopback. */
+    verifyUrl: httpUrlSchema.optional(),
+    /** Hostnames the token must have been issued on. @default the hostnames of allowedOrigins */
+    hostnames: z.array(z.string().min(1).max(253)).optional(),
+    /** The widget action the token must carry (Turnstile, reCAPTCHA v3). */
+    action: z.string().min(1).max(64).optional(),
+    /** Lowest reCAPTCHA v3 score accepted, 0 (bot) to 1 (person). */
+    minScore: z.number().min(0).max(1).default(0.5),
+    /** How long to wait for the verifier before answering 503. */
+    timeoutMs: z.number().int().min(100).max(10_000).default(3_000),
+  })
+  .strict();
+
 export const formSchema = z
   .object({
     /** The form's id: the `{formId}` in `POST /v1/forms/{formId}`. */
@@ -69,6 +91,7 @@ export const formSchema = z
     maxFieldLength: z.number().int().min(1).max(100_000).default(5_000),
     /** Thank-you URLs a form may pick with its `_next` field; anything else is refused (no open redirect). */
     allowedRedirects: z.array(httpUrlSchema).max(20).default([]),
+    captcha: captchaSchema.optional(),
     /** Submissions per client IP and per form, counted in the table; over the limit gets 429. */
     rateLimit: z
       .object({ perIp: windowLimitSchema.optional(), perForm: windowLimitSchema.optional() })
@@ -315,6 +338,7 @@ export type PostroomConfigInput = z.input<typeof configSchema>;
 export type PostroomConfig = z.output<typeof configSchema>;
 export type FormConfig = z.output<typeof formSchema>;
 export type TransportConfig = PostroomConfig['transport'];
+export type CaptchaConfig = z.output<typeof captchaSchema>;
 
 /** Dotted path of a config field, as people write it in cdk.json: `postroom.forms[0].recipients[1]`. */
 function fieldPath(path: ReadonlyArray<PropertyKey>): string {

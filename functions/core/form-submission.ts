@@ -1,4 +1,5 @@
 import { type Address, parseAddress } from './address';
+import { CAPTCHA_FIELDS } from './captcha';
 import type { FormConfig, PostroomConfig } from './config';
 import { type FieldError, ValidationError } from './errors';
 import type { SubmittedFields } from './form-body';
@@ -48,8 +49,8 @@ export function validateSubmission(fields: SubmittedFields, form: FormConfig): F
       honeypotFilled = value.trim() !== '';
       continue;
     }
-    // Other underscore fields are reserved for form controls and never reach the mail.
-    if (fieldName.startsWith('_')) continue;
+    // Other underscore fields, and captcha widgets' tokens, are form controls and never reach the mail.
+    if (fieldName.startsWith('_') || CAPTCHA_FIELDS.has(fieldName)) continue;
 
     if (value.length > form.maxFieldLength) {
       errors.push({ field, detail: `must be at most ${form.maxFieldLength} characters` });

@@ -15,7 +15,12 @@ export interface GuardStore {
    * stored, or undefined when this call stored it. (DynamoDB deletes expired items up to days late, so
    * expiry is checked on read, not left to TTL.)
    */
-  remember(key: string, value: string, nowSeconds: number, expiresAtSeconds: number): Promise<string | undefined>;
+  remember(
+    key: string,
+    value: string,
+    nowSeconds: number,
+    expiresAtSeconds: number,
+  ): Promise<string | undefined>;
   /** Removes a key stored by remember, when what it recorded did not happen after all. */
   forget(key: string): Promise<void>;
 }
@@ -63,7 +68,9 @@ export function checkLinks(form: FormConfig, submission: FormSubmission): void {
   for (const [field, value] of visitorText(submission)) {
     const links = value.match(LINK)?.length ?? 0;
     if (links > max) {
-      throw new ValidationError([{ field, detail: `must contain at most ${max} link${max === 1 ? '' : 's'}` }]);
+      throw new ValidationError([
+        { field, detail: `must contain at most ${max} link${max === 1 ? '' : 's'}` },
+      ]);
     }
   }
 }
@@ -111,11 +118,7 @@ export function chooseRedirect(form: FormConfig, next: string | undefined): stri
 }
 
 function visitorText(submission: FormSubmission): Array<readonly [string, string]> {
-  return [
-    ['name', submission.name ?? ''],
-    ['message', submission.message],
-    ...submission.extra,
-  ];
+  return [['name', submission.name ?? ''], ['message', submission.message], ...submission.extra];
 }
 
 function digest(value: string): string {

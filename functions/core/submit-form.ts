@@ -1,4 +1,5 @@
 import { maskAddress } from './address';
+import { type CaptchaVerifier, checkCaptcha } from './captcha';
 import { type FormConfig, findForm, type PostroomConfig } from './config';
 import {
   errorName,
@@ -10,7 +11,14 @@ import {
 } from './errors';
 import { bodyFormat, parseFormBody } from './form-body';
 import { buildFormMailJob, validateSubmission } from './form-submission';
-import { checkLinks, chooseRedirect, duplicateKey, enforceRateLimits, findBlockedWord, type GuardStore } from './guards';
+import {
+  checkLinks,
+  chooseRedirect,
+  duplicateKey,
+  enforceRateLimits,
+  findBlockedWord,
+  type GuardStore,
+} from './guards';
 import { type HttpRequest, type HttpResponse, jsonResponse, problemResponse } from './http';
 import { MAX_MAIL_JOB_BYTES, mailJobBytes } from './mail-job';
 import { METRIC, type Metrics } from './metrics';
@@ -25,6 +33,8 @@ export interface SubmitFormDeps {
   readonly metrics: Metrics;
   /** Rate-limit counters and duplicate fingerprints. */
   readonly guards: GuardStore;
+  /** Captcha verification, for forms that have a captcha. */
+  readonly captcha?: { verifier: CaptchaVerifier; secret: (formId: string) => string | undefined };
 }
 
 /** Fields a form may hold besides email, name, message and the underscore controls. */
@@ -87,7 +97,10 @@ export async function submitForm(
     if (request.body.length > config.api.maxBodyBytes) {
       throw new PayloadTooLargeError(`The request body is larger than ${config.api.maxBodyBytes} bytes.`);
     }
-    await guarded(() => enforceRateLimits(form, request.sourceIp ?? 'unknown', deps.clock.now(), deps.guards), log);
+    await guarded(
+      () => enforceRateLimits(form, request.sourceIp ?? 'unknown', deps.clock.now(), deps.guards),
+      log,
+    );
 
     const contentType = request.headers['content-type'];
     const wantsJson = bodyFormat(contentType) === 'json' || acceptsJson(request.headers.accept);
@@ -101,8 +114,26 @@ export async function submitForm(
     const id = deps.newId();
     const answer = (answerId: string) => accepted(answerId, redirect, wantsJson, cors);
 
+    if (form.captcha && !submission.honeypotFilled) {
+      const captcha = deps.captcha ?? { verifier: unavailableVerifier, secret: () => undefined };
+      await guarded(
+        () =>
+          checkCaptcha(form, fields, request.sourceIp, {
+            ...captcha,
+            guards: deps.guards,
+            nowMs: deps.clock.now(),
+            log,
+          }),
+        log,
+      );
+    }
+
     // Spam guards answer exactly as for a success, so a bot learns nothing, and send nothing.
-    const guard = submission.honeypotFilled ? 'honeypot' : findBlockedWord(form, submission) ? 'blocked-word' : undefined;
+    const guard = submission.honeypotFilled
+      ? 'honeypot'
+      : findBlockedWord(form, submission)
+        ? 'blocked-word'
+        : undefined;
     if (guard !== undefined) {
       log.info('submission dropped as spam', { formId, jobId: id, outcome: 'spam-blocked', guard });
       deps.metrics.count(METRIC.spamBlocked);
@@ -111,7 +142,8 @@ export async function submitForm(
 
     const job = buildFormMailJob(config, form, submission, { id, createdAt: new Date(deps.clock.now()) });
     // Escaping can make the rendered mail several times the size of the body; a job must fit in SQS.
-    if (mailJobBytes(job) > MAX_MAIL_JOB_BYTES) throw new PayloadTooLargeError('The message is too large to send.');
+    if (mailJobBytes(job) > MAX_MAIL_JOB_BYTES)
+      throw new PayloadTooLargeError('The message is too large to send.');
 
     const dupKey = duplicateKey(form, submission);
     if (dupKey !== undefined) {
@@ -141,11 +173,19 @@ export async function submitForm(
     return answer(id);
   } catch (error) {
     if (!(error instanceof HttpError)) throw error;
-    log.info('submission rejected', { formId: formId.slice(0, 64), outcome: 'rejected', status: error.status });
+    log.info('submission rejected', {
+      formId: formId.slice(0, 64),
+      outcome: 'rejected',
+      status: error.status,
+    });
     if (error.status < 500) deps.metrics.count(METRIC.rejected);
     return problemResponse(error, cors);
   }
 }
+
+const unavailableVerifier: CaptchaVerifier = {
+  verify: () => Promise.reject(new Error('no captcha verifier is configured')),
+};
 
 /** Guard state lives in the table; when it cannot be reached the form fails closed with a 503. */
 async function guarded<T>(step: () => Promise<T>, log: Log): Promise<T> {

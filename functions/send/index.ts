@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { createDynamoClient, createSqsClient } from '../adapters/aws-clients';
+import { httpCaptchaVerifier } from '../adapters/captcha-verifier';
 import { DynamoGuardStore } from '../adapters/dynamodb-guards';
 import { configFromEnv, requireEnv } from '../adapters/function-env';
 import { createLogger } from '../adapters/powertools-log';
 import { createMetrics } from '../adapters/powertools-metrics';
+import { readSecretString } from '../adapters/secrets';
 import { SqsMailQueue } from '../adapters/sqs-queue';
 import { SERVICE } from '../core/metrics';
 import { systemClock } from '../core/ports';
@@ -15,6 +17,16 @@ import { createSendHandler } from './app';
 const config = configFromEnv(process.env);
 const { logger, log } = createLogger(SERVICE.send);
 const { metrics, port } = createMetrics(SERVICE.send);
+// Captcha secret keys, read once from Secrets Manager for the forms that have a captcha.
+const captchaSecrets = new Map(
+  await Promise.all(
+    config.forms.flatMap((form) =>
+      form.captcha
+        ? [readSecretString(config.region, form.captcha.secret).then((value) => [form.id, value] as const)]
+        : [],
+    ),
+  ),
+);
 const queue = new SqsMailQueue(
   createSqsClient({ region: config.region }),
   requireEnv(process.env, 'MAIL_QUEUE_URL'),
@@ -27,7 +39,11 @@ export const handler = createSendHandler({
   newId: randomUUID,
   log,
   metrics: port,
-  guards: new DynamoGuardStore(createDynamoClient({ region: config.region }), requireEnv(process.env, 'TABLE_NAME')),
+  captcha: { verifier: httpCaptchaVerifier, secret: (formId) => captchaSecrets.get(formId) },
+  guards: new DynamoGuardStore(
+    createDynamoClient({ region: config.region }),
+    requireEnv(process.env, 'TABLE_NAME'),
+  ),
 })
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics));

@@ -58,7 +58,7 @@ export interface SesEmail {
 
 export async function startTestStack(
   config: PostroomConfig,
-  options: Partial<Pick<LocalStackOptions, 'transport' | 'smtpPassword' | 'clock'>> & {
+  options: Partial<Pick<LocalStackOptions, 'transport' | 'smtpPassword' | 'clock' | 'captchaSecrets'>> & {
     ports?: Partial<LocalStackOptions['ports']>;
   } = {},
 ): Promise<TestStack> {
