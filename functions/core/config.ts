@@ -92,6 +92,21 @@ export const formSchema = z
     /** Thank-you URLs a form may pick with its `_next` field; anything else is refused (no open redirect). */
     allowedRedirects: z.array(httpUrlSchema).max(20).default([]),
     captcha: captchaSchema.optional(),
+    /**
+     * A fixed confirmation mailed to the visitor once every guard has passed. It holds only the text
+     * configured here, never anything the visitor wrote, so the form cannot be used to mail strangers
+     * a spammer's message (backscatter).
+     */
+    autoresponse: z
+      .object({
+        subject: z.string().min(1).max(200),
+        text: z.string().min(1).max(20_000),
+        html: z.string().min(1).max(50_000).optional(),
+        /** Confirmations one address can receive from this form per window. */
+        perRecipient: windowLimitSchema.default({ max: 1, windowSeconds: 86_400 }),
+      })
+      .strict()
+      .optional(),
     /** Submissions per client IP and per form, counted in the table; over the limit gets 429. */
     rateLimit: z
       .object({ perIp: windowLimitSchema.optional(), perForm: windowLimitSchema.optional() })

@@ -202,3 +202,26 @@ function printableFieldName(name: string): string {
   const printable = name.replace(/[\u0000-\u001f\u007f]/g, '?');
   return printable.length > 64 ? `${printable.slice(0, 64)}...` : printable;
 }
+
+/** The autoresponse for an accepted submission: configured text only, to the visitor's parsed address. */
+export function buildAutoresponseJob(
+  config: PostroomConfig,
+  form: FormConfig,
+  to: string,
+  meta: { id: string; createdAt: Date },
+): MailJob | undefined {
+  const auto = form.autoresponse;
+  if (!auto) return undefined;
+  const { name, address } = config.sender;
+  return {
+    v: MAIL_JOB_VERSION,
+    id: meta.id,
+    source: { kind: 'autoresponse', formId: form.id },
+    createdAt: meta.createdAt.toISOString(),
+    from: name === undefined ? { address } : { name, address },
+    to: [to],
+    subject: auto.subject,
+    text: auto.text,
+    html: auto.html ?? `<!doctype html>\n<html><body><p>${htmlText(auto.text)}</p></body></html>\n`,
+  };
+}

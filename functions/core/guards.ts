@@ -58,6 +58,27 @@ export async function enforceRateLimits(
   }
 }
 
+/**
+ * Whether this address may get another autoresponse from the form now: a counter per address and
+ * window, so the form cannot be turned into a mail cannon aimed at one inbox.
+ */
+export async function autoresponseAllowed(
+  form: FormConfig,
+  address: string,
+  nowMs: number,
+  store: GuardStore,
+): Promise<boolean> {
+  const limit = form.autoresponse?.perRecipient;
+  if (!limit) return false;
+  const nowSeconds = Math.floor(nowMs / 1000);
+  const windowStart = nowSeconds - (nowSeconds % limit.windowSeconds);
+  const count = await store.increment(
+    `auto#${form.id}#${digest(address.toLowerCase())}#${windowStart}`,
+    windowStart + limit.windowSeconds,
+  );
+  return count <= limit.max;
+}
+
 // http://, https:// or a bare www. host: what spam links look like in a message.
 const LINK = /\b(?:https?:\/\/|www\.)[^\s<>"]+/gi;
 

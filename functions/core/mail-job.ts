@@ -22,7 +22,9 @@ export const mailJobSchema = z
   .object({
     v: z.literal(MAIL_JOB_VERSION),
     id: z.uuid(),
-    source: z.object({ kind: z.literal('form'), formId: z.string().min(1).max(64) }).strict(),
+    // `autoresponse`: the confirmation a form sends its visitor. Added within version 1: deploy the relay
+    // (which reads both kinds) before a send function that writes the new kind.
+    source: z.object({ kind: z.enum(['form', 'autoresponse']), formId: z.string().min(1).max(64) }).strict(),
     createdAt: z.iso.datetime(),
     from: z
       .object({ name: z.string().max(MAX_DISPLAY_NAME_LENGTH).optional(), address: sendableAddress })

@@ -10,8 +10,9 @@ import {
   ServiceUnavailableError,
 } from './errors';
 import { bodyFormat, parseFormBody } from './form-body';
-import { buildFormMailJob, validateSubmission } from './form-submission';
+import { buildAutoresponseJob, buildFormMailJob, validateSubmission } from './form-submission';
 import {
+  autoresponseAllowed,
   checkLinks,
   chooseRedirect,
   duplicateKey,
@@ -164,6 +165,7 @@ export async function submitForm(
       throw new ServiceUnavailableError('Mail cannot be accepted right now; try again shortly.', 5);
     }
     deps.metrics.count(METRIC.accepted);
+    await sendAutoresponse(form, submission.email.address, deps);
     log.info('submission accepted', {
       formId,
       jobId: id,
@@ -180,6 +182,34 @@ export async function submitForm(
     });
     if (error.status < 500) deps.metrics.count(METRIC.rejected);
     return problemResponse(error, cors);
+  }
+}
+
+/**
+ * Queues the form's confirmation to the visitor. The visitor's mail is already accepted, so a failure
+ * here is logged and the submission still succeeds: answering 503 would make the visitor send twice.
+ */
+async function sendAutoresponse(form: FormConfig, to: string, deps: SubmitFormDeps): Promise<void> {
+  if (!form.autoresponse) return;
+  const id = deps.newId();
+  try {
+    if (!(await autoresponseAllowed(form, to, deps.clock.now(), deps.guards))) {
+      deps.log.info('autoresponse skipped: recipient limit', {
+        formId: form.id,
+        outcome: 'autoresponse-limited',
+      });
+      return;
+    }
+    const job = buildAutoresponseJob(deps.config, form, to, { id, createdAt: new Date(deps.clock.now()) });
+    if (job) await deps.queue.enqueue(job);
+    deps.log.info('autoresponse queued', { formId: form.id, jobId: id, outcome: 'autoresponse-queued' });
+  } catch (error) {
+    deps.log.error('autoresponse failed', {
+      formId: form.id,
+      jobId: id,
+      outcome: 'autoresponse-failed',
+      error: errorName(error),
+    });
   }
 }
 

@@ -38,7 +38,13 @@ describe('Guards: the shipped form defences against the local stack (dynalite co
 
   beforeAll(async () => {
     // The shipped contact form, limits included.
-    stack = await startTestStack(testConfig({ forms: [shippedForm] }));
+    const withConfirmation = {
+      id: 'with-confirmation',
+      recipients: ['owner@example.com'],
+      subject: 'Confirmed form',
+      autoresponse: { subject: 'We got your message', text: 'Thank you. We answer within two working days.' },
+    };
+    stack = await startTestStack(testConfig({ forms: [shippedForm, withConfirmation] }));
   });
 
   afterAll(async () => {
@@ -90,5 +96,24 @@ describe('Guards: the shipped form defences against the local stack (dynalite co
     expect(JSON.parse(response.body).errors).toEqual([
       { field: 'message', detail: 'must contain at most 3 links' },
     ]);
+  });
+
+  it('mails the visitor the fixed confirmation, from the configured sender', async () => {
+    const marker = randomUUID();
+    const response = await postFrom('127.0.0.6', `${stack.apiUrl}/v1/forms/with-confirmation`, {
+      email: 'asker@example.net',
+      message: `Question ${marker}`,
+    });
+
+    expect(response.status).toBe(202);
+    const confirmation = await eventually(
+      async () => (await stack.sesEmails()).find((e) => e.destination.to.includes('asker@example.net')),
+      5_000,
+      'the confirmation',
+    );
+    expect(confirmation.subject).toBe('We got your message');
+    expect(confirmation.from).toBe('"Postroom" <no-reply@example.com>');
+    expect(confirmation.body.text).toContain('We answer within two working days.');
+    expect(confirmation.body.text).not.toContain(marker);
   });
 });

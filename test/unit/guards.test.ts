@@ -246,3 +246,72 @@ describe('Guards: thank-you redirects', () => {
     expect(response.headers.location).toBe('https://www.example.com/thanks');
   });
 });
+
+describe('Guards: autoresponse', () => {
+  const autoresponse = {
+    subject: 'We got your message',
+    text: 'Thank you for writing to us. We answer within two working days.',
+  };
+
+  it('queues a fixed confirmation to the visitor after the mail, holding none of their text', async () => {
+    const deps = setup({ autoresponse });
+
+    const response = await submitForm(
+      'contact',
+      post({
+        email: 'visitor@example.org',
+        name: 'Spammer http://spam.example',
+        message: 'BUY PILLS http://spam.example',
+      }),
+      deps,
+    );
+
+    expect(response.status).toBe(202);
+    const [mail, confirmation] = deps.queue.jobs;
+    expect(mail?.source.kind).toBe('form');
+    expect(confirmation).toMatchObject({
+      source: { kind: 'autoresponse', formId: 'contact' },
+      to: ['visitor@example.org'],
+      subject: 'We got your message',
+      text: autoresponse.text,
+    });
+    expect(confirmation?.replyTo).toBeUndefined();
+    expect(JSON.stringify(confirmation)).not.toMatch(/spam|PILLS|Spammer/i);
+  });
+
+  it('sends one confirmation per address per day, however often the address is used', async () => {
+    const deps = setup({ autoresponse });
+
+    for (let i = 0; i < 3; i++) await submitForm('contact', post(unique()), deps);
+    deps.clock.advance(86_400_000);
+    await submitForm('contact', post(unique()), deps);
+
+    expect(deps.queue.jobs.filter((job) => job.source.kind === 'autoresponse')).toHaveLength(2);
+    expect(deps.queue.jobs.filter((job) => job.source.kind === 'form')).toHaveLength(4);
+  });
+
+  it('sends no confirmation when a guard stopped the submission', async () => {
+    const deps = setup({ autoresponse, content: { blockedWords: ['casino'] } });
+
+    await submitForm('contact', post({ ...FIELDS, _gotcha: 'x' }), deps);
+    await submitForm('contact', post({ ...FIELDS, message: 'casino' }), deps);
+    await submitForm('contact', post({ ...FIELDS, email: 'not-an-address' }), deps);
+
+    expect(deps.queue.jobs).toEqual([]);
+  });
+
+  it('still accepts the submission when the confirmation cannot be queued', async () => {
+    const deps = setup({ autoresponse });
+    const enqueue = deps.queue.enqueue.bind(deps.queue);
+    deps.queue.enqueue = async (job) => {
+      if (job.source.kind === 'autoresponse') throw new Error('queue hiccup');
+      await enqueue(job);
+    };
+
+    const response = await submitForm('contact', post(unique()), deps);
+
+    expect(response.status).toBe(202);
+    expect(deps.queue.jobs.map((job) => job.source.kind)).toEqual(['form']);
+    expect(deps.log.entries.some((e) => e.attributes.outcome === 'autoresponse-failed')).toBe(true);
+  });
+});
