@@ -1,10 +1,15 @@
-import { App } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { ConfigError } from '../functions/core/errors';
 import { buildApp } from './postroom-stack';
 
 // `cdk synth` / `cdk deploy` entry point (cdk.json "app"). The configuration is the `postroom` context:
 // an object from cdk.json, or a JSON string when overridden with `cdk -c postroom='{...}'`.
 const app = new App();
+// cdk-nag's AwsSolutions rules run on every synth, so `cdk deploy` stops on a new finding just as the test
+// suite does: an error fails synthesis; acknowledged findings (with their reasons) sit beside the resources.
+// cdk-nag 3 is a policy validation plugin, not an aspect.
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
 
 try {
   buildApp(contextConfig(app.node.tryGetContext('postroom')), app, {

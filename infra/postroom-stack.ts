@@ -1,7 +1,10 @@
 import { App, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { type PostroomConfig, parseConfig } from '../functions/core/config';
 import { Api } from './constructs/api';
+import { MailProvider } from './constructs/mail-provider';
+import { Monitoring } from './constructs/monitoring';
 import { Queueing } from './constructs/queueing';
 import { Relay } from './constructs/relay';
 import { Store } from './constructs/store';
@@ -15,25 +18,61 @@ export interface PostroomStackProps extends StackProps {
 
 /** Postroom: API -> send function -> mail queue -> relay function -> SES or SMTP, with a DLQ and a record table. */
 export class PostroomStack extends Stack {
+  readonly api: Api;
+  readonly queueing: Queueing;
+  readonly store: Store;
+  readonly provider: MailProvider;
+  readonly relay: Relay;
+  readonly monitoring: Monitoring;
+
   constructor(scope: Construct, id: string, props: PostroomStackProps) {
     super(scope, id, props);
     const { config, rawConfig } = props;
+    const logRetention = retentionDays(config.monitoring.logRetentionDays);
 
-    const queueing = new Queueing(this, 'Queueing', {
+    this.queueing = new Queueing(this, 'Queueing', {
       maxReceiveCount: config.queue.maxReceiveCount,
       relayTimeout: Duration.seconds(config.relay.timeoutSeconds),
     });
-    const store = new Store(this, 'Store');
-    new Relay(this, 'Relay', {
+    this.store = new Store(this, 'Store');
+    this.provider = new MailProvider(this, 'MailProvider', {
+      senderAddress: config.sender.address,
+      transport: config.transport,
+    });
+    this.relay = new Relay(this, 'Relay', {
       config,
       rawConfig,
-      mailQueue: queueing.mailQueue,
-      deadLetterQueue: queueing.deadLetterQueue,
-      table: store.table,
+      mailQueue: this.queueing.mailQueue,
+      deadLetterQueue: this.queueing.deadLetterQueue,
+      table: this.store.table,
+      provider: this.provider,
+      logRetention,
     });
-    const api = new Api(this, 'Api', { rawConfig, mailQueue: queueing.mailQueue });
+    this.api = new Api(this, 'Api', {
+      rawConfig,
+      mailQueue: this.queueing.mailQueue,
+      table: this.store.table,
+      throttlingRateLimit: config.api.throttleRatePerSecond,
+      throttlingBurstLimit: config.api.throttleBurst,
+      logRetention,
+      firewall: config.api.waf.enabled
+        ? { requestsPerFiveMinutes: config.api.waf.requestsPerFiveMinutes }
+        : undefined,
+      captchaSecrets: [
+        ...new Set(config.forms.flatMap((form) => (form.captcha ? [form.captcha.secret] : []))),
+      ],
+    });
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      restApi: this.api.restApi,
+      sendFunction: this.api.function,
+      relayFunction: this.relay.function,
+      mailQueue: this.queueing.mailQueue,
+      deadLetterQueue: this.queueing.deadLetterQueue,
+      monitoring: config.monitoring,
+      sesConfigurationSetName: this.provider.configurationSetName,
+    });
 
-    new CfnOutput(this, 'ApiUrl', { value: api.restApi.url });
+    new CfnOutput(this, 'ApiUrl', { value: this.api.restApi.url });
     const formOfKey = new Map<string, string>();
     for (const form of config.forms) {
       const key = `FormEndpoint${pascalCase(form.id)}`;
@@ -44,12 +83,35 @@ export class PostroomStack extends Stack {
       formOfKey.set(key, form.id);
       new CfnOutput(this, key, {
         description: `POST endpoint of form "${form.id}"`,
-        value: api.formEndpoint(form.id),
+        value: this.api.formEndpoint(form.id),
       });
     }
-    new CfnOutput(this, 'QueueUrl', { value: queueing.mailQueue.queueUrl });
-    new CfnOutput(this, 'DeadLetterQueueUrl', { value: queueing.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'QueueUrl', { value: this.queueing.mailQueue.queueUrl });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.queueing.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'DashboardUrl', { value: this.monitoring.dashboardUrl });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.alarmTopic.topicArn });
+    // The three CNAME records that verify the domain identity and let SES sign with Easy DKIM.
+    this.provider.domainIdentity?.dkimRecords.forEach((record, index) => {
+      const n = index + 1;
+      new CfnOutput(this, `DkimRecord${n}Name`, {
+        description: `DKIM CNAME record ${n}: name`,
+        value: record.name,
+      });
+      new CfnOutput(this, `DkimRecord${n}Value`, {
+        description: `DKIM CNAME record ${n}: value`,
+        value: record.value,
+      });
+    });
   }
+}
+
+/** `monitoring.logRetentionDays` allows exactly CloudWatch Logs' retention periods, the RetentionDays values. */
+function retentionDays(days: number): RetentionDays {
+  const retention = Object.values(RetentionDays).find((value) => value === days);
+  if (typeof retention !== 'number' || retention === RetentionDays.INFINITE) {
+    throw new Error(`${days} days is not a CloudWatch Logs retention period`);
+  }
+  return retention;
 }
 
 /** Output keys are alphanumeric; form ids are lowercase with dashes: `contact-sales` -> `ContactSales`. */

@@ -1,14 +1,31 @@
-import { Duration, Stack } from 'aws-cdk-lib';
-import { LambdaIntegration, RestApi } from 'aws-cdk-lib/aws-apigateway';
+import { Duration, Stack, Validations } from 'aws-cdk-lib';
+import {
+  AccessLogField,
+  AccessLogFormat,
+  EndpointType,
+  LambdaIntegration,
+  LogGroupLogDestination,
+  type Method,
+  ResponseType,
+  RestApi,
+} from 'aws-cdk-lib/aws-apigateway';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { GUARD_KEY_PREFIXES } from '../../functions/core/guards';
+import { Firewall } from './firewall';
 import { MailFunction } from './mail-function';
+import { importSecret } from './mail-provider';
 
 export interface ApiProps {
   /** The `postroom` context as written; the function validates it at cold start. */
   readonly rawConfig: unknown;
   readonly mailQueue: IQueue;
+  /** The record table, where the send function keeps its rate-limit counters and duplicate fingerprints. */
+  readonly table: ITable;
   /**
    * Steady-state requests per second across the stage.
    * @default 50
@@ -19,12 +36,71 @@ export interface ApiProps {
    * @default 100
    */
   readonly throttlingBurstLimit?: number;
+  /**
+   * Retention of the access log and of the send function's log.
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
+  /**
+   * Put an AWS WAF web ACL with a rate limit per client IP in front of the stage (see Firewall for its cost).
+   * @default - no web ACL
+   */
+  readonly firewall?: { readonly requestsPerFiveMinutes: number };
+  /**
+   * Secrets Manager names or ARNs of the forms' captcha secret keys, read by the send function at cold start.
+   * @default none
+   */
+  readonly captchaSecrets?: ReadonlyArray<string>;
 }
 
-/** The public HTTP API (REST, API Gateway v1) and the send function behind it. */
+/**
+ * Errors API Gateway answers itself, before the send function runs, in the API's error shape (RFC 9457).
+ * `status` is only written where the response type fixes it; the DEFAULT_* types cover several codes.
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/supported-gateway-response-types.html
+ */
+const GATEWAY_ERRORS: ReadonlyArray<{
+  type: ResponseType;
+  statusCode?: string;
+  title: string;
+  detail?: string;
+}> = [
+  { type: ResponseType.DEFAULT_4XX, title: 'Request refused' },
+  { type: ResponseType.DEFAULT_5XX, title: 'Service error' },
+  {
+    type: ResponseType.THROTTLED,
+    statusCode: '429',
+    title: 'Too Many Requests',
+    detail: 'The service is receiving too many requests. Try again shortly.',
+  },
+  {
+    type: ResponseType.REQUEST_TOO_LARGE,
+    statusCode: '413',
+    title: 'Content Too Large',
+    detail: 'The request is larger than API Gateway accepts.',
+  },
+  // API Gateway answers an unknown path or method with 403 "Missing Authentication Token".
+  {
+    type: ResponseType.MISSING_AUTHENTICATION_TOKEN,
+    statusCode: '404',
+    title: 'Not Found',
+    detail: 'No route matches this method and path.',
+  },
+  {
+    type: ResponseType.INTEGRATION_TIMEOUT,
+    statusCode: '504',
+    title: 'Gateway Timeout',
+    detail: 'The service did not answer in time. Try again.',
+  },
+];
+
+/** The public HTTP API (REST, API Gateway v1), its access log, and the send function behind it. */
 export class Api extends Construct {
   readonly restApi: RestApi;
   readonly function: IFunction;
+  /** One JSON line per request: who, what, the status and the latencies. */
+  readonly accessLogGroup: LogGroup;
+  /** The web ACL in front of the stage, when the firewall is enabled. */
+  readonly firewall: Firewall | undefined;
 
   constructor(scope: Construct, id: string, props: ApiProps) {
     super(scope, id);
@@ -35,25 +111,72 @@ export class Api extends Construct {
       rawConfig: props.rawConfig,
       // API Gateway gives up on a Lambda integration after 29 s; a submission needs one SendMessage.
       timeout: Duration.seconds(10),
-      environment: { MAIL_QUEUE_URL: props.mailQueue.queueUrl },
+      logRetention: props.logRetention,
+      environment: { MAIL_QUEUE_URL: props.mailQueue.queueUrl, TABLE_NAME: props.table.tableName },
     });
     this.function = send.function;
     // Enqueue, and GetQueueAttributes for /health. Nothing else: the API never reads mail back.
     props.mailQueue.grant(send.function, 'sqs:SendMessage', 'sqs:GetQueueAttributes');
+    // The guards' items only (DynamoGuardStore): rate-limit counters, duplicate fingerprints, used captcha
+    // tokens and autoresponse counters. The relay's idempotency records (`job#`) stay out of the API's reach.
+    // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html
+    send.function.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:DeleteItem'],
+        resources: [props.table.tableArn],
+        conditions: {
+          'ForAllValues:StringLike': {
+            'dynamodb:LeadingKeys': GUARD_KEY_PREFIXES.map((prefix) => `${prefix}*`),
+          },
+        },
+      }),
+    );
+
+    (props.captchaSecrets ?? []).forEach((secret, index) => {
+      importSecret(this, `CaptchaSecret${index}`, secret).grantRead(send.function);
+    });
+
+    this.accessLogGroup = new LogGroup(this, 'AccessLogs', {
+      retention: props.logRetention ?? RetentionDays.ONE_MONTH,
+    });
 
     this.restApi = new RestApi(this, 'RestApi', {
       restApiName: Stack.of(this).stackName,
       description: 'Postroom: contact forms and mail submission',
       // Multipart bodies may carry non-UTF-8 bytes; API Gateway passes them base64-encoded and intact.
       binaryMediaTypes: ['multipart/form-data'],
-      // The account-wide API Gateway logging role is a singleton another stack may own; no execution logs here.
-      cloudWatchRole: false,
+      // Regional: the stage (and WAF's rate rule, when enabled) sees the client's own IP, not an edge
+      // location's; put CloudFront in front when a custom domain or caching is wanted.
+      endpointConfiguration: { types: [EndpointType.REGIONAL] },
+      // Access logging needs the account's API Gateway CloudWatch role (AWS::ApiGateway::Account), or the
+      // stage fails to deploy on a fresh account. It is one setting per region: any stack that sets it
+      // points it at a role with the same managed policy, and RETAIN keeps it working after a teardown.
+      // https://docs.aws.amazon.com/apigateway/latest/developerguide/set-up-logging.html
+      cloudWatchRole: true,
       deployOptions: {
         tracingEnabled: true,
         throttlingRateLimit: props.throttlingRateLimit ?? 50,
         throttlingBurstLimit: props.throttlingBurstLimit ?? 100,
+        accessLogDestination: new LogGroupLogDestination(this.accessLogGroup),
+        accessLogFormat: accessLogFormat(),
       },
     });
+
+    for (const error of GATEWAY_ERRORS) {
+      this.restApi.addGatewayResponse(error.type.responseType, {
+        type: error.type,
+        statusCode: error.statusCode,
+        responseHeaders: { 'Content-Type': "'application/problem+json'" },
+        templates: { 'application/json': problemTemplate(error) },
+      });
+    }
+
+    this.firewall = props.firewall
+      ? new Firewall(this, 'Firewall', {
+          stage: this.restApi.deploymentStage,
+          requestsPerFiveMinutes: props.firewall.requestsPerFiveMinutes,
+        })
+      : undefined;
 
     // RestApi always adds an unnamed `Endpoint` output; the stack publishes the same URL as `ApiUrl`.
     this.restApi.node.tryRemoveChild('Endpoint');
@@ -61,13 +184,95 @@ export class Api extends Construct {
     // The function routes on the resource path and answers CORS preflight itself, per form's allowed origins.
     const integration = new LambdaIntegration(send.function, { allowTestInvoke: false });
     const form = this.restApi.root.addResource('v1').addResource('forms').addResource('{formId}');
-    form.addMethod('POST', integration);
-    form.addMethod('OPTIONS', integration);
-    this.restApi.root.addResource('health').addMethod('GET', integration);
+    const publicMethods = [
+      form.addMethod('POST', integration),
+      form.addMethod('OPTIONS', integration),
+      this.restApi.root.addResource('health').addMethod('GET', integration),
+    ];
+
+    this.acknowledgeNagFindings(publicMethods);
+  }
+
+  /** cdk-nag (AwsSolutions) findings on the API that are decisions, each with its reason. */
+  private acknowledgeNagFindings(publicMethods: readonly Method[]): void {
+    for (const method of publicMethods) {
+      for (const id of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
+        Validations.of(method).acknowledge({
+          id,
+          reason:
+            'Public by design: a contact form is posted by anonymous visitors (guarded by allowed origins, ' +
+            'honeypot, rate limits and optional WAF in place of credentials); OPTIONS is CORS preflight, ' +
+            'which browsers send without credentials; /health is a probe. Authenticated routes (/v1/send) ' +
+            'bring their own API-key check.',
+        });
+      }
+    }
+    Validations.of(this.restApi).acknowledge({
+      id: 'AwsSolutions-APIG2',
+      reason:
+        'The send function validates every body with the one schema shared with the local runner (JSON, ' +
+        'urlencoded and multipart) and answers RFC 9457 field errors; an API Gateway model would duplicate ' +
+        'that schema and reject in a different shape.',
+    });
+    Validations.of(this.restApi.node.findChild('CloudWatchRole')).acknowledge({
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
+      reason:
+        "AWS's own policy for the regional API Gateway logging role, as API Gateway documents it; the role " +
+        'can only be assumed by apigateway.amazonaws.com and holds CloudWatch Logs actions only.',
+    });
+    Validations.of(this.restApi.deploymentStage).acknowledge({
+      id: 'AwsSolutions-APIG6',
+      reason:
+        'The JSON access log records every request with its status, latencies and error type. Execution ' +
+        'logs would go to an API-Gateway-Execution-Logs_* group that the stack cannot give a retention and ' +
+        "may record request content (visitors' addresses and messages).",
+    });
+    if (this.firewall === undefined) {
+      Validations.of(this.restApi.deploymentStage).acknowledge({
+        id: 'AwsSolutions-APIG3',
+        reason:
+          'AWS WAF is opt-in (api.waf.enabled) because a web ACL costs about USD 6 a month before traffic; ' +
+          'without it the stage throttles and the send function applies per-form rate limits.',
+      });
+    }
   }
 
   /** The public URL of a form's submission endpoint. */
   formEndpoint(formId: string): string {
     return this.restApi.urlForPath(`/v1/forms/${formId}`);
   }
+}
+
+/**
+ * The access log line: JSON, so CloudWatch Logs Insights can filter and aggregate on fields. No request
+ * bodies or headers, which carry visitors' messages and addresses.
+ * https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-mapping-template-reference.html#context-variable-reference
+ */
+function accessLogFormat(): AccessLogFormat {
+  return AccessLogFormat.custom(
+    JSON.stringify({
+      requestId: AccessLogField.contextRequestId(),
+      ip: AccessLogField.contextIdentitySourceIp(),
+      requestTime: AccessLogField.contextRequestTimeEpoch(),
+      httpMethod: AccessLogField.contextHttpMethod(),
+      resourcePath: AccessLogField.contextResourcePath(),
+      protocol: AccessLogField.contextProtocol(),
+      status: AccessLogField.contextStatus(),
+      responseLength: AccessLogField.contextResponseLength(),
+      responseLatency: AccessLogField.contextResponseLatency(),
+      integrationLatency: AccessLogField.contextIntegrationLatency(),
+      integrationStatus: AccessLogField.contextIntegrationStatus(),
+      errorType: AccessLogField.contextErrorResponseType(),
+      errorMessage: AccessLogField.contextErrorMessage(),
+      wafStatus: AccessLogField.contextWafResponseCode(),
+      xrayTraceId: AccessLogField.contextXrayTraceId(),
+    }),
+  );
+}
+
+/** A mapping template rendering an RFC 9457 problem; `$context.error.messageString` is already quoted. */
+function problemTemplate(error: { statusCode?: string; title: string; detail?: string }): string {
+  const detail = error.detail === undefined ? '$context.error.messageString' : JSON.stringify(error.detail);
+  const status = error.statusCode === undefined ? '' : `"status":${error.statusCode},`;
+  return `{"type":"about:blank","title":${JSON.stringify(error.title)},${status}"detail":${detail},"requestId":"$context.requestId"}`;
 }

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { type Duration, Token } from 'aws-cdk-lib';
+import { type Duration, Token, Validations } from 'aws-cdk-lib';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -26,12 +27,21 @@ export interface MailFunctionProps {
   readonly memorySize?: number;
   /** Variables besides POSTROOM_CONFIG. */
   readonly environment?: Readonly<Record<string, string>>;
+  /**
+   * How long the function's log group keeps its events (`monitoring.logRetentionDays`).
+   * @default RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: RetentionDays;
 }
 
-/** A Postroom function: bundled locally with esbuild as ESM, on ARM64, traced, with its own log group. */
+/**
+ * A Postroom function: bundled locally with esbuild as ESM, on ARM64, traced, with its own log group and
+ * its own role, which may write to that log group and nothing else until a grant adds to it.
+ */
 export class MailFunction extends Construct {
   readonly function: NodejsFunction;
   readonly logGroup: LogGroup;
+  readonly role: Role;
 
   constructor(scope: Construct, id: string, props: MailFunctionProps) {
     super(scope, id);
@@ -56,7 +66,14 @@ export class MailFunction extends Construct {
       );
     }
 
-    this.logGroup = new LogGroup(this, 'Logs', { retention: RetentionDays.ONE_MONTH });
+    this.logGroup = new LogGroup(this, 'Logs', { retention: props.logRetention ?? RetentionDays.ONE_MONTH });
+    // Not AWSLambdaBasicExecutionRole: it allows creating and writing any log group in the account. The
+    // function's log group exists before the function does, so streams and events in it are all it needs.
+    this.role = new Role(this, 'Role', {
+      assumedBy: new ServicePrincipal('lambda.amazonaws.com'),
+      description: `Execution role of ${this.node.path}`,
+    });
+    this.logGroup.grantWrite(this.role);
 
     this.function = new NodejsFunction(this, 'Function', {
       description: props.description,
@@ -69,6 +86,7 @@ export class MailFunction extends Construct {
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout,
       tracing: Tracing.ACTIVE,
+      role: this.role,
       logGroup: this.logGroup,
       environment,
       bundling: {
@@ -83,6 +101,20 @@ export class MailFunction extends Construct {
         // CommonJS dependencies bundled into ESM still call require(); give them one.
         banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
       },
+    });
+
+    // cdk-nag (AwsSolutions) findings that are decisions, not oversights:
+    Validations.of(this.role).acknowledge({
+      id: 'AwsSolutions-IAM5[Resource::*]',
+      reason:
+        'Only X-Ray tracing (xray:PutTraceSegments, xray:PutTelemetryRecords), which CDK adds for active ' +
+        'tracing: these actions have no resource-level permissions, so * is the only possible scope.',
+    });
+    Validations.of(this.function).acknowledge({
+      id: 'AwsSolutions-L1',
+      reason:
+        'nodejs22.x is a supported Lambda runtime (deprecation scheduled for 2027). Moving to a newer ' +
+        'runtime is a deliberate, tested change, not one a build should be forced into when a runtime ships.',
     });
   }
 }

@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { MAX_MAIL_JOB_BYTES } from '../../functions/core/mail-job';
 
 export interface QueueingProps {
   /** Receives before SQS moves a mail job to the dead-letter queue (`queue.maxReceiveCount`). */
@@ -17,23 +18,36 @@ export class Queueing extends Construct {
    * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-configure.html#events-sqs-queueconfig
    */
   static readonly VISIBILITY_TIMEOUT_FACTOR = 6;
+  /**
+   * SQS's largest message, 1 MiB since August 2025 (it was 256 KiB). The send function refuses jobs over
+   * MAX_MAIL_JOB_BYTES, which leaves room for the message attributes the relay adds when it dead-letters.
+   * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-messages.html
+   */
+  static readonly MAX_MESSAGE_BYTES = 1_048_576;
 
   readonly mailQueue: Queue;
   readonly deadLetterQueue: Queue;
 
   constructor(scope: Construct, id: string, props: QueueingProps) {
     super(scope, id);
+    if (MAX_MAIL_JOB_BYTES >= Queueing.MAX_MESSAGE_BYTES) {
+      throw new Error(
+        `a mail job may be ${MAX_MAIL_JOB_BYTES} bytes; SQS takes ${Queueing.MAX_MESSAGE_BYTES}`,
+      );
+    }
 
     // The maximum retention, longer than the mail queue's 4 days: an operator has two weeks to redrive.
     this.deadLetterQueue = new Queue(this, 'DeadLetterQueue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
       retentionPeriod: Duration.days(14),
+      maxMessageSizeBytes: Queueing.MAX_MESSAGE_BYTES,
     });
 
     this.mailQueue = new Queue(this, 'MailQueue', {
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
+      maxMessageSizeBytes: Queueing.MAX_MESSAGE_BYTES,
       visibilityTimeout: Duration.seconds(
         props.relayTimeout.toSeconds() * Queueing.VISIBILITY_TIMEOUT_FACTOR,
       ),

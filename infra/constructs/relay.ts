@@ -1,12 +1,13 @@
-import { Duration, Stack } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { ILogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { PostroomConfig } from '../../functions/core/config';
 import { MailFunction } from './mail-function';
+import type { MailProvider } from './mail-provider';
 
 export interface RelayProps {
   readonly config: PostroomConfig;
@@ -16,11 +17,16 @@ export interface RelayProps {
   readonly deadLetterQueue: IQueue;
   /** Idempotency records: claimed before each send, completed after. */
   readonly table: ITable;
+  /** The SES or SMTP resources the relay sends through. */
+  readonly provider: MailProvider;
+  /** Retention of the relay's log group. */
+  readonly logRetention: RetentionDays;
 }
 
 /** The relay function: drains the mail queue in batches and sends each job once through SES or SMTP. */
 export class Relay extends Construct {
   readonly function: IFunction;
+  readonly logGroup: ILogGroup;
 
   constructor(scope: Construct, id: string, props: RelayProps) {
     super(scope, id);
@@ -32,13 +38,16 @@ export class Relay extends Construct {
       rawConfig: props.rawConfig,
       timeout: Duration.seconds(config.relay.timeoutSeconds),
       memorySize: 512,
+      logRetention: props.logRetention,
       environment: {
         TABLE_NAME: props.table.tableName,
         MAIL_QUEUE_URL: props.mailQueue.queueUrl,
         DEAD_LETTER_QUEUE_URL: props.deadLetterQueue.queueUrl,
+        ...props.provider.relayEnvironment,
       },
     });
     this.function = relay.function;
+    this.logGroup = relay.logGroup;
 
     // The handler reports only retryable records as failures; without ReportBatchItemFailures Lambda would
     // retry the whole batch and resend mail that went out. Maximum concurrency caps the provider send rate.
@@ -48,40 +57,19 @@ export class Relay extends Construct {
         batchSize: config.queue.batchSize,
         maxConcurrency: config.queue.maxConcurrency,
         reportBatchItemFailures: true,
+        // A window lets a quiet queue gather fuller batches (fewer invocations); 0 relays each job at once.
+        ...(config.queue.batchingWindowSeconds > 0
+          ? { maxBatchingWindow: Duration.seconds(config.queue.batchingWindowSeconds) }
+          : {}),
       }),
     );
     // Receive, delete and ChangeMessageVisibility (the relay's backoff for transient failures).
     props.mailQueue.grantConsumeMessages(relay.function);
     // Permanent failures are dead-lettered by the relay itself, with their reason as a message attribute.
     props.deadLetterQueue.grantSendMessages(relay.function);
-    props.table.grantReadWriteData(relay.function);
-
-    if (config.transport.kind === 'ses') {
-      relay.function.addToRolePolicy(
-        new PolicyStatement({
-          actions: ['ses:SendEmail', 'ses:SendRawEmail'],
-          resources: sesSendResources(this, config.sender.address, config.transport.configurationSet),
-        }),
-      );
-    }
+    // Exactly what DynamoClaimStore calls: conditional UpdateItem to claim and complete, GetItem to read a
+    // claim back. No Scan, Query, PutItem or DeleteItem (TTL deletes expired records).
+    props.table.grant(relay.function, 'dynamodb:UpdateItem', 'dynamodb:GetItem');
+    props.provider.grantSend(relay.function);
   }
-}
-
-/**
- * SES authorizes a send against the identity of the From address (the address itself when it is verified,
- * otherwise its domain) and against the configuration set, when one is used.
- * https://docs.aws.amazon.com/ses/latest/dg/control-user-access.html
- */
-function sesSendResources(scope: Construct, sender: string, configurationSet: string | undefined): string[] {
-  const stack = Stack.of(scope);
-  const domain = sender.slice(sender.lastIndexOf('@') + 1);
-  const identity = (name: string) =>
-    stack.formatArn({ service: 'ses', resource: 'identity', resourceName: name });
-  return [
-    identity(domain),
-    identity(sender),
-    ...(configurationSet
-      ? [stack.formatArn({ service: 'ses', resource: 'configuration-set', resourceName: configurationSet })]
-      : []),
-  ];
 }

@@ -120,20 +120,63 @@ describe('Stack: Postroom', { timeout: SYNTH_TIMEOUT_MS }, () => {
     ]);
   });
 
-  it('lets the send function only enqueue and read queue attributes', () => {
+  it('lets the send function only write its own log, trace, enqueue and touch its guard items', () => {
     // Assess
     template.hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: Match.stringLikeRegexp('^ApiSend') }],
       PolicyDocument: {
         Statement: Match.arrayEquals([
+          {
+            Effect: 'Allow',
+            Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ApiSendLogs'), 'Arn'] },
+          },
           Match.objectLike({ Action: ['xray:PutTraceSegments', 'xray:PutTelemetryRecords'] }),
           {
             Effect: 'Allow',
             Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes'],
             Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('MailQueue'), 'Arn'] },
           },
+          {
+            Effect: 'Allow',
+            Action: ['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:DeleteItem'],
+            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^StoreTable'), 'Arn'] },
+            Condition: {
+              'ForAllValues:StringLike': {
+                'dynamodb:LeadingKeys': ['rate#*', 'dup#*', 'captcha#*', 'auto#*'],
+              },
+            },
+          },
         ]),
       },
+    });
+  });
+
+  it('uses the named configuration set instead of creating one', () => {
+    // Assess
+    template.resourceCountIs('AWS::SES::ConfigurationSet', 0);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: Match.objectLike({ SES_CONFIGURATION_SET: 'postroom-events' }) },
+    });
+  });
+
+  it('accepts messages up to the SQS maximum of 1 MiB on both queues, room for the largest mail job', () => {
+    // Assess
+    template.resourcePropertiesCountIs('AWS::SQS::Queue', { MaximumMessageSize: 1_048_576 }, 2);
+  });
+
+  it('publishes the URLs an operator needs as stack outputs', () => {
+    // Assess
+    expect(Object.keys(template.findOutputs('*')).sort()).toEqual([
+      'AlarmTopicArn',
+      'ApiUrl',
+      'DashboardUrl',
+      'DeadLetterQueueUrl',
+      'FormEndpointContact',
+      'QueueUrl',
+    ]);
+    template.hasOutput('DashboardUrl', {
+      Value: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('#dashboards:name=$')])] },
     });
   });
 

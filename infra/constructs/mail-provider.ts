@@ -1,0 +1,123 @@
+import { Stack } from 'aws-cdk-lib';
+import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { ConfigurationSet, EmailIdentity, type IConfigurationSet, Identity } from 'aws-cdk-lib/aws-ses';
+import { Construct } from 'constructs';
+import type { PostroomConfig } from '../../functions/core/config';
+import { ConfigError } from '../../functions/core/errors';
+
+export interface MailProviderProps {
+  /** The From of every mail: the SES identities the relay may send as are derived from it. */
+  readonly senderAddress: string;
+  /** `transport` of the validated configuration. */
+  readonly transport: PostroomConfig['transport'];
+}
+
+/**
+ * What the relay needs from the mail provider. For SES: a configuration set (created, unless the config
+ * names an existing one), an optional domain identity with Easy DKIM, and send rights scoped to them. For
+ * SMTP: read access to the Secrets Manager secret holding the password, which never travels in config or env.
+ */
+export class MailProvider extends Construct {
+  /** The SES configuration set the relay sends with; undefined for SMTP. */
+  readonly configurationSet: IConfigurationSet | undefined;
+  /** Its name, for SES per-configuration-set metrics and alarms; undefined for SMTP. */
+  readonly configurationSetName: string | undefined;
+  /** The domain identity the stack created (`transport.domainIdentity`), whose DKIM records go to DNS. */
+  readonly domainIdentity: EmailIdentity | undefined;
+  /** The secret holding the SMTP password (`transport.passwordSecret`). */
+  readonly smtpPasswordSecret: ISecret | undefined;
+  /** Variables the relay reads to use these resources: SES_CONFIGURATION_SET, SMTP_PASSWORD_SECRET_ARN. */
+  readonly relayEnvironment: Readonly<Record<string, string>>;
+
+  private readonly sesIdentities: readonly string[];
+
+  constructor(scope: Construct, id: string, props: MailProviderProps) {
+    super(scope, id);
+    const { transport, senderAddress } = props;
+
+    if (transport.kind === 'ses') {
+      // The configuration set carries reputation metrics (bounce and complaint rates per set) and is where
+      // SES event destinations attach. A named existing set is used as is: the stack does not own it.
+      this.configurationSet = transport.configurationSet
+        ? ConfigurationSet.fromConfigurationSetName(this, 'ConfigurationSet', transport.configurationSet)
+        : new ConfigurationSet(this, 'ConfigurationSet', { reputationMetrics: true });
+      this.configurationSetName = this.configurationSet.configurationSetName;
+      // Easy DKIM (the default): SES signs with keys it rotates; the three CNAME records prove the domain.
+      // https://docs.aws.amazon.com/ses/latest/dg/send-email-authentication-dkim-easy.html
+      this.domainIdentity = transport.domainIdentity
+        ? new EmailIdentity(this, 'DomainIdentity', {
+            identity: Identity.domain(transport.domainIdentity),
+            configurationSet: this.configurationSet,
+          })
+        : undefined;
+      const senderDomain = senderAddress.slice(senderAddress.lastIndexOf('@') + 1);
+      this.sesIdentities = [
+        ...new Set([
+          senderDomain,
+          senderAddress,
+          ...(transport.domainIdentity ? [transport.domainIdentity] : []),
+        ]),
+      ];
+      this.relayEnvironment = { SES_CONFIGURATION_SET: this.configurationSetName };
+      return;
+    }
+
+    this.configurationSet = undefined;
+    this.configurationSetName = undefined;
+    this.domainIdentity = undefined;
+    this.sesIdentities = [];
+    if (transport.passwordSecret === undefined) {
+      if (transport.user !== undefined) {
+        throw new ConfigError([
+          {
+            field: 'postroom.transport.passwordSecret',
+            message:
+              'is required when transport.user is set: name the Secrets Manager secret that holds the SMTP password',
+          },
+        ]);
+      }
+      this.smtpPasswordSecret = undefined;
+      this.relayEnvironment = {};
+      return;
+    }
+    this.smtpPasswordSecret = importSecret(this, 'SmtpPassword', transport.passwordSecret);
+    this.relayEnvironment = { SMTP_PASSWORD_SECRET_ARN: this.smtpPasswordSecret.secretArn };
+  }
+
+  /**
+   * Lets `grantee` send through the provider: for SES, ses:SendEmail and ses:SendRawEmail on the sender's
+   * identities and the configuration set only; for SMTP, reading the password secret.
+   * SES authorizes a send against the identity of the From address (the address when it is verified,
+   * otherwise its domain or a parent domain) and against the configuration set used.
+   * https://docs.aws.amazon.com/ses/latest/dg/control-user-access.html
+   */
+  grantSend(grantee: IGrantable): void {
+    this.smtpPasswordSecret?.grantRead(grantee);
+    if (this.configurationSetName === undefined) return;
+    const stack = Stack.of(this);
+    const arn = (resource: string, resourceName: string) =>
+      stack.formatArn({ service: 'ses', resource, resourceName });
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['ses:SendEmail', 'ses:SendRawEmail'],
+        resources: [
+          ...this.sesIdentities.map((identity) => arn('identity', identity)),
+          arn('configuration-set', this.configurationSetName),
+        ],
+      }),
+    );
+  }
+}
+
+/**
+ * `transport.passwordSecret` is a secret name or ARN. A complete ARN ends in the six random characters
+ * Secrets Manager appends; a name or partial ARN is granted with a `-??????` wildcard in its place.
+ * https://docs.aws.amazon.com/secretsmanager/latest/userguide/reference_iam-permissions.html#iam-resources
+ */
+export function importSecret(scope: Construct, id: string, nameOrArn: string): ISecret {
+  if (!nameOrArn.startsWith('arn:')) return Secret.fromSecretNameV2(scope, id, nameOrArn);
+  return /-[A-Za-z0-9]{6}$/.test(nameOrArn)
+    ? Secret.fromSecretCompleteArn(scope, id, nameOrArn)
+    : Secret.fromSecretPartialArn(scope, id, nameOrArn);
+}

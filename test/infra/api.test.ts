@@ -1,0 +1,143 @@
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { defaultConfig, fullConfig, SYNTH_TIMEOUT_MS, synthesize } from './stack-fixture';
+
+describe('Construct: Api', { timeout: SYNTH_TIMEOUT_MS }, () => {
+  let byDefault: Template;
+  let full: Template;
+
+  beforeAll(() => {
+    // Prepare & Act
+    byDefault = synthesize(defaultConfig).template;
+    full = synthesize(fullConfig).template;
+  }, SYNTH_TIMEOUT_MS);
+
+  it('throttles the stage at the configured rate and burst', () => {
+    // Assess
+    full.hasResourceProperties('AWS::ApiGateway::Stage', {
+      MethodSettings: [
+        Match.objectLike({
+          HttpMethod: '*',
+          ResourcePath: '/*',
+          ThrottlingRateLimit: 20,
+          ThrottlingBurstLimit: 40,
+        }),
+      ],
+    });
+  });
+
+  it('writes a JSON access log line per request to its own log group', () => {
+    // Prepare
+    const stage = Object.values(full.findResources('AWS::ApiGateway::Stage'))[0];
+    const setting = stage?.Properties.AccessLogSetting;
+
+    // Assess
+    expect(setting?.DestinationArn).toEqual({
+      'Fn::GetAtt': [expect.stringMatching(/^ApiAccessLogs/), 'Arn'],
+    });
+    expect(JSON.parse(setting?.Format)).toMatchObject({
+      requestId: '$context.requestId',
+      ip: '$context.identity.sourceIp',
+      status: '$context.status',
+      responseLatency: '$context.responseLatency',
+      errorType: '$context.error.responseType',
+    });
+  });
+
+  it('keeps the access log for the configured retention', () => {
+    // Assess
+    const accessLogs = full.findResources('AWS::Logs::LogGroup', { Properties: { RetentionInDays: 14 } });
+    expect(Object.keys(accessLogs)).toContainEqual(expect.stringMatching(/^ApiAccessLogs/));
+  });
+
+  it("answers API Gateway's own throttling, size and routing errors as problem+json", () => {
+    // Assess
+    for (const [type, status] of [
+      ['DEFAULT_4XX', undefined],
+      ['DEFAULT_5XX', undefined],
+      ['THROTTLED', '429'],
+      ['REQUEST_TOO_LARGE', '413'],
+      ['MISSING_AUTHENTICATION_TOKEN', '404'],
+    ] as const) {
+      byDefault.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+        ResponseType: type,
+        StatusCode: status ?? Match.absent(),
+        ResponseParameters: { 'gatewayresponse.header.Content-Type': "'application/problem+json'" },
+        ResponseTemplates: { 'application/json': Match.stringLikeRegexp('"title":".+","(status|detail)"') },
+      });
+    }
+  });
+
+  it('adds no WAF web ACL by default', () => {
+    // Assess
+    byDefault.resourceCountIs('AWS::WAFv2::WebACL', 0);
+    byDefault.resourceCountIs('AWS::WAFv2::WebACLAssociation', 0);
+  });
+
+  it('blocks a client IP over the configured requests per five minutes when WAF is enabled', () => {
+    // Assess
+    full.hasResourceProperties('AWS::WAFv2::WebACL', {
+      Scope: 'REGIONAL',
+      DefaultAction: { Allow: {} },
+      Rules: [
+        Match.objectLike({
+          Action: { Block: Match.objectLike({ CustomResponse: Match.objectLike({ ResponseCode: 429 }) }) },
+          Statement: { RateBasedStatement: { Limit: 500, AggregateKeyType: 'IP', EvaluationWindowSec: 300 } },
+          VisibilityConfig: Match.objectLike({ CloudWatchMetricsEnabled: true }),
+        }),
+      ],
+    });
+  });
+
+  it('associates the web ACL with the API stage', () => {
+    // Assess
+    full.hasResourceProperties('AWS::WAFv2::WebACLAssociation', {
+      WebACLArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ApiFirewallWebAcl'), 'Arn'] },
+      ResourceArn: {
+        'Fn::Join': [
+          '',
+          Match.arrayWith([
+            Match.stringLikeRegexp(':apigateway:eu-west-1::/restapis/$'),
+            { Ref: Match.stringLikeRegexp('^ApiRestApiDeploymentStage') },
+          ]),
+        ],
+      },
+    });
+  });
+
+  it('tells the send function the table that holds its rate-limit counters', () => {
+    // Assess
+    full.hasResourceProperties('AWS::Lambda::Function', {
+      Description: Match.stringLikeRegexp('^Postroom send'),
+      Environment: {
+        Variables: Match.objectLike({ TABLE_NAME: { Ref: Match.stringLikeRegexp('^StoreTable') } }),
+      },
+    });
+  });
+
+  it('lets the send function read the captcha secret of a form that has one, and no other secret', () => {
+    full.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+            Resource: Match.objectLike({
+              'Fn::Join': [
+                '',
+                Match.arrayWith([Match.stringLikeRegexp(':secret:postroom/turnstile-\\?\\?\\?\\?\\?\\?$')]),
+              ],
+            }),
+          }),
+        ]),
+      },
+      Roles: [{ Ref: Match.stringLikeRegexp('^ApiSend') }],
+    });
+    expect(JSON.stringify(byDefault.toJSON())).not.toContain('secretsmanager:GetSecretValue');
+  });
+
+  it('is a regional endpoint, so the stage and WAF see the client IP', () => {
+    byDefault.hasResourceProperties('AWS::ApiGateway::RestApi', {
+      EndpointConfiguration: { Types: ['REGIONAL'] },
+    });
+  });
+});
