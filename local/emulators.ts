@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, type DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import sesLocal from 'aws-ses-v2-local';
 import dynalite from 'dynalite';
@@ -9,7 +10,8 @@ import type { PostroomConfig } from '../functions/core/config';
 
 /**
  * The AWS services Postroom uses, emulated in this process and bound to loopback only:
- * fauxqs (SQS), aws-ses-v2-local (SES v2 with a web inbox) and dynalite (DynamoDB, in memory).
+ * fauxqs (SQS, and S3 on the same port), aws-ses-v2-local (SES v2 with a web inbox) and dynalite
+ * (DynamoDB, in memory).
  */
 
 export const LOCAL_HOST = '127.0.0.1';
@@ -21,7 +23,7 @@ export interface EmulatorPorts {
 }
 
 export interface RunningEmulators {
-  readonly endpoints: { sqs: string; ses: string; dynamodb: string };
+  readonly endpoints: { sqs: string; s3: string; ses: string; dynamodb: string };
   stop(): Promise<void>;
 }
 
@@ -54,6 +56,7 @@ export async function startEmulators(ports: EmulatorPorts): Promise<RunningEmula
     return {
       endpoints: {
         sqs: `http://${LOCAL_HOST}:${sqsPort}`,
+        s3: `http://${LOCAL_HOST}:${sqsPort}`,
         ses: `http://${LOCAL_HOST}:${sesPort}`,
         dynamodb: `http://${LOCAL_HOST}:${dynamoPort}`,
       },
@@ -76,20 +79,27 @@ export interface LocalResources {
   readonly queueUrl: string;
   readonly deadLetterQueueUrl: string;
   readonly tableName: string;
+  readonly attachmentsBucket: string;
 }
 
 export const LOCAL_NAMES = {
   queue: 'postroom-mail',
   deadLetterQueue: 'postroom-mail-dlq',
   table: 'postroom',
+  attachmentsBucket: 'postroom-attachments',
 } as const;
 
-/** Creates the mail queue, its dead-letter queue and the table as the CDK stack does on AWS. */
+/**
+ * Creates the mail queue, its dead-letter queue, the table and the attachments bucket as the CDK stack
+ * does on AWS. fauxqs keeps no lifecycle rules or encryption settings: objects live as long as the process.
+ */
 export async function createResources(
   sqs: SQSClient,
   dynamodb: DynamoDBClient,
   config: PostroomConfig,
+  s3: S3Client,
 ): Promise<LocalResources> {
+  await s3.send(new CreateBucketCommand({ Bucket: LOCAL_NAMES.attachmentsBucket }));
   const dlq = await sqs.send(
     new CreateQueueCommand({
       QueueName: LOCAL_NAMES.deadLetterQueue,
@@ -134,6 +144,7 @@ export async function createResources(
     queueUrl: required(queue.QueueUrl, 'queue URL'),
     deadLetterQueueUrl,
     tableName: LOCAL_NAMES.table,
+    attachmentsBucket: LOCAL_NAMES.attachmentsBucket,
   };
 }
 

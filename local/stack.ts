@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { createDynamoClient, createSqsClient } from '../functions/adapters/aws-clients';
+import { createDynamoClient, createS3Client, createSqsClient } from '../functions/adapters/aws-clients';
 import { httpCaptchaVerifier } from '../functions/adapters/captcha-verifier';
 import { DynamoClaimStore } from '../functions/adapters/dynamodb-claims';
 import { DynamoGuardStore } from '../functions/adapters/dynamodb-guards';
+import { S3BlobStore } from '../functions/adapters/s3-blobs';
 import { SqsMailQueue, SqsRelayQueue } from '../functions/adapters/sqs-queue';
 import { createMailTransport } from '../functions/adapters/transport';
 import type { PostroomConfig } from '../functions/core/config';
@@ -35,7 +36,8 @@ export interface LocalStack {
   readonly apiUrl: string;
   /** The SES emulator: web inbox at `/`, sent mail as JSON at `/store`. */
   readonly sesUrl: string;
-  readonly endpoints: { sqs: string; ses: string; dynamodb: string };
+  /** `s3` is fauxqs's SQS endpoint: it serves both. */
+  readonly endpoints: { sqs: string; s3: string; ses: string; dynamodb: string };
   readonly resources: LocalResources;
   stop(): Promise<void>;
 }
@@ -58,11 +60,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const aws = { region: config.region, endpoints: emulators.endpoints, credentials: LOCAL_CREDENTIALS };
     const sqs = createSqsClient(aws);
     const dynamodb = createDynamoClient(aws);
+    const s3 = createS3Client(aws);
     stops.push(async () => {
       sqs.destroy();
       dynamodb.destroy();
+      s3.destroy();
     });
-    const resources = await createResources(sqs, dynamodb, config);
+    const resources = await createResources(sqs, dynamodb, config, s3);
+    const blobs = new S3BlobStore(s3, resources.attachmentsBucket);
     const clock = options.clock ?? systemClock;
 
     const transport =
@@ -78,6 +83,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       log,
       metrics,
       random: Math.random,
+      blobs,
     });
     const queueArn = await sqs.send(
       new GetQueueAttributesCommand({ QueueUrl: resources.queueUrl, AttributeNames: ['QueueArn'] }),
@@ -103,6 +109,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       log,
       metrics,
       guards: new DynamoGuardStore(dynamodb, resources.tableName),
+      blobs,
       captcha: { verifier: httpCaptchaVerifier, secret: (formId) => options.captchaSecrets?.[formId] },
     });
     const api = await startApiServer({

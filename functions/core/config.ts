@@ -123,6 +123,31 @@ export const formSchema = z
       })
       .strict()
       .default({ blockedWords: [] }),
+    /**
+     * File fields of a multipart post, attached to the mail. No allowed types (the default) means no
+     * files: a file part gets 422. api.maxBodyBytes still bounds the whole request: raise it with these.
+     */
+    files: z
+      .object({
+        /** MIME types accepted, such as application/pdf, image/png, image/jpeg; checked against the bytes. */
+        allowedTypes: z
+          .array(
+            z
+              .string()
+              .regex(
+                /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/,
+                'must be a lowercase MIME type such as application/pdf',
+              ),
+          )
+          .max(50)
+          .default([]),
+        // API Gateway REST takes at most 10 MB per request, so no file or set of files can be larger.
+        maxFileBytes: z.number().int().min(1).max(10_485_760).default(5_242_880),
+        maxTotalBytes: z.number().int().min(1).max(10_485_760).default(10_485_760),
+        maxFiles: z.number().int().min(1).max(10).default(3),
+      })
+      .strict()
+      .default({ allowedTypes: [], maxFileBytes: 5_242_880, maxTotalBytes: 10_485_760, maxFiles: 3 }),
   })
   .strict();
 
@@ -274,6 +299,17 @@ export const configSchema = z
         complaintRatePercent: 0.1,
         logRetentionDays: 30,
       }),
+    attachments: z
+      .object({
+        /**
+         * Files up to this total size travel inside the MailJob (base64, 4/3 larger); larger ones go to the
+         * attachments bucket and the job carries their keys (claim check). The cap keeps a job within SQS's
+         * 1 MiB message limit with room for the rendered mail.
+         */
+        inlineMaxBytes: z.number().int().min(0).max(524_288).default(153_600),
+      })
+      .strict()
+      .default({ inlineMaxBytes: 153_600 }),
     forms: z.array(formSchema).min(1),
   })
   .strict()

@@ -128,6 +128,14 @@ export class TransientSendError extends Error {
 
 export type SendError = PermanentSendError | TransientSendError;
 
+/** A BlobStore has no object under the key: it expired, or was never written. */
+export class BlobNotFoundError extends Error {
+  constructor(key: string, options?: { cause?: unknown }) {
+    super(`no attachment object under ${key}`, options);
+    this.name = 'BlobNotFoundError';
+  }
+}
+
 /** The class name of a thrown value: safe to log, unlike its message, which may quote an address. */
 export function errorName(error: unknown): string {
   return error instanceof Error ? error.name : typeof error;

@@ -1,6 +1,7 @@
 import busboy from 'busboy';
 import { BadRequestError, UnsupportedMediaTypeError, ValidationError } from './errors';
 import { mediaType } from './http';
+import { checkFilename, contentMatchesType } from './uploads';
 
 /** The fields of a submission in the order they came, with repeated names kept so validation can refuse them. */
 export type SubmittedFields = ReadonlyArray<readonly [name: string, value: string]>;
@@ -10,6 +11,31 @@ export interface BodyLimits {
   readonly maxFields: number;
   /** Longest field value, in characters. */
   readonly maxFieldLength: number;
+}
+
+/** The files a form accepts (its `files` config). No allowed types: every file part is refused. */
+export interface FileRules {
+  readonly allowedTypes: ReadonlyArray<string>;
+  readonly maxFileBytes: number;
+  readonly maxTotalBytes: number;
+  readonly maxFiles: number;
+}
+
+/** A file a visitor uploaded, already checked against the form's rules. */
+export interface UploadedFile {
+  /** The multipart field it came in. */
+  readonly field: string;
+  /** A plain file name: no path, no control characters, at most 200 characters. */
+  readonly filename: string;
+  /** The declared type, lowercased without parameters; one of the form's allowed types. */
+  readonly contentType: string;
+  readonly content: Buffer;
+}
+
+export interface ParsedFormBody {
+  readonly fields: SubmittedFields;
+  /** Always empty for JSON and urlencoded bodies, and for forms that accept no files. */
+  readonly files: ReadonlyArray<UploadedFile>;
 }
 
 export type BodyFormat = 'json' | 'urlencoded' | 'multipart';
@@ -27,22 +53,33 @@ export function bodyFormat(contentType: string | undefined): BodyFormat {
   }
 }
 
+/** The fields of a body; any file part is refused with 422. */
 export async function parseFormBody(
   contentType: string | undefined,
   body: Buffer,
   limits: BodyLimits,
 ): Promise<SubmittedFields> {
+  const { maxFields, maxFieldLength } = limits;
+  return (await parseFormUpload(contentType, body, { maxFields, maxFieldLength })).fields;
+}
+
+/** The fields and, for a multipart body to a form that accepts files, the files. */
+export async function parseFormUpload(
+  contentType: string | undefined,
+  body: Buffer,
+  limits: BodyLimits & { readonly files?: FileRules | undefined },
+): Promise<ParsedFormBody> {
   const format = bodyFormat(contentType);
-  const fields =
+  const parsed =
     format === 'json'
-      ? parseJson(body)
+      ? { fields: parseJson(body), files: [] }
       : format === 'urlencoded'
-        ? parseUrlEncoded(body)
+        ? { fields: parseUrlEncoded(body), files: [] }
         : await parseMultipart(contentType ?? '', body, limits);
-  if (fields.length > limits.maxFields) {
+  if (parsed.fields.length > limits.maxFields) {
     throw new ValidationError([{ field: '(body)', detail: `has more than ${limits.maxFields} fields` }]);
   }
-  return fields;
+  return parsed;
 }
 
 function parseJson(body: Buffer): SubmittedFields {
@@ -69,17 +106,28 @@ function parseUrlEncoded(body: Buffer): SubmittedFields {
   return [...new URLSearchParams(body.toString('utf8'))];
 }
 
-function parseMultipart(contentType: string, body: Buffer, limits: BodyLimits): Promise<SubmittedFields> {
+function parseMultipart(
+  contentType: string,
+  body: Buffer,
+  limits: BodyLimits & { readonly files?: FileRules | undefined },
+): Promise<ParsedFormBody> {
+  const rules = limits.files !== undefined && limits.files.allowedTypes.length > 0 ? limits.files : undefined;
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
       parser = busboy({
         headers: { 'content-type': contentType },
+        // The raw file name, so that a name with a path is refused rather than silently cut.
+        preservePath: true,
+        // Browsers send a file name as raw UTF-8 in `filename="..."` (HTML's multipart/form-data encoding).
+        defParamCharset: 'utf8',
         limits: {
           fields: limits.maxFields + 1,
           // Bytes, and a character can take four of them in UTF-8.
           fieldSize: limits.maxFieldLength * 4,
-          parts: limits.maxFields + 1,
+          parts: limits.maxFields + 1 + (rules?.maxFiles ?? 0),
+          // busboy flags a file that reaches the limit, so one byte more than the largest allowed.
+          ...(rules === undefined ? {} : { fileSize: rules.maxFileBytes + 1 }),
         },
       });
     } catch {
@@ -93,9 +141,26 @@ function parseMultipart(contentType: string, body: Buffer, limits: BodyLimits): 
         errors.push({ field: name, detail: `must be at most ${limits.maxFieldLength} characters` });
       else fields.push([name, value]);
     });
-    parser.on('file', (name, stream) => {
-      stream.resume();
-      errors.push({ field: name, detail: 'file uploads are not accepted by this form' });
+    const files: UploadedFile[] = [];
+    const upload = { count: 0, totalBytes: 0 };
+    parser.on('file', (name, stream, info) => {
+      if (rules === undefined) {
+        stream.resume();
+        errors.push({ field: name, detail: 'file uploads are not accepted by this form' });
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let truncated = false;
+      stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+      stream.on('limit', () => {
+        truncated = true;
+      });
+      stream.on('end', () => {
+        const problem = checkFile(name, info, Buffer.concat(chunks), truncated, rules, upload);
+        if (problem === 'empty') return;
+        if (typeof problem === 'string') errors.push({ field: printable(name), detail: problem });
+        else files.push(problem);
+      });
     });
     parser.on('fieldsLimit', () =>
       errors.push({ field: '(body)', detail: `has more than ${limits.maxFields} fields` }),
@@ -106,10 +171,46 @@ function parseMultipart(contentType: string, body: Buffer, limits: BodyLimits): 
     parser.on('error', () => reject(new BadRequestError('The multipart body is malformed.')));
     parser.on('close', () => {
       if (errors.length > 0) reject(new ValidationError(dedupe(errors)));
-      else resolve(fields);
+      else resolve({ fields, files });
     });
     parser.end(body);
   });
+}
+
+/**
+ * One file part against the form's rules, in the order a visitor can fix them. `empty` is the part a
+ * browser sends for a file input left empty (no name, no bytes): it is no file and no error.
+ */
+function checkFile(
+  field: string,
+  info: busboy.FileInfo,
+  content: Buffer,
+  truncated: boolean,
+  rules: FileRules,
+  upload: { count: number; totalBytes: number },
+): UploadedFile | string | 'empty' {
+  if (info.filename === undefined && content.length === 0) return 'empty';
+  upload.count += 1;
+  if (upload.count > rules.maxFiles) return `is more than the ${rules.maxFiles} files this form accepts`;
+  const name = checkFilename(info.filename);
+  if (!name.ok) return name.reason;
+  const contentType = info.mimeType.toLowerCase();
+  if (!rules.allowedTypes.includes(contentType)) {
+    return `type ${contentType.slice(0, 100)} is not accepted; send ${rules.allowedTypes.join(', ')}`;
+  }
+  if (truncated) return `must be at most ${rules.maxFileBytes} bytes`;
+  upload.totalBytes += content.length;
+  if (upload.totalBytes > rules.maxTotalBytes)
+    return `makes the files larger than the ${rules.maxTotalBytes} bytes accepted in total`;
+  if (!contentMatchesType(content, contentType)) return `content is not a ${contentType} file`;
+  return { field, filename: name.filename, contentType, content };
+}
+
+/** A field name fit to echo back in an error: bounded and printable. */
+function printable(name: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are replaced
+  const text = name.replace(/[\u0000-\u001f\u007f]/g, '?');
+  return text.length > 64 ? `${text.slice(0, 64)}...` : text;
 }
 
 function dedupe(errors: ReadonlyArray<{ field: string; detail: string }>) {

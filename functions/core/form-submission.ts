@@ -4,7 +4,7 @@ import type { FormConfig, PostroomConfig } from './config';
 import { type FieldError, ValidationError } from './errors';
 import type { SubmittedFields } from './form-body';
 import { escapeHtml } from './http';
-import { MAIL_JOB_VERSION, type MailJob } from './mail-job';
+import { MAIL_JOB_VERSION, type MailJob, type MailJobAttachment } from './mail-job';
 
 /** The honeypot: hidden from people by the form's CSS, filled in by bots that fill every field. */
 export const HONEYPOT_FIELD = '_gotcha';
@@ -128,7 +128,17 @@ export interface RenderedBody {
   readonly html: string;
 }
 
-export function renderBody(form: FormConfig, submission: FormSubmission): RenderedBody {
+/** A file attached to the mail, as the body lists it. */
+export interface ListedFile {
+  readonly filename: string;
+  readonly size: number;
+}
+
+export function renderBody(
+  form: FormConfig,
+  submission: FormSubmission,
+  files: ReadonlyArray<ListedFile> = [],
+): RenderedBody {
   const rows: ReadonlyArray<readonly [string, string]> = [
     ['Name', submission.name ?? '(not given)'],
     ['Email', submission.email.address],
@@ -142,6 +152,9 @@ export function renderBody(form: FormConfig, submission: FormSubmission): Render
     'Message:',
     submission.message,
     '',
+    ...(files.length === 0
+      ? []
+      : ['Attached files:', ...files.map((file) => `  ${file.filename} (${formatBytes(file.size)})`), '']),
     '--',
     `Reply to this mail to answer ${submission.email.address}.`,
     '',
@@ -158,6 +171,14 @@ export function renderBody(form: FormConfig, submission: FormSubmission): Render
     '</table>',
     '<p><strong>Message:</strong></p>',
     `<p>${htmlText(submission.message)}</p>`,
+    ...(files.length === 0
+      ? []
+      : [
+          '<p><strong>Attached files:</strong></p>',
+          '<ul>',
+          ...files.map((file) => `<li>${escapeHtml(file.filename)} (${formatBytes(file.size)})</li>`),
+          '</ul>',
+        ]),
     `<p style="color:#666">Reply to this mail to answer ${escapeHtml(submission.email.address)}.</p>`,
     '</body></html>',
     '',
@@ -171,8 +192,9 @@ export function buildFormMailJob(
   form: FormConfig,
   submission: FormSubmission,
   meta: { id: string; createdAt: Date },
+  attachments: ReadonlyArray<MailJobAttachment> = [],
 ): MailJob {
-  const body = renderBody(form, submission);
+  const body = renderBody(form, submission, attachments);
   const { name, address } = config.sender;
   return {
     v: MAIL_JOB_VERSION,
@@ -185,7 +207,14 @@ export function buildFormMailJob(
     subject: renderSubject(form.subject, submission),
     text: body.text,
     html: body.html,
+    ...(attachments.length === 0 ? {} : { attachments: [...attachments] }),
   };
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
 function normalizeLines(value: string): string {

@@ -10,7 +10,11 @@ import type { OutboundMail } from './ports';
  * property tests check that no field can add or change a header, and that the subject a mail client
  * shows is the text the visitor typed.
  */
-export async function composeMail(job: MailJob): Promise<OutboundMail> {
+export async function composeMail(
+  job: MailJob,
+  /** The bytes of the job's bucket attachments, by key (see fetchAttachments). */
+  stored: ReadonlyMap<string, Buffer> = new Map(),
+): Promise<OutboundMail> {
   const domain = job.from.address.slice(job.from.address.lastIndexOf('@') + 1);
   const composer = new MailComposer({
     from: { name: job.from.name ?? '', address: job.from.address },
@@ -29,6 +33,13 @@ export async function composeMail(job: MailJob): Promise<OutboundMail> {
     },
     // Keep the envelope to exactly the job's recipients.
     envelope: { from: job.from.address, to: [...job.to] },
+    // Content is always bytes in hand: nodemailer never reads a path or fetches a URL for a job.
+    attachments: (job.attachments ?? []).map((file) => ({
+      filename: file.filename,
+      contentType: file.contentType,
+      contentDisposition: 'attachment' as const,
+      content: 'content' in file ? Buffer.from(file.content, 'base64') : storedBytes(stored, file.blob.key),
+    })),
     disableFileAccess: true,
     disableUrlAccess: true,
   });
@@ -44,4 +55,10 @@ export async function composeMail(job: MailJob): Promise<OutboundMail> {
  */
 function literalSubject(subject: string): string {
   return encodeWord(subject, 'B', 52);
+}
+
+function storedBytes(stored: ReadonlyMap<string, Buffer>, key: string): Buffer {
+  const bytes = stored.get(key);
+  if (bytes === undefined) throw new Error(`attachment ${key} was not fetched`);
+  return bytes;
 }

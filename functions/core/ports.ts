@@ -64,6 +64,16 @@ export interface RelayQueue {
   deadLetter(body: string, details: { reason: string; jobId: string | undefined }): Promise<void>;
 }
 
+/**
+ * Where attachments too large for a queue message wait for the relay: the attachments bucket (S3),
+ * encrypted, its objects expiring by lifecycle rule. Keys are `attachments/<job id>/<index>`.
+ */
+export interface BlobStore {
+  put(key: string, bytes: Buffer, contentType: string): Promise<void>;
+  /** Throws BlobNotFoundError (core/errors) when there is no such object, anything else when it cannot tell. */
+  get(key: string): Promise<Buffer>;
+}
+
 /** Structured logging; Powertools' Logger fits. Attributes never hold bodies or full addresses. */
 export interface Log {
   info(message: string, attributes?: Record<string, unknown>): void;

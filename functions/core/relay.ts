@@ -1,10 +1,11 @@
 import { maskAddress } from './address';
+import { fetchAttachments } from './attachments';
 import type { PostroomConfig } from './config';
 import { errorName, PermanentSendError } from './errors';
 import { type MailJob, parseMailJob } from './mail-job';
 import { METRIC, type Metrics } from './metrics';
 import { composeMail } from './mime';
-import type { ClaimStore, Clock, Log, RelayQueue, Transport } from './ports';
+import type { BlobStore, ClaimStore, Clock, Log, RelayQueue, Transport } from './ports';
 import { classifySendError } from './send-errors';
 
 /** One received queue message, as the relay needs it (from an SQS record or the local poller). */
@@ -26,6 +27,8 @@ export interface RelayDeps {
   readonly metrics: Metrics;
   /** [0, 1): the jitter source; tests make it fixed. */
   readonly random: () => number;
+  /** The attachments bucket, for jobs whose files did not fit in the message. */
+  readonly blobs?: BlobStore;
 }
 
 export type RelayOutcome = 'sent' | 'duplicate' | 'retry' | 'dead-lettered';
@@ -104,7 +107,7 @@ async function relayRecord(
 
   let providerMessageId: string;
   try {
-    providerMessageId = (await deps.transport.send(await compose(job))).providerMessageId;
+    providerMessageId = (await deps.transport.send(await compose(job, deps.blobs))).providerMessageId;
   } catch (error) {
     const failure = classifySendError(error);
     const exhausted = failure.retryable && record.receiveCount >= config.queue.maxReceiveCount;
@@ -148,9 +151,11 @@ async function relayRecord(
   return { outcome: 'sent', jobId: job.id };
 }
 
-async function compose(job: MailJob) {
+async function compose(job: MailJob, blobs: BlobStore | undefined) {
+  // Fetch failures are classified where they happen: a missing object is permanent, the rest transient.
+  const stored = await fetchAttachments(job, blobs);
   try {
-    return await composeMail(job);
+    return await composeMail(job, stored);
   } catch (error) {
     throw new PermanentSendError(`cannot compose the message: ${errorName(error)}`, { cause: error });
   }

@@ -1,4 +1,5 @@
 import { maskAddress } from './address';
+import { planAttachments, storeAttachments } from './attachments';
 import { type CaptchaVerifier, checkCaptcha } from './captcha';
 import { type FormConfig, findForm, type PostroomConfig } from './config';
 import {
@@ -9,7 +10,7 @@ import {
   PayloadTooLargeError,
   ServiceUnavailableError,
 } from './errors';
-import { bodyFormat, parseFormBody } from './form-body';
+import { bodyFormat, parseFormUpload } from './form-body';
 import { buildAutoresponseJob, buildFormMailJob, validateSubmission } from './form-submission';
 import {
   autoresponseAllowed,
@@ -23,7 +24,7 @@ import {
 import { type HttpRequest, type HttpResponse, jsonResponse, problemResponse } from './http';
 import { MAX_MAIL_JOB_BYTES, mailJobBytes } from './mail-job';
 import { METRIC, type Metrics } from './metrics';
-import type { Clock, Log, MailQueue } from './ports';
+import type { BlobStore, Clock, Log, MailQueue } from './ports';
 
 export interface SubmitFormDeps {
   readonly config: PostroomConfig;
@@ -36,6 +37,8 @@ export interface SubmitFormDeps {
   readonly guards: GuardStore;
   /** Captcha verification, for forms that have a captcha. */
   readonly captcha?: { verifier: CaptchaVerifier; secret: (formId: string) => string | undefined };
+  /** The attachments bucket, for files too large to travel in the queue message. */
+  readonly blobs?: BlobStore;
 }
 
 /** Fields a form may hold besides email, name, message and the underscore controls. */
@@ -105,9 +108,10 @@ export async function submitForm(
 
     const contentType = request.headers['content-type'];
     const wantsJson = bodyFormat(contentType) === 'json' || acceptsJson(request.headers.accept);
-    const fields = await parseFormBody(contentType, request.body, {
+    const { fields, files } = await parseFormUpload(contentType, request.body, {
       maxFields: form.maxExtraFields + RESERVED_FIELDS,
       maxFieldLength: form.maxFieldLength,
+      files: form.files,
     });
     const submission = validateSubmission(fields, form);
     const redirect = chooseRedirect(form, fields.find(([name]) => name === '_next')?.[1]);
@@ -141,10 +145,18 @@ export async function submitForm(
       return answer(id);
     }
 
-    const job = buildFormMailJob(config, form, submission, { id, createdAt: new Date(deps.clock.now()) });
+    const attached = planAttachments(files, id, config.attachments.inlineMaxBytes);
+    const job = buildFormMailJob(
+      config,
+      form,
+      submission,
+      { id, createdAt: new Date(deps.clock.now()) },
+      attached.attachments,
+    );
     // Escaping can make the rendered mail several times the size of the body; a job must fit in SQS.
     if (mailJobBytes(job) > MAX_MAIL_JOB_BYTES)
       throw new PayloadTooLargeError('The message is too large to send.');
+    await storeAttachments(attached.uploads, deps.blobs, log, { formId, jobId: id });
 
     const dupKey = duplicateKey(form, submission);
     if (dupKey !== undefined) {

@@ -5,6 +5,7 @@ import { DynamoClaimStore } from '../adapters/dynamodb-claims';
 import { configFromEnv, requireEnv } from '../adapters/function-env';
 import { createLogger } from '../adapters/powertools-log';
 import { createMetrics } from '../adapters/powertools-metrics';
+import { blobStoreFromEnv } from '../adapters/s3-blobs';
 import { readSecretString } from '../adapters/secrets';
 import { SqsRelayQueue } from '../adapters/sqs-queue';
 import { createMailTransport } from '../adapters/transport';
@@ -41,6 +42,7 @@ export const handler = createRelayHandler({
   log,
   metrics: port,
   random: Math.random,
+  blobs: blobStoreFromEnv(process.env, config.region),
 })
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics));

@@ -7,6 +7,7 @@ import { DynamoGuardStore } from '../adapters/dynamodb-guards';
 import { configFromEnv, requireEnv } from '../adapters/function-env';
 import { createLogger } from '../adapters/powertools-log';
 import { createMetrics } from '../adapters/powertools-metrics';
+import { blobStoreFromEnv } from '../adapters/s3-blobs';
 import { readSecretString } from '../adapters/secrets';
 import { SqsMailQueue } from '../adapters/sqs-queue';
 import { SERVICE } from '../core/metrics';
@@ -40,6 +41,7 @@ export const handler = createSendHandler({
   log,
   metrics: port,
   captcha: { verifier: httpCaptchaVerifier, secret: (formId) => captchaSecrets.get(formId) },
+  blobs: blobStoreFromEnv(process.env, config.region),
   guards: new DynamoGuardStore(
     createDynamoClient({ region: config.region }),
     requireEnv(process.env, 'TABLE_NAME'),

@@ -1,7 +1,9 @@
+import { BlobNotFoundError } from '../../functions/core/errors';
 import type { GuardStore } from '../../functions/core/guards';
 import type { MailJob } from '../../functions/core/mail-job';
 import type { MetricName, Metrics } from '../../functions/core/metrics';
 import type {
+  BlobStore,
   ClaimResult,
   ClaimStore,
   Clock,
@@ -236,5 +238,27 @@ export class MemoryGuardStore implements GuardStore {
 
   async forget(key: string): Promise<void> {
     this.items.delete(key);
+  }
+}
+
+/** The attachments bucket in memory: a missing key throws BlobNotFoundError, as the S3 adapter does. */
+export class MemoryBlobStore implements BlobStore {
+  readonly objects = new Map<string, { bytes: Buffer; contentType: string }>();
+  readonly calls: Array<{ operation: 'put' | 'get'; key: string }> = [];
+  /** Operations that throw this error instead of running. */
+  readonly failures: Partial<Record<'put' | 'get', Error>> = {};
+
+  async put(key: string, bytes: Buffer, contentType: string): Promise<void> {
+    this.calls.push({ operation: 'put', key });
+    if (this.failures.put) throw this.failures.put;
+    this.objects.set(key, { bytes: Buffer.from(bytes), contentType });
+  }
+
+  async get(key: string): Promise<Buffer> {
+    this.calls.push({ operation: 'get', key });
+    if (this.failures.get) throw this.failures.get;
+    const object = this.objects.get(key);
+    if (object === undefined) throw new BlobNotFoundError(key);
+    return Buffer.from(object.bytes);
   }
 }

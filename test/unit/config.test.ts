@@ -84,6 +84,7 @@ describe('Core: parseConfig', () => {
         complaintRatePercent: 0.1,
         logRetentionDays: 30,
       },
+      attachments: { inlineMaxBytes: 153_600 },
       forms: [
         {
           id: 'contact',
@@ -95,6 +96,7 @@ describe('Core: parseConfig', () => {
           allowedRedirects: [],
           rateLimit: {},
           content: { blockedWords: [] },
+          files: { allowedTypes: [], maxFileBytes: 5_242_880, maxTotalBytes: 10_485_760, maxFiles: 3 },
         },
       ],
     });
