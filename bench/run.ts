@@ -48,7 +48,10 @@ async function main() {
   // The shipped forms limit each client IP; every bench request comes from one loopback address, and the
   // bench measures the pipeline, not the limiter, so the limits are lifted here.
   const shipped = readPostroomContext('cdk.json') as { forms: Array<Record<string, unknown>> };
-  const config = localConfig({ ...shipped, forms: shipped.forms.map((form) => ({ ...form, rateLimit: {} })) }, {});
+  const config = localConfig(
+    { ...shipped, forms: shipped.forms.map((form) => ({ ...form, rateLimit: {} })) },
+    {},
+  );
   const log = new SentClock();
   const stack = await startLocalStack({ config, ports: { api: 0, ses: 0, sqs: 0, dynamodb: 0 }, log });
   const url = `${stack.apiUrl}/v1/forms/contact`;

@@ -27,7 +27,7 @@ async function freePort(): Promise<number> {
 
 /** A visitor's website on its own origin, whose page submits to Postroom with fetch. */
 async function startSite(apiUrl: () => string): Promise<{ origin: string; server: Server }> {
-  const server = createServer((req, res) => {
+  const server = createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end(`<!doctype html><html><body>
 <h1>Another website</h1>
