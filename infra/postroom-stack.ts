@@ -3,6 +3,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { type PostroomConfig, parseConfig } from '../functions/core/config';
 import { Api } from './constructs/api';
+import { Attachments } from './constructs/attachments';
 import { MailProvider } from './constructs/mail-provider';
 import { Monitoring } from './constructs/monitoring';
 import { Queueing } from './constructs/queueing';
@@ -24,6 +25,7 @@ export class PostroomStack extends Stack {
   readonly provider: MailProvider;
   readonly relay: Relay;
   readonly monitoring: Monitoring;
+  readonly attachments: Attachments | undefined;
 
   constructor(scope: Construct, id: string, props: PostroomStackProps) {
     super(scope, id, props);
@@ -35,6 +37,10 @@ export class PostroomStack extends Stack {
       relayTimeout: Duration.seconds(config.relay.timeoutSeconds),
     });
     this.store = new Store(this, 'Store');
+    // The claim-check bucket exists only when a form accepts files.
+    this.attachments = config.forms.some((form) => form.files.allowedTypes.length > 0)
+      ? new Attachments(this, 'Attachments')
+      : undefined;
     this.provider = new MailProvider(this, 'MailProvider', {
       senderAddress: config.sender.address,
       transport: config.transport,
@@ -47,6 +53,7 @@ export class PostroomStack extends Stack {
       table: this.store.table,
       provider: this.provider,
       logRetention,
+      attachments: this.attachments,
     });
     this.api = new Api(this, 'Api', {
       rawConfig,
@@ -58,6 +65,7 @@ export class PostroomStack extends Stack {
       firewall: config.api.waf.enabled
         ? { requestsPerFiveMinutes: config.api.waf.requestsPerFiveMinutes }
         : undefined,
+      attachments: this.attachments,
       captchaSecrets: [
         ...new Set(config.forms.flatMap((form) => (form.captcha ? [form.captcha.secret] : []))),
       ],

@@ -17,8 +17,11 @@ import type { BlobStore, Log } from './ports';
  */
 
 /** The object key of a job's `index`-th attachment. */
+/** Every attachment object lives under this prefix: the functions' S3 permissions are limited to it. */
+export const ATTACHMENT_KEY_PREFIX = 'attachments/';
+
 export function attachmentKey(jobId: string, index: number): string {
-  return `attachments/${jobId}/${index}`;
+  return `${ATTACHMENT_KEY_PREFIX}${jobId}/${index}`;
 }
 
 export interface BlobUpload {

@@ -16,6 +16,7 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { GUARD_KEY_PREFIXES } from '../../functions/core/guards';
+import type { Attachments } from './attachments';
 import { Firewall } from './firewall';
 import { MailFunction } from './mail-function';
 import { importSecret } from './mail-provider';
@@ -51,6 +52,11 @@ export interface ApiProps {
    * @default none
    */
   readonly captchaSecrets?: ReadonlyArray<string>;
+  /**
+   * The claim-check bucket, when a form accepts files.
+   * @default none
+   */
+  readonly attachments?: Attachments;
 }
 
 /**
@@ -112,7 +118,11 @@ export class Api extends Construct {
       // API Gateway gives up on a Lambda integration after 29 s; a submission needs one SendMessage.
       timeout: Duration.seconds(10),
       logRetention: props.logRetention,
-      environment: { MAIL_QUEUE_URL: props.mailQueue.queueUrl, TABLE_NAME: props.table.tableName },
+      environment: {
+        MAIL_QUEUE_URL: props.mailQueue.queueUrl,
+        TABLE_NAME: props.table.tableName,
+        ...(props.attachments ? { ATTACHMENTS_BUCKET: props.attachments.bucket.bucketName } : {}),
+      },
     });
     this.function = send.function;
     // Enqueue, and GetQueueAttributes for /health. Nothing else: the API never reads mail back.
@@ -132,6 +142,7 @@ export class Api extends Construct {
       }),
     );
 
+    props.attachments?.grantUpload(send.function);
     (props.captchaSecrets ?? []).forEach((secret, index) => {
       importSecret(this, `CaptchaSecret${index}`, secret).grantRead(send.function);
     });

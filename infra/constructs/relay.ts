@@ -6,6 +6,7 @@ import type { ILogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { PostroomConfig } from '../../functions/core/config';
+import type { Attachments } from './attachments';
 import { MailFunction } from './mail-function';
 import type { MailProvider } from './mail-provider';
 
@@ -21,6 +22,11 @@ export interface RelayProps {
   readonly provider: MailProvider;
   /** Retention of the relay's log group. */
   readonly logRetention: RetentionDays;
+  /**
+   * The claim-check bucket, when a form accepts files.
+   * @default none
+   */
+  readonly attachments?: Attachments;
 }
 
 /** The relay function: drains the mail queue in batches and sends each job once through SES or SMTP. */
@@ -44,6 +50,7 @@ export class Relay extends Construct {
         MAIL_QUEUE_URL: props.mailQueue.queueUrl,
         DEAD_LETTER_QUEUE_URL: props.deadLetterQueue.queueUrl,
         ...props.provider.relayEnvironment,
+        ...(props.attachments ? { ATTACHMENTS_BUCKET: props.attachments.bucket.bucketName } : {}),
       },
     });
     this.function = relay.function;
@@ -71,5 +78,6 @@ export class Relay extends Construct {
     // claim back. No Scan, Query, PutItem or DeleteItem (TTL deletes expired records).
     props.table.grant(relay.function, 'dynamodb:UpdateItem', 'dynamodb:GetItem');
     props.provider.grantSend(relay.function);
+    props.attachments?.grantFetch(relay.function);
   }
 }

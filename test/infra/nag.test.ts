@@ -30,7 +30,7 @@ function acknowledgements(root: IConstruct): Map<string, string> {
 describe('cdk-nag: AwsSolutions', { timeout: SYNTH_TIMEOUT_MS }, () => {
   for (const [name, rawConfig] of [
     ['the default config', defaultConfig],
-    ['every optional feature (WAF, domain identity)', fullConfig],
+    ['every optional feature (WAF, domain identity, captcha, file uploads)', fullConfig],
     ['the SMTP transport', smtpConfig],
   ] as const) {
     it(`reports no unacknowledged error or warning for ${name}`, () => {

@@ -17,7 +17,13 @@ export const defaultConfig = {
 /** Every optional feature on, with values unlike the defaults, so a test proves each value arrives. */
 export const fullConfig = {
   ...defaultConfig,
-  forms: [{ ...form, captcha: { provider: 'turnstile', secret: 'postroom/turnstile' } }],
+  forms: [
+    {
+      ...form,
+      captcha: { provider: 'turnstile', secret: 'postroom/turnstile' },
+      files: { allowedTypes: ['application/pdf'] },
+    },
+  ],
   transport: { kind: 'ses', domainIdentity: 'example.com' },
   api: { throttleRatePerSecond: 20, throttleBurst: 40, waf: { enabled: true, requestsPerFiveMinutes: 500 } },
   queue: { batchingWindowSeconds: 5 },
