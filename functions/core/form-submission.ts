@@ -195,19 +195,31 @@ export function buildFormMailJob(
   attachments: ReadonlyArray<MailJobAttachment> = [],
 ): MailJob {
   const body = renderBody(form, submission, attachments);
-  const { name, address } = config.sender;
   return {
-    v: MAIL_JOB_VERSION,
-    id: meta.id,
-    source: { kind: 'form', formId: form.id },
-    createdAt: meta.createdAt.toISOString(),
-    from: name === undefined ? { address } : { name, address },
+    ...envelope(config, form, 'form', meta),
     to: [...form.recipients],
     replyTo: submission.email.address,
     subject: renderSubject(form.subject, submission),
     text: body.text,
     html: body.html,
     ...(attachments.length === 0 ? {} : { attachments: [...attachments] }),
+  };
+}
+
+/** What every job from a form shares: version, id, source, time, and the configured sender as From. */
+function envelope(
+  config: PostroomConfig,
+  form: FormConfig,
+  kind: MailJob['source']['kind'],
+  meta: { id: string; createdAt: Date },
+): Pick<MailJob, 'v' | 'id' | 'source' | 'createdAt' | 'from'> {
+  const { name, address } = config.sender;
+  return {
+    v: MAIL_JOB_VERSION,
+    id: meta.id,
+    source: { kind, formId: form.id },
+    createdAt: meta.createdAt.toISOString(),
+    from: name === undefined ? { address } : { name, address },
   };
 }
 
@@ -241,13 +253,8 @@ export function buildAutoresponseJob(
 ): MailJob | undefined {
   const auto = form.autoresponse;
   if (!auto) return undefined;
-  const { name, address } = config.sender;
   return {
-    v: MAIL_JOB_VERSION,
-    id: meta.id,
-    source: { kind: 'autoresponse', formId: form.id },
-    createdAt: meta.createdAt.toISOString(),
-    from: name === undefined ? { address } : { name, address },
+    ...envelope(config, form, 'autoresponse', meta),
     to: [to],
     subject: auto.subject,
     text: auto.text,
