@@ -22,6 +22,7 @@ async function main(): Promise<void> {
     smtpPassword: env.POSTROOM_SMTP_PASSWORD,
     log,
     captchaSecrets,
+    apiKey: env.POSTROOM_API_KEY,
   });
 
   const transport =
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
       'Postroom is running locally.',
       `  Demo contact form  ${stack.apiUrl}/`,
       `  Form endpoint      POST ${stack.apiUrl}/v1/forms/{formId}  (forms: ${config.forms.map((f) => f.id).join(', ')})`,
+      `  Send API           POST ${stack.apiUrl}/v1/send  (${env.POSTROOM_API_KEY ? 'accepts POSTROOM_API_KEY' : 'create a key: npm run postroom -- keys create'})`,
       `  Health             ${stack.apiUrl}/health`,
       `  SES inbox          ${stack.sesUrl}/   (sent mail as JSON: ${stack.sesUrl}/store)`,
       `  Mail goes through  ${transport}`,

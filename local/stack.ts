@@ -2,11 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { createDynamoClient, createS3Client, createSqsClient } from '../functions/adapters/aws-clients';
 import { httpCaptchaVerifier } from '../functions/adapters/captcha-verifier';
+import { DynamoApiKeyStore } from '../functions/adapters/dynamodb-api-keys';
 import { DynamoClaimStore } from '../functions/adapters/dynamodb-claims';
 import { DynamoGuardStore } from '../functions/adapters/dynamodb-guards';
+import { DynamoMessageStore } from '../functions/adapters/dynamodb-messages';
 import { S3BlobStore } from '../functions/adapters/s3-blobs';
 import { SqsMailQueue, SqsRelayQueue } from '../functions/adapters/sqs-queue';
 import { createMailTransport } from '../functions/adapters/transport';
+import { hashApiKey } from '../functions/core/api-keys';
 import type { PostroomConfig } from '../functions/core/config';
 import { type Metrics, noMetrics } from '../functions/core/metrics';
 import { type Clock, type Log, systemClock, type Transport } from '../functions/core/ports';
@@ -30,6 +33,8 @@ export interface LocalStackOptions {
   readonly metrics?: Metrics;
   /** Captcha secret keys by form id, for the forms with a captcha. */
   readonly captchaSecrets?: Readonly<Record<string, string>>;
+  /** An API key the stack accepts from the start (`POSTROOM_API_KEY`); only its hash is stored. */
+  readonly apiKey?: string | undefined;
 }
 
 export interface LocalStack {
@@ -41,6 +46,9 @@ export interface LocalStack {
   readonly resources: LocalResources;
   stop(): Promise<void>;
 }
+
+/** The key id of the key set with POSTROOM_API_KEY. */
+export const LOCAL_ENV_KEY_ID = 'key_local_env';
 
 // The emulators accept any credentials; these never leave the machine.
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
@@ -69,6 +77,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const resources = await createResources(sqs, dynamodb, config, s3);
     const blobs = new S3BlobStore(s3, resources.attachmentsBucket);
     const clock = options.clock ?? systemClock;
+    const messages = new DynamoMessageStore(dynamodb, resources.tableName, config.relay.recordTtlDays);
+    const apiKeys = new DynamoApiKeyStore(dynamodb, resources.tableName);
+    if (options.apiKey) {
+      await apiKeys.create({
+        keyId: LOCAL_ENV_KEY_ID,
+        name: 'POSTROOM_API_KEY',
+        hash: hashApiKey(options.apiKey),
+        createdAt: new Date(clock.now()).toISOString(),
+        revoked: false,
+      });
+    }
 
     const transport =
       options.transport ?? createMailTransport(config.transport, aws, { smtpPassword: options.smtpPassword });
@@ -84,6 +103,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       metrics,
       random: Math.random,
       blobs,
+      messages,
     });
     const queueArn = await sqs.send(
       new GetQueueAttributesCommand({ QueueUrl: resources.queueUrl, AttributeNames: ['QueueArn'] }),
@@ -109,6 +129,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       log,
       metrics,
       guards: new DynamoGuardStore(dynamodb, resources.tableName),
+      apiKeys,
+      messages,
       blobs,
       captcha: { verifier: httpCaptchaVerifier, secret: (formId) => options.captchaSecrets?.[formId] },
     });

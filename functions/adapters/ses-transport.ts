@@ -16,10 +16,14 @@ export class SesTransport implements Transport {
     const result = await this.ses.send(
       new SendEmailCommand({
         FromEmailAddress: mail.from,
+        // With Raw content the Destination is the envelope: Bcc recipients are here and in no header.
         Destination: { ToAddresses: [...mail.to] },
         Content: { Raw: { Data: mail.raw } },
         ConfigurationSetName: this.options.configurationSet,
-        EmailTags: [{ Name: 'postroom-job-id', Value: mail.jobId }],
+        EmailTags: [
+          { Name: 'postroom-job-id', Value: mail.jobId },
+          ...(mail.tags ?? []).map((tag) => ({ Name: tag.name, Value: tag.value })),
+        ],
       }),
     );
     return { providerMessageId: result.MessageId ?? '' };

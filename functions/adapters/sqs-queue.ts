@@ -39,7 +39,9 @@ export class SqsMailQueue implements MailQueue {
         MessageBody: body,
         MessageAttributes: {
           [ATTRIBUTE.jobId]: { DataType: 'String', StringValue: job.id },
-          [ATTRIBUTE.formId]: { DataType: 'String', StringValue: job.source.formId },
+          ...(job.source.kind === 'api'
+            ? {}
+            : { [ATTRIBUTE.formId]: { DataType: 'String', StringValue: job.source.formId } }),
         },
       }),
     );

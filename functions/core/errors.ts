@@ -140,3 +140,10 @@ export class BlobNotFoundError extends Error {
 export function errorName(error: unknown): string {
   return error instanceof Error ? error.name : typeof error;
 }
+
+export class ConflictError extends HttpError {
+  constructor(detail: string) {
+    super(409, 'Conflict', detail);
+    this.name = 'ConflictError';
+  }
+}

@@ -210,7 +210,7 @@ export function buildFormMailJob(
 function envelope(
   config: PostroomConfig,
   form: FormConfig,
-  kind: MailJob['source']['kind'],
+  kind: 'form' | 'autoresponse',
   meta: { id: string; createdAt: Date },
 ): Pick<MailJob, 'v' | 'id' | 'source' | 'createdAt' | 'from'> {
   const { name, address } = config.sender;

@@ -25,12 +25,6 @@ export interface GuardStore {
   forget(key: string): Promise<void>;
 }
 
-/**
- * Every key the send function writes starts with one of these; its IAM policy is limited to them
- * (dynamodb:LeadingKeys), so it can never touch the relay's idempotency records (`job#`).
- */
-export const GUARD_KEY_PREFIXES = ['rate#', 'dup#', 'captcha#', 'auto#'] as const;
-
 export class TooManyRequestsError extends HttpError {
   constructor(retryAfterSeconds: number) {
     super(429, 'Too Many Requests', 'Too many submissions; try again later.', {

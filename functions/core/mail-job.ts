@@ -49,18 +49,57 @@ const blobAttachmentSchema = z
 
 export const MAIL_JOB_VERSION = 1;
 
+/** Most recipients of one mail, to, cc and bcc together: SES's limit per message. */
+export const MAX_RECIPIENTS = 50;
+
+/**
+ * Headers a transactional sender may set, beyond those Postroom writes itself. Anything else (From, To,
+ * Bcc, Received, DKIM...) could forge or misroute mail, so it is not on the list.
+ * List-Unsubscribe: RFC 2369 and RFC 8058 (one-click, which Gmail and Yahoo require of bulk senders).
+ */
+export const ALLOWED_HEADERS = ['List-Unsubscribe', 'List-Unsubscribe-Post', 'X-Entity-Ref-ID'] as const;
+export type AllowedHeader = (typeof ALLOWED_HEADERS)[number];
+
+/** A header value: one line, printable, within RFC 5322's 998-character line limit. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+export const HEADER_VALUE = /^[^\u0000-\u001f\u007f]{1,998}$/;
+
+/** SES message tags: names and values of ASCII letters, digits, `_` and `-`, at most 256 characters. */
+export const TAG_TEXT = /^[A-Za-z0-9_-]{1,256}$/;
+/** Most tags a sender sets; Postroom adds its own `postroom-job-id`. SES accepts up to 50. */
+export const MAX_TAGS = 10;
+
+const tagSchema = z.object({ name: z.string().regex(TAG_TEXT), value: z.string().regex(TAG_TEXT) }).strict();
+
+/**
+ * Where a job comes from. A contact form (or its autoresponse) names the form; the transactional API names
+ * the API key's id. `api` was added within version 1, like `autoresponse`: deploy the relay first.
+ */
+const sourceSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.enum(['form', 'autoresponse']), formId: z.string().min(1).max(64) }).strict(),
+  z.object({ kind: z.literal('api'), keyId: z.string().min(1).max(64) }).strict(),
+]);
+
 export const mailJobSchema = z
   .object({
     v: z.literal(MAIL_JOB_VERSION),
     id: z.uuid(),
     // `autoresponse`: the confirmation a form sends its visitor. Added within version 1: deploy the relay
     // (which reads both kinds) before a send function that writes the new kind.
-    source: z.object({ kind: z.enum(['form', 'autoresponse']), formId: z.string().min(1).max(64) }).strict(),
+    source: sourceSchema,
     createdAt: z.iso.datetime(),
     from: z
       .object({ name: z.string().max(MAX_DISPLAY_NAME_LENGTH).optional(), address: sendableAddress })
       .strict(),
-    to: z.array(sendableAddress).min(1).max(50),
+    to: z.array(sendableAddress).min(1).max(MAX_RECIPIENTS),
+    /** Copies, in the Cc header. Optional fields, like attachments, added within version 1. */
+    cc: z.array(sendableAddress).min(1).max(MAX_RECIPIENTS).optional(),
+    /** Blind copies: in the envelope only, never in a header. */
+    bcc: z.array(sendableAddress).min(1).max(MAX_RECIPIENTS).optional(),
+    /** Headers from ALLOWED_HEADERS, set by an API sender. */
+    headers: z.partialRecord(z.enum(ALLOWED_HEADERS), z.string().regex(HEADER_VALUE)).optional(),
+    /** Message tags for SES (EmailTags); the SMTP transport ignores them. */
+    tags: z.array(tagSchema).min(1).max(MAX_TAGS).optional(),
     replyTo: sendableAddress.optional(),
     subject: z.string().min(1).max(998),
     text: z.string(),
@@ -77,6 +116,10 @@ export const mailJobSchema = z
       .optional(),
   })
   .strict()
+  .refine((job) => job.to.length + (job.cc?.length ?? 0) + (job.bcc?.length ?? 0) <= MAX_RECIPIENTS, {
+    message: `has more than ${MAX_RECIPIENTS} recipients in to, cc and bcc`,
+    path: ['to'],
+  })
   .refine(
     (job) =>
       (job.attachments ?? []).every(
@@ -89,6 +132,15 @@ export type MailJob = z.infer<typeof mailJobSchema>;
 export type MailJobAttachment = NonNullable<MailJob['attachments']>[number];
 export type InlineAttachment = z.infer<typeof inlineAttachmentSchema>;
 export type BlobAttachment = z.infer<typeof blobAttachmentSchema>;
+
+/** Everyone the mail is delivered to: to, cc and bcc (the SMTP RCPT TO list, SES's Destination). */
+export function envelopeRecipients(job: {
+  readonly to: ReadonlyArray<string>;
+  readonly cc?: ReadonlyArray<string> | undefined;
+  readonly bcc?: ReadonlyArray<string> | undefined;
+}): string[] {
+  return [...job.to, ...(job.cc ?? []), ...(job.bcc ?? [])];
+}
 
 /** SQS's own limit on a message is 1 MiB; this keeps a job well inside it with room for attributes. */
 export const MAX_MAIL_JOB_BYTES = 900 * 1024;

@@ -1,6 +1,6 @@
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { encodeWord } from 'nodemailer/lib/mime-funcs';
-import type { MailJob } from './mail-job';
+import { envelopeRecipients, type MailJob } from './mail-job';
 import type { OutboundMail } from './ports';
 
 /**
@@ -16,9 +16,12 @@ export async function composeMail(
   stored: ReadonlyMap<string, Buffer> = new Map(),
 ): Promise<OutboundMail> {
   const domain = job.from.address.slice(job.from.address.lastIndexOf('@') + 1);
+  const recipients = envelopeRecipients(job);
   const composer = new MailComposer({
     from: { name: job.from.name ?? '', address: job.from.address },
     to: job.to.map((address) => ({ name: '', address })),
+    cc: job.cc?.map((address) => ({ name: '', address })),
+    // Bcc is deliberately not given to the composer: blind copies live in the envelope only.
     replyTo: job.replyTo === undefined ? undefined : { name: '', address: job.replyTo },
     subject: job.subject.includes('=?') ? undefined : job.subject,
     text: job.text,
@@ -26,13 +29,15 @@ export async function composeMail(
     date: new Date(job.createdAt),
     messageId: `<${job.id}@${domain}>`,
     headers: {
+      // Allow-listed names only (mail-job.ts); the values are single-line and nodemailer encodes them.
+      ...job.headers,
       'X-Postroom-Job-Id': job.id,
       ...(job.subject.includes('=?')
         ? { Subject: { prepared: true, foldLines: true, value: literalSubject(job.subject) } }
         : {}),
     },
-    // Keep the envelope to exactly the job's recipients.
-    envelope: { from: job.from.address, to: [...job.to] },
+    // Keep the envelope to exactly the job's recipients, blind copies included.
+    envelope: { from: job.from.address, to: recipients },
     // Content is always bytes in hand: nodemailer never reads a path or fetches a URL for a job.
     attachments: (job.attachments ?? []).map((file) => ({
       filename: file.filename,
@@ -44,7 +49,13 @@ export async function composeMail(
     disableUrlAccess: true,
   });
   const raw = await composer.compile().build();
-  return { jobId: job.id, from: job.from.address, to: job.to, raw };
+  return {
+    jobId: job.id,
+    from: job.from.address,
+    to: recipients,
+    raw,
+    ...(job.tags === undefined ? {} : { tags: job.tags }),
+  };
 }
 
 /**

@@ -23,9 +23,12 @@ export interface MailQueue {
 export interface OutboundMail {
   readonly jobId: string;
   readonly from: string;
+  /** The envelope recipients (RCPT TO): to, cc and bcc. Bcc appears nowhere in `raw`. */
   readonly to: ReadonlyArray<string>;
   /** The complete RFC 5322 message. */
   readonly raw: Buffer;
+  /** Message tags for providers that have them (SES EmailTags). */
+  readonly tags?: ReadonlyArray<{ readonly name: string; readonly value: string }>;
 }
 
 /** A mail provider: SES v2 or an SMTP relay. Throws what the provider threw; core classifies it. */

@@ -3,6 +3,7 @@ import { fetchAttachments } from './attachments';
 import type { PostroomConfig } from './config';
 import { errorName, PermanentSendError } from './errors';
 import { type MailJob, parseMailJob } from './mail-job';
+import { type MessageStore, recordStatus } from './messages';
 import { METRIC, type Metrics } from './metrics';
 import { composeMail } from './mime';
 import type { BlobStore, ClaimStore, Clock, Log, RelayQueue, Transport } from './ports';
@@ -29,6 +30,8 @@ export interface RelayDeps {
   readonly random: () => number;
   /** The attachments bucket, for jobs whose files did not fit in the message. */
   readonly blobs?: BlobStore;
+  /** Message status (sending, sent, failed); a failed status write is logged, never retried as a send. */
+  readonly messages?: MessageStore;
 }
 
 export type RelayOutcome = 'sent' | 'duplicate' | 'retry' | 'dead-lettered';
@@ -89,7 +92,9 @@ async function relayRecord(
     return { outcome: 'dead-lettered', jobId: undefined };
   }
   const job = parsed.job;
-  const context = { jobId: job.id, formId: job.source.formId, attempt: record.receiveCount };
+  const context = { jobId: job.id, ...sourceContext(job), attempt: record.receiveCount };
+  const status = (change: Parameters<typeof recordStatus>[3]) =>
+    recordStatus(deps.messages, log, job.id, change);
 
   const now = clock.now();
   const claim = await claims.claim(job.id, now, now + config.relay.claimLeaseSeconds * 1000);
@@ -105,6 +110,7 @@ async function relayRecord(
     return { outcome: 'retry', jobId: job.id };
   }
 
+  await status({ status: 'sending', at: iso(clock.now()), detail: `attempt ${record.receiveCount}` });
   let providerMessageId: string;
   try {
     providerMessageId = (await deps.transport.send(await compose(job, deps.blobs))).providerMessageId;
@@ -120,12 +126,14 @@ async function relayRecord(
         // The job is on the DLQ; a stale claim only delays a redrive until its lease ends.
         log.warn('could not record the failure', { ...context, error: errorName(failError) }),
       );
+      await status({ status: 'failed', at: iso(clock.now()), detail: reason });
       log.warn('job dead-lettered', { ...context, outcome: 'dead-lettered', reason });
       return { outcome: 'dead-lettered', jobId: job.id };
     }
     await claims.release(job.id, failure.reason, clock.now());
     const delay = backoffSeconds(record.receiveCount, config, deps.random);
     await retryLater(record, delay, deps, context);
+    await status({ status: 'queued', at: iso(clock.now()), detail: `will retry: ${failure.reason}` });
     log.warn('send failed; will retry', {
       ...context,
       outcome: 'retry',
@@ -142,6 +150,7 @@ async function relayRecord(
     // so the message is still deleted; the record stays "sending" until its TTL.
     log.error('sent, but the completion record failed', { ...context, error: errorName(error) });
   }
+  await status({ status: 'sent', at: iso(clock.now()), detail: providerMessageId });
   log.info('job sent', {
     ...context,
     outcome: 'sent',
@@ -149,6 +158,15 @@ async function relayRecord(
     recipients: job.to.map(maskAddress),
   });
   return { outcome: 'sent', jobId: job.id };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** What a log line says about where a job came from. */
+function sourceContext(job: MailJob): { formId: string } | { keyId: string } {
+  return job.source.kind === 'api' ? { keyId: job.source.keyId } : { formId: job.source.formId };
 }
 
 async function compose(job: MailJob, blobs: BlobStore | undefined) {

@@ -23,6 +23,7 @@ import {
 } from './guards';
 import { type HttpRequest, type HttpResponse, jsonResponse, problemResponse } from './http';
 import { MAX_MAIL_JOB_BYTES, mailJobBytes } from './mail-job';
+import { type MessageStore, recordStatus } from './messages';
 import { METRIC, type Metrics } from './metrics';
 import type { BlobStore, Clock, Log, MailQueue } from './ports';
 
@@ -39,6 +40,8 @@ export interface SubmitFormDeps {
   readonly captcha?: { verifier: CaptchaVerifier; secret: (formId: string) => string | undefined };
   /** The attachments bucket, for files too large to travel in the queue message. */
   readonly blobs?: BlobStore;
+  /** Message status: `queued` is written here, before the job reaches the queue and the relay. */
+  readonly messages?: MessageStore;
 }
 
 /** Fields a form may hold besides email, name, message and the underscore controls. */
@@ -168,10 +171,12 @@ export async function submitForm(
         return answer(firstId);
       }
     }
+    await queuedStatus(id, deps);
     try {
       await deps.queue.enqueue(job);
     } catch (error) {
       log.error('enqueue failed', { formId, jobId: id, outcome: 'enqueue-failed', error: errorName(error) });
+      await notAcceptedStatus(id, deps);
       // The visitor will send again: that retry must not be taken for a duplicate of mail never queued.
       if (dupKey !== undefined) await deps.guards.forget(dupKey).catch(() => {});
       throw new ServiceUnavailableError('Mail cannot be accepted right now; try again shortly.', 5);
@@ -213,7 +218,9 @@ async function sendAutoresponse(form: FormConfig, to: string, deps: SubmitFormDe
       return;
     }
     const job = buildAutoresponseJob(deps.config, form, to, { id, createdAt: new Date(deps.clock.now()) });
-    if (job) await deps.queue.enqueue(job);
+    if (!job) return;
+    await queuedStatus(id, deps);
+    await deps.queue.enqueue(job);
     deps.log.info('autoresponse queued', { formId: form.id, jobId: id, outcome: 'autoresponse-queued' });
   } catch (error) {
     deps.log.error('autoresponse failed', {
@@ -225,12 +232,36 @@ async function sendAutoresponse(form: FormConfig, to: string, deps: SubmitFormDe
   }
 }
 
+/**
+ * `queued` is written before the job is enqueued: the relay may pick the job up at once, and its `sending`
+ * must come after `queued` in the history.
+ */
+function queuedStatus(id: string, deps: Pick<SubmitFormDeps, 'messages' | 'log' | 'clock'>): Promise<void> {
+  return recordStatus(deps.messages, deps.log, id, { status: 'queued', at: isoNow(deps.clock) });
+}
+
+/** The job never reached the queue: its status says so instead of staying `queued` for ever. */
+export function notAcceptedStatus(
+  id: string,
+  deps: Pick<SubmitFormDeps, 'messages' | 'log' | 'clock'>,
+): Promise<void> {
+  return recordStatus(deps.messages, deps.log, id, {
+    status: 'failed',
+    at: isoNow(deps.clock),
+    detail: 'not accepted: the mail queue could not be reached',
+  });
+}
+
+function isoNow(clock: { now(): number }): string {
+  return new Date(clock.now()).toISOString();
+}
+
 const unavailableVerifier: CaptchaVerifier = {
   verify: () => Promise.reject(new Error('no captcha verifier is configured')),
 };
 
 /** Guard state lives in the table; when it cannot be reached the form fails closed with a 503. */
-async function guarded<T>(step: () => Promise<T>, log: Log): Promise<T> {
+export async function guarded<T>(step: () => Promise<T>, log: Log): Promise<T> {
   try {
     return await step();
   } catch (error) {

@@ -2,6 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { createDynamoClient, createSqsClient } from '../adapters/aws-clients';
 import { DynamoClaimStore } from '../adapters/dynamodb-claims';
+import { DynamoMessageStore } from '../adapters/dynamodb-messages';
 import { configFromEnv, requireEnv } from '../adapters/function-env';
 import { createLogger } from '../adapters/powertools-log';
 import { createMetrics } from '../adapters/powertools-metrics';
@@ -19,6 +20,8 @@ const config = configFromEnv(process.env);
 const aws = { region: config.region };
 const { logger, log } = createLogger(SERVICE.relay);
 const { metrics, port } = createMetrics(SERVICE.relay);
+const dynamodb = createDynamoClient(aws);
+const tableName = requireEnv(process.env, 'TABLE_NAME');
 const secretId = process.env.SMTP_PASSWORD_SECRET_ARN;
 const smtpPassword = secretId ? await readSecretString(config.region, secretId) : undefined;
 
@@ -28,11 +31,8 @@ export const handler = createRelayHandler({
     smtpPassword,
     sesConfigurationSet: process.env.SES_CONFIGURATION_SET,
   }),
-  claims: new DynamoClaimStore(
-    createDynamoClient(aws),
-    requireEnv(process.env, 'TABLE_NAME'),
-    config.relay.recordTtlDays,
-  ),
+  claims: new DynamoClaimStore(dynamodb, tableName, config.relay.recordTtlDays),
+  messages: new DynamoMessageStore(dynamodb, tableName, config.relay.recordTtlDays),
   queue: new SqsRelayQueue(
     createSqsClient(aws),
     requireEnv(process.env, 'MAIL_QUEUE_URL'),

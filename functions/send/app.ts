@@ -3,13 +3,15 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { toHttpRequest, toProxyResult } from '../adapters/lambda-http';
 import { errorName, HttpError, MethodNotAllowedError, NotFoundError } from '../core/errors';
 import { problemResponse } from '../core/http';
-import { checkHealth, preflightForm, type SubmitFormDeps, submitForm } from '../core/submit-form';
+import { getMessage, type SendApiDeps, sendBatch, sendMessage } from '../core/send-api';
+import { checkHealth, preflightForm, submitForm } from '../core/submit-form';
 
 /**
- * The API function: `POST|OPTIONS /v1/forms/{formId}` and `GET /health`. A thin adapter from the API
- * Gateway REST proxy event to the core; the same handler serves Lambda and the local stack.
+ * The API function: `POST|OPTIONS /v1/forms/{formId}`, `POST /v1/send`, `POST /v1/send/batch`,
+ * `GET /v1/messages/{messageId}` and `GET /health`. A thin adapter from the API Gateway REST proxy event to
+ * the core; the same handler serves Lambda and the local stack.
  */
-export function createSendHandler(deps: SubmitFormDeps) {
+export function createSendHandler(deps: SendApiDeps) {
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
     .handler(async (event) => toProxyResult(await route(event, deps)))
     .onError(async (request) => {
@@ -23,7 +25,7 @@ export function createSendHandler(deps: SubmitFormDeps) {
     });
 }
 
-async function route(event: APIGatewayProxyEvent, deps: SubmitFormDeps) {
+async function route(event: APIGatewayProxyEvent, deps: SendApiDeps) {
   const request = toHttpRequest(event);
   switch (event.resource) {
     case '/v1/forms/{formId}': {
@@ -32,6 +34,15 @@ async function route(event: APIGatewayProxyEvent, deps: SubmitFormDeps) {
       if (event.httpMethod === 'OPTIONS') return preflightForm(deps.config, formId, request);
       return problemResponse(new MethodNotAllowedError('POST, OPTIONS'));
     }
+    case '/v1/send':
+      if (event.httpMethod === 'POST') return sendMessage(request, deps);
+      return problemResponse(new MethodNotAllowedError('POST'));
+    case '/v1/send/batch':
+      if (event.httpMethod === 'POST') return sendBatch(request, deps);
+      return problemResponse(new MethodNotAllowedError('POST'));
+    case '/v1/messages/{messageId}':
+      if (event.httpMethod === 'GET') return getMessage(event.pathParameters?.messageId ?? '', request, deps);
+      return problemResponse(new MethodNotAllowedError('GET'));
     case '/health':
       if (event.httpMethod === 'GET' || event.httpMethod === 'HEAD') return checkHealth(deps.queue, deps.log);
       return problemResponse(new MethodNotAllowedError('GET'));

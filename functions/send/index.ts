@@ -3,7 +3,9 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { createDynamoClient, createSqsClient } from '../adapters/aws-clients';
 import { httpCaptchaVerifier } from '../adapters/captcha-verifier';
+import { DynamoApiKeyStore } from '../adapters/dynamodb-api-keys';
 import { DynamoGuardStore } from '../adapters/dynamodb-guards';
+import { DynamoMessageStore } from '../adapters/dynamodb-messages';
 import { configFromEnv, requireEnv } from '../adapters/function-env';
 import { createLogger } from '../adapters/powertools-log';
 import { createMetrics } from '../adapters/powertools-metrics';
@@ -28,6 +30,8 @@ const captchaSecrets = new Map(
     ),
   ),
 );
+const dynamodb = createDynamoClient({ region: config.region });
+const tableName = requireEnv(process.env, 'TABLE_NAME');
 const queue = new SqsMailQueue(
   createSqsClient({ region: config.region }),
   requireEnv(process.env, 'MAIL_QUEUE_URL'),
@@ -42,10 +46,9 @@ export const handler = createSendHandler({
   metrics: port,
   captcha: { verifier: httpCaptchaVerifier, secret: (formId) => captchaSecrets.get(formId) },
   blobs: blobStoreFromEnv(process.env, config.region),
-  guards: new DynamoGuardStore(
-    createDynamoClient({ region: config.region }),
-    requireEnv(process.env, 'TABLE_NAME'),
-  ),
+  guards: new DynamoGuardStore(dynamodb, tableName),
+  apiKeys: new DynamoApiKeyStore(dynamodb, tableName),
+  messages: new DynamoMessageStore(dynamodb, tableName, config.relay.recordTtlDays),
 })
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics));

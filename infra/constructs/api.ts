@@ -15,7 +15,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { GUARD_KEY_PREFIXES } from '../../functions/core/guards';
+import { SEND_KEY_PREFIXES, SEND_READ_ONLY_KEY_PREFIXES } from '../../functions/core/table-keys';
 import type { Attachments } from './attachments';
 import { Firewall } from './firewall';
 import { MailFunction } from './mail-function';
@@ -127,8 +127,9 @@ export class Api extends Construct {
     this.function = send.function;
     // Enqueue, and GetQueueAttributes for /health. Nothing else: the API never reads mail back.
     props.mailQueue.grant(send.function, 'sqs:SendMessage', 'sqs:GetQueueAttributes');
-    // The guards' items only (DynamoGuardStore): rate-limit counters, duplicate fingerprints, used captcha
-    // tokens and autoresponse counters. The relay's idempotency records (`job#`) stay out of the API's reach.
+    // The send function's own items only (functions/core/table-keys.ts): the guards' counters and
+    // fingerprints, message status and Idempotency-Key records. The relay's idempotency records (`job#`)
+    // stay out of the API's reach.
     // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html
     send.function.addToRolePolicy(
       new PolicyStatement({
@@ -136,7 +137,19 @@ export class Api extends Construct {
         resources: [props.table.tableArn],
         conditions: {
           'ForAllValues:StringLike': {
-            'dynamodb:LeadingKeys': GUARD_KEY_PREFIXES.map((prefix) => `${prefix}*`),
+            'dynamodb:LeadingKeys': SEND_KEY_PREFIXES.map((prefix) => `${prefix}*`),
+          },
+        },
+      }),
+    );
+    // API keys (their hashes): read only. Keys are created and revoked by an operator, never by the API.
+    send.function.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:GetItem'],
+        resources: [props.table.tableArn],
+        conditions: {
+          'ForAllValues:StringLike': {
+            'dynamodb:LeadingKeys': SEND_READ_ONLY_KEY_PREFIXES.map((prefix) => `${prefix}*`),
           },
         },
       }),
@@ -200,12 +213,33 @@ export class Api extends Construct {
       form.addMethod('OPTIONS', integration),
       this.restApi.root.addResource('health').addMethod('GET', integration),
     ];
+    // The transactional API: every method checks `Authorization: Bearer <api key>` in the function itself
+    // (functions/core/api-keys.ts), against hashes in the table, and rate-limits failed attempts per IP.
+    const v1 = this.restApi.root.getResource('v1') ?? this.restApi.root.addResource('v1');
+    const sendResource = v1.addResource('send');
+    const keyedMethods = [
+      sendResource.addMethod('POST', integration),
+      sendResource.addResource('batch').addMethod('POST', integration),
+      v1.addResource('messages').addResource('{messageId}').addMethod('GET', integration),
+    ];
 
-    this.acknowledgeNagFindings(publicMethods);
+    this.acknowledgeNagFindings(publicMethods, keyedMethods);
   }
 
   /** cdk-nag (AwsSolutions) findings on the API that are decisions, each with its reason. */
-  private acknowledgeNagFindings(publicMethods: readonly Method[]): void {
+  private acknowledgeNagFindings(publicMethods: readonly Method[], keyedMethods: readonly Method[]): void {
+    for (const method of keyedMethods) {
+      for (const id of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
+        Validations.of(method).acknowledge({
+          id,
+          reason:
+            'Authorized by the send function itself: a bearer API key checked against SHA-256 hashes in the ' +
+            'record table (revocation is visible on the next request), with failed attempts rate-limited per ' +
+            'IP. A Lambda authorizer would add a second function and a cache that delays revocation; Cognito ' +
+            'does not fit server-to-server keys.',
+        });
+      }
+    }
     for (const method of publicMethods) {
       for (const id of ['AwsSolutions-APIG4', 'AwsSolutions-COG4']) {
         Validations.of(method).acknowledge({
@@ -213,8 +247,8 @@ export class Api extends Construct {
           reason:
             'Public by design: a contact form is posted by anonymous visitors (guarded by allowed origins, ' +
             'honeypot, rate limits and optional WAF in place of credentials); OPTIONS is CORS preflight, ' +
-            'which browsers send without credentials; /health is a probe. Authenticated routes (/v1/send) ' +
-            'bring their own API-key check.',
+            'which browsers send without credentials; /health is a probe. Authenticated routes (/v1/send, ' +
+            '/v1/send/batch, /v1/messages/{messageId}) bring their own API-key check.',
         });
       }
     }

@@ -1,11 +1,13 @@
 import { Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { ILogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { PostroomConfig } from '../../functions/core/config';
+import { RELAY_KEY_PREFIXES } from '../../functions/core/table-keys';
 import type { Attachments } from './attachments';
 import { MailFunction } from './mail-function';
 import type { MailProvider } from './mail-provider';
@@ -74,9 +76,21 @@ export class Relay extends Construct {
     props.mailQueue.grantConsumeMessages(relay.function);
     // Permanent failures are dead-lettered by the relay itself, with their reason as a message attribute.
     props.deadLetterQueue.grantSendMessages(relay.function);
-    // Exactly what DynamoClaimStore calls: conditional UpdateItem to claim and complete, GetItem to read a
-    // claim back. No Scan, Query, PutItem or DeleteItem (TTL deletes expired records).
-    props.table.grant(relay.function, 'dynamodb:UpdateItem', 'dynamodb:GetItem');
+    // Exactly what DynamoClaimStore and DynamoMessageStore call: conditional UpdateItem to claim and complete,
+    // GetItem to read a claim back, UpdateItem to append a message's status. Only the `job#` and `msg#`
+    // items: API keys and the guards' counters are out of reach. No Scan, Query, PutItem or DeleteItem (TTL
+    // deletes expired records).
+    relay.function.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:UpdateItem', 'dynamodb:GetItem'],
+        resources: [props.table.tableArn],
+        conditions: {
+          'ForAllValues:StringLike': {
+            'dynamodb:LeadingKeys': RELAY_KEY_PREFIXES.map((prefix) => `${prefix}*`),
+          },
+        },
+      }),
+    );
     props.provider.grantSend(relay.function);
     props.attachments?.grantFetch(relay.function);
   }

@@ -1,6 +1,8 @@
+import { type ApiKeyRecord, type ApiKeyStore, hashApiKey } from '../../functions/core/api-keys';
 import { BlobNotFoundError } from '../../functions/core/errors';
 import type { GuardStore } from '../../functions/core/guards';
 import type { MailJob } from '../../functions/core/mail-job';
+import type { MessageRecord, MessageStatus, MessageStore, StatusChange } from '../../functions/core/messages';
 import type { MetricName, Metrics } from '../../functions/core/metrics';
 import type {
   BlobStore,
@@ -260,5 +262,47 @@ export class MemoryBlobStore implements BlobStore {
     const object = this.objects.get(key);
     if (object === undefined) throw new BlobNotFoundError(key);
     return Buffer.from(object.bytes);
+  }
+}
+
+/** Message status in memory, with the DynamoDB store's semantics: history appended, owner kept. */
+export class MemoryMessageStore implements MessageStore {
+  readonly records = new Map<string, { status: MessageStatus; history: StatusChange[]; keyId?: string }>();
+  failing = false;
+
+  async record(id: string, change: StatusChange, owner?: { keyId: string }): Promise<void> {
+    if (this.failing) throw new Error('status store down');
+    const current = this.records.get(id) ?? { status: change.status, history: [] };
+    current.status = change.status;
+    current.history.push(change);
+    if (owner && current.keyId === undefined) current.keyId = owner.keyId;
+    this.records.set(id, current);
+  }
+
+  async get(id: string): Promise<MessageRecord | undefined> {
+    if (this.failing) throw new Error('status store down');
+    const record = this.records.get(id);
+    return record ? { id, ...record, history: [...record.history] } : undefined;
+  }
+
+  /** The statuses of a message, in order. */
+  statuses(id: string): MessageStatus[] {
+    return (this.records.get(id)?.history ?? []).map((change) => change.status);
+  }
+}
+
+/** API keys in memory. */
+export class MemoryApiKeyStore implements ApiKeyStore {
+  readonly keys = new Map<string, ApiKeyRecord>();
+
+  async findByHash(hash: string): Promise<ApiKeyRecord | undefined> {
+    return this.keys.get(hash);
+  }
+
+  /** Stores a key as the CLI would and returns it. */
+  add(key: string, keyId: string, revoked = false): string {
+    const hash = hashApiKey(key);
+    this.keys.set(hash, { keyId, hash, createdAt: '2025-01-01T00:00:00.000Z', revoked });
+    return key;
   }
 }

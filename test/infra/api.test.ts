@@ -12,6 +12,21 @@ describe('Construct: Api', { timeout: SYNTH_TIMEOUT_MS }, () => {
     full = synthesize(fullConfig).template;
   }, SYNTH_TIMEOUT_MS);
 
+  it('routes the transactional API to the send function, authorized by its own API-key check', () => {
+    // Prepare
+    const paths = Object.values(byDefault.findResources('AWS::ApiGateway::Resource')).map(
+      (resource) => resource.Properties.PathPart,
+    );
+    const methods = Object.values(byDefault.findResources('AWS::ApiGateway::Method')).map(
+      (method) => `${method.Properties.HttpMethod} ${method.Properties.AuthorizationType}`,
+    );
+
+    // Assess
+    expect(paths).toEqual(expect.arrayContaining(['send', 'batch', 'messages', '{messageId}']));
+    expect(methods.filter((method) => method === 'POST NONE')).toHaveLength(3);
+    expect(methods.filter((method) => method === 'GET NONE')).toHaveLength(2);
+  });
+
   it('throttles the stage at the configured rate and burst', () => {
     // Assess
     full.hasResourceProperties('AWS::ApiGateway::Stage', {

@@ -31,7 +31,7 @@ describe('Construct: Relay', { timeout: SYNTH_TIMEOUT_MS }, () => {
     });
   });
 
-  it('lets the relay only update and read items in the record table', () => {
+  it('lets the relay only update and read its claims and message status in the record table', () => {
     // Prepare
     const tableStatements = statementsOfRole(full, 'RelayRole').filter((statement) =>
       actionsOf(statement).some((action) => action.startsWith('dynamodb:')),
@@ -42,7 +42,8 @@ describe('Construct: Relay', { timeout: SYNTH_TIMEOUT_MS }, () => {
       {
         Effect: 'Allow',
         Action: ['dynamodb:UpdateItem', 'dynamodb:GetItem'],
-        Resource: [{ 'Fn::GetAtt': [expect.stringMatching(/^StoreTable/), 'Arn'] }],
+        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^StoreTable/), 'Arn'] },
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['job#*', 'msg#*'] } },
       },
     ]);
   });

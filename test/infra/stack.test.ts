@@ -143,9 +143,15 @@ describe('Stack: Postroom', { timeout: SYNTH_TIMEOUT_MS }, () => {
             Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^StoreTable'), 'Arn'] },
             Condition: {
               'ForAllValues:StringLike': {
-                'dynamodb:LeadingKeys': ['rate#*', 'dup#*', 'captcha#*', 'auto#*'],
+                'dynamodb:LeadingKeys': ['rate#*', 'dup#*', 'captcha#*', 'auto#*', 'msg#*', 'idem#*'],
               },
             },
+          },
+          {
+            Effect: 'Allow',
+            Action: 'dynamodb:GetItem',
+            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^StoreTable'), 'Arn'] },
+            Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['apikey#*'] } },
           },
         ]),
       },

@@ -58,7 +58,9 @@ export interface SesEmail {
 
 export async function startTestStack(
   config: PostroomConfig,
-  options: Partial<Pick<LocalStackOptions, 'transport' | 'smtpPassword' | 'clock' | 'captchaSecrets'>> & {
+  options: Partial<
+    Pick<LocalStackOptions, 'transport' | 'smtpPassword' | 'clock' | 'captchaSecrets' | 'apiKey'>
+  > & {
     ports?: Partial<LocalStackOptions['ports']>;
   } = {},
 ): Promise<TestStack> {

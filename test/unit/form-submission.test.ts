@@ -401,6 +401,6 @@ describe('Core: buildFormMailJob', () => {
       createdAt: CREATED_AT,
     });
     expect(job.to).toEqual(['a@example.com', 'B@example.com']);
-    expect(job.source.formId).toBe('sales');
+    expect(job.source).toEqual({ kind: 'form', formId: 'sales' });
   });
 });

@@ -62,10 +62,37 @@ describe('Core: parseMailJob', () => {
     expect(parsed).toEqual({ ok: false, reason: 'invalid-job: from.address is not a normalized address' });
   });
 
-  it('rejects an extra key at the top level', () => {
-    const parsed = parseMailJob(body({ ...rawJob(), bcc: ['x@evil.com'] }));
+  it('reads an api job with cc, bcc, allow-listed headers and tags', () => {
+    const job = {
+      ...rawJob(),
+      source: { kind: 'api', keyId: 'key_main' },
+      cc: ['c@example.org'],
+      bcc: ['b@example.org'],
+      headers: { 'List-Unsubscribe': '<https://example.com/u>' },
+      tags: [{ name: 'category', value: 'receipt' }],
+    };
+    expect(parseMailJob(body(job))).toEqual({ ok: true, job });
+  });
+
+  it.each([
+    ['a header off the allow-list', { headers: { Bcc: 'x@example.org' } }, 'headers'],
+    ['a header value with a line break', { headers: { 'X-Entity-Ref-ID': 'a\r\nBcc: x@e.org' } }, 'headers'],
+    ['a tag with a space', { tags: [{ name: 'a b', value: 'c' }] }, 'tags'],
+    [
+      'more than 50 recipients across to, cc and bcc',
+      { cc: Array.from({ length: 50 }, (_, i) => `c${i}@example.org`) },
+      'to',
+    ],
+  ])('rejects %s', (_, change, path) => {
+    const parsed = parseMailJob(body({ ...rawJob(), ...change }));
     expect(parsed.ok).toBe(false);
-    expect(!parsed.ok && parsed.reason).toMatch(/^invalid-job: \(root\) .*"bcc"/);
+    expect(!parsed.ok && parsed.reason).toMatch(new RegExp(`^invalid-job: ${path}[. ]`));
+  });
+
+  it('rejects an extra key at the top level', () => {
+    const parsed = parseMailJob(body({ ...rawJob(), sender: 'x@evil.com' }));
+    expect(parsed.ok).toBe(false);
+    expect(!parsed.ok && parsed.reason).toMatch(/^invalid-job: \(root\) .*"sender"/);
   });
 
   it('rejects an extra key inside from', () => {
@@ -82,7 +109,8 @@ describe('Core: parseMailJob', () => {
     ['no recipients', { to: [] }, 'to'],
     ['an empty subject', { subject: '' }, 'subject'],
     ['a createdAt that is not a timestamp', { createdAt: 'yesterday' }, 'createdAt'],
-    ['another source kind', { source: { kind: 'api', formId: 'contact' } }, 'source.kind'],
+    ['another source kind', { source: { kind: 'newsletter', formId: 'contact' } }, 'source.kind'],
+    ['an api source without a key id', { source: { kind: 'api', formId: 'contact' } }, 'source.keyId'],
   ])('rejects %s and names the field', (_, change, path) => {
     const parsed = parseMailJob(body({ ...rawJob(), ...change }));
     expect(parsed.ok).toBe(false);

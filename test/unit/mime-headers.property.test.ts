@@ -6,6 +6,7 @@ import { ValidationError } from '../../functions/core/errors';
 import type { SubmittedFields } from '../../functions/core/form-body';
 import { buildFormMailJob, renderSubject, validateSubmission } from '../../functions/core/form-submission';
 import { composeMail } from '../../functions/core/mime';
+import { buildApiMailJob, sendRequestSchema, validateSendRequest } from '../../functions/core/send-request';
 import { CREATED_AT, configWith, JOB_ID } from '../fakes/config';
 
 /**
@@ -269,5 +270,81 @@ describe('Property: MIME headers of a form mail', () => {
 
     // Assess: only the NUL case is refused by validation
     expect(composed).toBe(!label.endsWith('(refused)'));
+  });
+});
+
+describe('Property: MIME headers of a transactional API mail', () => {
+  const schema = sendRequestSchema(config);
+  const BCC = 'blind@example.net';
+  // As a form mail, without Reply-To (none given), with Cc and the two allow-listed headers; text only,
+  // so a single part whose transfer encoding is a top-level header.
+  const EXPECTED_API_HEADERS = [
+    ...EXPECTED_HEADERS.filter((name) => name !== 'reply-to'),
+    'content-transfer-encoding',
+    'cc',
+    'list-unsubscribe',
+    'x-entity-ref-id',
+  ].sort();
+
+  /** Returns false when validation rightly refused the input. */
+  async function composesSafely(input: {
+    name: string;
+    subject: string;
+    ref: string;
+    unsubscribe: string;
+  }): Promise<boolean> {
+    const validated = validateSendRequest(schema, {
+      from: `${input.name} <news@example.com>`,
+      to: 'to@example.org',
+      cc: 'cc@example.org',
+      bcc: BCC,
+      subject: input.subject,
+      text: 'Hello',
+      headers: { 'X-Entity-Ref-ID': input.ref, 'List-Unsubscribe': input.unsubscribe },
+    });
+    if (!validated.ok) return false;
+    const job = buildApiMailJob(validated.request, { id: JOB_ID, createdAt: CREATED_AT, keyId: 'key_main' });
+    const mail = await composeMail(job);
+    const raw = mail.raw.toString('latin1');
+
+    // Assess: exactly the expected headers, once each; Bcc only in the envelope
+    const headers = headerBlock(raw);
+    expect(headers.map((h) => h.name).sort()).toEqual(EXPECTED_API_HEADERS);
+    expect(single(headers, 'to')).toBe('to@example.org');
+    expect(single(headers, 'cc')).toBe('cc@example.org');
+    expect(raw).not.toContain(BCC);
+    expect(mail.to).toEqual(['to@example.org', 'cc@example.org', BCC]);
+    const parsed = await simpleParser(mail.raw);
+    expect(parsed.subject).toBe(input.subject);
+    expect(parsed.from?.value.map((v) => v.address)).toEqual(['news@example.com']);
+    expect(parsed.bcc).toBeUndefined();
+    return true;
+  }
+
+  it('no subject, display name or header value can add, split or change a header', async () => {
+    let composed = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          // Display names have their own refusals (address.ts); these reach the composer.
+          name: fc.constantFrom('News', 'Café Ünïcode', '', '=?utf-8?b?QmNjOiB4QGV2aWwuY29t?=', 'Bcc: x'),
+          subject: mostlyValid(singleLine.map((text) => `x${text}`)),
+          ref: mostlyValid(singleLine.map((text) => `r${text}`)),
+          unsubscribe: mostlyValid(singleLine.map((text) => `<https://example.com/u/${text}>`)),
+        }),
+        async (input) => {
+          if (await composesSafely(input)) composed += 1;
+        },
+      ),
+      { numRuns: 150 },
+    );
+    expect(composed).toBeGreaterThan(50);
+  });
+
+  it('refuses a CRLF Bcc in a header value and keeps the headers intact with a lookalike', async () => {
+    const base = { name: 'News', subject: 'Hi', ref: 'r1', unsubscribe: '<https://example.com/u>' };
+    expect(await composesSafely({ ...base, ref: 'r1\r\nBcc: x@evil.com' })).toBe(false);
+    expect(await composesSafely({ ...base, ref: '=?UTF-8?Q?=0D=0ABcc:_x@evil.com?=' })).toBe(true);
+    expect(await composesSafely({ ...base, subject: 'Bcc: x@evil.com' })).toBe(true);
   });
 });

@@ -13,6 +13,7 @@ import {
   FakeClock,
   MemoryGuardStore,
   MemoryMailQueue,
+  MemoryMessageStore,
   RecordingLog,
   RecordingMetrics,
   sequentialIds,
@@ -377,6 +378,37 @@ describe('Core: submitForm', () => {
     expect(response.headers['access-control-allow-origin']).toBe(ORIGIN);
     expect(response.body).not.toContain('sqs.internal');
     expect(problem.detail).toBe('Mail cannot be accepted right now; try again shortly.');
+  });
+
+  it('records a form message as queued, without an owner', async () => {
+    // Prepare
+    const deps = { ...setup(), messages: new MemoryMessageStore() };
+
+    // Act
+    await submitForm('contact', jsonRequest(FIELDS), deps);
+
+    // Assess
+    expect(deps.messages.records.get(ID)).toEqual({
+      status: 'queued',
+      history: [{ status: 'queued', at: '2025-01-15T12:00:00.000Z' }],
+    });
+  });
+
+  it('records failed when the queue refused the job, and still accepts mail when status cannot be written', async () => {
+    // Prepare
+    const refused = { ...setup(), messages: new MemoryMessageStore() };
+    refused.queue.enqueueError = new Error('queue down');
+    const statusDown = { ...setup(), messages: new MemoryMessageStore() };
+    statusDown.messages.failing = true;
+
+    // Act
+    await submitForm('contact', jsonRequest(FIELDS), refused);
+    const accepted = await submitForm('contact', jsonRequest(FIELDS), statusDown);
+
+    // Assess
+    expect(refused.messages.statuses(ID)).toEqual(['queued', 'failed']);
+    expect(accepted.status).toBe(202);
+    expect(statusDown.queue.jobs).toHaveLength(1);
   });
 
   it('logs the visitor masked and never the message', async () => {

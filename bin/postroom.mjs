@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// The `postroom` command: runs local/cli.ts through tsx's loader, so nothing needs compiling first.
+import { register } from 'tsx/esm/api';
+
+// The SDK's notice about Node 20 is for developers of the SDK's users, not for an operator running a command.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+register();
+const { runCli } = await import('../local/cli.ts');
+process.exitCode = await runCli(process.argv.slice(2), {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+  env: process.env,
+});

@@ -1,0 +1,260 @@
+import { createHash } from 'node:crypto';
+import { maskAddress } from './address';
+import { type ApiKeyStore, authenticate } from './api-keys';
+import {
+  BadRequestError,
+  ConflictError,
+  errorName,
+  HttpError,
+  NotFoundError,
+  PayloadTooLargeError,
+  ServiceUnavailableError,
+  ValidationError,
+} from './errors';
+import { type HttpRequest, type HttpResponse, jsonResponse, mediaType, problemResponse } from './http';
+import { envelopeRecipients, MAX_MAIL_JOB_BYTES, type MailJob, mailJobBytes } from './mail-job';
+import type { MessageStore } from './messages';
+import { METRIC } from './metrics';
+import {
+  buildApiMailJob,
+  payloadHash,
+  type SendRequest,
+  sendRequestSchema,
+  validateSendRequest,
+} from './send-request';
+import { guarded, notAcceptedStatus, type SubmitFormDeps } from './submit-form';
+import { KEY_PREFIX } from './table-keys';
+
+/**
+ * The transactional API: `POST /v1/send`, `POST /v1/send/batch`, `GET /v1/messages/{id}`, each behind an API
+ * key. Same queue, same MailJob, same relay as the contact forms; the sender chooses the recipients, which
+ * is why a key is required.
+ */
+export interface SendApiDeps extends SubmitFormDeps {
+  readonly apiKeys: ApiKeyStore;
+  readonly messages: MessageStore;
+}
+
+/** How long an Idempotency-Key is remembered (the IETF draft and Stripe use 24 hours). */
+export const IDEMPOTENCY_WINDOW_SECONDS = 86_400;
+/** Most messages in one batch request. */
+export const MAX_BATCH_MESSAGES = 100;
+
+// draft-ietf-httpapi-idempotency-key-header: an opaque string; printable ASCII bounds what we store.
+const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
+
+/** `POST /v1/send`: one message. 202 `{id}`. */
+export async function sendMessage(request: HttpRequest, deps: SendApiDeps): Promise<HttpResponse> {
+  return answering(deps, async () => {
+    const { keyId } = await authenticated(request, deps);
+    const body = jsonBody(request, deps);
+    const validated = validateSendRequest(sendRequestSchema(deps.config), body);
+    if (!validated.ok) throw new ValidationError(validated.errors);
+    const idempotencyKey = readIdempotencyKey(request);
+
+    const id = deps.newId();
+    let rememberedAs: string | undefined;
+    if (idempotencyKey !== undefined) {
+      rememberedAs = `${KEY_PREFIX.idem}${keyId}#${digest(idempotencyKey)}`;
+      const earlier = await remember(rememberedAs, payloadHash(validated.request), id, deps);
+      if (earlier !== undefined) {
+        deps.log.info('idempotent replay', { keyId, jobId: earlier, outcome: 'replayed' });
+        return jsonResponse(202, { id: earlier }, { 'idempotent-replayed': 'true' });
+      }
+    }
+    const result = await enqueueMessage(validated.request, id, keyId, deps);
+    if (!result.ok) {
+      if (rememberedAs !== undefined) await deps.guards.forget(rememberedAs).catch(() => {});
+      throw result.error;
+    }
+    return jsonResponse(202, { id });
+  });
+}
+
+/**
+ * `POST /v1/send/batch`: `{messages: [...]}`, up to 100. Each message is validated and queued on its own, so
+ * the answer is 200 with one result per message, `{index, id}` or `{index, errors}` (like a 207 Multi-Status,
+ * in JSON). Idempotency-Key is not supported on a batch: it is refused rather than silently ignored.
+ */
+export async function sendBatch(request: HttpRequest, deps: SendApiDeps): Promise<HttpResponse> {
+  return answering(deps, async () => {
+    const { keyId } = await authenticated(request, deps);
+    const body = jsonBody(request, deps);
+    if (request.headers['idempotency-key'] !== undefined) {
+      throw new BadRequestError('Idempotency-Key is supported on POST /v1/send only, not on a batch.');
+    }
+    if (typeof body !== 'object' || body === null || Object.keys(body).some((key) => key !== 'messages')) {
+      throw new ValidationError([{ field: '(body)', detail: 'must be an object with only "messages"' }]);
+    }
+    const messages = (body as { messages?: unknown }).messages;
+    if (!Array.isArray(messages) || messages.length === 0 || messages.length > MAX_BATCH_MESSAGES) {
+      throw new ValidationError([
+        { field: 'messages', detail: `must be a list of 1 to ${MAX_BATCH_MESSAGES} messages` },
+      ]);
+    }
+    const schema = sendRequestSchema(deps.config);
+    const results = await Promise.all(
+      messages.map(async (message: unknown, index) => {
+        const validated = validateSendRequest(schema, message);
+        if (!validated.ok) return { index, errors: validated.errors };
+        const id = deps.newId();
+        const result = await enqueueMessage(validated.request, id, keyId, deps);
+        if (!result.ok) return { index, errors: [{ field: '(message)', detail: result.error.message }] };
+        return { index, id };
+      }),
+    );
+    return jsonResponse(200, { results });
+  });
+}
+
+/** `GET /v1/messages/{id}`: the status and history of a message sent with this API key; 404 otherwise. */
+export async function getMessage(id: string, request: HttpRequest, deps: SendApiDeps): Promise<HttpResponse> {
+  return answering(deps, async () => {
+    const { keyId } = await authenticated(request, deps);
+    const notFound = new NotFoundError('There is no message with this id for this API key.');
+    if (!/^[0-9a-f-]{36}$/.test(id)) throw notFound;
+    const record = await guarded(() => deps.messages.get(id), deps.log);
+    // A form's messages, and other keys' messages, are not this key's to see: the same 404 as unknown ids.
+    if (record === undefined || record.keyId !== keyId) throw notFound;
+    return jsonResponse(
+      200,
+      { id: record.id, status: record.status, history: record.history },
+      { 'cache-control': 'no-store' },
+    );
+  });
+}
+
+async function answering(deps: SendApiDeps, step: () => Promise<HttpResponse>): Promise<HttpResponse> {
+  try {
+    return await step();
+  } catch (error) {
+    if (!(error instanceof HttpError)) throw error;
+    deps.log.info('api request rejected', { outcome: 'rejected', status: error.status });
+    if (error.status < 500) deps.metrics.count(METRIC.rejected);
+    return problemResponse(error);
+  }
+}
+
+function authenticated(request: HttpRequest, deps: SendApiDeps) {
+  return guarded(
+    () => authenticate(request, { apiKeys: deps.apiKeys, guards: deps.guards, nowMs: deps.clock.now() }),
+    deps.log,
+  );
+}
+
+function jsonBody(request: HttpRequest, deps: SendApiDeps): unknown {
+  if (request.body.length > deps.config.api.maxBodyBytes) {
+    throw new PayloadTooLargeError(`The request body is larger than ${deps.config.api.maxBodyBytes} bytes.`);
+  }
+  if (mediaType(request.headers['content-type']) !== 'application/json') {
+    throw new HttpError(415, 'Unsupported Media Type', 'Send application/json.');
+  }
+  try {
+    return JSON.parse(request.body.toString('utf8'));
+  } catch {
+    throw new BadRequestError('The body is not valid JSON.');
+  }
+}
+
+function readIdempotencyKey(request: HttpRequest): string | undefined {
+  const value = request.headers['idempotency-key'];
+  if (value === undefined) return undefined;
+  if (!IDEMPOTENCY_KEY.test(value)) {
+    throw new BadRequestError('Idempotency-Key must be 1 to 255 printable ASCII characters.');
+  }
+  return value;
+}
+
+/**
+ * Binds the Idempotency-Key to this payload and id with a conditional write; returns the id of an earlier
+ * request with the same key and payload, or throws 409 when the payload differs.
+ */
+async function remember(
+  key: string,
+  hash: string,
+  id: string,
+  deps: SendApiDeps,
+): Promise<string | undefined> {
+  const now = Math.floor(deps.clock.now() / 1000);
+  const stored = await guarded(
+    () =>
+      deps.guards.remember(
+        key,
+        JSON.stringify({ payloadHash: hash, id }),
+        now,
+        now + IDEMPOTENCY_WINDOW_SECONDS,
+      ),
+    deps.log,
+  );
+  if (stored === undefined) return undefined;
+  const earlier = parseRemembered(stored);
+  if (earlier?.payloadHash === hash) return earlier.id;
+  throw new ConflictError('This Idempotency-Key was used with a different payload in the last 24 hours.');
+}
+
+function parseRemembered(value: string): { payloadHash: string; id: string } | undefined {
+  try {
+    const parsed = JSON.parse(value) as { payloadHash?: unknown; id?: unknown };
+    return typeof parsed.payloadHash === 'string' && typeof parsed.id === 'string'
+      ? { payloadHash: parsed.payloadHash, id: parsed.id }
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Writes `queued` (with the owning key, which GET /v1/messages checks) and enqueues. The status write is
+ * required here, unlike for forms: an API caller polls it, so without it nothing is accepted.
+ */
+async function enqueueMessage(
+  request: SendRequest,
+  id: string,
+  keyId: string,
+  deps: SendApiDeps,
+): Promise<{ ok: true } | { ok: false; error: HttpError }> {
+  const job: MailJob = buildApiMailJob(request, { id, createdAt: new Date(deps.clock.now()), keyId });
+  if (mailJobBytes(job) > MAX_MAIL_JOB_BYTES) {
+    return { ok: false, error: new PayloadTooLargeError('The message is too large to send.') };
+  }
+  const unavailable = new ServiceUnavailableError('Mail cannot be accepted right now; try again shortly.', 5);
+  try {
+    await deps.messages.record(
+      id,
+      { status: 'queued', at: new Date(deps.clock.now()).toISOString() },
+      { keyId },
+    );
+  } catch (error) {
+    deps.log.error('status store failed', {
+      keyId,
+      jobId: id,
+      outcome: 'status-failed',
+      error: errorName(error),
+    });
+    return { ok: false, error: unavailable };
+  }
+  try {
+    await deps.queue.enqueue(job);
+  } catch (error) {
+    deps.log.error('enqueue failed', {
+      keyId,
+      jobId: id,
+      outcome: 'enqueue-failed',
+      error: errorName(error),
+    });
+    await notAcceptedStatus(id, deps);
+    return { ok: false, error: unavailable };
+  }
+  deps.metrics.count(METRIC.accepted);
+  deps.log.info('message accepted', {
+    keyId,
+    jobId: id,
+    outcome: 'accepted',
+    recipients: envelopeRecipients(job).map(maskAddress),
+  });
+  return { ok: true };
+}
+
+function digest(value: string): string {
+  return createHash('sha256').update(value).digest('base64url');
+}

@@ -1,0 +1,40 @@
+/**
+ * Every item in the record table has a partition key `<prefix><rest>`. The prefixes are declared once, here,
+ * because the IAM policies limit each function to its own items with dynamodb:LeadingKeys: the send
+ * function can never touch the relay's exactly-once records, and the relay can never read API keys.
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html
+ */
+export const KEY_PREFIX = {
+  /** Rate-limit counters (forms, failed API authentications). */
+  rate: 'rate#',
+  /** Duplicate-submission fingerprints. */
+  dup: 'dup#',
+  /** Captcha tokens already used. */
+  captcha: 'captcha#',
+  /** Autoresponse counters per recipient. */
+  auto: 'auto#',
+  /** Message status and its history (MessageStore). */
+  msg: 'msg#',
+  /** Idempotency-Key records of the transactional API. */
+  idem: 'idem#',
+  /** API keys, by the SHA-256 of the key (ApiKeyStore); the send function only reads them. */
+  apikey: 'apikey#',
+  /** The relay's exactly-once claims (ClaimStore). */
+  job: 'job#',
+} as const;
+
+/** What the send function reads and writes. */
+export const SEND_KEY_PREFIXES = [
+  KEY_PREFIX.rate,
+  KEY_PREFIX.dup,
+  KEY_PREFIX.captcha,
+  KEY_PREFIX.auto,
+  KEY_PREFIX.msg,
+  KEY_PREFIX.idem,
+] as const;
+
+/** What the send function may only read: it checks API keys, it never creates or revokes them. */
+export const SEND_READ_ONLY_KEY_PREFIXES = [KEY_PREFIX.apikey] as const;
+
+/** What the relay reads and writes: its claims and the status of the messages it sends. */
+export const RELAY_KEY_PREFIXES = [KEY_PREFIX.job, KEY_PREFIX.msg] as const;

@@ -1,0 +1,149 @@
+import { parseArgs } from 'node:util';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { createDynamoClient } from '../functions/adapters/aws-clients';
+import { DynamoApiKeyStore } from '../functions/adapters/dynamodb-api-keys';
+import { generateApiKey } from '../functions/core/api-keys';
+import { LOCAL_HOST, LOCAL_NAMES } from './emulators';
+
+const USAGE = `Usage: postroom keys <command> [options]
+
+Commands:
+  keys create [--name NAME]   create an API key and print it (it is shown this once)
+  keys list                   list keys: id, name, created, revoked (never the keys or their hashes)
+  keys revoke <keyId>         revoke a key; requests with it get 401 at once
+
+Options:
+  --endpoint URL   DynamoDB endpoint (default: the local stack's, http://127.0.0.1:$POSTROOM_DYNAMODB_PORT or 8000)
+  --table NAME     the record table (default: ${LOCAL_NAMES.table}, the local stack's). Given without
+                   --endpoint, it names a deployed stack's table, reached with your AWS credentials
+  --region REGION  (default: $AWS_REGION, or us-east-1)
+
+Without --table the CLI talks to the local stack (npm start). Keys are stored only as SHA-256 hashes.
+`;
+
+/**
+ * Where the keys live. `--table` without `--endpoint` means a deployed stack's table: the SDK then finds
+ * credentials and region the usual way (profile, environment, --region). Anything else is the local stack.
+ */
+export function clientOptions(
+  values: { endpoint?: string | undefined; table?: string | undefined; region?: string | undefined },
+  env: NodeJS.ProcessEnv,
+): Parameters<typeof createDynamoClient>[0] {
+  if (values.table !== undefined && values.endpoint === undefined) {
+    return { region: values.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1' };
+  }
+  return {
+    region: values.region ?? 'us-east-1',
+    endpoints: {
+      dynamodb: values.endpoint ?? `http://${LOCAL_HOST}:${env.POSTROOM_DYNAMODB_PORT || '8000'}`,
+    },
+    // The local emulator accepts any credentials.
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  };
+}
+
+export interface CliIo {
+  readonly out: (text: string) => void;
+  readonly err: (text: string) => void;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+/** `postroom keys create|list|revoke`. Returns the exit code. */
+export async function runCli(argv: ReadonlyArray<string>, io: CliIo): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (error) {
+    io.err(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [group, command, ...rest] = positionals;
+  if (values.help || group !== 'keys' || command === undefined) {
+    (values.help ? io.out : io.err)(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const options = clientOptions(values, io.env);
+  const dynamodb = createDynamoClient(options);
+  const where = options.endpoints?.dynamodb
+    ? `${options.endpoints.dynamodb}. Is the local stack running (npm start)?`
+    : `table ${values.table} in ${options.region}. Check your AWS credentials and region.`;
+  const store = new DynamoApiKeyStore(dynamodb, values.table ?? LOCAL_NAMES.table);
+  try {
+    switch (command) {
+      case 'create': {
+        const { key, record } = generateApiKey(new Date(), values.name);
+        await store.create(record);
+        io.out(
+          `Created API key ${record.keyId}${record.name ? ` (${record.name})` : ''}.\n` +
+            'Copy it now: it is stored only as a hash and cannot be shown again.\n\n' +
+            `${key}\n`,
+        );
+        return 0;
+      }
+      case 'list': {
+        const keys = await store.list();
+        if (keys.length === 0) {
+          io.out('No API keys.\n');
+          return 0;
+        }
+        const rows = keys.map((k) => [k.keyId, k.name ?? '-', k.createdAt, k.revoked ? 'revoked' : 'active']);
+        io.out(table([['KEY ID', 'NAME', 'CREATED', 'STATUS'], ...rows]));
+        return 0;
+      }
+      case 'revoke': {
+        const keyId = rest[0];
+        if (keyId === undefined) {
+          io.err(`keys revoke needs a key id.\n\n${USAGE}`);
+          return 2;
+        }
+        if (!(await store.revoke(keyId, new Date().toISOString()))) {
+          io.err(`There is no API key ${keyId}.\n`);
+          return 1;
+        }
+        io.out(`Revoked API key ${keyId}.\n`);
+        return 0;
+      }
+      default:
+        io.err(`Unknown command "keys ${command}".\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (error) {
+    if (error instanceof ConditionalCheckFailedException) {
+      io.err('A key with this hash already exists; run the command again.\n');
+      return 1;
+    }
+    const name = error instanceof Error ? error.name : String(error);
+    io.err(`Could not reach the keys (${name}) at ${where}\n`);
+    return 1;
+  } finally {
+    dynamodb.destroy();
+  }
+}
+
+function parse(argv: ReadonlyArray<string>) {
+  return parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    options: {
+      name: { type: 'string' },
+      endpoint: { type: 'string' },
+      table: { type: 'string' },
+      region: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
+function table(rows: ReadonlyArray<ReadonlyArray<string>>): string {
+  const widths =
+    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+  return `${rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n')}\n`;
+}

@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { serializeMailJob } from '../../functions/core/mail-job';
+import { type RelayDeps, type RelayRecord, relayBatch } from '../../functions/core/relay';
+import { contactJob, JOB_ID, shippedConfig } from '../fakes/config';
+import {
+  FakeClock,
+  MemoryClaimStore,
+  MemoryMessageStore,
+  MemoryRelayQueue,
+  RecordingLog,
+  RecordingMetrics,
+  ScriptedTransport,
+} from '../fakes/ports';
+
+function setup() {
+  return {
+    config: shippedConfig(),
+    transport: new ScriptedTransport(),
+    claims: new MemoryClaimStore(),
+    queue: new MemoryRelayQueue(),
+    clock: new FakeClock(),
+    log: new RecordingLog(),
+    metrics: new RecordingMetrics(),
+    random: () => 0.5,
+    messages: new MemoryMessageStore(),
+  } satisfies RelayDeps;
+}
+
+function record(receiveCount = 1): RelayRecord {
+  return {
+    messageId: 'm-1',
+    receiptHandle: `rh-${receiveCount}`,
+    body: serializeMailJob(contactJob().job),
+    receiveCount,
+  };
+}
+
+describe('Core: relayBatch message status', () => {
+  it('records sending, then sent with the provider message id', async () => {
+    // Prepare
+    const deps = setup();
+
+    // Act
+    await relayBatch([record()], deps);
+
+    // Assess
+    expect(deps.messages.statuses(JOB_ID)).toEqual(['sending', 'sent']);
+    expect(deps.messages.records.get(JOB_ID)?.history[1]).toMatchObject({
+      status: 'sent',
+      detail: 'provider-1',
+      at: '2025-01-15T12:00:00.000Z',
+    });
+  });
+
+  it('records failed with the reason when the provider rejects the mail for good', async () => {
+    // Prepare
+    const deps = setup();
+    deps.transport.failNext(
+      Object.assign(new Error('Email address is not verified'), {
+        name: 'MessageRejected',
+        $metadata: { httpStatusCode: 400 },
+      }),
+    );
+
+    // Act
+    await relayBatch([record()], deps);
+
+    // Assess
+    expect(deps.messages.statuses(JOB_ID)).toEqual(['sending', 'failed']);
+    expect(deps.messages.records.get(JOB_ID)?.history[1]?.detail).toMatch(/^ses MessageRejected/);
+  });
+
+  it('puts a transiently failed mail back to queued with the reason, then sent', async () => {
+    // Prepare
+    const deps = setup();
+    deps.transport.failNext(
+      Object.assign(new Error('slow down'), {
+        name: 'TooManyRequestsException',
+        $metadata: { httpStatusCode: 429 },
+      }),
+    );
+
+    // Act
+    await relayBatch([record(1)], deps);
+    await relayBatch([record(2)], deps);
+
+    // Assess
+    expect(deps.messages.statuses(JOB_ID)).toEqual(['sending', 'queued', 'sending', 'sent']);
+    expect(deps.messages.records.get(JOB_ID)?.history[1]?.detail).toMatch(/^will retry: /);
+  });
+
+  it('sends exactly once and deletes the message when every status write fails', async () => {
+    // Prepare
+    const deps = setup();
+    deps.messages.failing = true;
+
+    // Act
+    const first = await relayBatch([record(1)], deps);
+    const redelivered = await relayBatch([record(2)], deps);
+
+    // Assess
+    expect(first.failures).toEqual([]);
+    expect(first.outcomes[0]?.outcome).toBe('sent');
+    expect(redelivered.outcomes[0]?.outcome).toBe('duplicate');
+    expect(deps.transport.sent).toHaveLength(1);
+    expect(
+      deps.log.entries.filter((entry) => entry.message === 'could not record the message status'),
+    ).toHaveLength(2);
+  });
+
+  it('writes no status for a duplicate delivery', async () => {
+    // Prepare
+    const deps = setup();
+    await relayBatch([record(1)], deps);
+
+    // Act
+    await relayBatch([record(2)], deps);
+
+    // Assess
+    expect(deps.messages.statuses(JOB_ID)).toEqual(['sending', 'sent']);
+  });
+});

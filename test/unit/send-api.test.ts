@@ -1,0 +1,428 @@
+import { describe, expect, it } from 'vitest';
+import { generateApiKey } from '../../functions/core/api-keys';
+import type { HttpRequest } from '../../functions/core/http';
+import { mailJobSchema } from '../../functions/core/mail-job';
+import { getMessage, type SendApiDeps, sendBatch, sendMessage } from '../../functions/core/send-api';
+import { shippedConfig } from '../fakes/config';
+import {
+  FakeClock,
+  MemoryApiKeyStore,
+  MemoryGuardStore,
+  MemoryMailQueue,
+  MemoryMessageStore,
+  RecordingLog,
+  RecordingMetrics,
+  sequentialIds,
+} from '../fakes/ports';
+
+const ID_1 = '11111111-1111-4111-8111-111111111111';
+const ID_2 = '22222222-2222-4222-8222-222222222222';
+const ID_3 = '33333333-3333-4333-8333-333333333333';
+const KEY = 'pr_test-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa';
+const OTHER_KEY = 'pr_other-key-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb';
+const REVOKED_KEY = 'pr_revoked-key-cccccccccccccccccccccccccccccccccccc';
+
+function setup() {
+  const apiKeys = new MemoryApiKeyStore();
+  apiKeys.add(KEY, 'key_main');
+  apiKeys.add(OTHER_KEY, 'key_other');
+  apiKeys.add(REVOKED_KEY, 'key_revoked', true);
+  return {
+    config: shippedConfig(),
+    queue: new MemoryMailQueue(),
+    clock: new FakeClock(Date.UTC(2025, 0, 15, 12, 0, 0)),
+    newId: sequentialIds(ID_1, ID_2, ID_3),
+    log: new RecordingLog(),
+    metrics: new RecordingMetrics(),
+    guards: new MemoryGuardStore(),
+    apiKeys,
+    messages: new MemoryMessageStore(),
+  } satisfies SendApiDeps;
+}
+
+const MESSAGE = {
+  from: 'Billing <billing@example.com>',
+  to: 'customer@example.org',
+  subject: 'Your receipt',
+  text: 'Thank you for your order.',
+};
+
+function request(body: unknown, headers: Record<string, string> = {}, key: string | null = KEY): HttpRequest {
+  return {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(key === null ? {} : { authorization: `Bearer ${key}` }),
+      ...headers,
+    },
+    body: Buffer.from(JSON.stringify(body)),
+    sourceIp: '203.0.113.7',
+  };
+}
+
+function json(response: { body: string }) {
+  return JSON.parse(response.body);
+}
+
+describe('Core: API keys', () => {
+  it('creates pr_ keys of 32 random bytes and keeps only their SHA-256', () => {
+    // Act
+    const { key, record } = generateApiKey(new Date(0), 'ci');
+
+    // Assess
+    expect(key).toMatch(/^pr_[A-Za-z0-9_-]{43}$/);
+    expect(record.hash).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(JSON.stringify(record)).not.toContain(key.slice(3));
+    expect(record).toMatchObject({ name: 'ci', revoked: false, createdAt: '1970-01-01T00:00:00.000Z' });
+    expect(generateApiKey(new Date(0)).key).not.toBe(key);
+  });
+
+  it.each([
+    ['no Authorization header', null],
+    ['an unknown key', 'pr_unknown'],
+    ['a revoked key', REVOKED_KEY],
+  ])('answers 401 problem+json with WWW-Authenticate: Bearer for %s', async (_, key) => {
+    // Prepare
+    const deps = setup();
+
+    // Act
+    const response = await sendMessage(request(MESSAGE, {}, key), deps);
+
+    // Assess
+    expect(response.status).toBe(401);
+    expect(response.headers['content-type']).toBe('application/problem+json');
+    expect(response.headers['www-authenticate']).toMatch(/^Bearer /);
+    expect(json(response)).toMatchObject({ status: 401, title: 'Unauthorized' });
+    expect(deps.queue.jobs).toHaveLength(0);
+  });
+
+  it('answers 401 to a Basic Authorization header', async () => {
+    // Prepare
+    const deps = setup();
+
+    // Act
+    const response = await sendMessage(request(MESSAGE, { authorization: `Basic ${KEY}` }, null), deps);
+
+    // Assess
+    expect(response.status).toBe(401);
+  });
+
+  it('answers 429 once an IP has failed 10 times in a minute, while a good key still works', async () => {
+    // Prepare
+    const deps = setup();
+    for (let attempt = 0; attempt < 10; attempt += 1) {
+      expect((await sendMessage(request(MESSAGE, {}, 'pr_wrong'), deps)).status).toBe(401);
+    }
+
+    // Act
+    const limited = await sendMessage(request(MESSAGE, {}, 'pr_wrong'), deps);
+    const good = await sendMessage(request(MESSAGE), deps);
+
+    // Assess
+    expect(limited.status).toBe(429);
+    expect(limited.headers['retry-after']).toBe('60');
+    expect(good.status).toBe(202);
+  });
+
+  it('answers 503 when the key store cannot be reached', async () => {
+    // Prepare
+    const deps = setup();
+    deps.apiKeys.findByHash = () => Promise.reject(new Error('down'));
+
+    // Act
+    const response = await sendMessage(request(MESSAGE), deps);
+
+    // Assess
+    expect(response.status).toBe(503);
+  });
+});
+
+describe('Core: sendMessage', () => {
+  it('queues an api job with cc, bcc, headers and tags, records queued with its key, answers 202', async () => {
+    // Prepare
+    const deps = setup();
+    const body = {
+      ...MESSAGE,
+      to: ['a@example.org', 'b@example.org'],
+      cc: 'c@example.org',
+      bcc: ['hidden@example.net'],
+      replyTo: 'support@example.com',
+      html: '<p>Thanks</p>',
+      headers: { 'list-unsubscribe': '<https://example.com/u/1>', 'X-Entity-Ref-ID': 'order-42' },
+      tags: [{ name: 'category', value: 'receipt' }],
+    };
+
+    // Act
+    const response = await sendMessage(request(body), deps);
+
+    // Assess
+    expect(response.status).toBe(202);
+    expect(json(response)).toEqual({ id: ID_1 });
+    const [job] = deps.queue.jobs;
+    expect(mailJobSchema.parse(job)).toEqual({
+      v: 1,
+      id: ID_1,
+      source: { kind: 'api', keyId: 'key_main' },
+      createdAt: '2025-01-15T12:00:00.000Z',
+      from: { name: 'Billing', address: 'billing@example.com' },
+      to: ['a@example.org', 'b@example.org'],
+      cc: ['c@example.org'],
+      bcc: ['hidden@example.net'],
+      replyTo: 'support@example.com',
+      subject: 'Your receipt',
+      text: 'Thank you for your order.',
+      html: '<p>Thanks</p>',
+      headers: { 'List-Unsubscribe': '<https://example.com/u/1>', 'X-Entity-Ref-ID': 'order-42' },
+      tags: [{ name: 'category', value: 'receipt' }],
+    });
+    expect(deps.messages.records.get(ID_1)).toMatchObject({ status: 'queued', keyId: 'key_main' });
+  });
+
+  it.each([
+    ['a From at another domain', { from: 'ceo@evil.example' }, 'from'],
+    ['a From that is a list', { from: 'a@example.com, b@example.com' }, 'from'],
+    ['no recipient', { to: [] }, 'to'],
+    ['a recipient with two @', { to: ['a@b@example.org'] }, 'to[0]'],
+    ['a cc with a line break', { cc: 'x@example.org\r\nBcc: y@example.org' }, 'cc[0]'],
+    ['neither text nor html', { text: undefined }, 'text'],
+    ['a two-line subject', { subject: 'Hi\r\nBcc: x@example.org' }, 'subject'],
+    ['a header not on the allow-list', { headers: { Bcc: 'x@example.org' } }, 'headers.Bcc'],
+    [
+      'a header value with CRLF',
+      { headers: { 'List-Unsubscribe': '<a>\r\nBcc: x@e.org' } },
+      'headers.List-Unsubscribe',
+    ],
+    ['a tag with a space', { tags: [{ name: 'a b', value: 'c' }] }, 'tags[0].name'],
+    ['an unknown field', { attachments: [] }, '(body)'],
+  ])('answers 422 naming the field for %s', async (_, change, field) => {
+    // Prepare
+    const deps = setup();
+
+    // Act
+    const response = await sendMessage(request({ ...MESSAGE, ...change }), deps);
+
+    // Assess
+    expect(response.status).toBe(422);
+    expect(json(response).errors.map((error: { field: string }) => error.field)).toContain(field);
+    expect(deps.queue.jobs).toHaveLength(0);
+  });
+
+  it('answers 422 when to, cc and bcc together exceed 50 recipients', async () => {
+    // Prepare
+    const deps = setup();
+    const many = (prefix: string, count: number) =>
+      Array.from({ length: count }, (_, i) => `${prefix}${i}@example.org`);
+
+    // Act
+    const response = await sendMessage(
+      request({ ...MESSAGE, to: many('to', 20), cc: many('cc', 20), bcc: many('bcc', 11) }),
+      deps,
+    );
+
+    // Assess
+    expect(response.status).toBe(422);
+    expect(json(response).errors[0].detail).toMatch(/at most 50 recipients/);
+  });
+
+  it('answers 415 to a body that is not JSON and 400 to broken JSON', async () => {
+    // Prepare
+    const deps = setup();
+    const broken = { ...request(MESSAGE), body: Buffer.from('{"from":') };
+
+    // Act & Assess
+    expect((await sendMessage(request(MESSAGE, { 'content-type': 'text/plain' }), deps)).status).toBe(415);
+    expect((await sendMessage(broken, deps)).status).toBe(400);
+  });
+
+  it('answers 503 and records failed when the queue cannot be reached', async () => {
+    // Prepare
+    const deps = setup();
+    deps.queue.enqueueError = new Error('queue down');
+
+    // Act
+    const response = await sendMessage(request(MESSAGE), deps);
+
+    // Assess
+    expect(response.status).toBe(503);
+    expect(deps.messages.statuses(ID_1)).toEqual(['queued', 'failed']);
+  });
+});
+
+describe('Core: Idempotency-Key', () => {
+  it('answers a replay with the same id and queues nothing new', async () => {
+    // Prepare
+    const deps = setup();
+    const headers = { 'idempotency-key': 'order-42-receipt' };
+
+    // Act
+    const first = await sendMessage(request(MESSAGE, headers), deps);
+    const again = await sendMessage(request(MESSAGE, headers), deps);
+
+    // Assess
+    expect(first.status).toBe(202);
+    expect(again.status).toBe(202);
+    expect(json(again)).toEqual({ id: ID_1 });
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(deps.queue.jobs).toHaveLength(1);
+  });
+
+  it('answers 409 when the key comes back with another payload', async () => {
+    // Prepare
+    const deps = setup();
+    const headers = { 'idempotency-key': 'order-42-receipt' };
+    await sendMessage(request(MESSAGE, headers), deps);
+
+    // Act
+    const response = await sendMessage(request({ ...MESSAGE, subject: 'Other' }, headers), deps);
+
+    // Assess
+    expect(response.status).toBe(409);
+    expect(response.headers['content-type']).toBe('application/problem+json');
+    expect(deps.queue.jobs).toHaveLength(1);
+  });
+
+  it('scopes the key to the API key: another API key with the same Idempotency-Key sends its own mail', async () => {
+    // Prepare
+    const deps = setup();
+    const headers = { 'idempotency-key': 'shared' };
+
+    // Act
+    await sendMessage(request(MESSAGE, headers), deps);
+    const other = await sendMessage(request(MESSAGE, headers, OTHER_KEY), deps);
+
+    // Assess
+    expect(json(other)).toEqual({ id: ID_2 });
+    expect(deps.queue.jobs).toHaveLength(2);
+  });
+
+  it('forgets the key when the enqueue failed, so the retry sends', async () => {
+    // Prepare
+    const deps = setup();
+    const headers = { 'idempotency-key': 'retry-me' };
+    deps.queue.enqueueError = new Error('queue down');
+    expect((await sendMessage(request(MESSAGE, headers), deps)).status).toBe(503);
+    deps.queue.enqueueError = undefined;
+
+    // Act
+    const retry = await sendMessage(request(MESSAGE, headers), deps);
+
+    // Assess
+    expect(retry.status).toBe(202);
+    expect(json(retry)).toEqual({ id: ID_2 });
+    expect(deps.queue.jobs).toHaveLength(1);
+  });
+
+  it('remembers the key for 24 hours only', async () => {
+    // Prepare
+    const deps = setup();
+    const headers = { 'idempotency-key': 'daily' };
+    await sendMessage(request(MESSAGE, headers), deps);
+    deps.clock.advance(86_400_000);
+
+    // Act
+    const later = await sendMessage(request({ ...MESSAGE, subject: 'Next day' }, headers), deps);
+
+    // Assess
+    expect(later.status).toBe(202);
+    expect(deps.queue.jobs).toHaveLength(2);
+  });
+
+  it.each([
+    ['an empty key', ''],
+    ['a key with a line break', 'a\nb'],
+    ['a 256-character key', 'k'.repeat(256)],
+  ])('answers 400 to %s', async (_, value) => {
+    // Act
+    const response = await sendMessage(request(MESSAGE, { 'idempotency-key': value }), setup());
+
+    // Assess
+    expect(response.status).toBe(400);
+  });
+});
+
+describe('Core: getMessage', () => {
+  it('shows the status and history of a message sent with this key', async () => {
+    // Prepare
+    const deps = setup();
+    await sendMessage(request(MESSAGE), deps);
+    await deps.messages.record(ID_1, { status: 'sent', at: '2025-01-15T12:00:01.000Z', detail: 'ses-1' });
+
+    // Act
+    const response = await getMessage(ID_1, { ...request(null), method: 'GET' }, deps);
+
+    // Assess
+    expect(response.status).toBe(200);
+    expect(json(response)).toEqual({
+      id: ID_1,
+      status: 'sent',
+      history: [
+        { status: 'queued', at: '2025-01-15T12:00:00.000Z' },
+        { status: 'sent', at: '2025-01-15T12:00:01.000Z', detail: 'ses-1' },
+      ],
+    });
+  });
+
+  it('answers 404 for another key, for a form message and for an unknown id', async () => {
+    // Prepare
+    const deps = setup();
+    await sendMessage(request(MESSAGE), deps);
+    await deps.messages.record(ID_2, { status: 'queued', at: '2025-01-15T12:00:00.000Z' });
+
+    // Act & Assess
+    expect((await getMessage(ID_1, request(null, {}, OTHER_KEY), deps)).status).toBe(404);
+    expect((await getMessage(ID_2, request(null), deps)).status).toBe(404);
+    expect((await getMessage(ID_3, request(null), deps)).status).toBe(404);
+    expect((await getMessage('../etc', request(null), deps)).status).toBe(404);
+  });
+
+  it('answers 401 without a key', async () => {
+    expect((await getMessage(ID_1, request(null, {}, null), setup())).status).toBe(401);
+  });
+});
+
+describe('Core: sendBatch', () => {
+  it('queues the valid messages and lists errors for the others, with status 200', async () => {
+    // Prepare
+    const deps = setup();
+    const body = {
+      messages: [MESSAGE, { ...MESSAGE, from: 'x@evil.example' }, { ...MESSAGE, to: 'b@example.org' }],
+    };
+
+    // Act
+    const response = await sendBatch(request(body), deps);
+
+    // Assess
+    expect(response.status).toBe(200);
+    expect(json(response)).toEqual({
+      results: [
+        { index: 0, id: ID_1 },
+        {
+          index: 1,
+          errors: [{ field: 'from', detail: 'must be an address at example.com, the sending domain' }],
+        },
+        { index: 2, id: ID_2 },
+      ],
+    });
+    expect(deps.queue.jobs.map((job) => job.to)).toEqual([['customer@example.org'], ['b@example.org']]);
+  });
+
+  it.each([
+    ['no messages', { messages: [] }],
+    ['101 messages', { messages: Array.from({ length: 101 }, () => MESSAGE) }],
+    ['a body that is a list', [MESSAGE]],
+  ])('answers 422 to %s', async (_, body) => {
+    // Act
+    const response = await sendBatch(request(body), setup());
+
+    // Assess
+    expect(response.status).toBe(422);
+  });
+
+  it('refuses an Idempotency-Key rather than ignoring it', async () => {
+    // Act
+    const response = await sendBatch(request({ messages: [MESSAGE] }, { 'idempotency-key': 'x' }), setup());
+
+    // Assess
+    expect(response.status).toBe(400);
+  });
+});
