@@ -54,7 +54,9 @@ export function sendRequestSchema(config: PostroomConfig) {
   });
   const headers = z.record(z.string(), z.string()).transform((value, ctx) => {
     const out: Partial<Record<AllowedHeader, string>> = {};
-    for (const [name, headerValue] of Object.entries(value)) {
+    for (const [name, rawValue] of Object.entries(value)) {
+      // Mail readers drop the whitespace around a header value; what is sent is what they will show.
+      const headerValue = rawValue.trim();
       const canonical = ALLOWED_HEADERS.find((allowed) => allowed.toLowerCase() === name.toLowerCase());
       if (canonical === undefined) {
         ctx.addIssue({
@@ -79,7 +81,12 @@ export function sendRequestSchema(config: PostroomConfig) {
       cc: addressList.optional(),
       bcc: addressList.optional(),
       replyTo: address.optional(),
-      subject: z.string().min(1).max(998).regex(ONE_LINE, 'must be one line without control characters'),
+      subject: z
+        .string()
+        .trim()
+        .min(1)
+        .max(998)
+        .regex(ONE_LINE, 'must be one line without control characters'),
       text: z.string().max(MAX_BODY_CHARS).optional(),
       html: z.string().max(MAX_BODY_CHARS).optional(),
       headers: headers.optional(),

@@ -315,7 +315,9 @@ describe('Property: MIME headers of a transactional API mail', () => {
     expect(raw).not.toContain(BCC);
     expect(mail.to).toEqual(['to@example.org', 'cc@example.org', BCC]);
     const parsed = await simpleParser(mail.raw);
-    expect(parsed.subject).toBe(input.subject);
+    // The subject sent is the validated one (trimmed, as a mail reader would show it anyway).
+    expect(parsed.subject).toBe(validated.request.subject);
+    expect(validated.request.subject).toBe(input.subject.trim());
     expect(parsed.from?.value.map((v) => v.address)).toEqual(['news@example.com']);
     expect(parsed.bcc).toBeUndefined();
     return true;
