@@ -4,6 +4,7 @@ import type { Construct } from 'constructs';
 import { type PostroomConfig, parseConfig } from '../functions/core/config';
 import { Api } from './constructs/api';
 import { Attachments } from './constructs/attachments';
+import { DeliveryEvents } from './constructs/delivery-events';
 import { MailProvider } from './constructs/mail-provider';
 import { Monitoring } from './constructs/monitoring';
 import { Queueing } from './constructs/queueing';
@@ -26,6 +27,8 @@ export class PostroomStack extends Stack {
   readonly relay: Relay;
   readonly monitoring: Monitoring;
   readonly attachments: Attachments | undefined;
+  /** SES delivery events (SES only: an SMTP relay publishes none). */
+  readonly deliveryEvents: DeliveryEvents | undefined;
 
   constructor(scope: Construct, id: string, props: PostroomStackProps) {
     super(scope, id, props);
@@ -55,6 +58,15 @@ export class PostroomStack extends Stack {
       logRetention,
       attachments: this.attachments,
     });
+    this.deliveryEvents =
+      config.transport.kind === 'ses'
+        ? new DeliveryEvents(this, 'DeliveryEvents', {
+            rawConfig,
+            table: this.store.table,
+            provider: this.provider,
+            logRetention,
+          })
+        : undefined;
     this.api = new Api(this, 'Api', {
       rawConfig,
       mailQueue: this.queueing.mailQueue,
@@ -98,6 +110,14 @@ export class PostroomStack extends Stack {
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.queueing.deadLetterQueue.queueUrl });
     new CfnOutput(this, 'DashboardUrl', { value: this.monitoring.dashboardUrl });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.alarmTopic.topicArn });
+    if (this.deliveryEvents) {
+      new CfnOutput(this, 'DeliveryEventsTopicArn', {
+        description: this.deliveryEvents.eventDestination
+          ? 'SNS topic the SES configuration set publishes delivery events to'
+          : 'Add an SNS event destination (delivery, bounce, complaint, reject) for this topic to your configuration set',
+        value: this.deliveryEvents.topic.topicArn,
+      });
+    }
     // The three CNAME records that verify the domain identity and let SES sign with Easy DKIM.
     this.provider.domainIdentity?.dkimRecords.forEach((record, index) => {
       const n = index + 1;

@@ -6,6 +6,7 @@ import { DynamoApiKeyStore } from '../functions/adapters/dynamodb-api-keys';
 import { DynamoClaimStore } from '../functions/adapters/dynamodb-claims';
 import { DynamoGuardStore } from '../functions/adapters/dynamodb-guards';
 import { DynamoMessageStore } from '../functions/adapters/dynamodb-messages';
+import { DynamoSuppressionList } from '../functions/adapters/dynamodb-suppression';
 import { S3BlobStore } from '../functions/adapters/s3-blobs';
 import { SqsMailQueue, SqsRelayQueue } from '../functions/adapters/sqs-queue';
 import { createMailTransport } from '../functions/adapters/transport';
@@ -13,12 +14,14 @@ import { hashApiKey } from '../functions/core/api-keys';
 import type { PostroomConfig } from '../functions/core/config';
 import { type Metrics, noMetrics } from '../functions/core/metrics';
 import { type Clock, type Log, systemClock, type Transport } from '../functions/core/ports';
+import { createEventsHandler } from '../functions/events/app';
 import { createRelayHandler } from '../functions/relay/app';
 import { createSendHandler } from '../functions/send/app';
 import { startApiServer } from './api-server';
 import { createResources, LOCAL_HOST, type LocalResources, startEmulators } from './emulators';
 import { startEventSource } from './event-source';
 import { localContext } from './lambda-context';
+import { LocalSesEvents } from './ses-events';
 
 export interface LocalStackOptions {
   readonly config: PostroomConfig;
@@ -89,9 +92,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       });
     }
 
-    const transport =
-      options.transport ?? createMailTransport(config.transport, aws, { smtpPassword: options.smtpPassword });
     const metrics = options.metrics ?? noMetrics;
+    const suppression = new DynamoSuppressionList(dynamodb, resources.tableName);
+    const events = createEventsHandler({ messages, suppression, log, metrics });
+    // SES publishes delivery events through the configuration set's SNS topic; the emulator does not, so
+    // LocalSesEvents does, into the real events handler. An SMTP relay reports nothing back: no events.
+    const localTransport = (): Transport => {
+      const configured = createMailTransport(config.transport, aws, { smtpPassword: options.smtpPassword });
+      if (config.transport.kind !== 'ses') return configured;
+      return new LocalSesEvents(configured, {
+        handler: (event) => events(event, localContext('postroom-events', 10)),
+        log,
+        region: config.region,
+        configurationSet: config.transport.configurationSet ?? 'postroom-local',
+      });
+    };
+    const transport = options.transport ?? localTransport();
     stops.push(async () => transport.close?.());
     const relay = createRelayHandler({
       config,
@@ -131,6 +147,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       guards: new DynamoGuardStore(dynamodb, resources.tableName),
       apiKeys,
       messages,
+      suppression,
       blobs,
       captcha: { verifier: httpCaptchaVerifier, secret: (formId) => options.captchaSecrets?.[formId] },
     });

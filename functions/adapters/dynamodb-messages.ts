@@ -1,12 +1,27 @@
-import { type DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  GetItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
+  isOutcome,
   MESSAGE_STATUSES,
   type MessageRecord,
   type MessageStatus,
   type MessageStore,
+  OUTCOME_STATUSES,
+  type OutcomeStatus,
   type StatusChange,
 } from '../core/messages';
 import { KEY_PREFIX } from '../core/table-keys';
+
+const OUTCOME_VALUES = Object.fromEntries(
+  OUTCOME_STATUSES.map((status, index) => [`:o${index}`, { S: status }]),
+) as Record<string, AttributeValue>;
+/** The current status is not an outcome: only then may a relay status replace it. */
+const NOT_AN_OUTCOME = `attribute_not_exists(#st) OR NOT (#st IN (${Object.keys(OUTCOME_VALUES).join(', ')}))`;
 
 /**
  * Message status in the record table: `pk = msg#<id>`, `status`, and `history`, a list appended to with
@@ -21,21 +36,59 @@ export class DynamoMessageStore implements MessageStore {
   ) {}
 
   async record(id: string, change: StatusChange, owner?: { keyId: string }): Promise<void> {
+    const ownerSet = owner ? ', keyId = if_not_exists(keyId, :keyId)' : '';
+    const ownerValue: Record<string, AttributeValue> = owner ? { ':keyId': { S: owner.keyId } } : {};
+    if (isOutcome(change.status)) {
+      await this.update(id, change, `SET #st = :st, ${APPEND}${ownerSet}`, ownerValue);
+      return;
+    }
+    try {
+      await this.update(id, change, `SET #st = :st, ${APPEND}${ownerSet}`, ownerValue, {
+        condition: NOT_AN_OUTCOME,
+        values: OUTCOME_VALUES,
+      });
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      // The provider's outcome came first (events are asynchronous): keep it, append this change.
+      await this.update(id, change, `SET ${APPEND}${ownerSet}`, ownerValue);
+    }
+  }
+
+  async recordOutcome(id: string, change: StatusChange & { status: OutcomeStatus }): Promise<boolean> {
+    try {
+      await this.update(id, change, `SET #st = :st, ${APPEND}`, {}, { condition: 'attribute_exists(pk)' });
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  private async update(
+    id: string,
+    change: StatusChange,
+    expression: string,
+    extraValues: Record<string, AttributeValue>,
+    condition?: { condition: string; values?: Record<string, AttributeValue> },
+  ): Promise<void> {
     const entry: Record<string, { S: string }> = { status: { S: change.status }, at: { S: change.at } };
     if (change.detail !== undefined) entry.detail = { S: change.detail };
     const expiresAt = Math.floor(Date.parse(change.at) / 1000) + this.ttlDays * 86_400;
+    const usesStatus = expression.includes('#st') || condition?.condition.includes('#st');
     await this.dynamodb.send(
       new UpdateItemCommand({
         TableName: this.tableName,
         Key: { pk: { S: `${KEY_PREFIX.msg}${id}` } },
-        UpdateExpression: `SET #st = :st, history = list_append(if_not_exists(history, :empty), :entry), expiresAt = :ttl${owner ? ', keyId = if_not_exists(keyId, :keyId)' : ''}`,
-        ExpressionAttributeNames: { '#st': 'status' },
+        UpdateExpression: expression,
+        ...(condition ? { ConditionExpression: condition.condition } : {}),
+        ...(usesStatus ? { ExpressionAttributeNames: { '#st': 'status' } } : {}),
         ExpressionAttributeValues: {
-          ':st': { S: change.status },
+          ...(expression.includes(':st') ? { ':st': { S: change.status } } : {}),
           ':empty': { L: [] },
           ':entry': { L: [{ M: entry }] },
           ':ttl': { N: String(expiresAt) },
-          ...(owner ? { ':keyId': { S: owner.keyId } } : {}),
+          ...extraValues,
+          ...(condition?.values ?? {}),
         },
       }),
     );
@@ -64,6 +117,8 @@ export class DynamoMessageStore implements MessageStore {
     return { id, status: asStatus(item.status?.S), history, ...(keyId === undefined ? {} : { keyId }) };
   }
 }
+
+const APPEND = 'history = list_append(if_not_exists(history, :empty), :entry), expiresAt = :ttl';
 
 function asStatus(value: string | undefined): MessageStatus {
   return MESSAGE_STATUSES.find((status) => status === value) ?? 'queued';

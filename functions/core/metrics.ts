@@ -8,6 +8,7 @@ export const METRIC_NAMESPACE = 'Postroom';
 export const SERVICE = {
   send: 'postroom-send',
   relay: 'postroom-relay',
+  events: 'postroom-events',
 } as const;
 
 export const METRIC = {
@@ -25,6 +26,16 @@ export const METRIC = {
   failed: 'MailFailed',
   /** A job that was sent before was delivered again and dropped (relay). */
   duplicate: 'DuplicateDropped',
+  /** SES delivered a mail to a recipient's mail server (events). */
+  delivered: 'MailDelivered',
+  /** A recipient's mail server bounced a mail, hard or soft (events). */
+  bounced: 'MailBounced',
+  /** A recipient marked a mail as spam (events). */
+  complained: 'MailComplained',
+  /** SES rejected a mail it had accepted, e.g. for a virus (events). */
+  providerRejected: 'MailRejected',
+  /** An event the events function could not read or could not match to a message (events). */
+  eventDropped: 'DeliveryEventDropped',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];

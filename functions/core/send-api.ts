@@ -23,6 +23,7 @@ import {
   validateSendRequest,
 } from './send-request';
 import { guarded, notAcceptedStatus, type SubmitFormDeps } from './submit-form';
+import { suppressedRecipients } from './suppression';
 import { KEY_PREFIX } from './table-keys';
 
 /**
@@ -62,7 +63,11 @@ export async function sendMessage(request: HttpRequest, deps: SendApiDeps): Prom
         return jsonResponse(202, { id: earlier }, { 'idempotent-replayed': 'true' });
       }
     }
-    const result = await enqueueMessage(validated.request, id, keyId, deps);
+    // After the replay check: a request accepted before its recipient was suppressed replays its 202.
+    const result = await refuseSuppressed(validated.request, deps).then(
+      () => enqueueMessage(validated.request, id, keyId, deps),
+      (error: unknown) => ({ ok: false as const, error }),
+    );
     if (!result.ok) {
       if (rememberedAs !== undefined) await deps.guards.forget(rememberedAs).catch(() => {});
       throw result.error;
@@ -97,6 +102,12 @@ export async function sendBatch(request: HttpRequest, deps: SendApiDeps): Promis
       messages.map(async (message: unknown, index) => {
         const validated = validateSendRequest(schema, message);
         if (!validated.ok) return { index, errors: validated.errors };
+        try {
+          await refuseSuppressed(validated.request, deps);
+        } catch (error) {
+          if (!(error instanceof HttpError)) throw error;
+          return { index, errors: error.errors ?? [{ field: '(message)', detail: error.message }] };
+        }
         const id = deps.newId();
         const result = await enqueueMessage(validated.request, id, keyId, deps);
         if (!result.ok) return { index, errors: [{ field: '(message)', detail: result.error.message }] };
@@ -154,6 +165,22 @@ function jsonBody(request: HttpRequest, deps: SendApiDeps): unknown {
   } catch {
     throw new BadRequestError('The body is not valid JSON.');
   }
+}
+
+/**
+ * Recipients on the suppression list (they bounced permanently or complained) are refused with 422, one
+ * error per address, naming the field it came in. The caller sent the address, so it is shown in full.
+ */
+async function refuseSuppressed(request: SendRequest, deps: SendApiDeps): Promise<void> {
+  const list = deps.suppression;
+  if (list === undefined) return;
+  const errors = await guarded(() => suppressedRecipients(request, list), deps.log);
+  if (errors.length === 0) return;
+  deps.log.info('suppressed recipients refused', {
+    outcome: 'suppressed',
+    recipients: errors.length,
+  });
+  throw new ValidationError(errors);
 }
 
 function readIdempotencyKey(request: HttpRequest): string | undefined {

@@ -26,6 +26,7 @@ import { MAX_MAIL_JOB_BYTES, mailJobBytes } from './mail-job';
 import { type MessageStore, recordStatus } from './messages';
 import { METRIC, type Metrics } from './metrics';
 import type { BlobStore, Clock, Log, MailQueue } from './ports';
+import type { SuppressionList } from './suppression';
 
 export interface SubmitFormDeps {
   readonly config: PostroomConfig;
@@ -42,6 +43,12 @@ export interface SubmitFormDeps {
   readonly blobs?: BlobStore;
   /** Message status: `queued` is written here, before the job reaches the queue and the relay. */
   readonly messages?: MessageStore;
+  /**
+   * Addresses that bounced permanently or complained: the API refuses them, autoresponses skip them. A
+   * form's own recipients are not checked: they are the owner's inbox, fixed in configuration, and
+   * refusing a visitor's message because the owner's address once bounced would lose it silently.
+   */
+  readonly suppression?: SuppressionList;
 }
 
 /** Fields a form may hold besides email, name, message and the underscore controls. */
@@ -210,6 +217,15 @@ async function sendAutoresponse(form: FormConfig, to: string, deps: SubmitFormDe
   if (!form.autoresponse) return;
   const id = deps.newId();
   try {
+    if (await deps.suppression?.has(to)) {
+      // Writing again to an address that bounced or complained is what SES counts against the account.
+      deps.log.info('autoresponse skipped: recipient suppressed', {
+        formId: form.id,
+        outcome: 'autoresponse-suppressed',
+        recipient: maskAddress(to),
+      });
+      return;
+    }
     if (!(await autoresponseAllowed(form, to, deps.clock.now(), deps.guards))) {
       deps.log.info('autoresponse skipped: recipient limit', {
         formId: form.id,

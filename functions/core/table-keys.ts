@@ -21,6 +21,8 @@ export const KEY_PREFIX = {
   apikey: 'apikey#',
   /** The relay's exactly-once claims (ClaimStore). */
   job: 'job#',
+  /** Suppressed recipients, by lowercased address (SuppressionList): written by the events function. */
+  supp: 'supp#',
 } as const;
 
 /** What the send function reads and writes. */
@@ -33,8 +35,17 @@ export const SEND_KEY_PREFIXES = [
   KEY_PREFIX.idem,
 ] as const;
 
-/** What the send function may only read: it checks API keys, it never creates or revokes them. */
-export const SEND_READ_ONLY_KEY_PREFIXES = [KEY_PREFIX.apikey] as const;
+/**
+ * What the send function may only read: it checks API keys, it never creates or revokes them; and it checks
+ * recipients against the suppression list, which only the events function writes.
+ */
+export const SEND_READ_ONLY_KEY_PREFIXES = [KEY_PREFIX.apikey, KEY_PREFIX.supp] as const;
 
 /** What the relay reads and writes: its claims and the status of the messages it sends. */
 export const RELAY_KEY_PREFIXES = [KEY_PREFIX.job, KEY_PREFIX.msg] as const;
+
+/** What the events function updates: the status of a message (UpdateItem on an existing `msg#` item). */
+export const EVENTS_UPDATE_KEY_PREFIXES = [KEY_PREFIX.msg] as const;
+
+/** What the events function puts: suppressed addresses. It never reads or deletes them. */
+export const EVENTS_PUT_KEY_PREFIXES = [KEY_PREFIX.supp] as const;

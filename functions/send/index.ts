@@ -6,6 +6,7 @@ import { httpCaptchaVerifier } from '../adapters/captcha-verifier';
 import { DynamoApiKeyStore } from '../adapters/dynamodb-api-keys';
 import { DynamoGuardStore } from '../adapters/dynamodb-guards';
 import { DynamoMessageStore } from '../adapters/dynamodb-messages';
+import { DynamoSuppressionList } from '../adapters/dynamodb-suppression';
 import { configFromEnv, requireEnv } from '../adapters/function-env';
 import { createLogger } from '../adapters/powertools-log';
 import { createMetrics } from '../adapters/powertools-metrics';
@@ -49,6 +50,7 @@ export const handler = createSendHandler({
   guards: new DynamoGuardStore(dynamodb, tableName),
   apiKeys: new DynamoApiKeyStore(dynamodb, tableName),
   messages: new DynamoMessageStore(dynamodb, tableName, config.relay.recordTtlDays),
+  suppression: new DynamoSuppressionList(dynamodb, tableName),
 })
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics));

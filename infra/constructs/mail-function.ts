@@ -17,8 +17,8 @@ const MAX_ENVIRONMENT_BYTES = 4 * 1024;
 const MAX_TOKEN_BYTES = 256;
 
 export interface MailFunctionProps {
-  /** The folder under `functions/` whose `index.ts` exports `handler`: `send` or `relay`. */
-  readonly entry: 'send' | 'relay';
+  /** The folder under `functions/` whose `index.ts` exports `handler`: `send`, `relay` or `events`. */
+  readonly entry: 'send' | 'relay' | 'events';
   readonly description: string;
   /** The `postroom` context as written, passed as POSTROOM_CONFIG and validated again at cold start. */
   readonly rawConfig: unknown;

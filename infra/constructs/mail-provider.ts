@@ -21,6 +21,11 @@ export interface MailProviderProps {
 export class MailProvider extends Construct {
   /** The SES configuration set the relay sends with; undefined for SMTP. */
   readonly configurationSet: IConfigurationSet | undefined;
+  /**
+   * The configuration set when this stack created it (and so may add event destinations to it); undefined
+   * when the config names an existing set, or for SMTP.
+   */
+  readonly ownedConfigurationSet: ConfigurationSet | undefined;
   /** Its name, for SES per-configuration-set metrics and alarms; undefined for SMTP. */
   readonly configurationSetName: string | undefined;
   /** The domain identity the stack created (`transport.domainIdentity`), whose DKIM records go to DNS. */
@@ -39,9 +44,12 @@ export class MailProvider extends Construct {
     if (transport.kind === 'ses') {
       // The configuration set carries reputation metrics (bounce and complaint rates per set) and is where
       // SES event destinations attach. A named existing set is used as is: the stack does not own it.
-      this.configurationSet = transport.configurationSet
-        ? ConfigurationSet.fromConfigurationSetName(this, 'ConfigurationSet', transport.configurationSet)
+      this.ownedConfigurationSet = transport.configurationSet
+        ? undefined
         : new ConfigurationSet(this, 'ConfigurationSet', { reputationMetrics: true });
+      this.configurationSet =
+        this.ownedConfigurationSet ??
+        ConfigurationSet.fromConfigurationSetName(this, 'ConfigurationSet', transport.configurationSet ?? '');
       this.configurationSetName = this.configurationSet.configurationSetName;
       // Easy DKIM (the default): SES signs with keys it rotates; the three CNAME records prove the domain.
       // https://docs.aws.amazon.com/ses/latest/dg/send-email-authentication-dkim-easy.html
@@ -64,6 +72,7 @@ export class MailProvider extends Construct {
     }
 
     this.configurationSet = undefined;
+    this.ownedConfigurationSet = undefined;
     this.configurationSetName = undefined;
     this.domainIdentity = undefined;
     this.sesIdentities = [];

@@ -2,7 +2,14 @@ import { type ApiKeyRecord, type ApiKeyStore, hashApiKey } from '../../functions
 import { BlobNotFoundError } from '../../functions/core/errors';
 import type { GuardStore } from '../../functions/core/guards';
 import type { MailJob } from '../../functions/core/mail-job';
-import type { MessageRecord, MessageStatus, MessageStore, StatusChange } from '../../functions/core/messages';
+import {
+  isOutcome,
+  type MessageRecord,
+  type MessageStatus,
+  type MessageStore,
+  type OutcomeStatus,
+  type StatusChange,
+} from '../../functions/core/messages';
 import type { MetricName, Metrics } from '../../functions/core/metrics';
 import type {
   BlobStore,
@@ -15,6 +22,11 @@ import type {
   RelayQueue,
   Transport,
 } from '../../functions/core/ports';
+import {
+  type SuppressionEntry,
+  type SuppressionList,
+  suppressionKey,
+} from '../../functions/core/suppression';
 
 /**
  * Small in-memory implementations of the ports in functions/core/ports.ts. They keep what was done to
@@ -273,10 +285,19 @@ export class MemoryMessageStore implements MessageStore {
   async record(id: string, change: StatusChange, owner?: { keyId: string }): Promise<void> {
     if (this.failing) throw new Error('status store down');
     const current = this.records.get(id) ?? { status: change.status, history: [] };
-    current.status = change.status;
+    if (isOutcome(change.status) || !isOutcome(current.status)) current.status = change.status;
     current.history.push(change);
     if (owner && current.keyId === undefined) current.keyId = owner.keyId;
     this.records.set(id, current);
+  }
+
+  async recordOutcome(id: string, change: StatusChange & { status: OutcomeStatus }): Promise<boolean> {
+    if (this.failing) throw new Error('status store down');
+    const current = this.records.get(id);
+    if (current === undefined) return false;
+    current.status = change.status;
+    current.history.push(change);
+    return true;
   }
 
   async get(id: string): Promise<MessageRecord | undefined> {
@@ -304,5 +325,21 @@ export class MemoryApiKeyStore implements ApiKeyStore {
     const hash = hashApiKey(key);
     this.keys.set(hash, { keyId, hash, createdAt: '2025-01-01T00:00:00.000Z', revoked });
     return key;
+  }
+}
+
+/** The suppression list in memory, keyed by lowercased address like the DynamoDB one. */
+export class MemorySuppressionList implements SuppressionList {
+  readonly entries = new Map<string, SuppressionEntry>();
+  failing = false;
+
+  async add(entry: SuppressionEntry): Promise<void> {
+    if (this.failing) throw new Error('suppression list down');
+    this.entries.set(suppressionKey(entry.address), entry);
+  }
+
+  async has(address: string): Promise<boolean> {
+    if (this.failing) throw new Error('suppression list down');
+    return this.entries.has(suppressionKey(address));
   }
 }

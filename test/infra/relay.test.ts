@@ -50,7 +50,7 @@ describe('Construct: Relay', { timeout: SYNTH_TIMEOUT_MS }, () => {
 
   it('keeps every log group for the configured retention', () => {
     // Assess
-    full.resourceCountIs('AWS::Logs::LogGroup', 3);
+    full.resourceCountIs('AWS::Logs::LogGroup', 4);
     full.allResourcesProperties('AWS::Logs::LogGroup', { RetentionInDays: 14 });
   });
 

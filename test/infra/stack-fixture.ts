@@ -3,7 +3,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { buildApp } from '../../infra/postroom-stack';
 
 /** Synthesis is CPU-bound (esbuild bundles both functions when asked to): allow for a slow CI machine. */
-export const SYNTH_TIMEOUT_MS = 120_000;
+export const SYNTH_TIMEOUT_MS = 300_000;
 
 const form = { id: 'contact', recipients: ['owner@example.com'], subject: 'New message from {{name}}' };
 

@@ -14,7 +14,7 @@ const rawConfig = {
 };
 
 // Synthesis bundles both functions with esbuild: build the template once for the whole file.
-const SYNTH_TIMEOUT_MS = 120_000;
+const SYNTH_TIMEOUT_MS = 300_000;
 
 describe('Stack: Postroom', { timeout: SYNTH_TIMEOUT_MS }, () => {
   let template: Template;
@@ -94,9 +94,9 @@ describe('Stack: Postroom', { timeout: SYNTH_TIMEOUT_MS }, () => {
     });
   });
 
-  it('runs both functions on Node.js 22 on ARM64', () => {
+  it('runs the three functions (send, relay, events) on Node.js 22 on ARM64', () => {
     // Assess
-    template.resourceCountIs('AWS::Lambda::Function', 2);
+    template.resourceCountIs('AWS::Lambda::Function', 3);
     template.allResourcesProperties('AWS::Lambda::Function', {
       Architectures: ['arm64'],
       Runtime: 'nodejs22.x',
@@ -151,7 +151,7 @@ describe('Stack: Postroom', { timeout: SYNTH_TIMEOUT_MS }, () => {
             Effect: 'Allow',
             Action: 'dynamodb:GetItem',
             Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^StoreTable'), 'Arn'] },
-            Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['apikey#*'] } },
+            Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['apikey#*', 'supp#*'] } },
           },
         ]),
       },
@@ -178,6 +178,7 @@ describe('Stack: Postroom', { timeout: SYNTH_TIMEOUT_MS }, () => {
       'ApiUrl',
       'DashboardUrl',
       'DeadLetterQueueUrl',
+      'DeliveryEventsTopicArn',
       'FormEndpointContact',
       'QueueUrl',
     ]);

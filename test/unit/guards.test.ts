@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import type { HttpRequest, HttpResponse } from '../../functions/core/http';
 import { type SubmitFormDeps, submitForm } from '../../functions/core/submit-form';
 import { configWith, shippedConfigInput } from '../fakes/config';
-import { FakeClock, MemoryGuardStore, MemoryMailQueue, RecordingLog, RecordingMetrics } from '../fakes/ports';
+import {
+  FakeClock,
+  MemoryGuardStore,
+  MemoryMailQueue,
+  MemorySuppressionList,
+  RecordingLog,
+  RecordingMetrics,
+} from '../fakes/ports';
 
 const BASE_FORM = (shippedConfigInput().forms as Array<Record<string, unknown>>)[0] ?? {};
 // 12:00:00 UTC: a fixed window of 600 s starts here.
@@ -18,6 +25,7 @@ function setup(form: Record<string, unknown>) {
     log: new RecordingLog(),
     metrics: new RecordingMetrics(),
     guards: new MemoryGuardStore(),
+    suppression: new MemorySuppressionList(),
   } satisfies SubmitFormDeps;
   return deps;
 }
@@ -277,6 +285,37 @@ describe('Guards: autoresponse', () => {
     });
     expect(confirmation?.replyTo).toBeUndefined();
     expect(JSON.stringify(confirmation)).not.toMatch(/spam|PILLS|Spammer/i);
+  });
+
+  it('skips the confirmation to a suppressed visitor, logs it, and still accepts the submission', async () => {
+    const deps = setup({ autoresponse });
+    await deps.suppression.add({
+      address: 'Visitor@example.org',
+      reason: 'complaint',
+      at: '2025-01-01T00:00:00Z',
+    });
+
+    const response = await submitForm('contact', post(FIELDS), deps);
+
+    expect(response.status).toBe(202);
+    expect(deps.queue.jobs.map((job) => job.source.kind)).toEqual(['form']);
+    expect(deps.log.entries.some((entry) => entry.attributes.outcome === 'autoresponse-suppressed')).toBe(
+      true,
+    );
+  });
+
+  it("does not check the form's own recipients against the suppression list: they are the owner's inbox", async () => {
+    const deps = setup({ recipients: ['owner@example.com'] });
+    await deps.suppression.add({
+      address: 'owner@example.com',
+      reason: 'bounce',
+      at: '2025-01-01T00:00:00Z',
+    });
+
+    const response = await submitForm('contact', post(FIELDS), deps);
+
+    expect(response.status).toBe(202);
+    expect(deps.queue.jobs).toHaveLength(1);
   });
 
   it('sends one confirmation per address per day, however often the address is used', async () => {

@@ -10,6 +10,7 @@ import {
   MemoryGuardStore,
   MemoryMailQueue,
   MemoryMessageStore,
+  MemorySuppressionList,
   RecordingLog,
   RecordingMetrics,
   sequentialIds,
@@ -37,6 +38,7 @@ function setup() {
     guards: new MemoryGuardStore(),
     apiKeys,
     messages: new MemoryMessageStore(),
+    suppression: new MemorySuppressionList(),
   } satisfies SendApiDeps;
 }
 
@@ -424,5 +426,106 @@ describe('Core: sendBatch', () => {
 
     // Assess
     expect(response.status).toBe(400);
+  });
+});
+
+describe('Core: suppression list on /v1/send and /v1/send/batch', () => {
+  const suppress = (deps: ReturnType<typeof setup>, address: string) =>
+    deps.suppression.add({ address, reason: 'bounce', at: '2025-01-01T00:00:00.000Z' });
+
+  it('refuses suppressed to, cc and bcc recipients with 422, one error per address naming its field', async () => {
+    // Prepare
+    const deps = setup();
+    await suppress(deps, 'gone@example.org');
+    await suppress(deps, 'spam-button@example.net');
+    const body = {
+      ...MESSAGE,
+      to: ['ok@example.org', 'Gone@Example.org'],
+      cc: 'spam-button@example.net',
+      bcc: 'gone@example.org',
+    };
+
+    // Act
+    const response = await sendMessage(request(body), deps);
+
+    // Assess
+    expect(response.status).toBe(422);
+    expect(json(response).errors).toEqual([
+      {
+        field: 'to',
+        detail: 'Gone@example.org is on the suppression list (it bounced permanently or complained)',
+      },
+      {
+        field: 'cc',
+        detail: 'spam-button@example.net is on the suppression list (it bounced permanently or complained)',
+      },
+      {
+        field: 'bcc',
+        detail: 'gone@example.org is on the suppression list (it bounced permanently or complained)',
+      },
+    ]);
+    expect(deps.queue.jobs).toHaveLength(0);
+    expect(deps.messages.records.size).toBe(0);
+  });
+
+  it('answers 503 and queues nothing when the suppression list cannot be read', async () => {
+    // Prepare
+    const deps = setup();
+    deps.suppression.failing = true;
+
+    // Act
+    const response = await sendMessage(request(MESSAGE), deps);
+
+    // Assess
+    expect(response.status).toBe(503);
+    expect(deps.queue.jobs).toHaveLength(0);
+  });
+
+  it('forgets the Idempotency-Key of a refused request, and still replays one accepted before the suppression', async () => {
+    // Prepare
+    const deps = {
+      ...setup(),
+      newId: sequentialIds(ID_1, ID_2, ID_3, '44444444-4444-4444-8444-444444444444'),
+    };
+    const accepted = await sendMessage(request(MESSAGE, { 'idempotency-key': 'before' }), deps);
+    await suppress(deps, MESSAGE.to);
+
+    // Act
+    const replay = await sendMessage(request(MESSAGE, { 'idempotency-key': 'before' }), deps);
+    const refused = await sendMessage(request(MESSAGE, { 'idempotency-key': 'after' }), deps);
+    deps.suppression.entries.clear();
+    const retried = await sendMessage(request(MESSAGE, { 'idempotency-key': 'after' }), deps);
+
+    // Assess
+    expect(json(replay)).toEqual(json(accepted));
+    expect(refused.status).toBe(422);
+    expect(retried.status).toBe(202);
+    expect(deps.queue.jobs).toHaveLength(2);
+  });
+
+  it('refuses only the batch messages with a suppressed recipient', async () => {
+    // Prepare
+    const deps = setup();
+    await suppress(deps, 'gone@example.org');
+    const body = { messages: [MESSAGE, { ...MESSAGE, cc: 'gone@example.org' }] };
+
+    // Act
+    const response = await sendBatch(request(body), deps);
+
+    // Assess
+    expect(response.status).toBe(200);
+    expect(json(response).results).toEqual([
+      { index: 0, id: ID_1 },
+      {
+        index: 1,
+        errors: [
+          {
+            field: 'cc',
+            detail: 'gone@example.org is on the suppression list (it bounced permanently or complained)',
+          },
+        ],
+      },
+    ]);
+    expect(deps.queue.jobs).toHaveLength(1);
   });
 });

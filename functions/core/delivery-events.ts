@@ -1,0 +1,268 @@
+import { z } from 'zod';
+import { maskAddress } from './address';
+import { errorName } from './errors';
+import type { MessageStore, OutcomeStatus } from './messages';
+import { METRIC, type Metrics } from './metrics';
+import type { Log } from './ports';
+import type { SuppressionList, SuppressionReason } from './suppression';
+
+/**
+ * SES event publishing: for a configuration set with an SNS event destination, SES publishes one JSON
+ * notification per event to the topic. Postroom subscribes its events function and records delivery,
+ * bounce, complaint and reject events on the message they belong to, found by the `postroom-job-id`
+ * message tag the SES transport sets on every mail.
+ * https://docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-contents.html
+ * https://docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-examples.html
+ */
+
+/** The EmailTags name the SES transport sets to the job id (adapters/ses-transport.ts). */
+export const JOB_ID_TAG = 'postroom-job-id';
+
+const timestamp = z
+  .string()
+  .refine((value) => !Number.isNaN(Date.parse(value)), 'must be an ISO 8601 timestamp')
+  .transform((value) => new Date(value).toISOString());
+// Bounce and complaint reports are written by remote mail servers: keep to what could be an address.
+const recipient = z.string().trim().min(3).max(254).includes('@');
+
+const mail = z.object({
+  messageId: z.string().min(1).max(512),
+  timestamp,
+  destination: z.array(z.string()).optional(),
+  // SES gives each tag as a list of values.
+  tags: z.record(z.string(), z.array(z.string())).optional(),
+});
+
+// Unknown fields are dropped, not refused: SES adds fields to these notifications over time.
+const notificationSchema = z.discriminatedUnion('eventType', [
+  z.object({
+    eventType: z.literal('Delivery'),
+    mail,
+    delivery: z.object({ timestamp, recipients: z.array(recipient).min(1) }),
+  }),
+  z.object({
+    eventType: z.literal('Bounce'),
+    mail,
+    bounce: z.object({
+      bounceType: z.enum(['Permanent', 'Transient', 'Undetermined']),
+      bounceSubType: z.string().max(100).optional(),
+      bouncedRecipients: z.array(z.object({ emailAddress: recipient })).min(1),
+      timestamp,
+    }),
+  }),
+  z.object({
+    eventType: z.literal('Complaint'),
+    mail,
+    complaint: z.object({
+      complainedRecipients: z.array(z.object({ emailAddress: recipient })).min(1),
+      timestamp,
+      complaintFeedbackType: z.string().max(100).optional(),
+    }),
+  }),
+  z.object({
+    eventType: z.literal('Reject'),
+    mail,
+    reject: z.object({ reason: z.string().max(500).optional() }).optional(),
+  }),
+]);
+
+export type DeliveryEvent = z.output<typeof notificationSchema>;
+
+/** Events SES publishes that Postroom does not record (the destination asks only for the four above). */
+const IGNORED_EVENT_TYPES = new Set([
+  'Send',
+  'Open',
+  'Click',
+  'DeliveryDelay',
+  'Rendering Failure',
+  'RenderingFailure',
+  'Subscription',
+]);
+
+export type ParsedNotification =
+  | { kind: 'event'; event: DeliveryEvent }
+  | { kind: 'ignored'; eventType: string }
+  | { kind: 'invalid'; reason: string };
+
+/** Reads one SNS Message body. Never throws: garbage comes back as `invalid` with a reason fit for a log. */
+export function parseNotification(body: string): ParsedNotification {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { kind: 'invalid', reason: 'not JSON' };
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return { kind: 'invalid', reason: 'not a JSON object' };
+  }
+  // Identity notifications (feedback forwarding, not a configuration set) name the type notificationType.
+  const record = json as Record<string, unknown>;
+  const eventType = record.eventType ?? record.notificationType;
+  if (typeof eventType === 'string' && IGNORED_EVENT_TYPES.has(eventType)) {
+    return { kind: 'ignored', eventType };
+  }
+  const parsed = notificationSchema.safeParse({ ...record, eventType });
+  if (parsed.success) return { kind: 'event', event: parsed.data };
+  const issue = parsed.error.issues[0];
+  return {
+    kind: 'invalid',
+    reason: issue ? `${issue.path.join('.') || '(notification)'}: ${issue.message}` : 'invalid notification',
+  };
+}
+
+/** What one event means for the message and for the suppression list. */
+export interface EventEffect {
+  readonly status: OutcomeStatus;
+  /** ISO 8601, from the event. */
+  readonly at: string;
+  /** For the history; addresses masked. */
+  readonly detail: string;
+  readonly suppress: ReadonlyArray<{ address: string; reason: SuppressionReason }>;
+}
+
+const STATUS_METRIC = {
+  delivered: METRIC.delivered,
+  bounced: METRIC.bounced,
+  complained: METRIC.complained,
+  rejected: METRIC.providerRejected,
+} as const;
+
+/**
+ * Only a Permanent bounce suppresses: a Transient one (mailbox full, message too large) may succeed later,
+ * and an Undetermined one says nothing about the address. Every complaint suppresses.
+ * https://docs.aws.amazon.com/ses/latest/dg/notification-contents.html#bounce-types
+ */
+export function effectOf(event: DeliveryEvent): EventEffect {
+  const masked = (addresses: ReadonlyArray<string>) => addresses.map(maskAddress).join(', ');
+  switch (event.eventType) {
+    case 'Delivery':
+      return {
+        status: 'delivered',
+        at: event.delivery.timestamp,
+        detail: `to ${masked(event.delivery.recipients)}`,
+        suppress: [],
+      };
+    case 'Bounce': {
+      const { bounce } = event;
+      const addresses = bounce.bouncedRecipients.map((r) => r.emailAddress);
+      const type = bounce.bounceSubType
+        ? `${bounce.bounceType} (${bounce.bounceSubType})`
+        : bounce.bounceType;
+      return {
+        status: 'bounced',
+        at: bounce.timestamp,
+        detail: `${type}: ${masked(addresses)}`,
+        suppress:
+          bounce.bounceType === 'Permanent'
+            ? addresses.map((address) => ({ address, reason: 'bounce' as const }))
+            : [],
+      };
+    }
+    case 'Complaint': {
+      const addresses = event.complaint.complainedRecipients.map((r) => r.emailAddress);
+      const type = event.complaint.complaintFeedbackType;
+      return {
+        status: 'complained',
+        at: event.complaint.timestamp,
+        detail: `${type ? `${type}: ` : ''}${masked(addresses)}`,
+        suppress: addresses.map((address) => ({ address, reason: 'complaint' as const })),
+      };
+    }
+    case 'Reject':
+      // A reject has no timestamp of its own: SES rejects at once, when it accepts the send.
+      return {
+        status: 'rejected',
+        at: event.mail.timestamp,
+        detail: event.reject?.reason ?? 'rejected by SES',
+        suppress: [],
+      };
+  }
+}
+
+export interface DeliveryEventDeps {
+  readonly messages: MessageStore;
+  readonly suppression: SuppressionList;
+  readonly log: Log;
+  readonly metrics: Metrics;
+}
+
+export type EventOutcome = 'recorded' | 'unknown-message' | 'ignored' | 'dropped';
+
+/**
+ * Handles the notifications of one invocation. A notification that cannot be read is logged and dropped:
+ * retrying would not make it readable. A store that fails is different: every notification is still tried,
+ * then the first such error is thrown, so Lambda retries the (asynchronous) invocation. A retried event
+ * appends its history entry again; a suppression is a put, so it is the same item.
+ */
+export async function handleDeliveryNotifications(
+  bodies: ReadonlyArray<string>,
+  deps: DeliveryEventDeps,
+): Promise<EventOutcome[]> {
+  const failures: unknown[] = [];
+  const outcomes: EventOutcome[] = [];
+  for (const body of bodies) {
+    try {
+      outcomes.push(await handleNotification(body, deps));
+    } catch (error) {
+      deps.log.error('could not record a delivery event', { outcome: 'error', error: errorName(error) });
+      failures.push(error);
+    }
+  }
+  if (failures.length > 0) throw failures[0];
+  return outcomes;
+}
+
+async function handleNotification(body: string, deps: DeliveryEventDeps): Promise<EventOutcome> {
+  const { log, metrics } = deps;
+  const parsed = parseNotification(body);
+  if (parsed.kind === 'ignored') {
+    log.info('delivery event ignored', { eventType: parsed.eventType, outcome: 'ignored' });
+    return 'ignored';
+  }
+  if (parsed.kind === 'invalid') {
+    log.warn('delivery event dropped: unreadable', { outcome: 'dropped', reason: parsed.reason });
+    metrics.count(METRIC.eventDropped);
+    return 'dropped';
+  }
+  const { event } = parsed;
+  const effect = effectOf(event);
+  const jobId = event.mail.tags?.[JOB_ID_TAG]?.[0];
+  const context = { jobId, eventType: event.eventType, providerMessageId: event.mail.messageId };
+  metrics.count(STATUS_METRIC[effect.status]);
+
+  // The address is suppressed whatever the message: a bounce is a bounce even for mail Postroom lost track of.
+  await Promise.all(
+    effect.suppress.map((entry) =>
+      deps.suppression.add({
+        ...entry,
+        at: effect.at,
+        ...(jobId === undefined ? {} : { messageId: jobId }),
+      }),
+    ),
+  );
+  if (effect.suppress.length > 0) {
+    log.info('recipients suppressed', {
+      ...context,
+      reason: effect.suppress[0]?.reason,
+      recipients: effect.suppress.map((entry) => maskAddress(entry.address)),
+    });
+  }
+
+  if (jobId === undefined) {
+    log.warn('delivery event without a postroom-job-id tag', { ...context, outcome: 'unknown-message' });
+    metrics.count(METRIC.eventDropped);
+    return 'unknown-message';
+  }
+  const recorded = await deps.messages.recordOutcome(jobId, {
+    status: effect.status,
+    at: effect.at,
+    detail: effect.detail,
+  });
+  if (!recorded) {
+    log.warn('delivery event for an unknown message', { ...context, outcome: 'unknown-message' });
+    metrics.count(METRIC.eventDropped);
+    return 'unknown-message';
+  }
+  log.info('delivery event recorded', { ...context, outcome: effect.status });
+  return 'recorded';
+}
