@@ -26,7 +26,7 @@ export class PostroomStack extends Stack {
   readonly provider: MailProvider;
   readonly relay: Relay;
   readonly monitoring: Monitoring;
-  readonly attachments: Attachments | undefined;
+  readonly attachments: Attachments;
   /** SES delivery events (SES only: an SMTP relay publishes none). */
   readonly deliveryEvents: DeliveryEvents | undefined;
 
@@ -40,10 +40,8 @@ export class PostroomStack extends Stack {
       relayTimeout: Duration.seconds(config.relay.timeoutSeconds),
     });
     this.store = new Store(this, 'Store');
-    // The claim-check bucket exists only when a form accepts files.
-    this.attachments = config.forms.some((form) => form.files.allowedTypes.length > 0)
-      ? new Attachments(this, 'Attachments')
-      : undefined;
+    // The claim-check bucket: for forms that accept files and for API messages with attachments.
+    this.attachments = new Attachments(this, 'Attachments');
     this.provider = new MailProvider(this, 'MailProvider', {
       senderAddress: config.sender.address,
       transport: config.transport,

@@ -80,7 +80,7 @@ export async function storeAttachments(
   uploads: ReadonlyArray<BlobUpload>,
   blobs: BlobStore | undefined,
   log: Log,
-  context: { formId: string; jobId: string },
+  context: Readonly<Record<string, string>>,
 ): Promise<void> {
   if (uploads.length === 0) return;
   if (blobs === undefined) {

@@ -1,3 +1,4 @@
+import { planAttachments, storeAttachments } from './attachments';
 import { createHash } from 'node:crypto';
 import { maskAddress } from './address';
 import { type ApiKeyStore, authenticate } from './api-keys';
@@ -240,9 +241,17 @@ async function enqueueMessage(
   keyId: string,
   deps: SendApiDeps,
 ): Promise<{ ok: true } | { ok: false; error: HttpError }> {
-  const job: MailJob = buildApiMailJob(request, { id, createdAt: new Date(deps.clock.now()), keyId });
+  const files = planAttachments(request.attachments ?? [], id, deps.config.attachments.inlineMaxBytes);
+  const job: MailJob = buildApiMailJob(request, { id, createdAt: new Date(deps.clock.now()), keyId }, files.attachments);
   if (mailJobBytes(job) > MAX_MAIL_JOB_BYTES) {
     return { ok: false, error: new PayloadTooLargeError('The message is too large to send.') };
+  }
+  try {
+    // Large files go to the bucket first: a queued job never points at an object that is not there.
+    await storeAttachments(files.uploads, deps.blobs, deps.log, { keyId, jobId: id });
+  } catch (error) {
+    if (error instanceof HttpError) return { ok: false, error };
+    throw error;
   }
   const unavailable = new ServiceUnavailableError('Mail cannot be accepted right now; try again shortly.', 5);
   try {

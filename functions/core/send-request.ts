@@ -3,6 +3,8 @@ import { z } from 'zod';
 import { parseAddress, parseMailbox } from './address';
 import type { PostroomConfig } from './config';
 import type { FieldError } from './errors';
+import type { UploadedFile } from './form-body';
+import { checkFilename, contentMatchesType, MIME_TYPE } from './uploads';
 import {
   ALLOWED_HEADERS,
   type AllowedHeader,
@@ -11,6 +13,7 @@ import {
   MAX_RECIPIENTS,
   MAX_TAGS,
   type MailJob,
+  type MailJobAttachment,
   TAG_TEXT,
 } from './mail-job';
 
@@ -37,6 +40,34 @@ const addressList = z.preprocess(
 const ONE_LINE = /^[^\u0000-\u001f\u007f]*$/;
 
 const MAX_BODY_CHARS = 500_000;
+/** Attachments of one API message: bounded in count here, in bytes by api.maxBodyBytes. */
+const MAX_ATTACHMENTS = 10;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * `{ filename, contentType, content }` with the content in base64. The name and the bytes get the same
+ * checks as a form's uploads: a plain name, and bytes that can be a file of the declared type.
+ */
+const attachment = z
+  .object({
+    filename: z.string().max(1_000),
+    contentType: z.string().toLowerCase().regex(MIME_TYPE, 'must be a MIME type such as application/pdf'),
+    content: z.string().min(1).regex(BASE64, 'must be base64'),
+  })
+  .strict()
+  .transform((value, ctx): UploadedFile => {
+    const name = checkFilename(value.filename);
+    if (!name.ok) {
+      ctx.addIssue({ code: 'custom', path: ['filename'], message: name.reason });
+      return z.NEVER;
+    }
+    const content = Buffer.from(value.content, 'base64');
+    if (!contentMatchesType(content, value.contentType)) {
+      ctx.addIssue({ code: 'custom', path: ['content'], message: `is not a ${value.contentType} file` });
+      return z.NEVER;
+    }
+    return { field: 'attachments', filename: name.filename, contentType: value.contentType, content };
+  });
 
 export function sendRequestSchema(config: PostroomConfig) {
   const senderDomain = domainOf(config.sender.address);
@@ -101,6 +132,7 @@ export function sendRequestSchema(config: PostroomConfig) {
         )
         .max(MAX_TAGS)
         .optional(),
+      attachments: z.array(attachment).max(MAX_ATTACHMENTS).optional(),
     })
     .strict()
     .superRefine((request, ctx) => {
@@ -149,12 +181,20 @@ function fieldName(path: ReadonlyArray<PropertyKey>): string {
 
 /** The fingerprint an Idempotency-Key is bound to: the validated request, not its formatting. */
 export function payloadHash(request: SendRequest): string {
-  return createHash('sha256').update(JSON.stringify(request)).digest('base64url');
+  const attachments = request.attachments?.map((file) => ({
+    filename: file.filename,
+    contentType: file.contentType,
+    sha256: createHash('sha256').update(file.content).digest('base64url'),
+  }));
+  return createHash('sha256')
+    .update(JSON.stringify({ ...request, attachments }))
+    .digest('base64url');
 }
 
 export function buildApiMailJob(
   request: SendRequest,
   meta: { id: string; createdAt: Date; keyId: string },
+  attachments: ReadonlyArray<MailJobAttachment> = [],
 ): MailJob {
   const from = request.from.name === undefined ? { address: request.from.address } : request.from;
   return {
@@ -172,6 +212,7 @@ export function buildApiMailJob(
     html: request.html ?? '',
     ...(request.headers && Object.keys(request.headers).length > 0 ? { headers: request.headers } : {}),
     ...(request.tags && request.tags.length > 0 ? { tags: request.tags } : {}),
+    ...(attachments.length > 0 ? { attachments: [...attachments] } : {}),
   };
 }
 

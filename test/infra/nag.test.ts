@@ -73,7 +73,11 @@ describe('cdk-nag: AwsSolutions', { timeout: SYNTH_TIMEOUT_MS }, () => {
       'AwsSolutions-COG4',
       'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]',
       'AwsSolutions-IAM5[Resource::*]',
+      expect.stringMatching(
+        /^AwsSolutions-IAM5\[Resource::<AttachmentsBucket[0-9A-F]+\.Arn>\/attachments\/\*\]$/,
+      ),
       'AwsSolutions-L1',
+      'AwsSolutions-S1',
     ]);
     for (const reason of acknowledged.values()) expect(reason.length).toBeGreaterThan(60);
   });

@@ -120,7 +120,7 @@ describe('Stack: Postroom', { timeout: SYNTH_TIMEOUT_MS }, () => {
     ]);
   });
 
-  it('lets the send function only write its own log, trace, enqueue and touch its guard items', () => {
+  it('lets the send function only write its own log, trace, enqueue, touch its guard items and store attachments', () => {
     // Assess
     template.hasResourceProperties('AWS::IAM::Policy', {
       Roles: [{ Ref: Match.stringLikeRegexp('^ApiSend') }],
@@ -152,6 +152,16 @@ describe('Stack: Postroom', { timeout: SYNTH_TIMEOUT_MS }, () => {
             Action: 'dynamodb:GetItem',
             Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^StoreTable'), 'Arn'] },
             Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['apikey#*', 'supp#*'] } },
+          },
+          {
+            Effect: 'Allow',
+            Action: 's3:PutObject',
+            Resource: {
+              'Fn::Join': [
+                '',
+                [{ 'Fn::GetAtt': [Match.stringLikeRegexp('^AttachmentsBucket'), 'Arn'] }, '/attachments/*'],
+              ],
+            },
           },
         ]),
       },

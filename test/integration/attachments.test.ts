@@ -23,6 +23,8 @@ interface StoredAttachment {
   content: string;
 }
 
+const API_KEY = `pr_${randomUUID().replaceAll('-', '')}`;
+
 describe('Pipeline: file uploads to attachments (fauxqs SQS + S3, aws-ses-v2-local, dynalite)', () => {
   let stack: TestStack;
   let s3: S3Client;
@@ -42,6 +44,7 @@ describe('Pipeline: file uploads to attachments (fauxqs SQS + S3, aws-ses-v2-loc
           },
         ],
       }),
+      { apiKey: API_KEY },
     );
     s3 = createS3Client({
       region: 'us-east-1',
@@ -168,5 +171,67 @@ describe('Pipeline: file uploads to attachments (fauxqs SQS + S3, aws-ses-v2-loc
       ['portfolio.pdf', 'application/pdf', 1_200_000],
     ]);
     expect(Buffer.from(email.attachments[0]?.content ?? '', 'base64').equals(pdf)).toBe(true);
+  });
+
+  const sendApi = (marker: string, attachments: unknown) =>
+    fetch(`${stack.apiUrl}/v1/send`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
+      body: JSON.stringify({
+        from: 'Billing <billing@example.com>',
+        to: 'customer@example.org',
+        subject: `Invoice ${marker}`,
+        text: `Your invoice ${marker}`,
+        attachments,
+      }),
+    });
+
+  it('attaches base64 files sent to /v1/send, small ones inline and large ones through the bucket', async () => {
+    const small = sampleFile('pdf', 10_000);
+    const large = sampleFile('pdf', 900_000);
+    const smallMarker = randomUUID();
+    const largeMarker = randomUUID();
+
+    const smallResponse = await sendApi(smallMarker, [
+      { filename: 'invoice.pdf', contentType: 'application/pdf', content: small.toString('base64') },
+    ]);
+    const largeResponse = await sendApi(largeMarker, [
+      { filename: 'statement.pdf', contentType: 'application/pdf', content: large.toString('base64') },
+    ]);
+
+    expect([smallResponse.status, largeResponse.status]).toEqual([202, 202]);
+    const { id: largeId } = (await largeResponse.json()) as { id: string };
+    expect(await objectKeys(`attachments/${largeId}/`)).toEqual([`attachments/${largeId}/0`]);
+    for (const [marker, name, bytes] of [
+      [smallMarker, 'invoice.pdf', small],
+      [largeMarker, 'statement.pdf', large],
+    ] as const) {
+      const email = await delivered(marker);
+      expect(email.attachments.map((a) => [a.filename, a.contentType, a.size])).toEqual([
+        [name, 'application/pdf', bytes.length],
+      ]);
+      expect(Buffer.from(email.attachments[0]?.content ?? '', 'base64').equals(bytes)).toBe(true);
+    }
+  });
+
+  it('refuses an API attachment whose bytes are not its declared type, or whose name is a path, naming the field', async () => {
+    const response = await sendApi(randomUUID(), [
+      {
+        filename: 'invoice.pdf',
+        contentType: 'application/pdf',
+        content: Buffer.from('MZ\x90\x00').toString('base64'),
+      },
+      {
+        filename: '../../etc/passwd',
+        contentType: 'text/plain',
+        content: Buffer.from('x').toString('base64'),
+      },
+    ]);
+
+    expect(response.status).toBe(422);
+    const fields = ((await response.json()) as { errors: Array<{ field: string }> }).errors.map(
+      (e) => e.field,
+    );
+    expect(fields).toEqual(['attachments[0].content', 'attachments[1].filename']);
   });
 });

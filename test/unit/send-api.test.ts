@@ -195,7 +195,7 @@ describe('Core: sendMessage', () => {
       'headers.List-Unsubscribe',
     ],
     ['a tag with a space', { tags: [{ name: 'a b', value: 'c' }] }, 'tags[0].name'],
-    ['an unknown field', { attachments: [] }, '(body)'],
+    ['an unknown field', { priority: 'high' }, '(body)'],
   ])('answers 422 naming the field for %s', async (_, change, field) => {
     // Prepare
     const deps = setup();
@@ -527,5 +527,69 @@ describe('Core: suppression list on /v1/send and /v1/send/batch', () => {
       },
     ]);
     expect(deps.queue.jobs).toHaveLength(1);
+  });
+});
+
+describe('Core: attachments on /v1/send', () => {
+  const PDF = Buffer.concat([Buffer.from('%PDF-1.7\n', 'latin1'), Buffer.alloc(100, 0x20)]);
+  const file = (overrides: Record<string, unknown> = {}) => ({
+    filename: 'receipt.pdf',
+    contentType: 'application/pdf',
+    content: PDF.toString('base64'),
+    ...overrides,
+  });
+
+  it('carries a small attachment inside the job, byte for byte', async () => {
+    const deps = setup();
+
+    const response = await sendMessage(request({ ...MESSAGE, attachments: [file()] }), deps);
+
+    expect(response.status).toBe(202);
+    expect(deps.queue.jobs[0]?.attachments).toEqual([
+      {
+        filename: 'receipt.pdf',
+        contentType: 'application/pdf',
+        size: PDF.length,
+        content: PDF.toString('base64'),
+      },
+    ]);
+  });
+
+  it.each([
+    ['content that is not base64', { content: 'not base64!' }, 'attachments[0].content'],
+    [
+      'bytes that are not the declared type',
+      { content: Buffer.from('GIF89a').toString('base64') },
+      'attachments[0].content',
+    ],
+    ['a file name with a path', { filename: '../receipt.pdf' }, 'attachments[0].filename'],
+    ['a content type that is not a MIME type', { contentType: 'pdf' }, 'attachments[0].contentType'],
+  ])('answers 422 for %s, naming the field', async (_, overrides, field) => {
+    const deps = setup();
+
+    const response = await sendMessage(request({ ...MESSAGE, attachments: [file(overrides)] }), deps);
+
+    expect(response.status).toBe(422);
+    expect(
+      (JSON.parse(response.body) as { errors: Array<{ field: string }> }).errors.map((e) => e.field),
+    ).toEqual([field]);
+    expect(deps.queue.jobs).toEqual([]);
+  });
+
+  it('binds an Idempotency-Key to the attachment bytes too', async () => {
+    const deps = setup();
+    const first = await sendMessage(
+      request({ ...MESSAGE, attachments: [file()] }, { 'idempotency-key': 'inv-1' }),
+      deps,
+    );
+    const other = Buffer.concat([PDF, Buffer.from('x')]).toString('base64');
+
+    const changed = await sendMessage(
+      request({ ...MESSAGE, attachments: [file({ content: other })] }, { 'idempotency-key': 'inv-1' }),
+      deps,
+    );
+
+    expect(first.status).toBe(202);
+    expect(changed.status).toBe(409);
   });
 });
