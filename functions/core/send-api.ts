@@ -1,7 +1,7 @@
-import { planAttachments, storeAttachments } from './attachments';
 import { createHash } from 'node:crypto';
 import { maskAddress } from './address';
 import { type ApiKeyStore, authenticate } from './api-keys';
+import { planAttachments, storeAttachments } from './attachments';
 import {
   BadRequestError,
   ConflictError,
@@ -242,7 +242,11 @@ async function enqueueMessage(
   deps: SendApiDeps,
 ): Promise<{ ok: true } | { ok: false; error: HttpError }> {
   const files = planAttachments(request.attachments ?? [], id, deps.config.attachments.inlineMaxBytes);
-  const job: MailJob = buildApiMailJob(request, { id, createdAt: new Date(deps.clock.now()), keyId }, files.attachments);
+  const job: MailJob = buildApiMailJob(
+    request,
+    { id, createdAt: new Date(deps.clock.now()), keyId },
+    files.attachments,
+  );
   if (mailJobBytes(job) > MAX_MAIL_JOB_BYTES) {
     return { ok: false, error: new PayloadTooLargeError('The message is too large to send.') };
   }

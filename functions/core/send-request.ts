@@ -4,7 +4,6 @@ import { parseAddress, parseMailbox } from './address';
 import type { PostroomConfig } from './config';
 import type { FieldError } from './errors';
 import type { UploadedFile } from './form-body';
-import { checkFilename, contentMatchesType, MIME_TYPE } from './uploads';
 import {
   ALLOWED_HEADERS,
   type AllowedHeader,
@@ -16,6 +15,7 @@ import {
   type MailJobAttachment,
   TAG_TEXT,
 } from './mail-job';
+import { checkFilename, contentMatchesType, MIME_TYPE } from './uploads';
 
 /**
  * The body of `POST /v1/send` (and of each message of `/v1/send/batch`): one schema, whose output is what the
