@@ -3,22 +3,35 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { createDynamoClient } from '../functions/adapters/aws-clients';
 import { DynamoApiKeyStore } from '../functions/adapters/dynamodb-api-keys';
 import { generateApiKey } from '../functions/core/api-keys';
+import { runQueueCommand } from './cli-queue-commands';
+import { table } from './cli-queues';
 import { LOCAL_HOST, LOCAL_NAMES } from './emulators';
 
-const USAGE = `Usage: postroom keys <command> [options]
+const USAGE = `Usage: postroom <command> [options]
 
 Commands:
   keys create [--name NAME]   create an API key and print it (it is shown this once)
   keys list                   list keys: id, name, created, revoked (never the keys or their hashes)
   keys revoke <keyId>         revoke a key; requests with it get 401 at once
+  status [--json]             mail queue visible / in flight / delayed, dead-letter queue depth, recent
+                              failures by reason. Exit 0 when the dead-letter queue is empty, 1 when not
+  dlq list [--json]           each dead letter: job id, age, form or API key, masked recipients, reason
+  dlq redrive --all | --id JOB_ID ... | --reason TEXT
+                              move the matching dead letters back to the mail queue; safe to run twice
+  dlq purge [--yes]           delete every dead letter (asks first on a terminal; --yes without one)
 
 Options:
-  --endpoint URL   DynamoDB endpoint (default: the local stack's, http://127.0.0.1:$POSTROOM_DYNAMODB_PORT or 8000)
-  --table NAME     the record table (default: ${LOCAL_NAMES.table}, the local stack's). Given without
-                   --endpoint, it names a deployed stack's table, reached with your AWS credentials
-  --region REGION  (default: $AWS_REGION, or us-east-1)
+  --endpoint URL      keys: DynamoDB endpoint (default: the local stack's, http://127.0.0.1:$POSTROOM_DYNAMODB_PORT or 8000)
+  --table NAME        keys: the record table (default: ${LOCAL_NAMES.table}, the local stack's). Given without
+                      --endpoint, it names a deployed stack's table, reached with your AWS credentials
+  --sqs-endpoint URL  status, dlq: SQS endpoint (default: the local stack's, http://127.0.0.1:$POSTROOM_SQS_PORT or 9324)
+  --region REGION     (default: $AWS_REGION, or us-east-1)
 
 Without --table the CLI talks to the local stack (npm start). Keys are stored only as SHA-256 hashes.
+status and dlq work on the local stack only (its queues ${LOCAL_NAMES.queue} and ${LOCAL_NAMES.deadLetterQueue}).
+
+Exit codes: 0 done (status: healthy); 1 failed, or status: dead letters waiting; 2 usage error or refused
+(a selector is missing, purge without confirmation); 3 status and dlq: the queues cannot be reached.
 `;
 
 /**
@@ -46,9 +59,13 @@ export interface CliIo {
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
   readonly env: NodeJS.ProcessEnv;
+  /** Asks a yes/no question on a terminal. Absent when there is no terminal: purge then needs --yes. */
+  readonly confirm?: ((question: string) => Promise<boolean>) | undefined;
+  /** The clock, for ages. */
+  readonly now?: (() => number) | undefined;
 }
 
-/** `postroom keys create|list|revoke`. Returns the exit code. */
+/** `postroom keys create|list|revoke`, `postroom status`, `postroom dlq list|redrive|purge`. Returns the exit code. */
 export async function runCli(argv: ReadonlyArray<string>, io: CliIo): Promise<number> {
   let parsed: ReturnType<typeof parse>;
   try {
@@ -59,6 +76,9 @@ export async function runCli(argv: ReadonlyArray<string>, io: CliIo): Promise<nu
   }
   const { values, positionals } = parsed;
   const [group, command, ...rest] = positionals;
+  if (!values.help && (group === 'status' || group === 'dlq')) {
+    return runQueueCommand(group, command, values, io, USAGE);
+  }
   if (values.help || group !== 'keys' || command === undefined) {
     (values.help ? io.out : io.err)(USAGE);
     return values.help ? 0 : 2;
@@ -130,20 +150,13 @@ function parse(argv: ReadonlyArray<string>) {
       endpoint: { type: 'string' },
       table: { type: 'string' },
       region: { type: 'string' },
+      'sqs-endpoint': { type: 'string' },
+      json: { type: 'boolean' },
+      id: { type: 'string', multiple: true },
+      reason: { type: 'string' },
+      all: { type: 'boolean' },
+      yes: { type: 'boolean', short: 'y' },
       help: { type: 'boolean', short: 'h' },
     },
   });
-}
-
-function table(rows: ReadonlyArray<ReadonlyArray<string>>): string {
-  const widths =
-    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
-  return `${rows
-    .map((row) =>
-      row
-        .map((cell, column) => cell.padEnd(widths[column] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n')}\n`;
 }
