@@ -5,6 +5,7 @@ import { DynamoApiKeyStore } from '../functions/adapters/dynamodb-api-keys';
 import { generateApiKey } from '../functions/core/api-keys';
 import { runQueueCommand } from './cli-queue-commands';
 import { table } from './cli-queues';
+import { DEFAULT_TIMEOUT_SECONDS, runSendTest } from './cli-send-test';
 import { LOCAL_HOST, LOCAL_NAMES } from './emulators';
 
 const USAGE = `Usage: postroom <command> [options]
@@ -19,19 +20,25 @@ Commands:
   dlq redrive --all | --id JOB_ID ... | --reason TEXT
                               move the matching dead letters back to the mail queue; safe to run twice
   dlq purge [--yes]           delete every dead letter (asks first on a terminal; --yes without one)
+  send-test --form FORM_ID [--json] [--timeout SECONDS]
+                              submit a test message to the form and follow its status until sent,
+                              delivered or failed (default timeout ${DEFAULT_TIMEOUT_SECONDS}s)
 
 Options:
   --endpoint URL      keys: DynamoDB endpoint (default: the local stack's, http://127.0.0.1:$POSTROOM_DYNAMODB_PORT or 8000)
   --table NAME        keys: the record table (default: ${LOCAL_NAMES.table}, the local stack's). Given without
                       --endpoint, it names a deployed stack's table, reached with your AWS credentials
   --sqs-endpoint URL  status, dlq: SQS endpoint (default: the local stack's, http://127.0.0.1:$POSTROOM_SQS_PORT or 9324)
+  --api URL           send-test: the API (default: the local stack's, http://127.0.0.1:$POSTROOM_API_PORT or 3000);
+                      --endpoint is then the DynamoDB endpoint its status is read from
   --region REGION     (default: $AWS_REGION, or us-east-1)
 
 Without --table the CLI talks to the local stack (npm start). Keys are stored only as SHA-256 hashes.
-status and dlq work on the local stack only (its queues ${LOCAL_NAMES.queue} and ${LOCAL_NAMES.deadLetterQueue}).
+status, dlq and send-test work on the local stack only (its queues ${LOCAL_NAMES.queue} and ${LOCAL_NAMES.deadLetterQueue}).
 
-Exit codes: 0 done (status: healthy); 1 failed, or status: dead letters waiting; 2 usage error or refused
-(a selector is missing, purge without confirmation); 3 status and dlq: the queues cannot be reached.
+Exit codes: 0 done (status: healthy; send-test: sent or delivered); 1 failed, or status: dead letters
+waiting, or send-test: refused, failed or timed out; 2 usage error or refused (a selector is missing, purge
+without confirmation); 3 status, dlq, send-test: the local stack cannot be reached.
 `;
 
 /**
@@ -65,7 +72,10 @@ export interface CliIo {
   readonly now?: (() => number) | undefined;
 }
 
-/** `postroom keys create|list|revoke`, `postroom status`, `postroom dlq list|redrive|purge`. Returns the exit code. */
+/**
+ * `postroom keys create|list|revoke`, `postroom status`, `postroom dlq list|redrive|purge`, `postroom send-test`.
+ * Returns the exit code.
+ */
 export async function runCli(argv: ReadonlyArray<string>, io: CliIo): Promise<number> {
   let parsed: ReturnType<typeof parse>;
   try {
@@ -78,6 +88,13 @@ export async function runCli(argv: ReadonlyArray<string>, io: CliIo): Promise<nu
   const [group, command, ...rest] = positionals;
   if (!values.help && (group === 'status' || group === 'dlq')) {
     return runQueueCommand(group, command, values, io, USAGE);
+  }
+  if (!values.help && group === 'send-test') {
+    if (command !== undefined) {
+      io.err(`Unexpected argument "${command}".\n\n${USAGE}`);
+      return 2;
+    }
+    return runSendTest(values, io, USAGE);
   }
   if (values.help || group !== 'keys' || command === undefined) {
     (values.help ? io.out : io.err)(USAGE);
@@ -155,6 +172,9 @@ function parse(argv: ReadonlyArray<string>) {
       id: { type: 'string', multiple: true },
       reason: { type: 'string' },
       all: { type: 'boolean' },
+      form: { type: 'string' },
+      timeout: { type: 'string' },
+      api: { type: 'string' },
       yes: { type: 'boolean', short: 'y' },
       help: { type: 'boolean', short: 'h' },
     },

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { HttpRequest, HttpResponse } from '../core/http';
 
@@ -9,7 +10,13 @@ export function toHttpRequest(event: APIGatewayProxyEvent): HttpRequest {
   }
   const body =
     event.body == null ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
-  return { method: event.httpMethod, headers, body, sourceIp: event.requestContext?.identity?.sourceIp };
+  return {
+    method: event.httpMethod,
+    headers,
+    body,
+    sourceIp: event.requestContext?.identity?.sourceIp,
+    correlationId: event.requestContext?.requestId || randomUUID(),
+  };
 }
 
 export function toProxyResult(response: HttpResponse): APIGatewayProxyResult {

@@ -14,6 +14,7 @@ export const ATTRIBUTE = {
   formId: 'postroom-form-id',
   reason: 'postroom-failure-reason',
   failedAt: 'postroom-failed-at',
+  correlationId: 'postroom-correlation-id',
 } as const;
 
 export class MailJobTooLargeError extends Error {
@@ -29,7 +30,7 @@ export class SqsMailQueue implements MailQueue {
     private readonly queueUrl: string,
   ) {}
 
-  async enqueue(job: MailJob): Promise<void> {
+  async enqueue(job: MailJob, correlationId?: string): Promise<void> {
     const body = serializeMailJob(job);
     const bytes = Buffer.byteLength(body);
     if (bytes > MAX_MAIL_JOB_BYTES) throw new MailJobTooLargeError(bytes);
@@ -42,6 +43,9 @@ export class SqsMailQueue implements MailQueue {
           ...(job.source.kind === 'api'
             ? {}
             : { [ATTRIBUTE.formId]: { DataType: 'String', StringValue: job.source.formId } }),
+          ...(correlationId
+            ? { [ATTRIBUTE.correlationId]: { DataType: 'String', StringValue: correlationId } }
+            : {}),
         },
       }),
     );
@@ -74,7 +78,10 @@ export class SqsRelayQueue implements RelayQueue {
     );
   }
 
-  async deadLetter(body: string, details: { reason: string; jobId: string | undefined }): Promise<void> {
+  async deadLetter(
+    body: string,
+    details: { reason: string; jobId: string | undefined; correlationId?: string | undefined },
+  ): Promise<void> {
     await this.sqs.send(
       new SendMessageCommand({
         QueueUrl: this.deadLetterQueueUrl,
@@ -83,6 +90,10 @@ export class SqsRelayQueue implements RelayQueue {
           [ATTRIBUTE.reason]: { DataType: 'String', StringValue: details.reason },
           [ATTRIBUTE.failedAt]: { DataType: 'String', StringValue: new Date().toISOString() },
           ...(details.jobId ? { [ATTRIBUTE.jobId]: { DataType: 'String', StringValue: details.jobId } } : {}),
+          // Kept through a redrive, so the redriven attempt logs under the same id.
+          ...(details.correlationId
+            ? { [ATTRIBUTE.correlationId]: { DataType: 'String', StringValue: details.correlationId } }
+            : {}),
         },
       }),
     );

@@ -7,6 +7,8 @@ export interface HttpRequest {
   readonly body: Buffer;
   /** The client's IP as API Gateway saw the connection: never from a header the client can set. */
   readonly sourceIp?: string | undefined;
+  /** API Gateway's request id (or one generated for it): never from a header the client can set. */
+  readonly correlationId?: string | undefined;
 }
 
 export interface HttpResponse {

@@ -14,7 +14,8 @@ export const systemClock: Clock = { now: () => Date.now() };
 
 /** Where accepted mail goes: the SQS mail queue. */
 export interface MailQueue {
-  enqueue(job: MailJob): Promise<void>;
+  /** `correlationId` ties the request's log lines to the relay's; it travels as a message attribute. */
+  enqueue(job: MailJob, correlationId?: string): Promise<void>;
   /** Resolves when the queue can accept mail. */
   ping(): Promise<void>;
 }
@@ -64,7 +65,10 @@ export interface RelayQueue {
   /** Hides a received message for `delaySeconds`: the backoff before its next attempt. */
   retryLater(receiptHandle: string, delaySeconds: number): Promise<void>;
   /** Puts a message body on the dead-letter queue with the reason it could not be sent. */
-  deadLetter(body: string, details: { reason: string; jobId: string | undefined }): Promise<void>;
+  deadLetter(
+    body: string,
+    details: { reason: string; jobId: string | undefined; correlationId?: string | undefined },
+  ): Promise<void>;
 }
 
 /**
@@ -82,4 +86,13 @@ export interface Log {
   info(message: string, attributes?: Record<string, unknown>): void;
   warn(message: string, attributes?: Record<string, unknown>): void;
   error(message: string, attributes?: Record<string, unknown>): void;
+}
+
+/** A log whose every line also carries `attributes` (a correlation id, say); a line's own attributes win. */
+export function withLogAttributes(log: Log, attributes: Record<string, unknown>): Log {
+  return {
+    info: (message, extra) => log.info(message, { ...attributes, ...extra }),
+    warn: (message, extra) => log.warn(message, { ...attributes, ...extra }),
+    error: (message, extra) => log.error(message, { ...attributes, ...extra }),
+  };
 }

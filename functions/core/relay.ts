@@ -16,6 +16,8 @@ export interface RelayRecord {
   readonly body: string;
   /** SQS ApproximateReceiveCount: 1 on the first delivery. */
   readonly receiveCount: number;
+  /** The submitting request's id, from the `postroom-correlation-id` message attribute. */
+  readonly correlationId?: string | undefined;
 }
 
 export interface RelayDeps {
@@ -63,6 +65,7 @@ export async function relayBatch(
         // Something other than the provider failed (the table, the queue): keep the message for a retry.
         deps.log.error('relay attempt failed', {
           messageId: record.messageId,
+          ...(record.correlationId ? { correlationId: record.correlationId } : {}),
           outcome: 'retry',
           error: errorName(error),
         });
@@ -83,16 +86,26 @@ async function relayRecord(
   const parsed = parseMailJob(record.body);
   if (!parsed.ok) {
     // A message no relay can read will never become readable: dead-letter it now with the reason.
-    await queue.deadLetter(record.body, { reason: parsed.reason, jobId: undefined });
+    await queue.deadLetter(record.body, {
+      reason: parsed.reason,
+      jobId: undefined,
+      correlationId: record.correlationId,
+    });
     log.warn('job dead-lettered', {
       messageId: record.messageId,
+      ...(record.correlationId ? { correlationId: record.correlationId } : {}),
       outcome: 'dead-lettered',
       reason: parsed.reason,
     });
     return { outcome: 'dead-lettered', jobId: undefined };
   }
   const job = parsed.job;
-  const context = { jobId: job.id, ...sourceContext(job), attempt: record.receiveCount };
+  const context = {
+    jobId: job.id,
+    ...sourceContext(job),
+    attempt: record.receiveCount,
+    ...(record.correlationId ? { correlationId: record.correlationId } : {}),
+  };
   const status = (change: Parameters<typeof recordStatus>[3]) =>
     recordStatus(deps.messages, log, job.id, change);
 
@@ -121,7 +134,7 @@ async function relayRecord(
       const reason = exhausted
         ? `retries exhausted after ${record.receiveCount} attempts: ${failure.reason}`
         : failure.reason;
-      await queue.deadLetter(record.body, { reason, jobId: job.id });
+      await queue.deadLetter(record.body, { reason, jobId: job.id, correlationId: record.correlationId });
       await claims.fail(job.id, reason, clock.now()).catch((failError: unknown) =>
         // The job is on the DLQ; a stale claim only delays a redrive until its lease ends.
         log.warn('could not record the failure', { ...context, error: errorName(failError) }),

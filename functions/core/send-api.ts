@@ -66,7 +66,7 @@ export async function sendMessage(request: HttpRequest, deps: SendApiDeps): Prom
     }
     // After the replay check: a request accepted before its recipient was suppressed replays its 202.
     const result = await refuseSuppressed(validated.request, deps).then(
-      () => enqueueMessage(validated.request, id, keyId, deps),
+      () => enqueueMessage(validated.request, id, keyId, deps, request.correlationId),
       (error: unknown) => ({ ok: false as const, error }),
     );
     if (!result.ok) {
@@ -110,7 +110,7 @@ export async function sendBatch(request: HttpRequest, deps: SendApiDeps): Promis
           return { index, errors: error.errors ?? [{ field: '(message)', detail: error.message }] };
         }
         const id = deps.newId();
-        const result = await enqueueMessage(validated.request, id, keyId, deps);
+        const result = await enqueueMessage(validated.request, id, keyId, deps, request.correlationId);
         if (!result.ok) return { index, errors: [{ field: '(message)', detail: result.error.message }] };
         return { index, id };
       }),
@@ -240,6 +240,7 @@ async function enqueueMessage(
   id: string,
   keyId: string,
   deps: SendApiDeps,
+  correlationId: string | undefined,
 ): Promise<{ ok: true } | { ok: false; error: HttpError }> {
   const files = planAttachments(request.attachments ?? [], id, deps.config.attachments.inlineMaxBytes);
   const job: MailJob = buildApiMailJob(
@@ -274,7 +275,7 @@ async function enqueueMessage(
     return { ok: false, error: unavailable };
   }
   try {
-    await deps.queue.enqueue(job);
+    await deps.queue.enqueue(job, correlationId);
   } catch (error) {
     deps.log.error('enqueue failed', {
       keyId,

@@ -180,7 +180,7 @@ export async function submitForm(
     }
     await queuedStatus(id, deps);
     try {
-      await deps.queue.enqueue(job);
+      await deps.queue.enqueue(job, request.correlationId);
     } catch (error) {
       log.error('enqueue failed', { formId, jobId: id, outcome: 'enqueue-failed', error: errorName(error) });
       await notAcceptedStatus(id, deps);
@@ -189,7 +189,7 @@ export async function submitForm(
       throw new ServiceUnavailableError('Mail cannot be accepted right now; try again shortly.', 5);
     }
     deps.metrics.count(METRIC.accepted);
-    await sendAutoresponse(form, submission.email.address, deps);
+    await sendAutoresponse(form, submission.email.address, deps, request.correlationId);
     log.info('submission accepted', {
       formId,
       jobId: id,
@@ -213,7 +213,12 @@ export async function submitForm(
  * Queues the form's confirmation to the visitor. The visitor's mail is already accepted, so a failure
  * here is logged and the submission still succeeds: answering 503 would make the visitor send twice.
  */
-async function sendAutoresponse(form: FormConfig, to: string, deps: SubmitFormDeps): Promise<void> {
+async function sendAutoresponse(
+  form: FormConfig,
+  to: string,
+  deps: SubmitFormDeps,
+  correlationId: string | undefined,
+): Promise<void> {
   if (!form.autoresponse) return;
   const id = deps.newId();
   try {
@@ -236,7 +241,7 @@ async function sendAutoresponse(form: FormConfig, to: string, deps: SubmitFormDe
     const job = buildAutoresponseJob(deps.config, form, to, { id, createdAt: new Date(deps.clock.now()) });
     if (!job) return;
     await queuedStatus(id, deps);
-    await deps.queue.enqueue(job);
+    await deps.queue.enqueue(job, correlationId);
     deps.log.info('autoresponse queued', { formId: form.id, jobId: id, outcome: 'autoresponse-queued' });
   } catch (error) {
     deps.log.error('autoresponse failed', {

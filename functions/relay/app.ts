@@ -1,5 +1,6 @@
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { ATTRIBUTE } from '../adapters/sqs-queue';
 import { type RelayDeps, type RelayRecord, relayBatch } from '../core/relay';
 
 /**
@@ -14,6 +15,7 @@ export function createRelayHandler(deps: RelayDeps) {
       receiptHandle: record.receiptHandle,
       body: record.body,
       receiveCount: Number(record.attributes.ApproximateReceiveCount) || 1,
+      correlationId: record.messageAttributes?.[ATTRIBUTE.correlationId]?.stringValue,
     }));
     const result = await relayBatch(records, deps);
     return { batchItemFailures: result.failures.map((itemIdentifier) => ({ itemIdentifier })) };

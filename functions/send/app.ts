@@ -3,6 +3,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { toHttpRequest, toProxyResult } from '../adapters/lambda-http';
 import { errorName, HttpError, MethodNotAllowedError, NotFoundError } from '../core/errors';
 import { problemResponse } from '../core/http';
+import { withLogAttributes } from '../core/ports';
 import { getMessage, type SendApiDeps, sendBatch, sendMessage } from '../core/send-api';
 import { checkHealth, preflightForm, submitForm } from '../core/submit-form';
 
@@ -25,8 +26,13 @@ export function createSendHandler(deps: SendApiDeps) {
     });
 }
 
-async function route(event: APIGatewayProxyEvent, deps: SendApiDeps) {
+async function route(event: APIGatewayProxyEvent, unscoped: SendApiDeps) {
   const request = toHttpRequest(event);
+  // Every line this request logs carries its correlation id, as the relay's lines for its jobs do.
+  const deps = {
+    ...unscoped,
+    log: withLogAttributes(unscoped.log, { correlationId: request.correlationId }),
+  };
   switch (event.resource) {
     case '/v1/forms/{formId}': {
       const formId = event.pathParameters?.formId ?? '';

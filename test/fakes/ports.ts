@@ -123,21 +123,31 @@ export class MemoryRelayQueue implements RelayQueue {
     this.retries.push({ receiptHandle, delaySeconds });
   }
 
-  async deadLetter(body: string, details: { reason: string; jobId: string | undefined }): Promise<void> {
+  /** The correlation id of each dead letter, in order (undefined when the record had none). */
+  readonly deadLetterCorrelationIds: Array<string | undefined> = [];
+
+  async deadLetter(
+    body: string,
+    details: { reason: string; jobId: string | undefined; correlationId?: string | undefined },
+  ): Promise<void> {
     if (this.deadLetterError) throw this.deadLetterError;
-    this.deadLetters.push({ body, ...details });
+    this.deadLetters.push({ body, reason: details.reason, jobId: details.jobId });
+    this.deadLetterCorrelationIds.push(details.correlationId);
   }
 }
 
 /** The send side of the queue: keeps every enqueued job. */
 export class MemoryMailQueue implements MailQueue {
   readonly jobs: MailJob[] = [];
+  /** The correlation id each job was enqueued with, in the order of `jobs`. */
+  readonly correlationIds: Array<string | undefined> = [];
   enqueueError: Error | undefined;
   pingError: Error | undefined;
 
-  async enqueue(job: MailJob): Promise<void> {
+  async enqueue(job: MailJob, correlationId?: string): Promise<void> {
     if (this.enqueueError) throw this.enqueueError;
     this.jobs.push(job);
+    this.correlationIds.push(correlationId);
   }
 
   async ping(): Promise<void> {

@@ -47,6 +47,31 @@ describe('Pipeline: contact form to SES inbox (fauxqs, aws-ses-v2-local, dynalit
     expect(email.body.html).toContain(`Hello ${marker}`);
   });
 
+  it('logs one correlation id on the send line and on the relay\'s "job sent" line for the submission', async () => {
+    const marker = randomUUID();
+    const response = await fetch(formUrl(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-correlation-id': 'forged-by-the-client' },
+      body: JSON.stringify({ email: 'corr@example.org', message: `Correlated ${marker}` }),
+    });
+    expect(response.status).toBe(202);
+    const { id } = (await response.json()) as { id: string };
+
+    const lineFor = (message: string) =>
+      eventually(
+        async () =>
+          stack.log.entries.find((entry) => entry.message === message && entry.attributes.jobId === id),
+        5_000,
+        message,
+      );
+    const accepted = await lineFor('submission accepted');
+    const sent = await lineFor('job sent');
+    const correlationId = accepted.attributes.correlationId;
+    expect(correlationId).toEqual(expect.stringMatching(/^[0-9a-f-]{36}$/));
+    expect(sent.attributes.correlationId).toBe(correlationId);
+    expect(stack.log.text()).not.toContain('forged-by-the-client');
+  });
+
   it('answers a plain HTML form post with 303 to the thank-you page and delivers it', async () => {
     const marker = randomUUID();
     const response = await fetch(formUrl(), {

@@ -422,6 +422,21 @@ describe('Core: relayBatch', () => {
       expect(logged).not.toContain(secret);
     }
   });
+
+  it('puts the correlation id on every line for the record and on its dead letter', async () => {
+    // Prepare
+    const deps = setup();
+    deps.transport.failNext(rejected());
+    const received = { ...record(), correlationId: 'req-1234' };
+
+    // Act
+    await relayBatch([received], deps);
+
+    // Assess
+    expect(deps.log.entries.length).toBeGreaterThan(0);
+    for (const entry of deps.log.entries) expect(entry.attributes.correlationId).toBe('req-1234');
+    expect(deps.queue.deadLetterCorrelationIds).toEqual(['req-1234']);
+  });
 });
 
 describe('Core: backoffSeconds', () => {

@@ -419,6 +419,18 @@ describe('Core: submitForm', () => {
     expect(logged).not.toContain('visitor@example.org');
     expect(logged).not.toContain('Hello there');
   });
+
+  it("enqueues the job with the request's correlation id, never one from a header", async () => {
+    // Prepare
+    const deps = setup();
+    const request = { ...jsonRequest(FIELDS, { 'x-correlation-id': 'forged' }), correlationId: 'req-42' };
+
+    // Act
+    await submitForm('contact', request, deps);
+
+    // Assess
+    expect(deps.queue.correlationIds).toEqual(['req-42']);
+  });
 });
 
 describe('Core: preflightForm', () => {
