@@ -3,6 +3,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { createDynamoClient } from '../functions/adapters/aws-clients';
 import { DynamoApiKeyStore } from '../functions/adapters/dynamodb-api-keys';
 import { generateApiKey } from '../functions/core/api-keys';
+import { runDoctor } from './cli-doctor';
 import { runQueueCommand } from './cli-queue-commands';
 import { table } from './cli-queues';
 import { DEFAULT_TIMEOUT_SECONDS, runSendTest } from './cli-send-test';
@@ -23,6 +24,10 @@ Commands:
   send-test --form FORM_ID [--json] [--timeout SECONDS]
                               submit a test message to the form and follow its status until sent,
                               delivered or failed (default timeout ${DEFAULT_TIMEOUT_SECONDS}s)
+  doctor [--json] [--config PATH]
+                              check the configuration (cdk.json), the SES account (sandbox, send rate
+                              against queue.batchSize x queue.maxConcurrency), the queues, the redrive
+                              policy and the dead-letter queue; print each finding with its fix
 
 Options:
   --endpoint URL      keys: DynamoDB endpoint (default: the local stack's, http://127.0.0.1:$POSTROOM_DYNAMODB_PORT or 8000)
@@ -31,14 +36,17 @@ Options:
   --sqs-endpoint URL  status, dlq: SQS endpoint (default: the local stack's, http://127.0.0.1:$POSTROOM_SQS_PORT or 9324)
   --api URL           send-test: the API (default: the local stack's, http://127.0.0.1:$POSTROOM_API_PORT or 3000);
                       --endpoint is then the DynamoDB endpoint its status is read from
+  --ses-endpoint URL  doctor: SES endpoint (default: the local stack's, http://127.0.0.1:$POSTROOM_SES_PORT or 8005)
+  --config PATH       doctor: the cdk.json to check (default: cdk.json)
   --region REGION     (default: $AWS_REGION, or us-east-1)
 
 Without --table the CLI talks to the local stack (npm start). Keys are stored only as SHA-256 hashes.
-status, dlq and send-test work on the local stack only (its queues ${LOCAL_NAMES.queue} and ${LOCAL_NAMES.deadLetterQueue}).
+status, dlq, send-test and doctor work on the local stack only (its queues ${LOCAL_NAMES.queue} and ${LOCAL_NAMES.deadLetterQueue}).
 
-Exit codes: 0 done (status: healthy; send-test: sent or delivered); 1 failed, or status: dead letters
-waiting, or send-test: refused, failed or timed out; 2 usage error or refused (a selector is missing, purge
-without confirmation); 3 status, dlq, send-test: the local stack cannot be reached.
+Exit codes: 0 done (status: healthy; send-test: sent or delivered; doctor: no check failed); 1 failed, or
+status: dead letters waiting, or send-test: refused, failed or timed out, or doctor: a check failed; 2 usage
+error or refused (a selector is missing, purge without confirmation); 3 status, dlq, send-test, doctor: the
+local stack cannot be reached.
 `;
 
 /**
@@ -88,6 +96,13 @@ export async function runCli(argv: ReadonlyArray<string>, io: CliIo): Promise<nu
   const [group, command, ...rest] = positionals;
   if (!values.help && (group === 'status' || group === 'dlq')) {
     return runQueueCommand(group, command, values, io, USAGE);
+  }
+  if (!values.help && group === 'doctor') {
+    if (command !== undefined) {
+      io.err(`Unexpected argument "${command}".\n\n${USAGE}`);
+      return 2;
+    }
+    return runDoctor(values, io);
   }
   if (!values.help && group === 'send-test') {
     if (command !== undefined) {
@@ -175,6 +190,8 @@ function parse(argv: ReadonlyArray<string>) {
       form: { type: 'string' },
       timeout: { type: 'string' },
       api: { type: 'string' },
+      config: { type: 'string' },
+      'ses-endpoint': { type: 'string' },
       yes: { type: 'boolean', short: 'y' },
       help: { type: 'boolean', short: 'h' },
     },

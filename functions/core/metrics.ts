@@ -22,7 +22,10 @@ export const METRIC = {
   sent: 'MailSent',
   /** A send attempt failed and will be retried (relay). */
   retried: 'MailRetried',
-  /** A job went to the dead-letter queue (relay). */
+  /**
+   * A job went to the dead-letter queue (relay). This is the dead-lettered count: the relay marks a job failed
+   * only when it dead-letters it, so there is no separate MailDeadLettered metric.
+   */
   failed: 'MailFailed',
   /** A job that was sent before was delivered again and dropped (relay). */
   duplicate: 'DuplicateDropped',
@@ -38,11 +41,22 @@ export const METRIC = {
   eventDropped: 'DeliveryEventDropped',
 } as const;
 
-export type MetricName = (typeof METRIC)[keyof typeof METRIC];
+/** Durations in milliseconds, emitted with `Metrics.duration`. */
+export const DURATION_METRIC = {
+  /** How long the provider took to accept one mail: the transport's send call (relay). */
+  sendLatency: 'SendLatency',
+  /** From the job's creation (the accepted request) to the provider's acceptance (relay). */
+  queueToSentLatency: 'QueueToSentLatency',
+} as const;
 
-/** The metrics port: counts, flushed by the adapter at the end of each invocation. */
+export type MetricName = (typeof METRIC)[keyof typeof METRIC];
+export type DurationMetricName = (typeof DURATION_METRIC)[keyof typeof DURATION_METRIC];
+
+/** The metrics port: counts and durations, flushed by the adapter at the end of each invocation. */
 export interface Metrics {
   count(name: MetricName, value?: number): void;
+  /** A duration in milliseconds. */
+  duration(name: DurationMetricName, ms: number): void;
 }
 
-export const noMetrics: Metrics = { count: () => {} };
+export const noMetrics: Metrics = { count: () => {}, duration: () => {} };

@@ -4,7 +4,7 @@ import type { PostroomConfig } from './config';
 import { errorName, PermanentSendError } from './errors';
 import { type MailJob, parseMailJob } from './mail-job';
 import { type MessageStore, recordStatus } from './messages';
-import { METRIC, type Metrics } from './metrics';
+import { DURATION_METRIC, METRIC, type Metrics } from './metrics';
 import { composeMail } from './mime';
 import type { BlobStore, ClaimStore, Clock, Log, RelayQueue, Transport } from './ports';
 import { classifySendError } from './send-errors';
@@ -126,7 +126,10 @@ async function relayRecord(
   await status({ status: 'sending', at: iso(clock.now()), detail: `attempt ${record.receiveCount}` });
   let providerMessageId: string;
   try {
-    providerMessageId = (await deps.transport.send(await compose(job, deps.blobs))).providerMessageId;
+    const mail = await compose(job, deps.blobs);
+    const started = clock.now();
+    providerMessageId = (await deps.transport.send(mail)).providerMessageId;
+    deps.metrics.duration(DURATION_METRIC.sendLatency, clock.now() - started);
   } catch (error) {
     const failure = classifySendError(error);
     const exhausted = failure.retryable && record.receiveCount >= config.queue.maxReceiveCount;
@@ -163,7 +166,11 @@ async function relayRecord(
     // so the message is still deleted; the record stays "sending" until its TTL.
     log.error('sent, but the completion record failed', { ...context, error: errorName(error) });
   }
-  await status({ status: 'sent', at: iso(clock.now()), detail: providerMessageId });
+  const sentAt = clock.now();
+  const createdAt = Date.parse(job.createdAt);
+  if (Number.isFinite(createdAt))
+    deps.metrics.duration(DURATION_METRIC.queueToSentLatency, sentAt - createdAt);
+  await status({ status: 'sent', at: iso(sentAt), detail: providerMessageId });
   log.info('job sent', {
     ...context,
     outcome: 'sent',

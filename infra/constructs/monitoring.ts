@@ -22,7 +22,14 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { PostroomConfig } from '../../functions/core/config';
-import { METRIC, METRIC_NAMESPACE, type MetricName, SERVICE } from '../../functions/core/metrics';
+import {
+  DURATION_METRIC,
+  type DurationMetricName,
+  METRIC,
+  METRIC_NAMESPACE,
+  type MetricName,
+  SERVICE,
+} from '../../functions/core/metrics';
 
 export interface MonitoringProps {
   /**
@@ -352,6 +359,14 @@ export class Monitoring extends Construct {
       graph('SES bounce rate (fraction)', reputation('Reputation.BounceRate', 'Bounce rate'), 12),
       graph('SES complaint rate (fraction)', reputation('Reputation.ComplaintRate', 'Complaint rate'), 12),
     );
+    const latency = (name: DurationMetricName, label: string): IMetric[] => [
+      postroomMetric(name, SERVICE.relay, `${label} p50`, Stats.p(50)),
+      postroomMetric(name, SERVICE.relay, `${label} p99`, Stats.p(99)),
+    ];
+    this.dashboard.addWidgets(
+      graph('Provider send latency (ms)', latency(DURATION_METRIC.sendLatency, 'Send'), 12),
+      graph('Queue to sent latency (ms)', latency(DURATION_METRIC.queueToSentLatency, 'Queue to sent'), 12),
+    );
 
     const region = stack.region;
     this.dashboardUrl = `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards:name=${this.dashboard.dashboardName}`;
@@ -389,15 +404,16 @@ class ApiMetrics {
 
 /** A Postroom custom metric, under the dimension Powertools adds for the emitting function's service. */
 function postroomMetric(
-  metricName: MetricName,
+  metricName: MetricName | DurationMetricName,
   service: (typeof SERVICE)[keyof typeof SERVICE],
   label: string,
+  statistic: string = Stats.SUM,
 ): Metric {
   return new Metric({
     namespace: METRIC_NAMESPACE,
     metricName,
     dimensionsMap: { service },
-    statistic: Stats.SUM,
+    statistic,
     period: Duration.minutes(5),
     label,
   });

@@ -10,7 +10,7 @@ import {
   type OutcomeStatus,
   type StatusChange,
 } from '../../functions/core/messages';
-import type { MetricName, Metrics } from '../../functions/core/metrics';
+import type { DurationMetricName, MetricName, Metrics } from '../../functions/core/metrics';
 import type {
   BlobStore,
   ClaimResult,
@@ -225,12 +225,17 @@ export function sequentialIds(...ids: string[]): () => string {
   };
 }
 
-/** Metrics that keep their counts, by name. */
+/** Metrics that keep their counts, by name, and each duration recorded. */
 export class RecordingMetrics implements Metrics {
   readonly counts = new Map<MetricName, number>();
+  readonly durations = new Map<DurationMetricName, number[]>();
 
   count(name: MetricName, value = 1): void {
     this.counts.set(name, (this.counts.get(name) ?? 0) + value);
+  }
+
+  duration(name: DurationMetricName, ms: number): void {
+    this.durations.set(name, [...(this.durations.get(name) ?? []), ms]);
   }
 
   /** Counts as a plain object, for toEqual. */

@@ -5,7 +5,7 @@ import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambd
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { describe, expect, it } from 'vitest';
 import type { PostroomConfig } from '../../functions/core/config';
-import { METRIC, METRIC_NAMESPACE, SERVICE } from '../../functions/core/metrics';
+import { DURATION_METRIC, METRIC, METRIC_NAMESPACE, SERVICE } from '../../functions/core/metrics';
 import { Monitoring } from '../../infra/constructs/monitoring';
 
 /** Thresholds unlike the schema's defaults, so each test proves the configuration reaches the alarm. */
@@ -268,6 +268,11 @@ describe('Construct: Monitoring', () => {
     for (const name of [METRIC.sent, METRIC.retried, METRIC.failed, METRIC.duplicate]) {
       expect(charted(name, SERVICE.relay), name).toBe(true);
     }
+    for (const name of [DURATION_METRIC.sendLatency, DURATION_METRIC.queueToSentLatency]) {
+      expect(charted(name, SERVICE.relay), name).toBe(true);
+    }
+    // Latencies are charted as percentiles, not summed.
+    expect(body).toContain('\\"stat\\":\\"p99\\"');
   });
 
   it("charts the configuration set's reputation beside the account's when one is given", () => {

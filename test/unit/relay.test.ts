@@ -231,6 +231,40 @@ describe('Core: relayBatch', () => {
     });
   });
 
+  it('records the send latency and the queue-to-sent latency of a sent job, in milliseconds', async () => {
+    // Prepare: the job was created 90 s before the relay picks it up, and the provider takes 250 ms
+    const deps = setup();
+    const created = Date.parse(contactJob(undefined, JOB_ID).job.createdAt);
+    deps.clock = new FakeClock(created + 90_000);
+    const send = deps.transport.send.bind(deps.transport);
+    deps.transport.send = async (mail) => {
+      deps.clock.advance(250);
+      return send(mail);
+    };
+
+    // Act
+    await relayBatch([record(1)], deps);
+
+    // Assess
+    expect(Object.fromEntries(deps.metrics.durations)).toEqual({
+      SendLatency: [250],
+      QueueToSentLatency: [90_250],
+    });
+  });
+
+  it('records no latency for a job that is not sent, and counts a dead-lettered job once, as MailFailed', async () => {
+    // Prepare
+    const deps = setup();
+    deps.transport.failNext(rejected());
+
+    // Act
+    await relayBatch([record(1)], deps);
+
+    // Assess
+    expect(deps.metrics.durations.size).toBe(0);
+    expect(deps.metrics.snapshot()).toEqual({ MailFailed: 1 });
+  });
+
   it('dead-letters a permanent error after one attempt, with its reason', async () => {
     // Prepare
     const deps = setup();
