@@ -10,7 +10,6 @@ import {
   RestApi,
 } from 'aws-cdk-lib/aws-apigateway';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
@@ -20,6 +19,7 @@ import type { Attachments } from './attachments';
 import { Firewall } from './firewall';
 import { MailFunction } from './mail-function';
 import { importSecret } from './mail-provider';
+import { grantItems } from './store';
 
 export interface ApiProps {
   /** The `postroom` context as written; the function validates it at cold start. */
@@ -131,29 +131,14 @@ export class Api extends Construct {
     // fingerprints, message status and Idempotency-Key records. The relay's idempotency records (`job#`)
     // stay out of the API's reach.
     // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html
-    send.function.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:DeleteItem'],
-        resources: [props.table.tableArn],
-        conditions: {
-          'ForAllValues:StringLike': {
-            'dynamodb:LeadingKeys': SEND_KEY_PREFIXES.map((prefix) => `${prefix}*`),
-          },
-        },
-      }),
+    grantItems(
+      send.function,
+      props.table,
+      ['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:DeleteItem'],
+      SEND_KEY_PREFIXES,
     );
     // API keys (their hashes): read only. Keys are created and revoked by an operator, never by the API.
-    send.function.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['dynamodb:GetItem'],
-        resources: [props.table.tableArn],
-        conditions: {
-          'ForAllValues:StringLike': {
-            'dynamodb:LeadingKeys': SEND_READ_ONLY_KEY_PREFIXES.map((prefix) => `${prefix}*`),
-          },
-        },
-      }),
-    );
+    grantItems(send.function, props.table, ['dynamodb:GetItem'], SEND_READ_ONLY_KEY_PREFIXES);
 
     props.attachments?.grantUpload(send.function);
     (props.captchaSecrets ?? []).forEach((secret, index) => {

@@ -15,6 +15,7 @@ import { Construct } from 'constructs';
 import { EVENTS_PUT_KEY_PREFIXES, EVENTS_UPDATE_KEY_PREFIXES } from '../../functions/core/table-keys';
 import { MailFunction } from './mail-function';
 import type { MailProvider } from './mail-provider';
+import { grantItems } from './store';
 
 export interface DeliveryEventsProps {
   /** The `postroom` context as written; the function validates it at cold start. */
@@ -93,28 +94,8 @@ export class DeliveryEvents extends Construct {
 
     // Exactly what the events function calls: UpdateItem on existing `msg#` items (conditional on the item
     // existing) and PutItem of `supp#` items. It reads nothing and deletes nothing.
-    events.function.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['dynamodb:UpdateItem'],
-        resources: [props.table.tableArn],
-        conditions: {
-          'ForAllValues:StringLike': {
-            'dynamodb:LeadingKeys': EVENTS_UPDATE_KEY_PREFIXES.map((prefix) => `${prefix}*`),
-          },
-        },
-      }),
-    );
-    events.function.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['dynamodb:PutItem'],
-        resources: [props.table.tableArn],
-        conditions: {
-          'ForAllValues:StringLike': {
-            'dynamodb:LeadingKeys': EVENTS_PUT_KEY_PREFIXES.map((prefix) => `${prefix}*`),
-          },
-        },
-      }),
-    );
+    grantItems(events.function, props.table, ['dynamodb:UpdateItem'], EVENTS_UPDATE_KEY_PREFIXES);
+    grantItems(events.function, props.table, ['dynamodb:PutItem'], EVENTS_PUT_KEY_PREFIXES);
 
     const configurationSet = props.provider.ownedConfigurationSet;
     // CDK adds the topic policy letting SES publish, for this configuration set and account only.

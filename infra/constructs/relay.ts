@@ -1,6 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { ILogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
@@ -11,6 +10,7 @@ import { RELAY_KEY_PREFIXES } from '../../functions/core/table-keys';
 import type { Attachments } from './attachments';
 import { MailFunction } from './mail-function';
 import type { MailProvider } from './mail-provider';
+import { grantItems } from './store';
 
 export interface RelayProps {
   readonly config: PostroomConfig;
@@ -80,17 +80,7 @@ export class Relay extends Construct {
     // GetItem to read a claim back, UpdateItem to append a message's status. Only the `job#` and `msg#`
     // items: API keys and the guards' counters are out of reach. No Scan, Query, PutItem or DeleteItem (TTL
     // deletes expired records).
-    relay.function.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['dynamodb:UpdateItem', 'dynamodb:GetItem'],
-        resources: [props.table.tableArn],
-        conditions: {
-          'ForAllValues:StringLike': {
-            'dynamodb:LeadingKeys': RELAY_KEY_PREFIXES.map((prefix) => `${prefix}*`),
-          },
-        },
-      }),
-    );
+    grantItems(relay.function, props.table, ['dynamodb:UpdateItem', 'dynamodb:GetItem'], RELAY_KEY_PREFIXES);
     props.provider.grantSend(relay.function);
     props.attachments?.grantFetch(relay.function);
   }

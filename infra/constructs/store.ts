@@ -1,5 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, BillingMode, type ITable, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 
 /**
@@ -22,4 +24,26 @@ export class Store extends Construct {
       removalPolicy: RemovalPolicy.RETAIN,
     });
   }
+}
+
+/**
+ * Grants `actions` on the table's items whose keys start with one of `prefixes` only: each function reaches
+ * its own kinds of item (functions/core/table-keys.ts) and no other.
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html
+ */
+export function grantItems(
+  fn: IFunction,
+  table: ITable,
+  actions: ReadonlyArray<string>,
+  prefixes: ReadonlyArray<string>,
+): void {
+  fn.addToRolePolicy(
+    new PolicyStatement({
+      actions: [...actions],
+      resources: [table.tableArn],
+      conditions: {
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes.map((prefix) => `${prefix}*`) },
+      },
+    }),
+  );
 }

@@ -2,9 +2,9 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../local/cli';
+import { runCliCaptured } from '../support/cli';
 import { eventually, sleep, startTestStack, type TestStack, testConfig } from '../support/local-stack';
-import { SmtpPeer } from '../support/smtp-peer';
+import { SmtpPeer, smtpTransportFor } from '../support/smtp-peer';
 
 const run = promisify(execFile);
 
@@ -16,15 +16,7 @@ describe('CLI: postroom status and dlq list|redrive|purge against a running loca
   beforeAll(async () => {
     await peer.start();
     const config = testConfig({
-      transport: {
-        kind: 'smtp',
-        host: '127.0.0.1',
-        port: peer.port,
-        requireTls: true,
-        tlsRejectUnauthorized: false,
-        user: credentials.user,
-        timeoutSeconds: 5,
-      },
+      transport: smtpTransportFor(peer, credentials.user),
     });
     stack = await startTestStack(config, { smtpPassword: credentials.password });
   });
@@ -35,18 +27,7 @@ describe('CLI: postroom status and dlq list|redrive|purge against a running loca
   });
 
   async function cli(...argv: string[]) {
-    let out = '';
-    let err = '';
-    const code = await runCli([...argv, '--sqs-endpoint', stack.endpoints.sqs], {
-      out: (text) => {
-        out += text;
-      },
-      err: (text) => {
-        err += text;
-      },
-      env: {},
-    });
-    return { code, out, err };
+    return runCliCaptured([...argv, '--sqs-endpoint', stack.endpoints.sqs]);
   }
 
   async function submit(message: string) {
@@ -154,14 +135,7 @@ describe('CLI: postroom status and dlq list|redrive|purge against a running loca
   });
 
   it('exits 3 when the queues cannot be reached', async () => {
-    let err = '';
-    const code = await runCli(['status', '--sqs-endpoint', 'http://127.0.0.1:9'], {
-      out: () => {},
-      err: (text) => {
-        err += text;
-      },
-      env: {},
-    });
+    const { code, err } = await runCliCaptured(['status', '--sqs-endpoint', 'http://127.0.0.1:9']);
     expect(code).toBe(3);
     expect(err).toMatch(/Could not reach the queues/);
   });

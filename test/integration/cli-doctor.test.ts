@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../local/cli';
 import { purge } from '../../local/cli-queues';
+import { runCliCaptured } from '../support/cli';
 import { startTestStack, type TestStack, testConfig } from '../support/local-stack';
 
 /** A GetAccount answer as aws-ses-v2-local returns it from AWS_SES_ACCOUNT (it checks this exact shape). */
@@ -52,21 +52,14 @@ describe('CLI: postroom doctor against a running local stack', () => {
   });
 
   async function doctor(...argv: string[]) {
-    let out = '';
-    let err = '';
-    const code = await runCli(
-      ['doctor', '--sqs-endpoint', stack.endpoints.sqs, '--ses-endpoint', stack.endpoints.ses, ...argv],
-      {
-        out: (text) => {
-          out += text;
-        },
-        err: (text) => {
-          err += text;
-        },
-        env: {},
-      },
-    );
-    return { code, out, err };
+    return runCliCaptured([
+      'doctor',
+      '--sqs-endpoint',
+      stack.endpoints.sqs,
+      '--ses-endpoint',
+      stack.endpoints.ses,
+      ...argv,
+    ]);
   }
 
   const status = (report: Report, check: string) => report.findings.find((f) => f.check === check)?.status;

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../../local/cli';
+import { runCliCaptured } from '../support/cli';
 import { startTestStack, type TestStack, testConfig } from '../support/local-stack';
-import { SmtpPeer } from '../support/smtp-peer';
+import { SmtpPeer, smtpTransportFor } from '../support/smtp-peer';
 
 describe('CLI: postroom send-test against a running local stack', () => {
   const credentials = { user: 'postroom', password: randomUUID() };
@@ -12,15 +12,7 @@ describe('CLI: postroom send-test against a running local stack', () => {
   beforeAll(async () => {
     await peer.start();
     const config = testConfig({
-      transport: {
-        kind: 'smtp',
-        host: '127.0.0.1',
-        port: peer.port,
-        requireTls: true,
-        tlsRejectUnauthorized: false,
-        user: credentials.user,
-        timeoutSeconds: 5,
-      },
+      transport: smtpTransportFor(peer, credentials.user),
     });
     stack = await startTestStack(config, { smtpPassword: credentials.password });
   });
@@ -32,21 +24,10 @@ describe('CLI: postroom send-test against a running local stack', () => {
 
   /** Runs the CLI with the stack's ports in the environment, as `npm start` users set them. */
   async function cli(...argv: string[]) {
-    let out = '';
-    let err = '';
-    const code = await runCli(argv, {
-      out: (text) => {
-        out += text;
-      },
-      err: (text) => {
-        err += text;
-      },
-      env: {
-        POSTROOM_API_PORT: new URL(stack.apiUrl).port,
-        POSTROOM_DYNAMODB_PORT: new URL(stack.endpoints.dynamodb).port,
-      },
+    return runCliCaptured(argv, {
+      POSTROOM_API_PORT: new URL(stack.apiUrl).port,
+      POSTROOM_DYNAMODB_PORT: new URL(stack.endpoints.dynamodb).port,
     });
-    return { code, out, err };
   }
 
   it('submits a marked test message, prints each status change and exits 0 once it is sent', async () => {

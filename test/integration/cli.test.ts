@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hashApiKey } from '../../functions/core/api-keys';
-import { runCli } from '../../local/cli';
+import { runCliCaptured } from '../support/cli';
 import { startTestStack, type TestStack, testConfig } from '../support/local-stack';
 
 const run = promisify(execFile);
@@ -19,18 +19,7 @@ describe('CLI: postroom keys create|list|revoke against a running local stack', 
   });
 
   async function cli(...argv: string[]) {
-    let out = '';
-    let err = '';
-    const code = await runCli([...argv, '--endpoint', stack.endpoints.dynamodb], {
-      out: (text) => {
-        out += text;
-      },
-      err: (text) => {
-        err += text;
-      },
-      env: {},
-    });
-    return { code, out, err };
+    return runCliCaptured([...argv, '--endpoint', stack.endpoints.dynamodb]);
   }
 
   function send(key: string) {

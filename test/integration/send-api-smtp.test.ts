@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startTestStack, type TestStack, testConfig } from '../support/local-stack';
-import { SmtpPeer } from '../support/smtp-peer';
+import { SmtpPeer, smtpTransportFor } from '../support/smtp-peer';
 
 const API_KEY = `pr_${randomUUID().replaceAll('-', '')}`;
 
@@ -13,15 +13,7 @@ describe('Transactional API through a real SMTP server: Bcc stays blind', () => 
   beforeAll(async () => {
     await peer.start();
     const config = testConfig({
-      transport: {
-        kind: 'smtp',
-        host: '127.0.0.1',
-        port: peer.port,
-        requireTls: true,
-        tlsRejectUnauthorized: false,
-        user: credentials.user,
-        timeoutSeconds: 5,
-      },
+      transport: smtpTransportFor(peer, credentials.user),
     });
     stack = await startTestStack(config, { smtpPassword: credentials.password, apiKey: API_KEY });
   });

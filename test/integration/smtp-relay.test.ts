@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ATTRIBUTE } from '../../functions/adapters/sqs-queue';
 import { eventually, startTestStack, type TestStack, testConfig } from '../support/local-stack';
-import { SmtpPeer } from '../support/smtp-peer';
+import { SmtpPeer, smtpTransportFor } from '../support/smtp-peer';
 
 describe('Relay: SMTP transport against a real SMTP server with STARTTLS and AUTH', () => {
   const credentials = { user: 'postroom', password: randomUUID() };
@@ -12,16 +12,7 @@ describe('Relay: SMTP transport against a real SMTP server with STARTTLS and AUT
   beforeAll(async () => {
     await peer.start();
     const config = testConfig({
-      transport: {
-        kind: 'smtp',
-        host: '127.0.0.1',
-        port: peer.port,
-        requireTls: true,
-        // smtp-server's built-in certificate is self-signed.
-        tlsRejectUnauthorized: false,
-        user: credentials.user,
-        timeoutSeconds: 5,
-      },
+      transport: smtpTransportFor(peer, credentials.user),
     });
     stack = await startTestStack(config, { smtpPassword: credentials.password });
   });

@@ -97,3 +97,17 @@ export class SmtpPeer {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 }
+
+/** The SMTP transport configuration that relays to `peer` with STARTTLS and AUTH. */
+export function smtpTransportFor(peer: SmtpPeer, user: string) {
+  return {
+    kind: 'smtp',
+    host: '127.0.0.1',
+    port: peer.port,
+    requireTls: true,
+    // smtp-server's built-in certificate is self-signed.
+    tlsRejectUnauthorized: false,
+    user,
+    timeoutSeconds: 5,
+  } as const;
+}
