@@ -106,6 +106,11 @@ export class PostroomStack extends Stack {
     }
     new CfnOutput(this, 'QueueUrl', { value: this.queueing.mailQueue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.queueing.deadLetterQueue.queueUrl });
+    // `postroom --stack NAME` finds the table and the configuration set through these.
+    new CfnOutput(this, 'TableName', { value: this.store.table.tableName });
+    if (this.provider.configurationSetName !== undefined) {
+      new CfnOutput(this, 'SesConfigurationSet', { value: this.provider.configurationSetName });
+    }
     new CfnOutput(this, 'DashboardUrl', { value: this.monitoring.dashboardUrl });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.alarmTopic.topicArn });
     if (this.deliveryEvents) {

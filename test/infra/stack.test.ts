@@ -191,10 +191,18 @@ describe('Stack: Postroom', { timeout: SYNTH_TIMEOUT_MS }, () => {
       'DeliveryEventsTopicArn',
       'FormEndpointContact',
       'QueueUrl',
+      'SesConfigurationSet',
+      'TableName',
     ]);
     template.hasOutput('DashboardUrl', {
       Value: { 'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp('#dashboards:name=$')])] },
     });
+  });
+
+  it('names the record table and the configuration set in outputs, for postroom --stack', () => {
+    // Assess
+    template.hasOutput('TableName', { Value: { Ref: Match.stringLikeRegexp('StoreTable') } });
+    template.hasOutput('SesConfigurationSet', { Value: 'postroom-events' });
   });
 
   it('fails to build with a message naming the bad config field', () => {
