@@ -18,10 +18,13 @@ const confirm =
         }
       }
     : undefined;
+/** One line on the terminal that each call overwrites; scripts reading stderr get none. */
+const progress = process.stderr.isTTY ? (line) => process.stderr.write(`\r${line}\x1b[K`) : undefined;
 const { runCli } = await import('../local/cli.ts');
 process.exitCode = await runCli(process.argv.slice(2), {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
   env: process.env,
   confirm,
+  progress,
 });

@@ -1,20 +1,22 @@
 import { GetAccountCommand, type GetAccountCommandOutput } from '@aws-sdk/client-sesv2';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, type GetQueueAttributesCommandOutput } from '@aws-sdk/client-sqs';
 import { createSesClient, createSqsClient } from '../functions/adapters/aws-clients';
 import type { PostroomConfig } from '../functions/core/config';
-import { ConfigError } from '../functions/core/errors';
 import type { CliIo } from './cli';
-import { localQueueUrls, type QueueUrls, queueCounts, sqsEndpoint, table } from './cli-queues';
+import { checkAlarms, checkIdentities } from './cli-doctor-aws';
+import { answered, describeError as message } from './cli-errors';
+import { type QueueUrls, queueCounts, table } from './cli-queues';
+import { resolveTarget, type Target, TargetError, type TargetValues } from './cli-target';
 import { localConfig, readPostroomContext } from './config-file';
-import { LOCAL_HOST, LOCAL_NAMES } from './emulators';
 
 /**
- * `postroom doctor`: checks the configuration, the SES account, the queues and the dead-letter queue of the
- * local stack, and prints each finding with its fix. Exit 0 when nothing fails (warnings allowed), 1 when a
- * check fails, 3 when the stack cannot be reached.
+ * `postroom doctor`: checks the configuration, the SES account and identity, the queues, the dead-letter
+ * queue and (deployed) the alarms of the local or a deployed stack, and prints each finding with its fix.
+ * Exit 0 when nothing fails (warnings allowed), 1 when a check fails, 3 when the stack cannot be reached.
  */
 
-export type FindingStatus = 'ok' | 'warn' | 'fail';
+/** `skip`: a check that does not apply to this target (no alarms locally). */
+export type FindingStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
 export interface Finding {
   readonly check: string;
@@ -23,27 +25,12 @@ export interface Finding {
   readonly fix?: string;
 }
 
-interface DoctorValues {
+interface DoctorValues extends TargetValues {
   readonly json?: boolean | undefined;
   readonly config?: string | undefined;
-  readonly region?: string | undefined;
-  readonly 'sqs-endpoint'?: string | undefined;
-  readonly 'ses-endpoint'?: string | undefined;
 }
 
 class Unreachable extends Error {}
-
-/** An SDK error with an HTTP status came from the service; one without never reached it. */
-function answered(error: unknown): boolean {
-  return (
-    typeof (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode === 'number'
-  );
-}
-
-function message(error: unknown): string {
-  if (error instanceof ConfigError) return error.problems.map((p) => `${p.field} ${p.message}`).join('; ');
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-}
 
 export async function runDoctor(values: DoctorValues, io: CliIo): Promise<number> {
   const findings: Finding[] = [];
@@ -61,18 +48,47 @@ export async function runDoctor(values: DoctorValues, io: CliIo): Promise<number
     });
   }
 
-  const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
-  const region = values.region ?? 'us-east-1';
-  const sesUrl = values['ses-endpoint'] ?? `http://${LOCAL_HOST}:${io.env.POSTROOM_SES_PORT || '8005'}`;
-  const sqsUrl = sqsEndpoint(values['sqs-endpoint'], io.env);
-  const ses = createSesClient({ region, endpoints: { ses: sesUrl }, credentials });
-  const sqs = createSqsClient({ region, endpoints: { sqs: sqsUrl }, credentials });
+  let target: Target & QueueUrls;
   try {
-    findings.push(...(await checkSes(ses, sesUrl, config)));
-    findings.push(...(await checkQueues(sqs, sqsUrl, config)));
+    target = await resolveTarget(values, io.env, ['queueUrl', 'deadLetterQueueUrl']);
+  } catch (error) {
+    if (!(error instanceof TargetError)) throw error;
+    io.err(`${error.message}\n`);
+    return 3;
+  }
+  const ses = createSesClient(target.aws);
+  const sqs = createSqsClient(target.aws);
+  const local = target.kind === 'local';
+  try {
+    findings.push(...(await checkSes(ses, target, config)));
+    findings.push(
+      ...(local
+        ? [
+            {
+              check: 'ses identity',
+              status: 'skip',
+              detail: 'not checked locally (the emulator has no identities)',
+            } as const,
+          ]
+        : await checkIdentities(ses, config)),
+    );
+    findings.push(...(await checkQueues(sqs, target, config)));
+    findings.push(
+      ...(local
+        ? [
+            {
+              check: 'alarms',
+              status: 'skip',
+              detail: 'no alarms locally (CloudWatch alarms exist on AWS only)',
+            } as const,
+          ]
+        : await checkAlarms(target)),
+    );
   } catch (error) {
     if (!(error instanceof Unreachable)) throw error;
-    io.err(`${error.message} Is the local stack running (npm start)?\n`);
+    io.err(
+      `${error.message} ${local ? 'Is the local stack running (npm start)?' : 'Check your AWS credentials and region.'}\n`,
+    );
     return 3;
   } finally {
     ses.destroy();
@@ -81,11 +97,12 @@ export async function runDoctor(values: DoctorValues, io: CliIo): Promise<number
 
   const healthy = findings.every((f) => f.status !== 'fail');
   if (values.json) {
-    io.out(`${JSON.stringify({ healthy, findings })}\n`);
+    io.out(`${JSON.stringify({ healthy, target: target.label, findings })}\n`);
   } else {
+    io.out(`Checking ${target.label}.\n\n`);
     const rows = findings.map((f) => [f.status.toUpperCase(), f.check, f.detail]);
     io.out(table([['STATUS', 'CHECK', 'FINDING'], ...rows]));
-    const fixes = findings.filter((f) => f.fix !== undefined && f.status !== 'ok');
+    const fixes = findings.filter((f) => f.fix !== undefined && (f.status === 'warn' || f.status === 'fail'));
     if (fixes.length > 0) {
       io.out(`\nFixes:\n${fixes.map((f) => `  ${f.check}: ${f.fix}`).join('\n')}\n`);
     }
@@ -97,14 +114,17 @@ export async function runDoctor(values: DoctorValues, io: CliIo): Promise<number
 
 async function checkSes(
   ses: ReturnType<typeof createSesClient>,
-  url: string,
+  target: Target,
   config: PostroomConfig | undefined,
 ): Promise<Finding[]> {
   let account: GetAccountCommandOutput;
   try {
     account = await ses.send(new GetAccountCommand({}));
   } catch (error) {
-    if (!answered(error)) throw new Unreachable(`Could not reach SES (${message(error)}) at ${url}.`);
+    if (!answered(error)) {
+      const at = target.aws.endpoints?.ses ?? `SES in ${target.region}`;
+      throw new Unreachable(`Could not reach SES (${message(error)}) at ${at}.`);
+    }
     return [
       {
         check: 'ses account',
@@ -160,30 +180,34 @@ async function checkSes(
 
 async function checkQueues(
   sqs: ReturnType<typeof createSqsClient>,
-  url: string,
+  target: Target & QueueUrls,
   config: PostroomConfig | undefined,
 ): Promise<Finding[]> {
-  let urls: QueueUrls;
+  const redeploy =
+    target.kind === 'local' ? 'restart the local stack (npm start creates both queues)' : 'cdk deploy';
+  let mail: GetQueueAttributesCommandOutput;
+  let dlq: GetQueueAttributesCommandOutput;
   try {
-    urls = await localQueueUrls(sqs);
+    [mail, dlq] = await Promise.all([
+      sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: target.queueUrl, AttributeNames: ['RedrivePolicy'] }),
+      ),
+      sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: target.deadLetterQueueUrl, AttributeNames: ['QueueArn'] }),
+      ),
+    ]);
   } catch (error) {
-    if (!answered(error)) throw new Unreachable(`Could not reach the queues (${message(error)}) at ${url}.`);
+    if (!answered(error)) throw new Unreachable(`Could not reach the queues (${message(error)}).`);
     return [
       {
         check: 'queues',
         status: 'fail',
-        detail: `${LOCAL_NAMES.queue} or ${LOCAL_NAMES.deadLetterQueue} is missing (${message(error)})`,
-        fix: 'restart the local stack (npm start creates both queues)',
+        detail: `the mail queue or its dead-letter queue cannot be read (${message(error)})`,
+        fix: `${redeploy}; on AWS, allow sqs:GetQueueAttributes to the role running postroom doctor`,
       },
     ];
   }
   const findings: Finding[] = [{ check: 'queues', status: 'ok', detail: 'the mail queue and its DLQ exist' }];
-  const [mail, dlq] = await Promise.all([
-    sqs.send(new GetQueueAttributesCommand({ QueueUrl: urls.queueUrl, AttributeNames: ['RedrivePolicy'] })),
-    sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: urls.deadLetterQueueUrl, AttributeNames: ['QueueArn'] }),
-    ),
-  ]);
   const raw = mail.Attributes?.RedrivePolicy;
   let policy: { deadLetterTargetArn?: string; maxReceiveCount?: number | string } = {};
   try {
@@ -196,7 +220,7 @@ async function checkQueues(
   if (policy.deadLetterTargetArn === undefined) problems.push('the mail queue has no redrive policy');
   else if (policy.deadLetterTargetArn !== dlq.Attributes?.QueueArn)
     problems.push(
-      `the redrive policy targets ${policy.deadLetterTargetArn}, not ${LOCAL_NAMES.deadLetterQueue}`,
+      `the redrive policy targets ${policy.deadLetterTargetArn}, not ${dlq.Attributes?.QueueArn}`,
     );
   if (
     policy.deadLetterTargetArn !== undefined &&
@@ -209,16 +233,19 @@ async function checkQueues(
       ? {
           check: 'redrive policy',
           status: 'ok',
-          detail: `to ${LOCAL_NAMES.deadLetterQueue} after ${policy.maxReceiveCount} receives`,
+          detail: `to ${queueName(target.deadLetterQueueUrl)} after ${policy.maxReceiveCount} receives`,
         }
       : {
           check: 'redrive policy',
           status: 'fail',
           detail: problems.join('; '),
-          fix: 'restart the local stack so it recreates the queues from the configuration (on AWS: cdk deploy)',
+          fix:
+            target.kind === 'local'
+              ? 'restart the local stack so it recreates the queues from the configuration'
+              : 'cdk deploy with this configuration',
         },
   );
-  const counts = await queueCounts(sqs, urls.deadLetterQueueUrl);
+  const counts = await queueCounts(sqs, target.deadLetterQueueUrl);
   const depth = counts.visible + counts.inFlight + counts.delayed;
   findings.push(
     depth === 0
@@ -231,4 +258,8 @@ async function checkQueues(
         },
   );
   return findings;
+}
+
+function queueName(url: string): string {
+  return url.slice(url.lastIndexOf('/') + 1);
 }

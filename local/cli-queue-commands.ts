@@ -1,3 +1,4 @@
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../functions/adapters/aws-clients';
 import type { CliIo } from './cli';
 import {
@@ -5,21 +6,20 @@ import {
   type DeadLetter,
   formatAge,
   groupByReason,
-  localQueueUrls,
   peekDeadLetters,
   purge,
+  type QueueUrls,
   queueCounts,
+  type RedriveSelector,
   redrive,
-  sqsEndpoint,
   table,
 } from './cli-queues';
+import { resolveTarget, type Target, TargetError, type TargetValues } from './cli-target';
 
 /** How many dead letters `status` and `dlq list` read. */
 export const PEEK_LIMIT = 100;
 
-export interface QueueCommandValues {
-  readonly 'sqs-endpoint'?: string | undefined;
-  readonly region?: string | undefined;
+export interface QueueCommandValues extends TargetValues {
   readonly json?: boolean | undefined;
   readonly id?: string[] | undefined;
   readonly reason?: string | undefined;
@@ -27,7 +27,7 @@ export interface QueueCommandValues {
   readonly yes?: boolean | undefined;
 }
 
-/** `status` and `dlq list|redrive|purge` against the local stack's queues. Returns the exit code. */
+/** `status` and `dlq list|redrive|purge` against the queues of the local or a deployed stack. Returns the exit code. */
 export async function runQueueCommand(
   group: 'status' | 'dlq',
   command: string | undefined,
@@ -49,18 +49,17 @@ export async function runQueueCommand(
     io.err('dlq purge deletes every dead letter: run it with --yes (no terminal to ask on).\n');
     return 2;
   }
-  const endpoint = sqsEndpoint(values['sqs-endpoint'], io.env);
-  const sqs = createSqsClient({
-    region: values.region ?? 'us-east-1',
-    endpoints: { sqs: endpoint },
-    // The local emulator accepts any credentials.
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  const now = io.now ?? Date.now;
-  let stage = 'reach';
+  let urls: Target & QueueUrls;
   try {
-    const urls = await localQueueUrls(sqs);
-    stage = 'run';
+    urls = await resolveTarget(values, io.env, ['queueUrl', 'deadLetterQueueUrl']);
+  } catch (error) {
+    if (!(error instanceof TargetError)) throw error;
+    io.err(`${error.message}\n`);
+    return 3;
+  }
+  const sqs = createSqsClient(urls.aws);
+  const now = io.now ?? Date.now;
+  try {
     switch (name) {
       case 'status': {
         const queue = await queueCounts(sqs, urls.queueUrl);
@@ -134,7 +133,7 @@ export async function runQueueCommand(
         return 0;
       }
       case 'dlq redrive': {
-        const result = await redrive(sqs, urls, selector, (moved) => io.err(`... ${moved} moved\n`));
+        const result = await redriveWithProgress(sqs, urls, selector, io.progress);
         io.out(
           `Moved ${result.moved} dead letter${result.moved === 1 ? '' : 's'} back to the mail queue.\n` +
             result.jobIds.map((id) => `  ${id}\n`).join(''),
@@ -160,16 +159,32 @@ export async function runQueueCommand(
     }
   } catch (error) {
     const what = error instanceof Error ? error.name : String(error);
-    if (stage === 'reach') {
-      io.err(
-        `Could not reach the queues (${what}) at ${endpoint}. Is the local stack running (npm start)?\n`,
-      );
-      return 3;
-    }
     io.err(`${name} failed (${what}${error instanceof Error ? `: ${error.message}` : ''}).\n`);
     return 1;
   } finally {
     sqs.destroy();
+  }
+}
+
+/**
+ * Redrives, telling a person at a terminal how far it got (`redriving 120/500`); the total is the DLQ's
+ * approximate depth at the start. Scripts (no terminal) get only the result.
+ */
+async function redriveWithProgress(
+  sqs: SQSClient,
+  urls: QueueUrls,
+  selector: RedriveSelector,
+  progress: CliIo['progress'],
+): Promise<{ moved: number; jobIds: string[] }> {
+  if (progress === undefined) return redrive(sqs, urls, selector);
+  const counts = await queueCounts(sqs, urls.deadLetterQueueUrl);
+  const total = counts.visible + counts.inFlight + counts.delayed;
+  try {
+    return await redrive(sqs, urls, selector, (moved) =>
+      progress(`redriving ${moved}/${Math.max(moved, total)}`),
+    );
+  } finally {
+    progress('');
   }
 }
 

@@ -3,15 +3,12 @@ import { createDynamoClient } from '../functions/adapters/aws-clients';
 import { DynamoMessageStore } from '../functions/adapters/dynamodb-messages';
 import type { MessageStatus, StatusChange } from '../functions/core/messages';
 import type { CliIo } from './cli';
-import { LOCAL_HOST, LOCAL_NAMES } from './emulators';
+import { resolveTarget, TargetError, type TargetValues } from './cli-target';
 
-export interface SendTestValues {
+export interface SendTestValues extends TargetValues {
   readonly form?: string | undefined;
   readonly json?: boolean | undefined;
   readonly timeout?: string | undefined;
-  readonly api?: string | undefined;
-  readonly endpoint?: string | undefined;
-  readonly region?: string | undefined;
 }
 
 /** Seconds `send-test` waits for an outcome unless `--timeout` says otherwise. */
@@ -22,8 +19,8 @@ const SUCCESS: ReadonlyArray<MessageStatus> = ['sent', 'delivered'];
 const FAILURE: ReadonlyArray<MessageStatus> = ['failed', 'bounced', 'complained', 'rejected'];
 
 /**
- * `postroom send-test --form ID`: posts a test message (JSON, with a unique marker) to the local stack's
- * form, then follows its status in the record table (form mail's status is not readable over HTTP) until
+ * `postroom send-test --form ID`: posts a test message (JSON, with a unique marker) to the form of the local
+ * or a deployed stack, then follows its status in the record table (form mail's status is not readable over HTTP) until
  * sent, delivered or failed. Exit 0 sent or delivered, 1 failed, refused or timed out, 2 usage, 3 unreachable.
  */
 export async function runSendTest(values: SendTestValues, io: CliIo, usage: string): Promise<number> {
@@ -33,11 +30,17 @@ export async function runSendTest(values: SendTestValues, io: CliIo, usage: stri
     io.err(`send-test needs --form FORM_ID (and --timeout SECONDS, if given, a number).\n\n${usage}`);
     return 2;
   }
-  const apiUrl = (values.api ?? `http://${LOCAL_HOST}:${io.env.POSTROOM_API_PORT || '3000'}`).replace(
-    /\/+$/,
-    '',
-  );
-  const dynamoEndpoint = values.endpoint ?? `http://${LOCAL_HOST}:${io.env.POSTROOM_DYNAMODB_PORT || '8000'}`;
+  let target: Awaited<ReturnType<typeof resolveTarget<'apiUrl' | 'tableName'>>>;
+  try {
+    target = await resolveTarget(values, io.env, ['apiUrl', 'tableName']);
+  } catch (error) {
+    if (!(error instanceof TargetError)) throw error;
+    io.err(`${error.message}\n`);
+    return 3;
+  }
+  const local = target.kind === 'local';
+  const apiUrl = target.apiUrl.replace(/\/+$/, '');
+  const tableAt = target.aws.endpoints?.dynamodb ?? `table ${target.tableName} of ${target.label}`;
   const now = io.now ?? Date.now;
   const marker = `postroom-send-test-${randomUUID()}`;
   const changes: Array<StatusChange & { afterMs: number }> = [];
@@ -64,7 +67,7 @@ export async function runSendTest(values: SendTestValues, io: CliIo, usage: stri
     return report(
       { outcome: 'unreachable', api: apiUrl },
       3,
-      `Could not reach the API at ${apiUrl} (${name}). Is the local stack running (npm start)?\n`,
+      `Could not reach the API at ${apiUrl} (${name}).${local ? ' Is the local stack running (npm start)?' : ''}\n`,
     );
   }
   const answer = await response.text();
@@ -78,13 +81,8 @@ export async function runSendTest(values: SendTestValues, io: CliIo, usage: stri
   }
   if (!values.json) io.out(`Submitted to form ${formId}: job ${id} (marker ${marker})\n`);
 
-  const dynamodb = createDynamoClient({
-    region: values.region ?? 'us-east-1',
-    endpoints: { dynamodb: dynamoEndpoint },
-    // The local emulator accepts any credentials.
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  const store = new DynamoMessageStore(dynamodb, LOCAL_NAMES.table, 1);
+  const dynamodb = createDynamoClient(target.aws);
+  const store = new DynamoMessageStore(dynamodb, target.tableName, 1);
   const deadline = started + timeoutSeconds * 1000;
   try {
     for (;;) {
@@ -94,9 +92,9 @@ export async function runSendTest(values: SendTestValues, io: CliIo, usage: stri
       } catch (error) {
         const name = error instanceof Error ? error.name : String(error);
         return report(
-          { id, outcome: 'unreachable', endpoint: dynamoEndpoint },
+          { id, outcome: 'unreachable', endpoint: tableAt },
           3,
-          `Could not read the message status (${name}) at ${dynamoEndpoint}. Is the local stack running?\n`,
+          `Could not read the message status (${name}) at ${tableAt}. ${local ? 'Is the local stack running?' : 'Check your AWS credentials.'}\n`,
         );
       }
       for (const change of record?.history.slice(changes.length) ?? []) {

@@ -7,9 +7,10 @@ import { runDoctor } from './cli-doctor';
 import { runQueueCommand } from './cli-queue-commands';
 import { table } from './cli-queues';
 import { DEFAULT_TIMEOUT_SECONDS, runSendTest } from './cli-send-test';
+import { resolveTarget, TargetError, type TargetValues } from './cli-target';
 import { LOCAL_HOST, LOCAL_NAMES } from './emulators';
 
-const USAGE = `Usage: postroom <command> [options]
+const USAGE = `Usage: postroom <command> [--stack NAME] [options]
 
 Commands:
   keys create [--name NAME]   create an API key and print it (it is shown this once)
@@ -19,34 +20,42 @@ Commands:
                               failures by reason. Exit 0 when the dead-letter queue is empty, 1 when not
   dlq list [--json]           each dead letter: job id, age, form or API key, masked recipients, reason
   dlq redrive --all | --id JOB_ID ... | --reason TEXT
-                              move the matching dead letters back to the mail queue; safe to run twice
+                              move the matching dead letters back to the mail queue; safe to run twice.
+                              On a terminal, a progress line (redriving 120/500) on stderr
   dlq purge [--yes]           delete every dead letter (asks first on a terminal; --yes without one)
   send-test --form FORM_ID [--json] [--timeout SECONDS]
                               submit a test message to the form and follow its status until sent,
                               delivered or failed (default timeout ${DEFAULT_TIMEOUT_SECONDS}s)
   doctor [--json] [--config PATH]
                               check the configuration (cdk.json), the SES account (sandbox, send rate
-                              against queue.batchSize x queue.maxConcurrency), the queues, the redrive
-                              policy and the dead-letter queue; print each finding with its fix
+                              against queue.batchSize x queue.maxConcurrency), the sender's SES identity
+                              and its DKIM (deployed), the queues, the redrive policy, the dead-letter
+                              queue and the stack's alarms (deployed); print each finding with its fix
 
-Options:
-  --endpoint URL      keys: DynamoDB endpoint (default: the local stack's, http://127.0.0.1:$POSTROOM_DYNAMODB_PORT or 8000)
-  --table NAME        keys: the record table (default: ${LOCAL_NAMES.table}, the local stack's). Given without
-                      --endpoint, it names a deployed stack's table, reached with your AWS credentials
-  --sqs-endpoint URL  status, dlq: SQS endpoint (default: the local stack's, http://127.0.0.1:$POSTROOM_SQS_PORT or 9324)
-  --api URL           send-test: the API (default: the local stack's, http://127.0.0.1:$POSTROOM_API_PORT or 3000);
-                      --endpoint is then the DynamoDB endpoint its status is read from
-  --ses-endpoint URL  doctor: SES endpoint (default: the local stack's, http://127.0.0.1:$POSTROOM_SES_PORT or 8005)
+Which stack:
+  --stack NAME        a deployed stack: its queues, table and API come from its CloudFormation outputs
+                      (QueueUrl, DeadLetterQueueUrl, TableName, ApiUrl, AlarmTopicArn), reached with your
+                      AWS credentials (environment, AWS_PROFILE, SSO...: the SDK's default chain)
+  --region REGION     the deployed stack's region (default: $AWS_REGION, else your profile's); locally us-east-1
+  (no --stack)        the local stack (npm start), its queues ${LOCAL_NAMES.queue} and ${LOCAL_NAMES.deadLetterQueue},
+                      its table ${LOCAL_NAMES.table}
+
+Endpoints (defaults: the local stack's ports; with --stack, AWS's):
+  --sqs-endpoint URL  SQS (local: http://127.0.0.1:$POSTROOM_SQS_PORT or 9324)
+  --ses-endpoint URL  SES (local: http://127.0.0.1:$POSTROOM_SES_PORT or 8005)
+  --endpoint URL      DynamoDB (local: http://127.0.0.1:$POSTROOM_DYNAMODB_PORT or 8000)
+  --api URL           send-test, local: the API (http://127.0.0.1:$POSTROOM_API_PORT or 3000)
+  --cloudformation-endpoint URL, --cloudwatch-endpoint URL
+                      CloudFormation and CloudWatch (with --stack), e.g. for a test double
+  --table NAME        keys: a deployed table by name, without --stack (with --endpoint: a local table)
   --config PATH       doctor: the cdk.json to check (default: cdk.json)
-  --region REGION     (default: $AWS_REGION, or us-east-1)
 
-Without --table the CLI talks to the local stack (npm start). Keys are stored only as SHA-256 hashes.
-status, dlq, send-test and doctor work on the local stack only (its queues ${LOCAL_NAMES.queue} and ${LOCAL_NAMES.deadLetterQueue}).
+Keys are stored only as SHA-256 hashes.
 
 Exit codes: 0 done (status: healthy; send-test: sent or delivered; doctor: no check failed); 1 failed, or
 status: dead letters waiting, or send-test: refused, failed or timed out, or doctor: a check failed; 2 usage
-error or refused (a selector is missing, purge without confirmation); 3 status, dlq, send-test, doctor: the
-local stack cannot be reached.
+error or refused (a selector is missing, purge without confirmation); 3 the stack cannot be used: the local
+stack is not running, or the --stack does not exist or lacks an output the command needs.
 `;
 
 /**
@@ -70,6 +79,29 @@ export function clientOptions(
   };
 }
 
+/** The key table: the deployed stack's (its TableName output) with --stack, else as clientOptions says. */
+async function keyTable(
+  values: Parameters<typeof clientOptions>[0] & TargetValues,
+  env: NodeJS.ProcessEnv,
+): Promise<{ options: Parameters<typeof createDynamoClient>[0]; table: string; where: string }> {
+  if (values.stack !== undefined) {
+    const target = await resolveTarget(values, env, ['tableName']);
+    return {
+      options: target.aws,
+      table: target.tableName,
+      where: `table ${target.tableName} of ${target.label}. Check your AWS credentials and region.`,
+    };
+  }
+  const options = clientOptions(values, env);
+  return {
+    options,
+    table: values.table ?? LOCAL_NAMES.table,
+    where: options.endpoints?.dynamodb
+      ? `${options.endpoints.dynamodb}. Is the local stack running (npm start)?`
+      : `table ${values.table} in ${options.region}. Check your AWS credentials and region.`,
+  };
+}
+
 export interface CliIo {
   readonly out: (text: string) => void;
   readonly err: (text: string) => void;
@@ -78,11 +110,16 @@ export interface CliIo {
   readonly confirm?: ((question: string) => Promise<boolean>) | undefined;
   /** The clock, for ages. */
   readonly now?: (() => number) | undefined;
+  /**
+   * Shows how far a long run got, on one line that each call replaces ('' clears it). Present only when
+   * stderr is a terminal, so scripts get clean output.
+   */
+  readonly progress?: ((line: string) => void) | undefined;
 }
 
 /**
- * `postroom keys create|list|revoke`, `postroom status`, `postroom dlq list|redrive|purge`, `postroom send-test`.
- * Returns the exit code.
+ * `postroom keys create|list|revoke`, `status`, `dlq list|redrive|purge`, `send-test`, `doctor`, against the
+ * local stack or, with `--stack`, a deployed one. Returns the exit code.
  */
 export async function runCli(argv: ReadonlyArray<string>, io: CliIo): Promise<number> {
   let parsed: ReturnType<typeof parse>;
@@ -115,12 +152,17 @@ export async function runCli(argv: ReadonlyArray<string>, io: CliIo): Promise<nu
     (values.help ? io.out : io.err)(USAGE);
     return values.help ? 0 : 2;
   }
-  const options = clientOptions(values, io.env);
-  const dynamodb = createDynamoClient(options);
-  const where = options.endpoints?.dynamodb
-    ? `${options.endpoints.dynamodb}. Is the local stack running (npm start)?`
-    : `table ${values.table} in ${options.region}. Check your AWS credentials and region.`;
-  const store = new DynamoApiKeyStore(dynamodb, values.table ?? LOCAL_NAMES.table);
+  let keys: { options: Parameters<typeof createDynamoClient>[0]; table: string; where: string };
+  try {
+    keys = await keyTable(values, io.env);
+  } catch (error) {
+    if (!(error instanceof TargetError)) throw error;
+    io.err(`${error.message}\n`);
+    return 3;
+  }
+  const dynamodb = createDynamoClient(keys.options);
+  const { where } = keys;
+  const store = new DynamoApiKeyStore(dynamodb, keys.table);
   try {
     switch (command) {
       case 'create': {
@@ -192,6 +234,9 @@ function parse(argv: ReadonlyArray<string>) {
       api: { type: 'string' },
       config: { type: 'string' },
       'ses-endpoint': { type: 'string' },
+      stack: { type: 'string' },
+      'cloudformation-endpoint': { type: 'string' },
+      'cloudwatch-endpoint': { type: 'string' },
       yes: { type: 'boolean', short: 'y' },
       help: { type: 'boolean', short: 'h' },
     },
