@@ -240,6 +240,17 @@ describe('CLI: postroom commands against a deployed stack (--stack)', () => {
     expect(old.err).toContain('Stack PostroomOld (us-east-1) has no output DeadLetterQueueUrl');
   });
 
+  it('exits 3 naming the stack when CloudFormation cannot be reached', async () => {
+    // Act: a port nothing listens on
+    const { code, err } = await runCliCaptured(
+      deployed('doctor').map((a) => (a === cloudformation.url ? 'http://127.0.0.1:9' : a)),
+    );
+
+    // Assess
+    expect(code).toBe(3);
+    expect(err).toMatch(/^Could not read stack Postroom in us-east-1 \(.*\)\. Check your AWS credentials/);
+  });
+
   it('lists the API keys of the table the stack outputs name', async () => {
     // Prepare
     const created = await runCliCaptured(
@@ -252,6 +263,20 @@ describe('CLI: postroom commands against a deployed stack (--stack)', () => {
     // Assess
     expect(created.code).toBe(0);
     expect(listed.out).toMatch(/^key_\S+ +deployed +\S+ +active$/m);
+  });
+
+  it('send-test posts to the ApiUrl output and follows the status in the TableName output', async () => {
+    // Act
+    const { code, out, err } = await runCliCaptured(
+      deployed('send-test', '--form', 'contact', '--endpoint', stack.endpoints.dynamodb),
+    );
+
+    // Assess
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    expect(out).toMatch(/^Test message (sent|delivered)\.$/m);
+    const marker = /marker (postroom-send-test-[0-9a-f-]{36})/.exec(out)?.[1] ?? '-';
+    expect((await stack.sesEmails()).some((mail) => (mail.body.text ?? '').includes(marker))).toBe(true);
   });
 
   it('doctor fails on an alarm in ALARM and on DKIM still pending, with the fixes', async () => {
