@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { maskAddress } from './address';
 import { errorName } from './errors';
+import { CORRELATION_ID_TAG, isTagValue, JOB_ID_TAG } from './message-tags';
 import type { MessageStore, OutcomeStatus } from './messages';
 import { METRIC, type Metrics } from './metrics';
-import type { Log } from './ports';
+import { type Log, withLogAttributes } from './ports';
 import type { SuppressionList, SuppressionReason } from './suppression';
 
 /**
@@ -15,8 +16,7 @@ import type { SuppressionList, SuppressionReason } from './suppression';
  * https://docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-examples.html
  */
 
-/** The EmailTags name the SES transport sets to the job id (adapters/ses-transport.ts). */
-export const JOB_ID_TAG = 'postroom-job-id';
+export { JOB_ID_TAG } from './message-tags';
 
 const timestamp = z
   .string()
@@ -204,6 +204,10 @@ export async function handleDeliveryNotifications(
     try {
       outcomes.push(await handleNotification(body, deps));
     } catch (error) {
+      if (error instanceof LoggedError) {
+        failures.push(error.original);
+        continue;
+      }
       deps.log.error('could not record a delivery event', { outcome: 'error', error: errorName(error) });
       failures.push(error);
     }
@@ -213,21 +217,29 @@ export async function handleDeliveryNotifications(
 }
 
 async function handleNotification(body: string, deps: DeliveryEventDeps): Promise<EventOutcome> {
-  const { log, metrics } = deps;
+  const { metrics } = deps;
   const parsed = parseNotification(body);
   if (parsed.kind === 'ignored') {
-    log.info('delivery event ignored', { eventType: parsed.eventType, outcome: 'ignored' });
+    deps.log.info('delivery event ignored', { eventType: parsed.eventType, outcome: 'ignored' });
     return 'ignored';
   }
   if (parsed.kind === 'invalid') {
-    log.warn('delivery event dropped: unreadable', { outcome: 'dropped', reason: parsed.reason });
+    deps.log.warn('delivery event dropped: unreadable', { outcome: 'dropped', reason: parsed.reason });
     metrics.count(METRIC.eventDropped);
     return 'dropped';
   }
   const { event } = parsed;
   const effect = effectOf(event);
   const jobId = event.mail.tags?.[JOB_ID_TAG]?.[0];
-  const context = { jobId, eventType: event.eventType, providerMessageId: event.mail.messageId };
+  // Every line about this event carries the id of the request that sent the mail, as the send and relay
+  // functions' lines do, so one search finds the whole story.
+  const correlationId = event.mail.tags?.[CORRELATION_ID_TAG]?.[0];
+  const log = withLogAttributes(deps.log, {
+    jobId,
+    eventType: event.eventType,
+    providerMessageId: event.mail.messageId,
+    ...(correlationId !== undefined && isTagValue(correlationId) ? { correlationId } : {}),
+  });
   metrics.count(STATUS_METRIC[effect.status]);
 
   // The address is suppressed whatever the message: a bounce is a bounce even for mail Postroom lost track of.
@@ -239,30 +251,41 @@ async function handleNotification(body: string, deps: DeliveryEventDeps): Promis
         ...(jobId === undefined ? {} : { messageId: jobId }),
       }),
     ),
-  );
+  ).catch((error: unknown) => {
+    log.error('could not record a delivery event', { outcome: 'error', error: errorName(error) });
+    throw new LoggedError(error);
+  });
   if (effect.suppress.length > 0) {
     log.info('recipients suppressed', {
-      ...context,
       reason: effect.suppress[0]?.reason,
       recipients: effect.suppress.map((entry) => maskAddress(entry.address)),
     });
   }
 
   if (jobId === undefined) {
-    log.warn('delivery event without a postroom-job-id tag', { ...context, outcome: 'unknown-message' });
+    log.warn('delivery event without a postroom-job-id tag', { outcome: 'unknown-message' });
     metrics.count(METRIC.eventDropped);
     return 'unknown-message';
   }
-  const recorded = await deps.messages.recordOutcome(jobId, {
-    status: effect.status,
-    at: effect.at,
-    detail: effect.detail,
-  });
+  const recorded = await deps.messages
+    .recordOutcome(jobId, { status: effect.status, at: effect.at, detail: effect.detail })
+    .catch((error: unknown) => {
+      log.error('could not record a delivery event', { outcome: 'error', error: errorName(error) });
+      throw new LoggedError(error);
+    });
   if (!recorded) {
-    log.warn('delivery event for an unknown message', { ...context, outcome: 'unknown-message' });
+    log.warn('delivery event for an unknown message', { outcome: 'unknown-message' });
     metrics.count(METRIC.eventDropped);
     return 'unknown-message';
   }
-  log.info('delivery event recorded', { ...context, outcome: effect.status });
+  log.info('delivery event recorded', { outcome: effect.status });
   return 'recorded';
+}
+
+/** A store failure already logged with the event's ids; the caller rethrows the original error. */
+class LoggedError extends Error {
+  constructor(readonly original: unknown) {
+    super('logged');
+    this.name = 'LoggedError';
+  }
 }
