@@ -204,11 +204,7 @@ export async function handleDeliveryNotifications(
     try {
       outcomes.push(await handleNotification(body, deps));
     } catch (error) {
-      if (error instanceof LoggedError) {
-        failures.push(error.original);
-        continue;
-      }
-      deps.log.error('could not record a delivery event', { outcome: 'error', error: errorName(error) });
+      // Already logged, with the event's ids.
       failures.push(error);
     }
   }
@@ -217,7 +213,6 @@ export async function handleDeliveryNotifications(
 }
 
 async function handleNotification(body: string, deps: DeliveryEventDeps): Promise<EventOutcome> {
-  const { metrics } = deps;
   const parsed = parseNotification(body);
   if (parsed.kind === 'ignored') {
     deps.log.info('delivery event ignored', { eventType: parsed.eventType, outcome: 'ignored' });
@@ -225,11 +220,10 @@ async function handleNotification(body: string, deps: DeliveryEventDeps): Promis
   }
   if (parsed.kind === 'invalid') {
     deps.log.warn('delivery event dropped: unreadable', { outcome: 'dropped', reason: parsed.reason });
-    metrics.count(METRIC.eventDropped);
+    deps.metrics.count(METRIC.eventDropped);
     return 'dropped';
   }
   const { event } = parsed;
-  const effect = effectOf(event);
   const jobId = event.mail.tags?.[JOB_ID_TAG]?.[0];
   // Every line about this event carries the id of the request that sent the mail, as the send and relay
   // functions' lines do, so one search finds the whole story.
@@ -240,6 +234,21 @@ async function handleNotification(body: string, deps: DeliveryEventDeps): Promis
     providerMessageId: event.mail.messageId,
     ...(correlationId !== undefined && isTagValue(correlationId) ? { correlationId } : {}),
   });
+  try {
+    return await recordEvent(event, jobId, { ...deps, log });
+  } catch (error) {
+    log.error('could not record a delivery event', { outcome: 'error', error: errorName(error) });
+    throw error;
+  }
+}
+
+async function recordEvent(
+  event: DeliveryEvent,
+  jobId: string | undefined,
+  deps: DeliveryEventDeps,
+): Promise<EventOutcome> {
+  const { log, metrics } = deps;
+  const effect = effectOf(event);
   metrics.count(STATUS_METRIC[effect.status]);
 
   // The address is suppressed whatever the message: a bounce is a bounce even for mail Postroom lost track of.
@@ -251,10 +260,7 @@ async function handleNotification(body: string, deps: DeliveryEventDeps): Promis
         ...(jobId === undefined ? {} : { messageId: jobId }),
       }),
     ),
-  ).catch((error: unknown) => {
-    log.error('could not record a delivery event', { outcome: 'error', error: errorName(error) });
-    throw new LoggedError(error);
-  });
+  );
   if (effect.suppress.length > 0) {
     log.info('recipients suppressed', {
       reason: effect.suppress[0]?.reason,
@@ -267,12 +273,11 @@ async function handleNotification(body: string, deps: DeliveryEventDeps): Promis
     metrics.count(METRIC.eventDropped);
     return 'unknown-message';
   }
-  const recorded = await deps.messages
-    .recordOutcome(jobId, { status: effect.status, at: effect.at, detail: effect.detail })
-    .catch((error: unknown) => {
-      log.error('could not record a delivery event', { outcome: 'error', error: errorName(error) });
-      throw new LoggedError(error);
-    });
+  const recorded = await deps.messages.recordOutcome(jobId, {
+    status: effect.status,
+    at: effect.at,
+    detail: effect.detail,
+  });
   if (!recorded) {
     log.warn('delivery event for an unknown message', { outcome: 'unknown-message' });
     metrics.count(METRIC.eventDropped);
@@ -280,12 +285,4 @@ async function handleNotification(body: string, deps: DeliveryEventDeps): Promis
   }
   log.info('delivery event recorded', { outcome: effect.status });
   return 'recorded';
-}
-
-/** A store failure already logged with the event's ids; the caller rethrows the original error. */
-class LoggedError extends Error {
-  constructor(readonly original: unknown) {
-    super('logged');
-    this.name = 'LoggedError';
-  }
 }
