@@ -173,7 +173,7 @@ export function tracedTransport(inner: Transport, name: string, emitter: XrayEmi
           namespace: 'remote',
           startMs,
           endMs: Date.now(),
-          failure: { kind: smtpFailureKind(error), exceptionName: exceptionName(error) },
+          failure: { kind: smtpFailureKind(error), exceptionName: smtpExceptionType(error) },
         });
         throw error;
       }
@@ -186,6 +186,12 @@ export function tracedTransport(inner: Transport, name: string, emitter: XrayEmi
 function smtpFailureKind(error: unknown): 'error' | 'fault' {
   const code = (error as { responseCode?: unknown } | null)?.responseCode;
   return typeof code === 'number' && code >= 500 ? 'error' : 'fault';
+}
+
+/** Nodemailer's errors are all `Error`; their code (EMESSAGE, EAUTH, ETIMEDOUT...) says what failed. */
+function smtpExceptionType(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^E[A-Z]{2,20}$/.test(code) ? code : exceptionName(error);
 }
 
 export function exceptionName(error: unknown): string {

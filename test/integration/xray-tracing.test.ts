@@ -356,7 +356,11 @@ describe('Adapter: X-Ray subsegments over UDP to the daemon', () => {
       parent_id: PARENT_ID,
     });
     for (const flag of ['error', 'fault', 'aws']) expect(sent).not.toHaveProperty(flag);
-    expect(failed).toMatchObject({ name: 'SMTP', error: true, cause: { exceptions: [{ type: 'Error' }] } });
+    expect(failed).toMatchObject({
+      name: 'SMTP',
+      error: true,
+      cause: { exceptions: [{ type: 'EMESSAGE' }] },
+    });
     expect(daemon.datagrams.join('')).not.toContain('rcpt@example.com');
   });
 
