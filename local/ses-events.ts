@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SNSEvent } from 'aws-lambda';
-import { JOB_ID_TAG } from '../functions/core/delivery-events';
 import { errorName } from '../functions/core/errors';
+import { providerTags } from '../functions/core/message-tags';
 import type { Log, OutboundMail, Transport } from '../functions/core/ports';
 
 /**
@@ -105,8 +105,8 @@ export function sesNotifications(
     'ses:source-ip': ['127.0.0.1'],
     'ses:from-domain': [fromDomain],
     'ses:caller-identity': ['postroom-relay'],
-    ...Object.fromEntries((mail.tags ?? []).map((tag) => [tag.name, [tag.value]])),
-    [JOB_ID_TAG]: [mail.jobId],
+    // The tags the SES transport sets on SendEmail, as SES hands them back.
+    ...Object.fromEntries(providerTags(mail).map((tag) => [tag.name, [tag.value]])),
   };
   const mailObject = {
     timestamp,

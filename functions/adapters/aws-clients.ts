@@ -2,6 +2,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { traceAwsCalls } from './xray-aws';
 
 /** Endpoint overrides for the local emulators. On AWS every field is absent and the SDK's defaults apply. */
 export interface AwsEndpoints {
@@ -19,38 +20,47 @@ export interface AwsClientOptions {
   readonly credentials?: { accessKeyId: string; secretAccessKey: string };
 }
 
-// Clients are created once per process (at cold start) and reused: the SDK keeps connections alive.
+// Clients are created once per process (at cold start) and reused: the SDK keeps connections alive. Each
+// records its calls as X-Ray subsegments when the invocation is sampled (and does nothing otherwise).
 export function createSqsClient(options: AwsClientOptions): SQSClient {
-  return new SQSClient({
-    region: options.region,
-    endpoint: options.endpoints?.sqs,
-    credentials: options.credentials,
-  });
+  return traceAwsCalls(
+    new SQSClient({
+      region: options.region,
+      endpoint: options.endpoints?.sqs,
+      credentials: options.credentials,
+    }),
+  );
 }
 
 export function createSesClient(options: AwsClientOptions): SESv2Client {
-  return new SESv2Client({
-    region: options.region,
-    endpoint: options.endpoints?.ses,
-    credentials: options.credentials,
-  });
+  return traceAwsCalls(
+    new SESv2Client({
+      region: options.region,
+      endpoint: options.endpoints?.ses,
+      credentials: options.credentials,
+    }),
+  );
 }
 
 export function createDynamoClient(options: AwsClientOptions): DynamoDBClient {
-  return new DynamoDBClient({
-    region: options.region,
-    endpoint: options.endpoints?.dynamodb,
-    credentials: options.credentials,
-  });
+  return traceAwsCalls(
+    new DynamoDBClient({
+      region: options.region,
+      endpoint: options.endpoints?.dynamodb,
+      credentials: options.credentials,
+    }),
+  );
 }
 
 export function createS3Client(options: AwsClientOptions): S3Client {
   const endpoint = options.endpoints?.s3;
-  return new S3Client({
-    region: options.region,
-    endpoint,
-    credentials: options.credentials,
-    // An emulator on loopback has no DNS for bucket subdomains: address buckets in the path there.
-    forcePathStyle: endpoint !== undefined,
-  });
+  return traceAwsCalls(
+    new S3Client({
+      region: options.region,
+      endpoint,
+      credentials: options.credentials,
+      // An emulator on loopback has no DNS for bucket subdomains: address buckets in the path there.
+      forcePathStyle: endpoint !== undefined,
+    }),
+  );
 }

@@ -1,4 +1,5 @@
 import { type SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
+import { providerTags } from '../core/message-tags';
 import type { OutboundMail, Transport } from '../core/ports';
 
 /**
@@ -20,10 +21,7 @@ export class SesTransport implements Transport {
         Destination: { ToAddresses: [...mail.to] },
         Content: { Raw: { Data: mail.raw } },
         ConfigurationSetName: this.options.configurationSet,
-        EmailTags: [
-          { Name: 'postroom-job-id', Value: mail.jobId },
-          ...(mail.tags ?? []).map((tag) => ({ Name: tag.name, Value: tag.value })),
-        ],
+        EmailTags: providerTags(mail).map((tag) => ({ Name: tag.name, Value: tag.value })),
       }),
     );
     return { providerMessageId: result.MessageId ?? '' };

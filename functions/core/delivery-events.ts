@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { maskAddress } from './address';
 import { errorName } from './errors';
+import { CORRELATION_ID_TAG, isTagValue, JOB_ID_TAG } from './message-tags';
 import type { MessageStore, OutcomeStatus } from './messages';
 import { METRIC, type Metrics } from './metrics';
-import type { Log } from './ports';
+import { type Log, withLogAttributes } from './ports';
 import type { SuppressionList, SuppressionReason } from './suppression';
 
 /**
@@ -15,8 +16,7 @@ import type { SuppressionList, SuppressionReason } from './suppression';
  * https://docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-examples.html
  */
 
-/** The EmailTags name the SES transport sets to the job id (adapters/ses-transport.ts). */
-export const JOB_ID_TAG = 'postroom-job-id';
+export { JOB_ID_TAG } from './message-tags';
 
 const timestamp = z
   .string()
@@ -204,7 +204,7 @@ export async function handleDeliveryNotifications(
     try {
       outcomes.push(await handleNotification(body, deps));
     } catch (error) {
-      deps.log.error('could not record a delivery event', { outcome: 'error', error: errorName(error) });
+      // Already logged, with the event's ids.
       failures.push(error);
     }
   }
@@ -213,21 +213,42 @@ export async function handleDeliveryNotifications(
 }
 
 async function handleNotification(body: string, deps: DeliveryEventDeps): Promise<EventOutcome> {
-  const { log, metrics } = deps;
   const parsed = parseNotification(body);
   if (parsed.kind === 'ignored') {
-    log.info('delivery event ignored', { eventType: parsed.eventType, outcome: 'ignored' });
+    deps.log.info('delivery event ignored', { eventType: parsed.eventType, outcome: 'ignored' });
     return 'ignored';
   }
   if (parsed.kind === 'invalid') {
-    log.warn('delivery event dropped: unreadable', { outcome: 'dropped', reason: parsed.reason });
-    metrics.count(METRIC.eventDropped);
+    deps.log.warn('delivery event dropped: unreadable', { outcome: 'dropped', reason: parsed.reason });
+    deps.metrics.count(METRIC.eventDropped);
     return 'dropped';
   }
   const { event } = parsed;
-  const effect = effectOf(event);
   const jobId = event.mail.tags?.[JOB_ID_TAG]?.[0];
-  const context = { jobId, eventType: event.eventType, providerMessageId: event.mail.messageId };
+  // Every line about this event carries the id of the request that sent the mail, as the send and relay
+  // functions' lines do, so one search finds the whole story.
+  const correlationId = event.mail.tags?.[CORRELATION_ID_TAG]?.[0];
+  const log = withLogAttributes(deps.log, {
+    jobId,
+    eventType: event.eventType,
+    providerMessageId: event.mail.messageId,
+    ...(correlationId !== undefined && isTagValue(correlationId) ? { correlationId } : {}),
+  });
+  try {
+    return await recordEvent(event, jobId, { ...deps, log });
+  } catch (error) {
+    log.error('could not record a delivery event', { outcome: 'error', error: errorName(error) });
+    throw error;
+  }
+}
+
+async function recordEvent(
+  event: DeliveryEvent,
+  jobId: string | undefined,
+  deps: DeliveryEventDeps,
+): Promise<EventOutcome> {
+  const { log, metrics } = deps;
+  const effect = effectOf(event);
   metrics.count(STATUS_METRIC[effect.status]);
 
   // The address is suppressed whatever the message: a bounce is a bounce even for mail Postroom lost track of.
@@ -242,14 +263,13 @@ async function handleNotification(body: string, deps: DeliveryEventDeps): Promis
   );
   if (effect.suppress.length > 0) {
     log.info('recipients suppressed', {
-      ...context,
       reason: effect.suppress[0]?.reason,
       recipients: effect.suppress.map((entry) => maskAddress(entry.address)),
     });
   }
 
   if (jobId === undefined) {
-    log.warn('delivery event without a postroom-job-id tag', { ...context, outcome: 'unknown-message' });
+    log.warn('delivery event without a postroom-job-id tag', { outcome: 'unknown-message' });
     metrics.count(METRIC.eventDropped);
     return 'unknown-message';
   }
@@ -259,10 +279,10 @@ async function handleNotification(body: string, deps: DeliveryEventDeps): Promis
     detail: effect.detail,
   });
   if (!recorded) {
-    log.warn('delivery event for an unknown message', { ...context, outcome: 'unknown-message' });
+    log.warn('delivery event for an unknown message', { outcome: 'unknown-message' });
     metrics.count(METRIC.eventDropped);
     return 'unknown-message';
   }
-  log.info('delivery event recorded', { ...context, outcome: effect.status });
+  log.info('delivery event recorded', { outcome: effect.status });
   return 'recorded';
 }

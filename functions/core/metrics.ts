@@ -1,7 +1,8 @@
 /**
  * The custom metrics Postroom emits, in CloudWatch embedded metric format. One definition, used by the
  * functions that emit them and by the dashboard and alarms that read them, so the names cannot drift.
- * Each function emits under its service name as the only dimension: low cardinality, cheap to store.
+ * Each function emits under its service name; a few metrics are also emitted per reason or guard, from the
+ * fixed value lists below, never from free text: every distinct dimension value is a new CloudWatch metric.
  */
 export const METRIC_NAMESPACE = 'Postroom';
 
@@ -52,11 +53,90 @@ export const DURATION_METRIC = {
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
 export type DurationMetricName = (typeof DURATION_METRIC)[keyof typeof DURATION_METRIC];
 
-/** The metrics port: counts and durations, flushed by the adapter at the end of each invocation. */
+/** Why a request was refused with a 4xx: one value per kind of refusal, `other` for anything new. */
+export const REJECTION_REASONS = [
+  'validation',
+  'bad-request',
+  'unauthorized',
+  'origin',
+  'captcha',
+  'not-found',
+  'method-not-allowed',
+  'conflict',
+  'too-large',
+  'unsupported-media',
+  'rate-limited',
+  'suppressed',
+  'other',
+] as const;
+
+/** The guards that drop a form submission while answering as for a success. */
+export const SPAM_GUARDS = ['honeypot', 'blocked-word', 'duplicate'] as const;
+
+/** Why a job was dead-lettered. */
+export const FAILURE_REASONS = [
+  /** The provider (or composing the mail) refused it for good: sending again cannot succeed. */
+  'permanent-rejection',
+  /** Every attempt up to the queue's maxReceiveCount failed for a reason that could have passed. */
+  'retries-exhausted',
+  /** The queue message is not a MailJob this relay can read. */
+  'invalid-job',
+] as const;
+
+export type RejectionReason = (typeof REJECTION_REASONS)[number];
+export type SpamGuard = (typeof SPAM_GUARDS)[number];
+export type FailureReason = (typeof FAILURE_REASONS)[number];
+
+/**
+ * The metrics also emitted with one more dimension, its name and its only values. The dashboard reads this
+ * too, so a value added here is graphed without another change.
+ */
+export const METRIC_DIMENSION = {
+  [METRIC.rejected]: { name: 'reason', values: REJECTION_REASONS },
+  [METRIC.spamBlocked]: { name: 'guard', values: SPAM_GUARDS },
+  [METRIC.failed]: { name: 'reason', values: FAILURE_REASONS },
+} as const;
+
+type Dimensioned = typeof METRIC_DIMENSION;
+
+/** The dimension a metric takes, `{reason: 'captcha'}` say; `never` for a metric that has none. */
+export type MetricDimension<N extends MetricName> = N extends keyof Dimensioned
+  ? { readonly [K in Dimensioned[N]['name']]: Dimensioned[N]['values'][number] }
+  : never;
+
+/**
+ * The metrics port: counts and durations, flushed by the adapter at the end of each invocation. A count
+ * with a dimension is emitted twice: as the total under the service alone (what alarms and the existing
+ * graphs read; CloudWatch does not add dimensioned series up into an undimensioned one) and per value.
+ */
 export interface Metrics {
-  count(name: MetricName, value?: number): void;
+  count<N extends MetricName>(name: N, value?: number, dimension?: MetricDimension<N>): void;
   /** A duration in milliseconds. */
   duration(name: DurationMetricName, ms: number): void;
 }
 
 export const noMetrics: Metrics = { count: () => {}, duration: () => {} };
+
+const REASON_BY_STATUS: Readonly<Record<number, RejectionReason>> = {
+  400: 'bad-request',
+  401: 'unauthorized',
+  404: 'not-found',
+  405: 'method-not-allowed',
+  409: 'conflict',
+  413: 'too-large',
+  415: 'unsupported-media',
+  422: 'validation',
+  429: 'rate-limited',
+};
+
+// Refusals that share a status with another kind, told apart by the error class.
+const REASON_BY_ERROR: Readonly<Record<string, RejectionReason>> = {
+  CaptchaRejectedError: 'captcha',
+  ForbiddenOriginError: 'origin',
+  SuppressedRecipientsError: 'suppressed',
+};
+
+/** The reason dimension of a refused request, from the HttpError that refused it. */
+export function rejectionReason(error: { readonly name: string; readonly status: number }): RejectionReason {
+  return REASON_BY_ERROR[error.name] ?? REASON_BY_STATUS[error.status] ?? 'other';
+}

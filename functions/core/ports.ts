@@ -30,6 +30,8 @@ export interface OutboundMail {
   readonly raw: Buffer;
   /** Message tags for providers that have them (SES EmailTags). */
   readonly tags?: ReadonlyArray<{ readonly name: string; readonly value: string }>;
+  /** The submitting request's id, which SES hands back in the mail's delivery events. */
+  readonly correlationId?: string | undefined;
 }
 
 /** A mail provider: SES v2 or an SMTP relay. Throws what the provider threw; core classifies it. */

@@ -4,7 +4,7 @@ import type { PostroomConfig } from './config';
 import { errorName, PermanentSendError } from './errors';
 import { type MailJob, parseMailJob } from './mail-job';
 import { type MessageStore, recordStatus } from './messages';
-import { DURATION_METRIC, METRIC, type Metrics } from './metrics';
+import { DURATION_METRIC, type FailureReason, METRIC, type Metrics } from './metrics';
 import { composeMail } from './mime';
 import type { BlobStore, ClaimStore, Clock, Log, RelayQueue, Transport } from './ports';
 import { classifySendError } from './send-errors';
@@ -42,8 +42,12 @@ const OUTCOME_METRIC = {
   sent: METRIC.sent,
   duplicate: METRIC.duplicate,
   retry: METRIC.retried,
-  'dead-lettered': METRIC.failed,
 } as const;
+
+/** What became of one record; a dead-lettered one says why, for the MailFailed reason dimension. */
+type RecordResult =
+  | { outcome: Exclude<RelayOutcome, 'dead-lettered'>; jobId: string | undefined }
+  | { outcome: 'dead-lettered'; jobId: string | undefined; failure: FailureReason };
 
 export interface RelayBatchResult {
   /** Message ids to report as batchItemFailures: they stay on the queue for another attempt. */
@@ -61,7 +65,7 @@ export async function relayBatch(
 ): Promise<RelayBatchResult> {
   const outcomes = await Promise.all(
     records.map(async (record) => {
-      const { outcome, jobId } = await relayRecord(record, deps).catch((error: unknown) => {
+      const result = await relayRecord(record, deps).catch((error: unknown): RecordResult => {
         // Something other than the provider failed (the table, the queue): keep the message for a retry.
         deps.log.error('relay attempt failed', {
           messageId: record.messageId,
@@ -69,19 +73,19 @@ export async function relayBatch(
           outcome: 'retry',
           error: errorName(error),
         });
-        return { outcome: 'retry' as const, jobId: undefined };
+        return { outcome: 'retry', jobId: undefined };
       });
-      deps.metrics.count(OUTCOME_METRIC[outcome]);
+      const { outcome, jobId } = result;
+      if (result.outcome === 'dead-lettered')
+        deps.metrics.count(METRIC.failed, 1, { reason: result.failure });
+      else deps.metrics.count(OUTCOME_METRIC[result.outcome]);
       return { messageId: record.messageId, jobId, outcome };
     }),
   );
   return { failures: outcomes.filter((o) => o.outcome === 'retry').map((o) => o.messageId), outcomes };
 }
 
-async function relayRecord(
-  record: RelayRecord,
-  deps: RelayDeps,
-): Promise<{ outcome: RelayOutcome; jobId: string | undefined }> {
+async function relayRecord(record: RelayRecord, deps: RelayDeps): Promise<RecordResult> {
   const { claims, clock, config, log, queue } = deps;
   const parsed = parseMailJob(record.body);
   if (!parsed.ok) {
@@ -97,7 +101,7 @@ async function relayRecord(
       outcome: 'dead-lettered',
       reason: parsed.reason,
     });
-    return { outcome: 'dead-lettered', jobId: undefined };
+    return { outcome: 'dead-lettered', jobId: undefined, failure: 'invalid-job' };
   }
   const job = parsed.job;
   const context = {
@@ -126,7 +130,7 @@ async function relayRecord(
   await status({ status: 'sending', at: iso(clock.now()), detail: `attempt ${record.receiveCount}` });
   let providerMessageId: string;
   try {
-    const mail = await compose(job, deps.blobs);
+    const mail = { ...(await compose(job, deps.blobs)), correlationId: record.correlationId };
     const started = clock.now();
     providerMessageId = (await deps.transport.send(mail)).providerMessageId;
     deps.metrics.duration(DURATION_METRIC.sendLatency, clock.now() - started);
@@ -144,7 +148,11 @@ async function relayRecord(
       );
       await status({ status: 'failed', at: iso(clock.now()), detail: reason });
       log.warn('job dead-lettered', { ...context, outcome: 'dead-lettered', reason });
-      return { outcome: 'dead-lettered', jobId: job.id };
+      return {
+        outcome: 'dead-lettered',
+        jobId: job.id,
+        failure: exhausted ? 'retries-exhausted' : 'permanent-rejection',
+      };
     }
     await claims.release(job.id, failure.reason, clock.now());
     const delay = backoffSeconds(record.receiveCount, config, deps.random);

@@ -15,7 +15,7 @@ import {
 import { type HttpRequest, type HttpResponse, jsonResponse, mediaType, problemResponse } from './http';
 import { envelopeRecipients, MAX_MAIL_JOB_BYTES, type MailJob, mailJobBytes } from './mail-job';
 import type { MessageStore } from './messages';
-import { METRIC } from './metrics';
+import { METRIC, rejectionReason } from './metrics';
 import {
   buildApiMailJob,
   payloadHash,
@@ -141,8 +141,9 @@ async function answering(deps: SendApiDeps, step: () => Promise<HttpResponse>): 
     return await step();
   } catch (error) {
     if (!(error instanceof HttpError)) throw error;
-    deps.log.info('api request rejected', { outcome: 'rejected', status: error.status });
-    if (error.status < 500) deps.metrics.count(METRIC.rejected);
+    const reason = rejectionReason(error);
+    deps.log.info('api request rejected', { outcome: 'rejected', status: error.status, reason });
+    if (error.status < 500) deps.metrics.count(METRIC.rejected, 1, { reason });
     return problemResponse(error);
   }
 }
@@ -181,7 +182,15 @@ async function refuseSuppressed(request: SendRequest, deps: SendApiDeps): Promis
     outcome: 'suppressed',
     recipients: errors.length,
   });
-  throw new ValidationError(errors);
+  throw new SuppressedRecipientsError(errors);
+}
+
+/** A 422 like any validation failure, told apart in the SubmissionRejected reason. */
+class SuppressedRecipientsError extends ValidationError {
+  constructor(errors: ConstructorParameters<typeof ValidationError>[0]) {
+    super(errors);
+    this.name = 'SuppressedRecipientsError';
+  }
 }
 
 function readIdempotencyKey(request: HttpRequest): string | undefined {

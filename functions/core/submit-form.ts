@@ -24,7 +24,7 @@ import {
 import { type HttpRequest, type HttpResponse, jsonResponse, problemResponse } from './http';
 import { MAX_MAIL_JOB_BYTES, mailJobBytes } from './mail-job';
 import { type MessageStore, recordStatus } from './messages';
-import { METRIC, type Metrics } from './metrics';
+import { METRIC, type Metrics, rejectionReason, type SpamGuard } from './metrics';
 import type { BlobStore, Clock, Log, MailQueue } from './ports';
 import type { SuppressionList } from './suppression';
 
@@ -144,14 +144,14 @@ export async function submitForm(
     }
 
     // Spam guards answer exactly as for a success, so a bot learns nothing, and send nothing.
-    const guard = submission.honeypotFilled
+    const guard: SpamGuard | undefined = submission.honeypotFilled
       ? 'honeypot'
       : findBlockedWord(form, submission)
         ? 'blocked-word'
         : undefined;
     if (guard !== undefined) {
       log.info('submission dropped as spam', { formId, jobId: id, outcome: 'spam-blocked', guard });
-      deps.metrics.count(METRIC.spamBlocked);
+      deps.metrics.count(METRIC.spamBlocked, 1, { guard });
       return answer(id);
     }
 
@@ -175,6 +175,7 @@ export async function submitForm(
       const firstId = await guarded(() => deps.guards.remember(dupKey, id, now, expiresAt), log);
       if (firstId !== undefined) {
         log.info('duplicate submission accepted once', { formId, jobId: firstId, outcome: 'duplicate' });
+        deps.metrics.count(METRIC.spamBlocked, 1, { guard: 'duplicate' });
         return answer(firstId);
       }
     }
@@ -199,12 +200,14 @@ export async function submitForm(
     return answer(id);
   } catch (error) {
     if (!(error instanceof HttpError)) throw error;
+    const reason = rejectionReason(error);
     log.info('submission rejected', {
       formId: formId.slice(0, 64),
       outcome: 'rejected',
       status: error.status,
+      reason,
     });
-    if (error.status < 500) deps.metrics.count(METRIC.rejected);
+    if (error.status < 500) deps.metrics.count(METRIC.rejected, 1, { reason });
     return problemResponse(error, cors);
   }
 }

@@ -26,6 +26,7 @@ import {
   DURATION_METRIC,
   type DurationMetricName,
   METRIC,
+  METRIC_DIMENSION,
   METRIC_NAMESPACE,
   type MetricName,
   SERVICE,
@@ -343,6 +344,14 @@ export class Monitoring extends Construct {
         12,
       ),
     );
+    // One line per value of the metric's fixed list (core/metrics.ts), so a new reason is graphed as soon as
+    // it is emitted. The totals above stay the undimensioned series: summing these would miss nothing, but
+    // alarms and older graphs read the totals.
+    this.dashboard.addWidgets(
+      graph('Rejected submissions by reason', byDimension(METRIC.rejected, SERVICE.send), 8),
+      graph('Spam blocked by guard', byDimension(METRIC.spamBlocked, SERVICE.send), 8),
+      graph('Dead-lettered mail by reason', byDimension(METRIC.failed, SERVICE.relay), 8),
+    );
     const reputation = (name: string, label: string): IMetric[] => {
       const metrics: IMetric[] = [sesReputation(name, { label: `${label} (account)` })];
       if (props.sesConfigurationSetName) {
@@ -417,6 +426,25 @@ function postroomMetric(
     period: Duration.minutes(5),
     label,
   });
+}
+
+/** A dimensioned count, one metric per value of its fixed list, each under the emitting service. */
+function byDimension(
+  metricName: keyof typeof METRIC_DIMENSION,
+  service: (typeof SERVICE)[keyof typeof SERVICE],
+): Metric[] {
+  const dimension = METRIC_DIMENSION[metricName];
+  return dimension.values.map(
+    (value) =>
+      new Metric({
+        namespace: METRIC_NAMESPACE,
+        metricName,
+        dimensionsMap: { service, [dimension.name]: value },
+        statistic: Stats.SUM,
+        period: Duration.minutes(5),
+        label: value,
+      }),
+  );
 }
 
 /** An SES reputation rate; without dimensions, the account's, which is what SES reviews. */

@@ -10,7 +10,7 @@ import {
   type OutcomeStatus,
   type StatusChange,
 } from '../../functions/core/messages';
-import type { DurationMetricName, MetricName, Metrics } from '../../functions/core/metrics';
+import type { DurationMetricName, MetricDimension, MetricName, Metrics } from '../../functions/core/metrics';
 import type {
   BlobStore,
   ClaimResult,
@@ -225,13 +225,20 @@ export function sequentialIds(...ids: string[]): () => string {
   };
 }
 
-/** Metrics that keep their counts, by name, and each duration recorded. */
+/** Metrics that keep their totals, by name, their counts by dimension, and each duration recorded. */
 export class RecordingMetrics implements Metrics {
   readonly counts = new Map<MetricName, number>();
+  /** `SubmissionRejected{reason=captcha}` to its count, for counts given a dimension. */
+  readonly dimensioned = new Map<string, number>();
   readonly durations = new Map<DurationMetricName, number[]>();
 
-  count(name: MetricName, value = 1): void {
+  count<N extends MetricName>(name: N, value = 1, dimension?: MetricDimension<N>): void {
     this.counts.set(name, (this.counts.get(name) ?? 0) + value);
+    if (dimension === undefined) return;
+    const key = `${name}{${Object.entries(dimension)
+      .map(([dimensionName, dimensionValue]) => `${dimensionName}=${dimensionValue}`)
+      .join(',')}}`;
+    this.dimensioned.set(key, (this.dimensioned.get(key) ?? 0) + value);
   }
 
   duration(name: DurationMetricName, ms: number): void {
@@ -241,6 +248,11 @@ export class RecordingMetrics implements Metrics {
   /** Counts as a plain object, for toEqual. */
   snapshot(): Record<string, number> {
     return Object.fromEntries(this.counts);
+  }
+
+  /** Counts by dimension as a plain object: `{ 'SpamBlocked{guard=honeypot}': 1 }`. */
+  byDimension(): Record<string, number> {
+    return Object.fromEntries(this.dimensioned);
   }
 }
 

@@ -5,7 +5,15 @@ import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambd
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { describe, expect, it } from 'vitest';
 import type { PostroomConfig } from '../../functions/core/config';
-import { DURATION_METRIC, METRIC, METRIC_NAMESPACE, SERVICE } from '../../functions/core/metrics';
+import {
+  DURATION_METRIC,
+  FAILURE_REASONS,
+  METRIC,
+  METRIC_NAMESPACE,
+  REJECTION_REASONS,
+  SERVICE,
+  SPAM_GUARDS,
+} from '../../functions/core/metrics';
 import { Monitoring } from '../../infra/constructs/monitoring';
 
 /** Thresholds unlike the schema's defaults, so each test proves the configuration reaches the alarm. */
@@ -273,6 +281,67 @@ describe('Construct: Monitoring', () => {
     }
     // Latencies are charted as percentiles, not summed.
     expect(body).toContain('\\"stat\\":\\"p99\\"');
+  });
+
+  it('charts rejections by reason, spam by guard and dead letters by reason, one line per fixed value', () => {
+    // Prepare
+    const body = JSON.stringify(
+      Object.values(template.findResources('AWS::CloudWatch::Dashboard'))[0]?.Properties.DashboardBody,
+    );
+    const chartedBy = (name: string, service: string, dimension: string, value: string) =>
+      body.includes(
+        `[\\"${METRIC_NAMESPACE}\\",\\"${name}\\",\\"${dimension}\\",\\"${value}\\",\\"service\\",\\"${service}\\"`,
+      ) ||
+      body.includes(
+        `[\\"${METRIC_NAMESPACE}\\",\\"${name}\\",\\"service\\",\\"${service}\\",\\"${dimension}\\",\\"${value}\\"`,
+      );
+
+    // Assess
+    for (const reason of REJECTION_REASONS) {
+      expect(chartedBy(METRIC.rejected, SERVICE.send, 'reason', reason), reason).toBe(true);
+    }
+    for (const guard of SPAM_GUARDS) {
+      expect(chartedBy(METRIC.spamBlocked, SERVICE.send, 'guard', guard), guard).toBe(true);
+    }
+    for (const reason of FAILURE_REASONS) {
+      expect(chartedBy(METRIC.failed, SERVICE.relay, 'reason', reason), reason).toBe(true);
+    }
+  });
+
+  it('reads no custom metric in an alarm without the dimensions it is emitted with', () => {
+    // Prepare: every alarm on a Postroom metric, with the dimension names it reads
+    const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map(
+      (alarm) => alarm.Properties as Record<string, unknown>,
+    );
+    const reads = alarms.flatMap((alarm) => {
+      const queries = (alarm.Metrics as Array<{ MetricStat?: { Metric: Record<string, unknown> } }>) ?? [];
+      const metrics = [
+        alarm,
+        ...queries.flatMap((query) => (query.MetricStat ? [query.MetricStat.Metric] : [])),
+      ];
+      return metrics
+        .filter((metric) => metric.Namespace === METRIC_NAMESPACE)
+        .map((metric) => ({
+          name: metric.MetricName,
+          dimensions: ((metric.Dimensions as Array<{ Name: string }>) ?? []).map((d) => d.Name).sort(),
+        }));
+    });
+
+    // Assess: a total is emitted under `service` alone; a dimensioned series only with its one extra name
+    for (const read of reads) {
+      expect([['service'], ['reason', 'service'], ['guard', 'service']]).toContainEqual(read.dimensions);
+    }
+    // The dead-letter alarm reads the queue, not MailFailed: it sees every dead letter whatever its reason.
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [
+        {
+          Name: 'QueueName',
+          Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DeadLetterQueue'), 'QueueName'] },
+        },
+      ],
+    });
   });
 
   it("charts the configuration set's reputation beside the account's when one is given", () => {

@@ -205,6 +205,29 @@ describe('Stack: Postroom', { timeout: SYNTH_TIMEOUT_MS }, () => {
     template.hasOutput('SesConfigurationSet', { Value: 'postroom-events' });
   });
 
+  it('traces the send, relay and events functions actively, each allowed to write its trace segments', () => {
+    // Prepare: the three Postroom functions are the ones that take the mail configuration
+    const functions = Object.entries(template.findResources('AWS::Lambda::Function')).filter(
+      ([, fn]) => fn.Properties?.Environment?.Variables?.POSTROOM_CONFIG !== undefined,
+    );
+    const policies = Object.values(template.findResources('AWS::IAM::Policy'));
+
+    // Assess: Lambda records each invocation's segment and runs the daemon the subsegments go to
+    expect(functions).toHaveLength(3);
+    for (const [id, fn] of functions) {
+      expect(fn.Properties.TracingConfig, id).toEqual({ Mode: 'Active' });
+      const role = fn.Properties.Role['Fn::GetAtt'][0] as string;
+      const traceGrant = policies.some(
+        (policy) =>
+          JSON.stringify(policy.Properties.Roles).includes(role) &&
+          JSON.stringify(policy.Properties.PolicyDocument.Statement).includes(
+            '"Action":["xray:PutTraceSegments","xray:PutTelemetryRecords"]',
+          ),
+      );
+      expect(traceGrant, id).toBe(true);
+    }
+  });
+
   it('fails to build with a message naming the bad config field', () => {
     // Prepare
     const badConfig = {

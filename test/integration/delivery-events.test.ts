@@ -83,6 +83,32 @@ describe('Delivery events on the local stack (SES emulator + LocalSesEvents + ev
     expect(Date.parse(delivered?.at ?? '')).not.toBeNaN();
   });
 
+  it("logs the events function's lines for a delivered message with the API request's correlation id", async () => {
+    // Act
+    const id = await sentId('traced@example.org');
+    await statusBecomes(id, 'delivered');
+
+    // Assess: the request's line, the relay's and the events function's all name the same request
+    const lines = (message: string) =>
+      stack.log.entries.filter((entry) => entry.message === message && entry.attributes.jobId === id);
+    const accepted = lines('message accepted');
+    expect(accepted).toHaveLength(1);
+    const correlationId = accepted[0]?.attributes.correlationId;
+    expect(correlationId).toEqual(expect.stringMatching(/^[A-Za-z0-9_.@-]{8,}$/));
+    expect(lines('job sent').map((entry) => entry.attributes.correlationId)).toEqual([correlationId]);
+    const recorded = await eventually(
+      async () => {
+        const found = lines('delivery event recorded');
+        return found.length > 0 ? found : undefined;
+      },
+      4_000,
+      'the delivery event line',
+    );
+    expect(recorded.map((entry) => entry.attributes)).toEqual([
+      expect.objectContaining({ correlationId, eventType: 'Delivery', outcome: 'delivered' }),
+    ]);
+  });
+
   it('marks mail to the bounce simulator bounced, suppresses it, and refuses the next send with 422', async () => {
     const id = await sentId(SIMULATOR.bounce);
 

@@ -331,6 +331,64 @@ describe('Core: handleDeliveryNotifications', () => {
   });
 });
 
+describe('Core: handleDeliveryNotifications, correlation', () => {
+  const tagged = (correlationId: string) => ({
+    ...bounce('Permanent'),
+    mail: { ...mail(), tags: { ...mail().tags, 'postroom-correlation-id': [correlationId] } },
+  });
+
+  it("puts the sending request's correlation id, from the mail's tags, on every line about the event", async () => {
+    // Prepare: a bounce logs twice (suppressed, recorded)
+    const deps = setup();
+    await queued(deps);
+
+    // Act
+    await handleDeliveryNotifications([JSON.stringify(tagged('a1b2c3d4-req'))], deps);
+
+    // Assess
+    expect(deps.log.entries.map((entry) => entry.message)).toEqual([
+      'recipients suppressed',
+      'delivery event recorded',
+    ]);
+    for (const entry of deps.log.entries) {
+      expect(entry.attributes).toMatchObject({ correlationId: 'a1b2c3d4-req', jobId: JOB });
+    }
+  });
+
+  it('keeps the correlation id on the error line when the store fails', async () => {
+    // Prepare
+    const deps = setup();
+    deps.messages.failing = true;
+
+    // Act
+    await expect(
+      handleDeliveryNotifications([JSON.stringify({ ...delivery, mail: tagged('req-9').mail })], deps),
+    ).rejects.toThrow('status store down');
+
+    // Assess
+    expect(deps.log.entries).toEqual([
+      expect.objectContaining({
+        level: 'error',
+        message: 'could not record a delivery event',
+        attributes: expect.objectContaining({ correlationId: 'req-9', jobId: JOB, error: 'Error' }),
+      }),
+    ]);
+  });
+
+  it('leaves off a correlation id that is not a valid tag value', async () => {
+    // Prepare
+    const deps = setup();
+    await queued(deps);
+
+    // Act
+    await handleDeliveryNotifications([JSON.stringify(tagged('has space{}'))], deps);
+
+    // Assess
+    expect(deps.log.entries.length).toBeGreaterThan(0);
+    for (const entry of deps.log.entries) expect(entry.attributes).not.toHaveProperty('correlationId');
+  });
+});
+
 describe('Local: SES notifications for the mailbox simulator', () => {
   const outbound = (to: string[]) => ({
     jobId: JOB,
@@ -366,6 +424,25 @@ describe('Local: SES notifications for the mailbox simulator', () => {
       delivery: { recipients: ['a@example.org', 'b@example.org'] },
     });
     expect(events(['a@example.org']).map((effect) => effect.status)).toEqual(['delivered']);
+  });
+
+  it("hands back the relay's correlation id as SES does, and never a sender's tag in its place", () => {
+    // Act
+    const [notification] = sesNotifications(
+      {
+        ...outbound(['a@example.org']),
+        correlationId: 'req-42',
+        tags: [{ name: 'postroom-correlation-id', value: 'forged' }],
+      },
+      'ses-1',
+      new Date(),
+      { region: 'us-east-1' },
+    );
+
+    // Assess
+    expect(notification?.mail).toMatchObject({
+      tags: { 'postroom-job-id': [JOB], 'postroom-correlation-id': ['req-42'] },
+    });
   });
 
   it('bounces, complains and suppresses the simulator addresses as SES does', () => {

@@ -68,6 +68,7 @@ describe('Guards: rate limits', () => {
     expect(limited.headers['retry-after']).toBe('500');
     expect(limited.headers['content-type']).toBe('application/problem+json');
     expect(deps.queue.jobs).toHaveLength(2);
+    expect(deps.metrics.byDimension()).toEqual({ 'SubmissionRejected{reason=rate-limited}': 2 });
   });
 
   it('counts each client IP on its own', async () => {
@@ -168,6 +169,7 @@ describe('Guards: content rules', () => {
     expect(Object.keys(JSON.parse(response.body) as object)).toEqual(['id']);
     expect(deps.queue.jobs).toEqual([]);
     expect(deps.metrics.snapshot()).toEqual({ SpamBlocked: 1 });
+    expect(deps.metrics.byDimension()).toEqual({ 'SpamBlocked{guard=blocked-word}': 1 });
   });
 
   it('matches blocked phrases across punctuation and in any field, but not inside other words', async () => {
@@ -190,6 +192,8 @@ describe('Guards: duplicate submissions', () => {
     expect(repeat.status).toBe(202);
     expect(repeat.body).toBe(first.body);
     expect(deps.queue.jobs).toHaveLength(1);
+    expect(deps.metrics.snapshot()).toEqual({ MailAccepted: 1, SpamBlocked: 1 });
+    expect(deps.metrics.byDimension()).toEqual({ 'SpamBlocked{guard=duplicate}': 1 });
   });
 
   it('accepts the same content again once the window has passed', async () => {

@@ -55,6 +55,8 @@ function record(receiveCount = 1, id = JOB_ID, messageId = `msg-${id.slice(0, 8)
   };
 }
 
+const OTHER_JOB = '9c3d4e5f-6a7b-4c8d-8e9f-1a2b3c4d5e6f';
+
 describe('Core: relayBatch', () => {
   it('sends the mail once and completes the claim', async () => {
     // Prepare
@@ -197,6 +199,7 @@ describe('Core: relayBatch', () => {
     ]);
     expect(deps.claims.records.get(JOB_ID)?.state).toBe('failed');
     expect(deps.queue.retries).toEqual([]);
+    expect(deps.metrics.byDimension()).toEqual({ 'MailFailed{reason=retries-exhausted}': 1 });
   });
 
   it('keeps retrying before the configured maxReceiveCount', async () => {
@@ -263,6 +266,7 @@ describe('Core: relayBatch', () => {
     // Assess
     expect(deps.metrics.durations.size).toBe(0);
     expect(deps.metrics.snapshot()).toEqual({ MailFailed: 1 });
+    expect(deps.metrics.byDimension()).toEqual({ 'MailFailed{reason=permanent-rejection}': 1 });
   });
 
   it('dead-letters a permanent error after one attempt, with its reason', async () => {
@@ -314,6 +318,8 @@ describe('Core: relayBatch', () => {
     expect(deps.queue.deadLetters[0]?.reason.startsWith(reasonStart)).toBe(true);
     expect(deps.claims.calls).toEqual([]);
     expect(deps.transport.attempts).toEqual([]);
+    expect(deps.metrics.snapshot()).toEqual({ MailFailed: 1 });
+    expect(deps.metrics.byDimension()).toEqual({ 'MailFailed{reason=invalid-job}': 1 });
   });
 
   it('keeps a permanently failed job on the queue when the dead-letter queue cannot take it', async () => {
@@ -470,6 +476,20 @@ describe('Core: relayBatch', () => {
     expect(deps.log.entries.length).toBeGreaterThan(0);
     for (const entry of deps.log.entries) expect(entry.attributes.correlationId).toBe('req-1234');
     expect(deps.queue.deadLetterCorrelationIds).toEqual(['req-1234']);
+  });
+
+  it('hands the correlation id to the transport with the mail, for the provider to send back in events', async () => {
+    // Prepare
+    const deps = setup();
+
+    // Act
+    await relayBatch([{ ...record(), correlationId: 'req-5678' }, record(1, OTHER_JOB)], deps);
+
+    // Assess
+    expect(deps.transport.sent.map((mail) => [mail.jobId, mail.correlationId])).toEqual([
+      [JOB_ID, 'req-5678'],
+      [OTHER_JOB, undefined],
+    ]);
   });
 });
 

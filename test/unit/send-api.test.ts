@@ -96,6 +96,7 @@ describe('Core: API keys', () => {
     expect(response.headers['www-authenticate']).toMatch(/^Bearer /);
     expect(json(response)).toMatchObject({ status: 401, title: 'Unauthorized' });
     expect(deps.queue.jobs).toHaveLength(0);
+    expect(deps.metrics.byDimension()).toEqual({ 'SubmissionRejected{reason=unauthorized}': 1 });
   });
 
   it('answers 401 to a Basic Authorization header', async () => {
@@ -466,6 +467,8 @@ describe('Core: suppression list on /v1/send and /v1/send/batch', () => {
     ]);
     expect(deps.queue.jobs).toHaveLength(0);
     expect(deps.messages.records.size).toBe(0);
+    // A 422 like a validation failure, counted apart: a rising count means the sender's lists need cleaning.
+    expect(deps.metrics.byDimension()).toEqual({ 'SubmissionRejected{reason=suppressed}': 1 });
   });
 
   it('answers 503 and queues nothing when the suppression list cannot be read', async () => {

@@ -225,6 +225,7 @@ describe('Core: submitForm', () => {
     expect(problemOf(response, 413).detail).toBe('The request body is larger than 65536 bytes.');
     expect(deps.queue.jobs).toEqual([]);
     expect(deps.metrics.snapshot()).toEqual({ SubmissionRejected: 1 });
+    expect(deps.metrics.byDimension()).toEqual({ 'SubmissionRejected{reason=too-large}': 1 });
   });
 
   it('answers 413 when the rendered mail would not fit in an SQS message, and enqueues nothing', async () => {
@@ -349,7 +350,9 @@ describe('Core: submitForm', () => {
         attributes: { formId: 'contact', jobId: ID, outcome: 'spam-blocked', guard: 'honeypot' },
       });
       expect(bot.metrics.snapshot()).toEqual({ SpamBlocked: 1 });
+      expect(bot.metrics.byDimension()).toEqual({ 'SpamBlocked{guard=honeypot}': 1 });
       expect(honest.metrics.snapshot()).toEqual({ MailAccepted: 1 });
+      expect(honest.metrics.byDimension()).toEqual({});
     });
 
     it('redirects a bot posting an HTML form like a person', async () => {
