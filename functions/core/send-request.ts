@@ -68,7 +68,23 @@ const attachment = z.pipe(
   }),
 );
 
-export function sendRequestSchema(config: PostroomConfig) {
+/**
+ * The schema for a configuration, built once per configuration (once per process on Lambda): building a
+ * schema costs far more than parsing with it, and the API asks for it on every request.
+ */
+export function sendRequestSchema(config: PostroomConfig): SendRequestSchema {
+  let schema = schemas.get(config);
+  if (schema === undefined) {
+    schema = buildSendRequestSchema(config);
+    schemas.set(config, schema);
+  }
+  return schema;
+}
+
+type SendRequestSchema = ReturnType<typeof buildSendRequestSchema>;
+const schemas = new WeakMap<PostroomConfig, SendRequestSchema>();
+
+function buildSendRequestSchema(config: PostroomConfig) {
   const senderDomain = domainOf(config.sender.address);
   const from = z.pipe(
     z.string(),
@@ -146,14 +162,11 @@ export function sendRequestSchema(config: PostroomConfig) {
     );
 }
 
-export type SendRequest = z.output<ReturnType<typeof sendRequestSchema>>;
+export type SendRequest = z.output<SendRequestSchema>;
 
 export type ValidatedSend = { ok: true; request: SendRequest } | { ok: false; errors: FieldError[] };
 
-export function validateSendRequest(
-  schema: ReturnType<typeof sendRequestSchema>,
-  body: unknown,
-): ValidatedSend {
+export function validateSendRequest(schema: SendRequestSchema, body: unknown): ValidatedSend {
   const result = schema.safeParse(body);
   if (result.success) return { ok: true, request: result.data };
   return {
