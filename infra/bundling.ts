@@ -49,7 +49,6 @@ export function functionBuildOptions(entry: FunctionEntry, outdir: string): Buil
     },
     // CommonJS dependencies bundled into ESM still call require(); give them one.
     banner: { js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);" },
-    legalComments: 'none',
     logLevel: 'warning',
     absWorkingDir: REPO_ROOT,
   };
