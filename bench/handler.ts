@@ -41,12 +41,14 @@ interface Measurement {
 
 const silentLog: Log = { info() {}, warn() {}, error() {} };
 
-/** Keeps each job as the SQS adapter sends it: validated and serialized by the MailJob schema. */
+/** Serializes each job through the MailJob schema, as the SQS adapter does, and counts it. */
 class SerializingQueue implements MailQueue {
-  readonly bodies: string[] = [];
+  jobs = 0;
+  bytes = 0;
 
   async enqueue(job: MailJob): Promise<void> {
-    this.bodies.push(serializeMailJob(job));
+    this.bytes += serializeMailJob(job).length;
+    this.jobs += 1;
   }
 
   async ping(): Promise<void> {}
@@ -122,7 +124,7 @@ export async function measure(requests = REQUESTS, warmUp = WARM_UP): Promise<Me
       throw new Error(`submission answered ${response.statusCode}: ${response.body}`);
   }
   const seconds = (performance.now() - started) / 1000;
-  if (queue.bodies.length !== warmUp + requests) throw new Error(`queued ${queue.bodies.length} jobs`);
+  if (queue.jobs !== warmUp + requests) throw new Error(`queued ${queue.jobs} jobs`);
   return { requests, seconds, latenciesMs };
 }
 
