@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { createDynamoClient, createS3Client, createSqsClient } from '../functions/adapters/aws-clients';
+import { createDynamoClient, createSqsClient } from '../functions/adapters/aws-clients';
 import { httpCaptchaVerifier } from '../functions/adapters/captcha-verifier';
 import { DynamoApiKeyStore } from '../functions/adapters/dynamodb-api-keys';
 import { DynamoClaimStore } from '../functions/adapters/dynamodb-claims';
 import { DynamoGuardStore } from '../functions/adapters/dynamodb-guards';
 import { DynamoMessageStore } from '../functions/adapters/dynamodb-messages';
 import { DynamoSuppressionList } from '../functions/adapters/dynamodb-suppression';
-import { S3BlobStore } from '../functions/adapters/s3-blobs';
+import { createS3Client, S3BlobStore } from '../functions/adapters/s3-blobs';
 import { SqsMailQueue, SqsRelayQueue } from '../functions/adapters/sqs-queue';
 import { createMailTransport } from '../functions/adapters/transport';
 import { hashApiKey } from '../functions/core/api-keys';

@@ -1,5 +1,4 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { traceAwsCalls } from './xray-aws';
@@ -48,19 +47,6 @@ export function createDynamoClient(options: AwsClientOptions): DynamoDBClient {
       region: options.region,
       endpoint: options.endpoints?.dynamodb,
       credentials: options.credentials,
-    }),
-  );
-}
-
-export function createS3Client(options: AwsClientOptions): S3Client {
-  const endpoint = options.endpoints?.s3;
-  return traceAwsCalls(
-    new S3Client({
-      region: options.region,
-      endpoint,
-      credentials: options.credentials,
-      // An emulator on loopback has no DNS for bucket subdomains: address buckets in the path there.
-      forcePathStyle: endpoint !== undefined,
     }),
   );
 }

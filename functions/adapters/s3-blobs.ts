@@ -1,7 +1,8 @@
-import { GetObjectCommand, NoSuchKey, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { BlobNotFoundError } from '../core/errors';
 import type { BlobStore } from '../core/ports';
-import { createS3Client } from './aws-clients';
+import type { AwsClientOptions } from './aws-clients';
+import { traceAwsCalls } from './xray-aws';
 
 /**
  * Attachments too large for a queue message, in the attachments bucket. Each object is written with
@@ -41,8 +42,24 @@ export class S3BlobStore implements BlobStore {
   }
 }
 
-/** The attachments bucket named by ATTACHMENTS_BUCKET; without it, files that need the bucket get 503. */
-export function blobStoreFromEnv(env: NodeJS.ProcessEnv, region: string): S3BlobStore | undefined {
-  const bucket = env.ATTACHMENTS_BUCKET;
-  return bucket ? new S3BlobStore(createS3Client({ region }), bucket) : undefined;
+/**
+ * The S3 client, here rather than with the other clients in aws-clients.ts: only this module uses it, and
+ * the functions load this module by `import()` when a file needs the bucket, keeping S3 out of cold starts.
+ */
+export function createS3Client(options: AwsClientOptions): S3Client {
+  const endpoint = options.endpoints?.s3;
+  return traceAwsCalls(
+    new S3Client({
+      region: options.region,
+      endpoint,
+      credentials: options.credentials,
+      // An emulator on loopback has no DNS for bucket subdomains: address buckets in the path there.
+      forcePathStyle: endpoint !== undefined,
+    }),
+  );
+}
+
+/** The store for a bucket, with its own S3 client for the function's region. */
+export function s3BlobStore(region: string, bucket: string): S3BlobStore {
+  return new S3BlobStore(createS3Client({ region }), bucket);
 }

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { maskAddress } from './address';
 import { errorName } from './errors';
 import { CORRELATION_ID_TAG, isTagValue, JOB_ID_TAG } from './message-tags';
@@ -6,6 +6,7 @@ import type { MessageStore, OutcomeStatus } from './messages';
 import { METRIC, type Metrics } from './metrics';
 import { type Log, withLogAttributes } from './ports';
 import type { SuppressionList, SuppressionReason } from './suppression';
+import './zod';
 
 /**
  * SES event publishing: for a configuration set with an SNS event destination, SES publishes one JSON
@@ -18,19 +19,19 @@ import type { SuppressionList, SuppressionReason } from './suppression';
 
 export { JOB_ID_TAG } from './message-tags';
 
-const timestamp = z
-  .string()
-  .refine((value) => !Number.isNaN(Date.parse(value)), 'must be an ISO 8601 timestamp')
-  .transform((value) => new Date(value).toISOString());
+const timestamp = z.pipe(
+  z.string().check(z.refine((value) => !Number.isNaN(Date.parse(value)), 'must be an ISO 8601 timestamp')),
+  z.transform((value: string) => new Date(value).toISOString()),
+);
 // Bounce and complaint reports are written by remote mail servers: keep to what could be an address.
-const recipient = z.string().trim().min(3).max(254).includes('@');
+const recipient = z.string().check(z.trim(), z.minLength(3), z.maxLength(254), z.includes('@'));
 
 const mail = z.object({
-  messageId: z.string().min(1).max(512),
+  messageId: z.string().check(z.minLength(1), z.maxLength(512)),
   timestamp,
-  destination: z.array(z.string()).optional(),
+  destination: z.optional(z.array(z.string())),
   // SES gives each tag as a list of values.
-  tags: z.record(z.string(), z.array(z.string())).optional(),
+  tags: z.optional(z.record(z.string(), z.array(z.string()))),
 });
 
 // Unknown fields are dropped, not refused: SES adds fields to these notifications over time.
@@ -38,15 +39,15 @@ const notificationSchema = z.discriminatedUnion('eventType', [
   z.object({
     eventType: z.literal('Delivery'),
     mail,
-    delivery: z.object({ timestamp, recipients: z.array(recipient).min(1) }),
+    delivery: z.object({ timestamp, recipients: z.array(recipient).check(z.minLength(1)) }),
   }),
   z.object({
     eventType: z.literal('Bounce'),
     mail,
     bounce: z.object({
       bounceType: z.enum(['Permanent', 'Transient', 'Undetermined']),
-      bounceSubType: z.string().max(100).optional(),
-      bouncedRecipients: z.array(z.object({ emailAddress: recipient })).min(1),
+      bounceSubType: z.optional(z.string().check(z.maxLength(100))),
+      bouncedRecipients: z.array(z.object({ emailAddress: recipient })).check(z.minLength(1)),
       timestamp,
     }),
   }),
@@ -54,15 +55,15 @@ const notificationSchema = z.discriminatedUnion('eventType', [
     eventType: z.literal('Complaint'),
     mail,
     complaint: z.object({
-      complainedRecipients: z.array(z.object({ emailAddress: recipient })).min(1),
+      complainedRecipients: z.array(z.object({ emailAddress: recipient })).check(z.minLength(1)),
       timestamp,
-      complaintFeedbackType: z.string().max(100).optional(),
+      complaintFeedbackType: z.optional(z.string().check(z.maxLength(100))),
     }),
   }),
   z.object({
     eventType: z.literal('Reject'),
     mail,
-    reject: z.object({ reason: z.string().max(500).optional() }).optional(),
+    reject: z.optional(z.object({ reason: z.optional(z.string().check(z.maxLength(500))) })),
   }),
 ]);
 

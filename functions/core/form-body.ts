@@ -1,4 +1,4 @@
-import busboy from 'busboy';
+import type { Busboy, FileInfo } from 'busboy';
 import { BadRequestError, UnsupportedMediaTypeError, ValidationError } from './errors';
 import { mediaType } from './http';
 import { checkFilename, contentMatchesType } from './uploads';
@@ -106,14 +106,16 @@ function parseUrlEncoded(body: Buffer): SubmittedFields {
   return [...new URLSearchParams(body.toString('utf8'))];
 }
 
-function parseMultipart(
+async function parseMultipart(
   contentType: string,
   body: Buffer,
   limits: BodyLimits & { readonly files?: FileRules | undefined },
 ): Promise<ParsedFormBody> {
+  // Loaded by the first multipart post: JSON and urlencoded posts, the usual ones, never need the parser.
+  const { default: busboy } = await import('busboy');
   const rules = limits.files !== undefined && limits.files.allowedTypes.length > 0 ? limits.files : undefined;
   return new Promise((resolve, reject) => {
-    let parser: busboy.Busboy;
+    let parser: Busboy;
     try {
       parser = busboy({
         headers: { 'content-type': contentType },
@@ -183,7 +185,7 @@ function parseMultipart(
  */
 function checkFile(
   field: string,
-  info: busboy.FileInfo,
+  info: FileInfo,
   content: Buffer,
   truncated: boolean,
   rules: FileRules,

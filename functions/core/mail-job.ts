@@ -1,6 +1,7 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { MAX_ADDRESS_LENGTH, MAX_DISPLAY_NAME_LENGTH, parseAddress } from './address';
 import { checkFilename, MIME_TYPE } from './uploads';
+import './zod';
 
 /**
  * The queue message: one mail, fully rendered by the send function, relayed as-is by the relay function.
@@ -9,43 +10,42 @@ import { checkFilename, MIME_TYPE } from './uploads';
  */
 
 /** An address already parsed by the producer; the consumer checks it again by the same rules. */
-const sendableAddress = z
-  .string()
-  .max(MAX_ADDRESS_LENGTH)
-  .refine((value) => {
+const sendableAddress = z.string().check(
+  z.maxLength(MAX_ADDRESS_LENGTH),
+  z.refine((value) => {
     const parsed = parseAddress(value);
     return parsed.ok && parsed.value.address === value;
-  }, 'is not a normalized address');
+  }, 'is not a normalized address'),
+);
 
 /** Largest attachment a job may name: the most any form may accept (config `files.maxFileBytes`). */
 const MAX_ATTACHMENT_BYTES = 10_485_760;
 
 const attachmentFields = {
-  filename: z.string().refine((value) => {
-    const checked = checkFilename(value);
-    return checked.ok && checked.filename === value;
-  }, 'is not a plain file name'),
-  contentType: z.string().regex(MIME_TYPE),
+  filename: z.string().check(
+    z.refine((value) => {
+      const checked = checkFilename(value);
+      return checked.ok && checked.filename === value;
+    }, 'is not a plain file name'),
+  ),
+  contentType: z.string().check(z.regex(MIME_TYPE)),
   /** Bytes of the file itself (not of its base64). */
-  size: z.number().int().min(0).max(MAX_ATTACHMENT_BYTES),
+  size: z.number().check(z.int(), z.gte(0), z.lte(MAX_ATTACHMENT_BYTES)),
 };
 
 /** A small file carried in the job itself, base64-encoded. */
 const inlineAttachmentSchema = z
-  .object({ ...attachmentFields, content: z.base64() })
-  .strict()
-  .refine((file) => base64Bytes(file.content) === file.size, 'content is not of the stated size');
+  .strictObject({ ...attachmentFields, content: z.base64() })
+  .check(z.refine((file) => base64Bytes(file.content) === file.size, 'content is not of the stated size'));
 
 /**
  * A claim check: the file waits in the attachments bucket under `attachments/<job id>/<index>` and the
  * relay fetches it. The key is bound to this job's id by the job-level check below.
  */
-const blobAttachmentSchema = z
-  .object({
-    ...attachmentFields,
-    blob: z.object({ key: z.string().regex(/^attachments\/[0-9a-f-]{36}\/\d{1,2}$/) }).strict(),
-  })
-  .strict();
+const blobAttachmentSchema = z.strictObject({
+  ...attachmentFields,
+  blob: z.strictObject({ key: z.string().check(z.regex(/^attachments\/[0-9a-f-]{36}\/\d{1,2}$/)) }),
+});
 
 export const MAIL_JOB_VERSION = 1;
 
@@ -69,39 +69,46 @@ export const TAG_TEXT = /^[A-Za-z0-9_-]{1,256}$/;
 /** Most tags a sender sets; Postroom adds its own `postroom-job-id`. SES accepts up to 50. */
 export const MAX_TAGS = 10;
 
-const tagSchema = z.object({ name: z.string().regex(TAG_TEXT), value: z.string().regex(TAG_TEXT) }).strict();
+const tagSchema = z.strictObject({
+  name: z.string().check(z.regex(TAG_TEXT)),
+  value: z.string().check(z.regex(TAG_TEXT)),
+});
 
 /**
  * Where a job comes from. A contact form (or its autoresponse) names the form; the transactional API names
  * the API key's id. `api` was added within version 1, like `autoresponse`: deploy the relay first.
  */
 const sourceSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.enum(['form', 'autoresponse']), formId: z.string().min(1).max(64) }).strict(),
-  z.object({ kind: z.literal('api'), keyId: z.string().min(1).max(64) }).strict(),
+  z.strictObject({
+    kind: z.enum(['form', 'autoresponse']),
+    formId: z.string().check(z.minLength(1), z.maxLength(64)),
+  }),
+  z.strictObject({ kind: z.literal('api'), keyId: z.string().check(z.minLength(1), z.maxLength(64)) }),
 ]);
 
 export const mailJobSchema = z
-  .object({
+  .strictObject({
     v: z.literal(MAIL_JOB_VERSION),
     id: z.uuid(),
     // `autoresponse`: the confirmation a form sends its visitor. Added within version 1: deploy the relay
     // (which reads both kinds) before a send function that writes the new kind.
     source: sourceSchema,
     createdAt: z.iso.datetime(),
-    from: z
-      .object({ name: z.string().max(MAX_DISPLAY_NAME_LENGTH).optional(), address: sendableAddress })
-      .strict(),
-    to: z.array(sendableAddress).min(1).max(MAX_RECIPIENTS),
+    from: z.strictObject({
+      name: z.optional(z.string().check(z.maxLength(MAX_DISPLAY_NAME_LENGTH))),
+      address: sendableAddress,
+    }),
+    to: z.array(sendableAddress).check(z.minLength(1), z.maxLength(MAX_RECIPIENTS)),
     /** Copies, in the Cc header. Optional fields, like attachments, added within version 1. */
-    cc: z.array(sendableAddress).min(1).max(MAX_RECIPIENTS).optional(),
+    cc: z.optional(z.array(sendableAddress).check(z.minLength(1), z.maxLength(MAX_RECIPIENTS))),
     /** Blind copies: in the envelope only, never in a header. */
-    bcc: z.array(sendableAddress).min(1).max(MAX_RECIPIENTS).optional(),
+    bcc: z.optional(z.array(sendableAddress).check(z.minLength(1), z.maxLength(MAX_RECIPIENTS))),
     /** Headers from ALLOWED_HEADERS, set by an API sender. */
-    headers: z.partialRecord(z.enum(ALLOWED_HEADERS), z.string().regex(HEADER_VALUE)).optional(),
+    headers: z.optional(z.partialRecord(z.enum(ALLOWED_HEADERS), z.string().check(z.regex(HEADER_VALUE)))),
     /** Message tags for SES (EmailTags); the SMTP transport ignores them. */
-    tags: z.array(tagSchema).min(1).max(MAX_TAGS).optional(),
-    replyTo: sendableAddress.optional(),
-    subject: z.string().min(1).max(998),
+    tags: z.optional(z.array(tagSchema).check(z.minLength(1), z.maxLength(MAX_TAGS))),
+    replyTo: z.optional(sendableAddress),
+    subject: z.string().check(z.minLength(1), z.maxLength(998)),
     text: z.string(),
     html: z.string(),
     /**
@@ -109,23 +116,22 @@ export const mailJobSchema = z
      * written before it still parses. A relay older than this field would dead-letter a job that has it
      * (the schema is strict), with the reason; one `cdk deploy` updates both functions together.
      */
-    attachments: z
-      .array(z.union([inlineAttachmentSchema, blobAttachmentSchema]))
-      .min(1)
-      .max(10)
-      .optional(),
+    attachments: z.optional(
+      z.array(z.union([inlineAttachmentSchema, blobAttachmentSchema])).check(z.minLength(1), z.maxLength(10)),
+    ),
   })
-  .strict()
-  .refine((job) => job.to.length + (job.cc?.length ?? 0) + (job.bcc?.length ?? 0) <= MAX_RECIPIENTS, {
-    message: `has more than ${MAX_RECIPIENTS} recipients in to, cc and bcc`,
-    path: ['to'],
-  })
-  .refine(
-    (job) =>
-      (job.attachments ?? []).every(
-        (file) => !('blob' in file) || file.blob.key.startsWith(`attachments/${job.id}/`),
-      ),
-    { message: 'names an attachment of another job', path: ['attachments'] },
+  .check(
+    z.refine((job) => job.to.length + (job.cc?.length ?? 0) + (job.bcc?.length ?? 0) <= MAX_RECIPIENTS, {
+      message: `has more than ${MAX_RECIPIENTS} recipients in to, cc and bcc`,
+      path: ['to'],
+    }),
+    z.refine(
+      (job) =>
+        (job.attachments ?? []).every(
+          (file) => !('blob' in file) || file.blob.key.startsWith(`attachments/${job.id}/`),
+        ),
+      { message: 'names an attachment of another job', path: ['attachments'] },
+    ),
   );
 
 export type MailJob = z.infer<typeof mailJobSchema>;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { parseAddress, parseMailbox } from './address';
 import type { PostroomConfig } from './config';
 import type { FieldError } from './errors';
@@ -16,6 +16,7 @@ import {
   TAG_TEXT,
 } from './mail-job';
 import { checkFilename, contentMatchesType, MIME_TYPE } from './uploads';
+import { addIssue } from './zod';
 
 /**
  * The body of `POST /v1/send` (and of each message of `/v1/send/batch`): one schema, whose output is what the
@@ -23,17 +24,18 @@ import { checkFilename, contentMatchesType, MIME_TYPE } from './uploads';
  * parsed; `from` must be at the configured sender's domain, so a key holder cannot send as anyone else.
  */
 
-const address = z.string().transform((value, ctx) => {
-  const parsed = parseAddress(value);
-  if (parsed.ok) return parsed.value.address;
-  ctx.addIssue({ code: 'custom', message: parsed.reason });
-  return z.NEVER;
-});
+const address = z.pipe(
+  z.string(),
+  z.transform((value: string, ctx) => {
+    const parsed = parseAddress(value);
+    return parsed.ok ? parsed.value.address : addIssue(ctx, parsed.reason);
+  }),
+);
 
 /** One address or a list of them, as senders write either. */
-const addressList = z.preprocess(
-  (value) => (typeof value === 'string' ? [value] : value),
-  z.array(address).min(1).max(MAX_RECIPIENTS),
+const addressList = z.pipe(
+  z.transform((value: unknown) => (typeof value === 'string' ? [value] : value)),
+  z.array(address).check(z.minLength(1), z.maxLength(MAX_RECIPIENTS)),
 );
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
@@ -48,116 +50,123 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$
  * `{ filename, contentType, content }` with the content in base64. The name and the bytes get the same
  * checks as a form's uploads: a plain name, and bytes that can be a file of the declared type.
  */
-const attachment = z
-  .object({
-    filename: z.string().max(1_000),
-    contentType: z.string().toLowerCase().regex(MIME_TYPE, 'must be a MIME type such as application/pdf'),
-    content: z.string().min(1).regex(BASE64, 'must be base64'),
-  })
-  .strict()
-  .transform((value, ctx): UploadedFile => {
+const attachment = z.pipe(
+  z.strictObject({
+    filename: z.string().check(z.maxLength(1_000)),
+    contentType: z
+      .string()
+      .check(z.toLowerCase(), z.regex(MIME_TYPE, 'must be a MIME type such as application/pdf')),
+    content: z.string().check(z.minLength(1), z.regex(BASE64, 'must be base64')),
+  }),
+  z.transform((value: { filename: string; contentType: string; content: string }, ctx): UploadedFile => {
     const name = checkFilename(value.filename);
-    if (!name.ok) {
-      ctx.addIssue({ code: 'custom', path: ['filename'], message: name.reason });
-      return z.NEVER;
-    }
+    if (!name.ok) return addIssue(ctx, name.reason, ['filename']);
     const content = Buffer.from(value.content, 'base64');
-    if (!contentMatchesType(content, value.contentType)) {
-      ctx.addIssue({ code: 'custom', path: ['content'], message: `is not a ${value.contentType} file` });
-      return z.NEVER;
-    }
+    if (!contentMatchesType(content, value.contentType))
+      return addIssue(ctx, `is not a ${value.contentType} file`, ['content']);
     return { field: 'attachments', filename: name.filename, contentType: value.contentType, content };
-  });
+  }),
+);
 
-export function sendRequestSchema(config: PostroomConfig) {
-  const senderDomain = domainOf(config.sender.address);
-  const from = z.string().transform((value, ctx) => {
-    const parsed = parseMailbox(value);
-    if (!parsed.ok) {
-      ctx.addIssue({ code: 'custom', message: parsed.reason });
-      return z.NEVER;
-    }
-    if (parsed.value.address.domain !== senderDomain) {
-      ctx.addIssue({ code: 'custom', message: `must be an address at ${senderDomain}, the sending domain` });
-      return z.NEVER;
-    }
-    return { name: parsed.value.name, address: parsed.value.address.address };
-  });
-  const headers = z.record(z.string(), z.string()).transform((value, ctx) => {
-    const out: Partial<Record<AllowedHeader, string>> = {};
-    for (const [name, rawValue] of Object.entries(value)) {
-      // Mail readers drop the whitespace around a header value; what is sent is what they will show.
-      const headerValue = rawValue.trim();
-      const canonical = ALLOWED_HEADERS.find((allowed) => allowed.toLowerCase() === name.toLowerCase());
-      if (canonical === undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [name.slice(0, 64)],
-          message: `is not an allowed header (allowed: ${ALLOWED_HEADERS.join(', ')})`,
-        });
-      } else if (!HEADER_VALUE.test(headerValue)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [canonical],
-          message: 'must be one line of 1 to 998 characters without control characters',
-        });
-      } else out[canonical] = headerValue;
-    }
-    return out;
-  });
-  return z
-    .object({
-      from,
-      to: addressList,
-      cc: addressList.optional(),
-      bcc: addressList.optional(),
-      replyTo: address.optional(),
-      subject: z
-        .string()
-        .trim()
-        .min(1)
-        .max(998)
-        .regex(ONE_LINE, 'must be one line without control characters'),
-      text: z.string().max(MAX_BODY_CHARS).optional(),
-      html: z.string().max(MAX_BODY_CHARS).optional(),
-      headers: headers.optional(),
-      tags: z
-        .array(
-          z
-            .object({
-              name: z.string().regex(TAG_TEXT, 'must be 1 to 256 of A-Z a-z 0-9 _ -'),
-              value: z.string().regex(TAG_TEXT, 'must be 1 to 256 of A-Z a-z 0-9 _ -'),
-            })
-            .strict(),
-        )
-        .max(MAX_TAGS)
-        .optional(),
-      attachments: z.array(attachment).max(MAX_ATTACHMENTS).optional(),
-    })
-    .strict()
-    .superRefine((request, ctx) => {
-      const count = request.to.length + (request.cc?.length ?? 0) + (request.bcc?.length ?? 0);
-      if (count > MAX_RECIPIENTS) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['to'],
-          message: `to, cc and bcc together must have at most ${MAX_RECIPIENTS} recipients`,
-        });
-      }
-      if (!request.text && !request.html) {
-        ctx.addIssue({ code: 'custom', path: ['text'], message: 'text or html is required' });
-      }
-    });
+/**
+ * The schema for a configuration, built once per configuration (once per process on Lambda): building a
+ * schema costs far more than parsing with it, and the API asks for it on every request.
+ */
+export function sendRequestSchema(config: PostroomConfig): SendRequestSchema {
+  let schema = schemas.get(config);
+  if (schema === undefined) {
+    schema = buildSendRequestSchema(config);
+    schemas.set(config, schema);
+  }
+  return schema;
 }
 
-export type SendRequest = z.output<ReturnType<typeof sendRequestSchema>>;
+type SendRequestSchema = ReturnType<typeof buildSendRequestSchema>;
+const schemas = new WeakMap<PostroomConfig, SendRequestSchema>();
+
+function buildSendRequestSchema(config: PostroomConfig) {
+  const senderDomain = domainOf(config.sender.address);
+  const from = z.pipe(
+    z.string(),
+    z.transform((value: string, ctx) => {
+      const parsed = parseMailbox(value);
+      if (!parsed.ok) return addIssue(ctx, parsed.reason);
+      if (parsed.value.address.domain !== senderDomain)
+        return addIssue(ctx, `must be an address at ${senderDomain}, the sending domain`);
+      return { name: parsed.value.name, address: parsed.value.address.address };
+    }),
+  );
+  const headers = z.pipe(
+    z.record(z.string(), z.string()),
+    z.transform((value: Record<string, string>, ctx) => {
+      const out: Partial<Record<AllowedHeader, string>> = {};
+      for (const [name, rawValue] of Object.entries(value)) {
+        // Mail readers drop the whitespace around a header value; what is sent is what they will show.
+        const headerValue = rawValue.trim();
+        const canonical = ALLOWED_HEADERS.find((allowed) => allowed.toLowerCase() === name.toLowerCase());
+        if (canonical === undefined) {
+          addIssue(ctx, `is not an allowed header (allowed: ${ALLOWED_HEADERS.join(', ')})`, [
+            name.slice(0, 64),
+          ]);
+        } else if (!HEADER_VALUE.test(headerValue)) {
+          addIssue(ctx, 'must be one line of 1 to 998 characters without control characters', [canonical]);
+        } else out[canonical] = headerValue;
+      }
+      return out;
+    }),
+  );
+  return z
+    .strictObject({
+      from,
+      to: addressList,
+      cc: z.optional(addressList),
+      bcc: z.optional(addressList),
+      replyTo: z.optional(address),
+      subject: z
+        .string()
+        .check(
+          z.trim(),
+          z.minLength(1),
+          z.maxLength(998),
+          z.regex(ONE_LINE, 'must be one line without control characters'),
+        ),
+      text: z.optional(z.string().check(z.maxLength(MAX_BODY_CHARS))),
+      html: z.optional(z.string().check(z.maxLength(MAX_BODY_CHARS))),
+      headers: z.optional(headers),
+      tags: z.optional(
+        z
+          .array(
+            z.strictObject({
+              name: z.string().check(z.regex(TAG_TEXT, 'must be 1 to 256 of A-Z a-z 0-9 _ -')),
+              value: z.string().check(z.regex(TAG_TEXT, 'must be 1 to 256 of A-Z a-z 0-9 _ -')),
+            }),
+          )
+          .check(z.maxLength(MAX_TAGS)),
+      ),
+      attachments: z.optional(z.array(attachment).check(z.maxLength(MAX_ATTACHMENTS))),
+    })
+    .check(
+      z.superRefine((request, ctx) => {
+        const count = request.to.length + (request.cc?.length ?? 0) + (request.bcc?.length ?? 0);
+        if (count > MAX_RECIPIENTS) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['to'],
+            message: `to, cc and bcc together must have at most ${MAX_RECIPIENTS} recipients`,
+          });
+        }
+        if (!request.text && !request.html) {
+          ctx.addIssue({ code: 'custom', path: ['text'], message: 'text or html is required' });
+        }
+      }),
+    );
+}
+
+export type SendRequest = z.output<SendRequestSchema>;
 
 export type ValidatedSend = { ok: true; request: SendRequest } | { ok: false; errors: FieldError[] };
 
-export function validateSendRequest(
-  schema: ReturnType<typeof sendRequestSchema>,
-  body: unknown,
-): ValidatedSend {
+export function validateSendRequest(schema: SendRequestSchema, body: unknown): ValidatedSend {
   const result = schema.safeParse(body);
   if (result.success) return { ok: true, request: result.data };
   return {

@@ -1,12 +1,12 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { blobStoreFromEnv } from '../adapters/attachments-bucket';
 import { createDynamoClient, createSqsClient } from '../adapters/aws-clients';
 import { DynamoClaimStore } from '../adapters/dynamodb-claims';
 import { DynamoMessageStore } from '../adapters/dynamodb-messages';
 import { configFromEnv, requireEnv } from '../adapters/function-env';
 import { createLogger } from '../adapters/powertools-log';
 import { createMetrics } from '../adapters/powertools-metrics';
-import { blobStoreFromEnv } from '../adapters/s3-blobs';
 import { readSecretString } from '../adapters/secrets';
 import { SqsRelayQueue } from '../adapters/sqs-queue';
 import { createMailTransport } from '../adapters/transport';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { blobStoreFromEnv } from '../adapters/attachments-bucket';
 import { createDynamoClient, createSqsClient } from '../adapters/aws-clients';
 import { httpCaptchaVerifier } from '../adapters/captcha-verifier';
 import { DynamoApiKeyStore } from '../adapters/dynamodb-api-keys';
@@ -10,7 +11,6 @@ import { DynamoSuppressionList } from '../adapters/dynamodb-suppression';
 import { configFromEnv, requireEnv } from '../adapters/function-env';
 import { createLogger } from '../adapters/powertools-log';
 import { createMetrics } from '../adapters/powertools-metrics';
-import { blobStoreFromEnv } from '../adapters/s3-blobs';
 import { readSecretString } from '../adapters/secrets';
 import { SqsMailQueue } from '../adapters/sqs-queue';
 import { SERVICE } from '../core/metrics';

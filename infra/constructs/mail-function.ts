@@ -1,10 +1,10 @@
 import path from 'node:path';
-import { type Duration, Token, Validations } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, type Duration, Token, Validations } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { Architecture, Code, Function as LambdaFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { bundleFunction, type FunctionEntry, HANDLER } from '../bundling';
 import { REPO_ROOT } from '../paths';
 
 /**
@@ -18,7 +18,7 @@ const MAX_TOKEN_BYTES = 256;
 
 export interface MailFunctionProps {
   /** The folder under `functions/` whose `index.ts` exports `handler`: `send`, `relay` or `events`. */
-  readonly entry: 'send' | 'relay' | 'events';
+  readonly entry: FunctionEntry;
   readonly description: string;
   /** The `postroom` context as written, passed as POSTROOM_CONFIG and validated again at cold start. */
   readonly rawConfig: unknown;
@@ -35,11 +35,11 @@ export interface MailFunctionProps {
 }
 
 /**
- * A Postroom function: bundled locally with esbuild as ESM, on ARM64, traced, with its own log group and
- * its own role, which may write to that log group and nothing else until a grant adds to it.
+ * A Postroom function: bundled locally with esbuild as ESM (infra/bundling.ts), on ARM64, traced, with its
+ * own log group and its own role, which may write to that log group and nothing else until a grant adds to it.
  */
 export class MailFunction extends Construct {
-  readonly function: NodejsFunction;
+  readonly function: LambdaFunction;
   readonly logGroup: LogGroup;
   readonly role: Role;
 
@@ -75,12 +75,26 @@ export class MailFunction extends Construct {
     });
     this.logGroup.grantWrite(this.role);
 
-    this.function = new NodejsFunction(this, 'Function', {
+    // Not NodejsFunction: it bundles to a single file, and the functions load their rarely used parts from
+    // chunks of their own (code splitting needs an output folder). esbuild runs in this process; the image
+    // is never pulled, as local bundling always succeeds or throws.
+    const entry = props.entry;
+    const code = Code.fromAsset(path.join(REPO_ROOT, 'functions', entry), {
+      assetHashType: AssetHashType.OUTPUT,
+      bundling: {
+        image: DockerImage.fromRegistry('public.ecr.aws/sam/build-nodejs22.x'),
+        local: {
+          tryBundle(outputDir) {
+            bundleFunction(entry, outputDir);
+            return true;
+          },
+        },
+      },
+    });
+    this.function = new LambdaFunction(this, 'Function', {
       description: props.description,
-      entry: path.join(REPO_ROOT, 'functions', props.entry, 'index.ts'),
-      handler: 'handler',
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: path.join(REPO_ROOT, 'package-lock.json'),
+      code,
+      handler: HANDLER,
       runtime: Runtime.NODEJS_22_X,
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 256,
@@ -89,18 +103,6 @@ export class MailFunction extends Construct {
       role: this.role,
       logGroup: this.logGroup,
       environment,
-      bundling: {
-        format: OutputFormat.ESM,
-        minify: true,
-        sourceMap: true,
-        forceDockerBundling: false,
-        // Bundle the AWS SDK from the lockfile instead of the runtime's copy, so Lambda runs the versions
-        // the tests ran against.
-        externalModules: [],
-        mainFields: ['module', 'main'],
-        // CommonJS dependencies bundled into ESM still call require(); give them one.
-        banner: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
-      },
     });
 
     // cdk-nag (AwsSolutions) findings that are decisions, not oversights:

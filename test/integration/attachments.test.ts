@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createS3Client } from '../../functions/adapters/aws-clients';
+import { createS3Client } from '../../functions/adapters/s3-blobs';
 import { LOCAL_NAMES } from '../../local/emulators';
 import { shippedConfigInput } from '../fakes/config';
 import {

@@ -1,0 +1,179 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { buildSync, type Metafile } from 'esbuild';
+import { bundleFunction, type FunctionEntry, functionBuildOptions } from '../infra/bundling';
+import { REPO_ROOT } from '../infra/paths';
+import { readPostroomContext } from '../local/config-file';
+import { type BenchRow, type BenchSection, median, printSection } from './section';
+
+/**
+ * Cold start of the functions as deployed: each is built by the same code as `cdk synth` (infra/bundling.ts),
+ * then imported by fresh `node` processes with the environment Lambda gives it. The import is what a cold
+ * start adds to Node's own start: loading and evaluating the bundle, validating the configuration, creating
+ * the clients. It is reported against a bare `node -e 0` measured the same way, interleaved, so the machine's
+ * load affects both alike.
+ */
+
+const RUNS = 15;
+
+const TARGETS: Record<FunctionEntry, { importRatio?: number; eagerKb?: number }> = {
+  send: { importRatio: 1.8, eagerKb: 450 },
+  relay: { importRatio: 2.2 },
+  events: {},
+};
+
+/** What Lambda and the stack give each function; credentials are fake and nothing is called at import. */
+function functionEnv(): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    POSTROOM_CONFIG: JSON.stringify(readPostroomContext(path.join(REPO_ROOT, 'cdk.json'))),
+    // As MailFunction sets it: Node reads each bundle's source map when the bundle loads.
+    NODE_OPTIONS: '--enable-source-maps',
+    TABLE_NAME: 'postroom-bench',
+    MAIL_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/postroom-mail',
+    DEAD_LETTER_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/postroom-dlq',
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+    AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+    AWS_SESSION_TOKEN: 'bench',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
+}
+
+/** Wall time of one fresh process running `args`, in milliseconds. */
+function timeProcess(args: string[], env: NodeJS.ProcessEnv): number {
+  const started = performance.now();
+  const result = spawnSync(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const elapsed = performance.now() - started;
+  if (result.status !== 0) throw new Error(`node ${args.join(' ')} failed: ${result.stderr.toString()}`);
+  return elapsed;
+}
+
+/** Bytes of the entry file, of everything it loads by static import (the cold start), and of all chunks. */
+function bundleBytes(metafile: Metafile): { entry: number; eager: number; total: number } {
+  const outputs = metafile.outputs;
+  const code = Object.keys(outputs).filter((file) => file.endsWith('.mjs'));
+  const entry = code.find((file) => path.basename(file) === 'index.mjs');
+  if (entry === undefined) throw new Error('the build has no index.mjs');
+  const eager = new Set([entry]);
+  const pending = [entry];
+  for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+    for (const imported of outputs[file]?.imports ?? []) {
+      if (imported.kind !== 'import-statement' || imported.external || eager.has(imported.path)) continue;
+      eager.add(imported.path);
+      pending.push(imported.path);
+    }
+  }
+  const bytes = (files: Iterable<string>) =>
+    [...files].reduce((sum, file) => sum + (outputs[file]?.bytes ?? 0), 0);
+  return { entry: outputs[entry]?.bytes ?? 0, eager: bytes(eager), total: bytes(code) };
+}
+
+export async function run(): Promise<BenchSection> {
+  const workDir = mkdtempSync(path.join(tmpdir(), 'postroom-cold-start-'));
+  try {
+    const entries: FunctionEntry[] = ['send', 'relay', 'events'];
+    const builds = entries.map((entry) => {
+      const outdir = path.join(workDir, entry);
+      const { metafile } = bundleFunction(entry, outdir);
+      // Metafile paths are relative to the repository root.
+      const url = pathToFileURL(path.join(outdir, 'index.mjs')).href;
+      return { entry, url, bytes: bundleBytes(metafile) };
+    });
+    // The yardstick the targets were set against: the SQS client alone, created once, bundled the same way.
+    const sqsOnly = path.join(workDir, 'sqs-client', 'index.mjs');
+    const {
+      entryPoints: _entry,
+      outdir: _outdir,
+      splitting: _splitting,
+      ...options
+    } = functionBuildOptions('send', workDir);
+    buildSync({
+      ...options,
+      stdin: {
+        contents: "import { SQSClient } from '@aws-sdk/client-sqs'; new SQSClient({});",
+        resolveDir: REPO_ROOT,
+        loader: 'ts',
+      },
+      outfile: sqsOnly,
+    });
+    const sqsUrl = pathToFileURL(sqsOnly).href;
+    const env = functionEnv();
+    const bare: number[] = [];
+    const imports = new Map<FunctionEntry, number[]>(entries.map((entry) => [entry, []]));
+    const sqsImports: number[] = [];
+    // One untimed round first: the file system cache then holds node and every bundle.
+    timeProcess(['-e', '0'], env);
+    for (const build of builds)
+      timeProcess(['--input-type=module', '-e', `await import('${build.url}')`], env);
+    for (let i = 0; i < RUNS; i++) {
+      bare.push(timeProcess(['-e', '0'], env));
+      sqsImports.push(timeProcess(['--input-type=module', '-e', `await import('${sqsUrl}')`], env));
+      for (const build of builds) {
+        imports
+          .get(build.entry)
+          ?.push(timeProcess(['--input-type=module', '-e', `await import('${build.url}')`], env));
+      }
+    }
+    const bareMs = median(bare);
+    const sqsMs = median(sqsImports);
+    const rows: BenchRow[] = [
+      { metric: 'bare node -e 0 (median)', value: round(bareMs, 1), unit: 'ms' },
+      { metric: 'SQS client alone: import / bare node', value: round(sqsMs / bareMs, 2), unit: 'x' },
+    ];
+    for (const build of builds) {
+      const target = TARGETS[build.entry];
+      const importMs = median(imports.get(build.entry) ?? []);
+      const ratio = importMs / bareMs;
+      const eagerKb = build.bytes.eager / 1024;
+      rows.push(
+        {
+          metric: `${build.entry}: loaded at cold start (entry + static chunks)`,
+          value: round(eagerKb, 1),
+          unit: 'KB',
+          ...(target.eagerKb === undefined
+            ? {}
+            : { target: `≤ ${target.eagerKb} KB`, pass: eagerKb <= target.eagerKb }),
+        },
+        { metric: `${build.entry}: entry file`, value: round(build.bytes.entry / 1024, 1), unit: 'KB' },
+        {
+          metric: `${build.entry}: all code incl. lazy chunks`,
+          value: round(build.bytes.total / 1024, 1),
+          unit: 'KB',
+        },
+        { metric: `${build.entry}: node + import (median)`, value: round(importMs, 1), unit: 'ms' },
+        {
+          metric: `${build.entry}: import / bare node`,
+          value: round(ratio, 2),
+          unit: 'x',
+          ...(target.importRatio === undefined
+            ? {}
+            : { target: `≤ ${target.importRatio}x`, pass: ratio <= target.importRatio }),
+        },
+      );
+    }
+    return {
+      title: 'Cold start: the deployed bundles, imported by fresh node processes',
+      rows,
+      notes: [
+        `median of ${RUNS} runs each, interleaved with bare node; Node ${process.version}`,
+        'built by infra/bundling.ts as cdk synth builds them; imported with the function environment (fake credentials, shipped config)',
+        'the targets were set where the SQS client alone measured about 1.8x: compare the ratios with that row on a loaded machine',
+      ],
+    };
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+function round(value: number, digits: number): number {
+  const scale = 10 ** digits;
+  return Math.round(value * scale) / scale;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  printSection(await run());
+}

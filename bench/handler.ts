@@ -1,0 +1,216 @@
+import { spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import { buildSync } from 'esbuild';
+import { type MailJob, serializeMailJob } from '../functions/core/mail-job';
+import type { Metrics } from '../functions/core/metrics';
+import type { Log, MailQueue } from '../functions/core/ports';
+import { createSendHandler } from '../functions/send/app';
+import { REPO_ROOT } from '../infra/paths';
+import { localConfig, readPostroomContext } from '../local/config-file';
+import {
+  MemoryApiKeyStore,
+  MemoryGuardStore,
+  MemoryMessageStore,
+  MemorySuppressionList,
+} from '../test/fakes/ports';
+import { type BenchSection, percentile, printSection } from './section';
+
+/**
+ * The send function's hot path without the network: the handler as Lambda runs it (middy, routing, body
+ * parsing, validation, guards, rendering the MailJob) with in-memory ports, the shipped configuration and
+ * its rate limits lifted (every request comes from one address). Requests run one at a time, as a Lambda
+ * instance serves them, on one core when `taskset` can pin the process.
+ */
+
+const WARM_UP = 3_000;
+const REQUESTS = 20_000;
+const TARGET_PER_SECOND = 20_000;
+const TARGET_P99_MS = 0.5;
+
+interface Measurement {
+  requests: number;
+  seconds: number;
+  latenciesMs: number[];
+  pinnedCore?: number;
+}
+
+const silentLog: Log = { info() {}, warn() {}, error() {} };
+
+/** Serializes each job through the MailJob schema, as the SQS adapter does, and counts it. */
+class SerializingQueue implements MailQueue {
+  jobs = 0;
+  bytes = 0;
+
+  async enqueue(job: MailJob): Promise<void> {
+    this.bytes += serializeMailJob(job).length;
+    this.jobs += 1;
+  }
+
+  async ping(): Promise<void> {}
+}
+const silentMetrics: Metrics = { count() {}, duration() {} };
+
+function submission(sequence: number): APIGatewayProxyEvent {
+  const body = JSON.stringify({
+    name: `Bench ${sequence}`,
+    email: `bench${sequence}@example.com`,
+    // Distinct content each time: the shipped form drops a repeated message as a duplicate.
+    message: `Benchmark message ${sequence}, asking about the opening hours.`,
+  });
+  return {
+    resource: '/v1/forms/{formId}',
+    path: '/v1/forms/contact',
+    httpMethod: 'POST',
+    headers: {
+      'Content-Type': 'application/json',
+      Accept: 'application/json',
+      Origin: 'http://localhost:3000',
+      'User-Agent': 'postroom-bench',
+    },
+    multiValueHeaders: {},
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters: { formId: 'contact' },
+    stageVariables: null,
+    body,
+    isBase64Encoded: false,
+    requestContext: {
+      requestId: randomUUID(),
+      identity: { sourceIp: '198.51.100.7' },
+    } as APIGatewayProxyEvent['requestContext'],
+  };
+}
+
+/** Runs the requests in this process and returns each one's latency. */
+export async function measure(requests = REQUESTS, warmUp = WARM_UP): Promise<Measurement> {
+  // Relative to the working directory: the child runs from a bundle outside the repository.
+  const shipped = readPostroomContext('cdk.json') as {
+    forms: Array<Record<string, unknown>>;
+  };
+  const config = localConfig(
+    { ...shipped, forms: shipped.forms.map((form) => ({ ...form, rateLimit: {} })) },
+    {},
+  );
+  const queue = new SerializingQueue();
+  const handler = createSendHandler({
+    config,
+    queue,
+    clock: { now: () => Date.now() },
+    newId: randomUUID,
+    log: silentLog,
+    metrics: silentMetrics,
+    guards: new MemoryGuardStore(),
+    apiKeys: new MemoryApiKeyStore(),
+    messages: new MemoryMessageStore(),
+    suppression: new MemorySuppressionList(),
+  });
+  const context = { awsRequestId: 'bench', functionName: 'postroom-send' } as Context;
+  // Events are built before timing: API Gateway, not the function, pays for them.
+  const events = Array.from({ length: warmUp + requests }, (_, sequence) => submission(sequence));
+  const latenciesMs = new Array<number>(requests);
+  let index = 0;
+  for (; index < warmUp; index++) await handler(events[index] as APIGatewayProxyEvent, context);
+  const started = performance.now();
+  for (let i = 0; i < requests; i++, index++) {
+    const before = performance.now();
+    const response = await handler(events[index] as APIGatewayProxyEvent, context);
+    latenciesMs[i] = performance.now() - before;
+    if (response.statusCode !== 202)
+      throw new Error(`submission answered ${response.statusCode}: ${response.body}`);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  if (queue.jobs !== warmUp + requests) throw new Error(`queued ${queue.jobs} jobs`);
+  return { requests, seconds, latenciesMs };
+}
+
+/**
+ * Measures in a child process running this module bundled and minified as the function is (tsx's loader
+ * and its helpers would otherwise be measured too), pinned to the last core when `taskset` is installed.
+ */
+function measureBundled(): Measurement {
+  const workDir = mkdtempSync(path.join(tmpdir(), 'postroom-handler-bench-'));
+  try {
+    const outfile = path.join(workDir, 'handler.mjs');
+    buildSync({
+      entryPoints: [fileURLToPath(import.meta.url)],
+      outfile,
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20',
+      minify: true,
+      mainFields: ['module', 'main'],
+      banner: {
+        js: "import { createRequire } from 'module'; const require = createRequire(import.meta.url);",
+      },
+      logLevel: 'warning',
+    });
+    const taskset = ['/usr/bin/taskset', '/bin/taskset'].find((file) => existsSync(file));
+    const core = cpus().length - 1;
+    const node = [process.execPath, outfile, '--measure'];
+    const [command, ...args] = taskset === undefined ? node : [taskset, '-c', String(core), ...node];
+    const child = spawnSync(command as string, args, {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    });
+    if (child.status !== 0) throw new Error(`the measurement failed: ${child.stderr.slice(-2_000)}`);
+    const measurement = JSON.parse(child.stdout) as Measurement;
+    return taskset === undefined ? measurement : { ...measurement, pinnedCore: core };
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+export async function run(): Promise<BenchSection> {
+  const result = measureBundled();
+  const sorted = [...result.latenciesMs].sort((a, b) => a - b);
+  const perSecond = Math.round(result.requests / result.seconds);
+  const p50 = percentile(sorted, 50);
+  const p99 = percentile(sorted, 99);
+  return {
+    title: 'Send handler: JSON contact-form submissions, in process, in-memory ports',
+    rows: [
+      {
+        metric: 'requests per second (one at a time)',
+        value: perSecond,
+        unit: 'req/s',
+        target: `≥ ${TARGET_PER_SECOND.toLocaleString('en-US')}`,
+        pass: perSecond >= TARGET_PER_SECOND,
+      },
+      { metric: 'latency p50', value: round3(p50), unit: 'ms' },
+      {
+        metric: 'latency p99',
+        value: round3(p99),
+        unit: 'ms',
+        target: `≤ ${TARGET_P99_MS} ms`,
+        pass: p99 <= TARGET_P99_MS,
+      },
+      { metric: 'latency max', value: round3(sorted[sorted.length - 1] ?? Number.NaN), unit: 'ms' },
+    ],
+    notes: [
+      `${result.requests.toLocaleString('en-US')} requests after ${WARM_UP.toLocaleString('en-US')} warm-up; ${
+        result.pinnedCore === undefined
+          ? 'not pinned (no taskset)'
+          : `pinned to core ${result.pinnedCore} with taskset`
+      }; bundled and minified as the function is; Node ${process.version}`,
+      'shipped configuration with its rate limits lifted; Log and Metrics ports discard; each job is serialized through the MailJob schema as the SQS adapter does',
+    ],
+  };
+}
+
+function round3(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+  if (process.argv.includes('--measure')) process.stdout.write(JSON.stringify(await measure()));
+  else printSection(await run());
+}

@@ -1,0 +1,169 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleFunction } from '../../infra/bundling';
+import { shippedConfigInput } from '../fakes/config';
+import { eventually, startTestStack, type TestStack, testConfig } from '../support/local-stack';
+
+const run = promisify(execFile);
+
+/**
+ * The send function as deployed (built by infra/bundling.ts, as `cdk synth` builds it), imported by a fresh
+ * Node process with nothing but Lambda's environment: credentials in AWS_ACCESS_KEY_ID/SECRET, the SDK's
+ * service endpoint variables pointing at the emulators, and a HOME without AWS config files. It proves the
+ * credentials stand-in and the lazily loaded chunks work in the artifact itself, not only under tsx.
+ */
+
+/**
+ * Imports the bundle, invokes its handler once per event given, and prints each response on a marked line.
+ * fauxqs names its queues on sqs.<region>.localhost and the SQS client sends to the queue URL's host, which
+ * this machine's resolver does not know: the harness (not the artifact) answers *.localhost with loopback.
+ */
+const INVOKE = `
+import dns from 'node:dns';
+const lookup = dns.lookup;
+dns.lookup = (host, ...rest) => lookup(host.endsWith('.localhost') ? '127.0.0.1' : host, ...rest);
+const { handler } = await import(process.env.BUNDLE_URL);
+const context = {
+  functionName: 'postroom-send',
+  functionVersion: '$LATEST',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:postroom-send',
+  memoryLimitInMB: '256',
+  awsRequestId: 'bundled-send-test',
+  getRemainingTimeInMillis: () => 10000,
+};
+for (const event of JSON.parse(process.env.EVENTS)) {
+  const response = await handler(event, context);
+  process.stdout.write('\\nRESPONSE ' + JSON.stringify(response) + '\\n');
+}
+`;
+
+function formEvent(contentType: string, body: string) {
+  return {
+    resource: '/v1/forms/{formId}',
+    path: '/v1/forms/contact',
+    httpMethod: 'POST',
+    headers: { 'Content-Type': contentType, Accept: 'application/json', Origin: 'http://localhost:3000' },
+    multiValueHeaders: {},
+    queryStringParameters: null,
+    multiValueQueryStringParameters: null,
+    pathParameters: { formId: 'contact' },
+    stageVariables: null,
+    body,
+    isBase64Encoded: false,
+    requestContext: { requestId: crypto.randomUUID(), identity: { sourceIp: '203.0.113.9' } },
+  };
+}
+
+describe('Artifact: the bundled send function in a fresh Node process (dynalite, fauxqs, aws-ses-v2-local)', () => {
+  let stack: TestStack;
+  let workDir: string;
+  let bundleUrl: string;
+  /** The input files of each chunk the entry loads by import(), one string per chunk. */
+  let lazyChunks: string[];
+
+  beforeAll(async () => {
+    stack = await startTestStack(testConfig());
+    workDir = mkdtempSync(path.join(tmpdir(), 'postroom-bundled-send-'));
+    const { metafile } = bundleFunction('send', path.join(workDir, 'send'));
+    // The SDK's credential chain was swapped for the environment provider.
+    const inputs = Object.keys(metafile.inputs);
+    expect(inputs.some((input) => input.includes('credential-provider-node/'))).toBe(false);
+    expect(inputs.some((input) => input.endsWith('functions/adapters/lambda-credentials.ts'))).toBe(true);
+    bundleUrl = pathToFileURL(path.join(workDir, 'send', 'index.mjs')).href;
+    lazyChunks = Object.entries(metafile.outputs)
+      .filter(([file]) => file.includes('/chunks/') && file.endsWith('.mjs'))
+      .map(([, output]) => Object.keys(output.inputs).join('\n'));
+    const entry = Object.entries(metafile.outputs).find(([file]) => file.endsWith('/index.mjs'))?.[1];
+    expect(Object.keys(entry?.inputs ?? {}).some((input) => input.includes('node_modules/busboy/'))).toBe(
+      false,
+    );
+  }, 120_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it('accepts a JSON and a multipart submission and the relay delivers both', async () => {
+    // Prepare
+    const boundary = 'postroom-bundled-test';
+    const multipart = [
+      ['name', 'Multipart Visitor'],
+      ['email', 'multipart@example.org'],
+      ['message', 'Sent as multipart/form-data, parsed by the lazily loaded parser.'],
+    ]
+      .map(
+        ([name, value]) =>
+          `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`,
+      )
+      .join('')
+      .concat(`--${boundary}--\r\n`);
+    const events = [
+      formEvent(
+        'application/json',
+        JSON.stringify({
+          name: 'Json Visitor',
+          email: 'json@example.org',
+          message: 'Sent as JSON to the bundle.',
+        }),
+      ),
+      formEvent(`multipart/form-data; boundary=${boundary}`, multipart),
+    ];
+    const home = path.join(workDir, 'home');
+    const raw = shippedConfigInput() as { forms: Array<Record<string, unknown>> };
+
+    // Act
+    const { stdout, stderr } = await run(process.execPath, ['--input-type=module', '-e', INVOKE], {
+      cwd: workDir,
+      timeout: 60_000,
+      env: {
+        PATH: process.env.PATH,
+        HOME: home,
+        BUNDLE_URL: bundleUrl,
+        EVENTS: JSON.stringify(events),
+        NODE_OPTIONS: '--enable-source-maps',
+        POSTROOM_CONFIG: JSON.stringify({
+          ...raw,
+          forms: raw.forms.map((form) => ({ ...form, rateLimit: {} })),
+        }),
+        TABLE_NAME: stack.resources.tableName,
+        MAIL_QUEUE_URL: stack.resources.queueUrl,
+        AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+        AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+        AWS_SESSION_TOKEN: 'bundled-send-test',
+        // Service-specific endpoints, read by the SDK itself: the artifact is not changed to reach them.
+        AWS_ENDPOINT_URL_SQS: stack.endpoints.sqs,
+        AWS_ENDPOINT_URL_DYNAMODB: stack.endpoints.dynamodb,
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        POWERTOOLS_LOG_LEVEL: 'WARN',
+      },
+    });
+    const responses = stdout
+      .split('\n')
+      .filter((line) => line.startsWith('RESPONSE '))
+      .map((line) => JSON.parse(line.slice('RESPONSE '.length)) as { statusCode: number; body: string });
+
+    // Assess
+    expect(
+      responses.map((response) => response.statusCode),
+      stdout + stderr,
+    ).toEqual([202, 202]);
+    const emails = await eventually(async () => {
+      const found = (await stack.sesEmails()).filter((email) => email.subject.startsWith('New message from'));
+      return found.length === 2 ? found : undefined;
+    }, 15_000);
+    expect(emails.map((email) => email.subject).sort()).toEqual([
+      'New message from Json Visitor',
+      'New message from Multipart Visitor',
+    ]);
+    expect(emails.every((email) => email.destination.to.includes('owner@example.com'))).toBe(true);
+    // The multipart post was parsed by code from a chunk of its own, not from the entry file.
+    expect(lazyChunks.some((chunk) => chunk.includes('node_modules/busboy/'))).toBe(true);
+  }, 90_000);
+});
