@@ -11,6 +11,8 @@ export interface Submission {
   status?: number;
   id?: string;
   latencyMs?: number;
+  /** Why no answer came (status 0): the fetch error's cause code. */
+  error?: string;
 }
 
 /**
@@ -72,9 +74,11 @@ export async function submit(
     submission.status = response.status;
     const text = await response.text();
     if (response.status === 202) submission.id = (JSON.parse(text) as { id?: string }).id;
-  } catch {
+  } catch (error) {
     // No answer at all: counted as refused (status 0).
     submission.status = 0;
+    const cause = (error as { cause?: { code?: unknown; name?: unknown } }).cause;
+    submission.error = String(cause?.code ?? cause?.name ?? (error as Error).name);
   }
   submission.latencyMs = performance.now() - started;
 }
