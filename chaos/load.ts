@@ -39,7 +39,16 @@ const configInput = { ...base, forms };
 const config = parseConfig(configInput);
 const apiKey = `pr_load_${randomBytes(16).toString('hex')}`;
 let serverErrors = 0;
-const log: Log = { info: () => {}, warn: () => {}, error: () => (serverErrors += 1) };
+const errorLines: Record<string, number> = {};
+const log: Log = {
+  info: () => {},
+  warn: () => {},
+  error: (message, attributes) => {
+    serverErrors += 1;
+    const line = `${message}: ${String(attributes?.error ?? '')}`;
+    errorLines[line] = (errorLines[line] ?? 0) + 1;
+  },
+};
 const stack = await startLocalStack({
   config,
   ports: { api: 0, ses: 0, sqs: 0, dynamodb: 0 },
@@ -98,7 +107,7 @@ console.log(
     `  statuses ${JSON.stringify(statuses)}, 5xx or no answer ${fiveHundreds}`,
     `  latency p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${(latencies.at(-1) ?? 0).toFixed(1)} ms`,
     `  accepted ${accepted.length}, delivered ${accepted.length - lost}, lost ${lost}; queue drained ${((Date.now() - drainStarted) / 1000).toFixed(1)} s after the last request`,
-    `  errors without an answer ${JSON.stringify(errors)}; API error log lines ${serverErrors}; relay retries ${relay.observations.retries}`,
+    `  errors without an answer ${JSON.stringify(errors)}; API error log lines ${serverErrors} ${JSON.stringify(errorLines)}; relay retries ${relay.observations.retries}`,
   ].join('\n'),
 );
 process.exit(fiveHundreds === 0 && lost === 0 && accepted.length === count ? 0 : 1);
