@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { ATTRIBUTE } from '../functions/adapters/sqs-queue';
-import { type PostroomConfig, parseConfig } from '../functions/core/config';
+import { parseConfig } from '../functions/core/config';
 import type { Log } from '../functions/core/ports';
 import { readPostroomContext } from '../local/config-file';
 import { startLocalStack } from '../local/stack';
@@ -68,18 +68,15 @@ export interface ChaosReport {
   readonly notes: ReadonlyArray<string>;
 }
 
-/**
- * Settings that make a killed relay's work come back within seconds: the claim lease outlives the relay
- * timeout (as the config requires) and SMTP's socket timeout, and messages a dead relay held reappear after
- * CHAOS_VISIBILITY_SECONDS. maxReceiveCount leaves room for the receives each kill and fault costs.
- */
+/** Messages a killed relay held come back after this, instead of the queue's 6 x relay timeout. */
 export const CHAOS_VISIBILITY_SECONDS = 10;
 
-export function chaosConfig(transport: Record<string, unknown>): PostroomConfig {
-  return parseConfig(chaosConfigInput(transport));
-}
-
-/** The configuration as written in cdk.json: what the relay process parses again. */
+/**
+ * The shipped configuration (as written in cdk.json: the relay process parses it again) with settings that
+ * make a killed relay's work come back within seconds: the claim lease outlives the relay timeout (as the
+ * config requires) and SMTP's socket timeout, and ends before CHAOS_VISIBILITY_SECONDS, so a redelivered
+ * job finds it expired. maxReceiveCount leaves room for the receives each kill and fault costs.
+ */
 export function chaosConfigInput(transport: Record<string, unknown>): Record<string, unknown> {
   const base = readPostroomContext('cdk.json') as Record<string, unknown>;
   // One loopback address sends everything: the per-IP and per-form limits would refuse most of it.
