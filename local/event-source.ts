@@ -21,6 +21,12 @@ export interface EventSourceOptions {
   readonly handler: SqsHandler;
   readonly context: () => Context;
   readonly log: Log;
+  /**
+   * Overrides the queue's visibility timeout for the messages this poller receives. A relay that dies
+   * holding a batch leaves it invisible this long; the chaos harness, which kills relays, keeps it short.
+   * @default the queue's VisibilityTimeout
+   */
+  readonly visibilityTimeoutSeconds?: number | undefined;
 }
 
 /**
@@ -49,6 +55,7 @@ async function pollLoop(options: EventSourceOptions, signal: AbortSignal): Promi
           QueueUrl: options.queueUrl,
           MaxNumberOfMessages: options.batchSize,
           WaitTimeSeconds: 20,
+          VisibilityTimeout: options.visibilityTimeoutSeconds,
           MessageSystemAttributeNames: ['All'],
           MessageAttributeNames: ['All'],
         }),

@@ -38,6 +38,11 @@ export interface LocalStackOptions {
   readonly captchaSecrets?: Readonly<Record<string, string>>;
   /** An API key the stack accepts from the start (`POSTROOM_API_KEY`); only its hash is stored. */
   readonly apiKey?: string | undefined;
+  /**
+   * false leaves the mail queue to a relay in another process (local/relay-worker.ts), which the chaos
+   * harness can kill. @default true
+   */
+  readonly relay?: boolean;
 }
 
 export interface LocalStack {
@@ -107,35 +112,37 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         configurationSet: config.transport.configurationSet ?? 'postroom-local',
       });
     };
-    const transport = options.transport ?? localTransport();
-    stops.push(async () => transport.close?.());
-    const relay = createRelayHandler({
-      config,
-      transport,
-      claims: new DynamoClaimStore(dynamodb, resources.tableName, config.relay.recordTtlDays),
-      queue: new SqsRelayQueue(sqs, resources.queueUrl, resources.deadLetterQueueUrl),
-      clock,
-      log,
-      metrics,
-      random: Math.random,
-      blobs,
-      messages,
-    });
-    const queueArn = await sqs.send(
-      new GetQueueAttributesCommand({ QueueUrl: resources.queueUrl, AttributeNames: ['QueueArn'] }),
-    );
-    const eventSource = startEventSource({
-      sqs,
-      queueUrl: resources.queueUrl,
-      queueArn: queueArn.Attributes?.QueueArn ?? '',
-      region: config.region,
-      batchSize: config.queue.batchSize,
-      concurrency: config.queue.maxConcurrency,
-      handler: (event, context) => relay(event, context),
-      context: () => localContext('postroom-relay', config.relay.timeoutSeconds),
-      log,
-    });
-    stops.push(() => eventSource.stop());
+    if (options.relay !== false) {
+      const transport = options.transport ?? localTransport();
+      stops.push(async () => transport.close?.());
+      const relay = createRelayHandler({
+        config,
+        transport,
+        claims: new DynamoClaimStore(dynamodb, resources.tableName, config.relay.recordTtlDays),
+        queue: new SqsRelayQueue(sqs, resources.queueUrl, resources.deadLetterQueueUrl),
+        clock,
+        log,
+        metrics,
+        random: Math.random,
+        blobs,
+        messages,
+      });
+      const queueArn = await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: resources.queueUrl, AttributeNames: ['QueueArn'] }),
+      );
+      const eventSource = startEventSource({
+        sqs,
+        queueUrl: resources.queueUrl,
+        queueArn: queueArn.Attributes?.QueueArn ?? '',
+        region: config.region,
+        batchSize: config.queue.batchSize,
+        concurrency: config.queue.maxConcurrency,
+        handler: (event, context) => relay(event, context),
+        context: () => localContext('postroom-relay', config.relay.timeoutSeconds),
+        log,
+      });
+      stops.push(() => eventSource.stop());
+    }
 
     const send = createSendHandler({
       config,

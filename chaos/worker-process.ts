@@ -1,0 +1,134 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { RELAY_WORKER_ENV, type RelayWorkerSettings, WINDOW_LOG } from '../local/relay-worker';
+
+const WORKER_ENTRY = fileURLToPath(new URL('../local/relay-worker.ts', import.meta.url));
+
+/** One relay process from start to end. */
+export interface Generation {
+  readonly number: number;
+  readonly startedAt: number;
+  endedAt: number | undefined;
+  /** Ended by SIGKILL from the harness, not by a clean stop. */
+  killed: boolean;
+  /** Jobs this process marked sent in the claim table. */
+  readonly completed: Set<string>;
+}
+
+/** What the relay processes said, gathered from their JSON log lines. */
+export interface WorkerObservations {
+  readonly generations: Generation[];
+  /** Attempts the relay put back on the queue (transient failure, or another attempt holding the claim). */
+  retries: number;
+  /** Milliseconds from the provider's acceptance to the completion record, per sent job. */
+  readonly windowsMs: number[];
+  /** Lines that were not JSON, or error lines: kept for a failing run's report. */
+  readonly trouble: string[];
+}
+
+/**
+ * Runs the relay (local/relay-worker.ts) as a child process that can be killed, and starts a new one
+ * each time. Node runs the TypeScript through tsx's loader in the same process, so the pid is the relay's.
+ */
+export class RelayWorkers {
+  readonly observations: WorkerObservations = { generations: [], retries: 0, windowsMs: [], trouble: [] };
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private ready: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly settings: Omit<RelayWorkerSettings, 'generation'>,
+    /** Secrets the relay reads from its environment (the SMTP password). */
+    private readonly env: Readonly<Record<string, string>> = {},
+  ) {}
+
+  /** Starts a new relay process and resolves when it polls the queue. */
+  async start(): Promise<void> {
+    const generation: Generation = {
+      number: this.observations.generations.length + 1,
+      startedAt: Date.now(),
+      endedAt: undefined,
+      killed: false,
+      completed: new Set(),
+    };
+    this.observations.generations.push(generation);
+    const settings: RelayWorkerSettings = { ...this.settings, generation: generation.number };
+    const child = spawn(process.execPath, ['--import', 'tsx', WORKER_ENTRY], {
+      env: {
+        ...process.env,
+        ...this.env,
+        [RELAY_WORKER_ENV]: JSON.stringify(settings),
+        AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+        POWERTOOLS_LOG_LEVEL: 'INFO',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    let markReady: () => void = () => {};
+    this.ready = new Promise<void>((resolve) => {
+      markReady = resolve;
+    });
+    this.exited = new Promise<void>((resolve) => {
+      child.once('exit', () => {
+        generation.endedAt = Date.now();
+        markReady();
+        resolve();
+      });
+    });
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) =>
+      this.observe(line, generation, markReady),
+    );
+    // Powertools writes warnings and errors to stderr: both streams carry JSON lines.
+    createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) =>
+      this.observe(line, generation, markReady),
+    );
+    await this.ready;
+    if (generation.endedAt !== undefined && !generation.killed) {
+      throw new Error(
+        `the relay process exited at start: ${this.observations.trouble.slice(-5).join(' | ')}`,
+      );
+    }
+  }
+
+  /** SIGKILL, as a crash or a Lambda timeout would end it: no cleanup, no pending write finished. */
+  async kill(): Promise<number> {
+    const child = this.child;
+    const generation = this.observations.generations.at(-1);
+    if (!child || !generation || generation.endedAt !== undefined) return Date.now();
+    generation.killed = true;
+    const at = Date.now();
+    child.kill('SIGKILL');
+    await this.exited;
+    return at;
+  }
+
+  /** A clean stop: the pollers end and the open batches finish. */
+  async stop(): Promise<void> {
+    const generation = this.observations.generations.at(-1);
+    if (!this.child || !generation || generation.endedAt !== undefined) return;
+    this.child.kill('SIGTERM');
+    await this.exited;
+  }
+
+  private observe(line: string, generation: Generation, markReady: () => void): void {
+    let entry: { message?: unknown; level?: unknown; outcome?: unknown; jobId?: unknown; windowMs?: unknown };
+    try {
+      entry = JSON.parse(line) as typeof entry;
+    } catch {
+      if (line.trim()) this.keepTrouble(`gen ${generation.number}: ${line}`);
+      return;
+    }
+    if (entry.message === 'relay worker ready') markReady();
+    if (entry.outcome === 'retry') this.observations.retries += 1;
+    if (entry.message === WINDOW_LOG.completed && typeof entry.jobId === 'string') {
+      generation.completed.add(entry.jobId);
+      if (typeof entry.windowMs === 'number') this.observations.windowsMs.push(entry.windowMs);
+    }
+    if (entry.level === 'ERROR') this.keepTrouble(`gen ${generation.number}: ${line}`);
+  }
+
+  private keepTrouble(line: string): void {
+    if (this.observations.trouble.length < 50) this.observations.trouble.push(line.slice(0, 500));
+  }
+}
