@@ -1,10 +1,10 @@
 import { pathToFileURL } from 'node:url';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { createDynamoClient, createS3Client, createSqsClient } from '../functions/adapters/aws-clients';
+import { createDynamoClient, createSqsClient } from '../functions/adapters/aws-clients';
 import { DynamoClaimStore } from '../functions/adapters/dynamodb-claims';
 import { DynamoMessageStore } from '../functions/adapters/dynamodb-messages';
 import { createLogger } from '../functions/adapters/powertools-log';
-import { S3BlobStore } from '../functions/adapters/s3-blobs';
+import { createS3Client, S3BlobStore } from '../functions/adapters/s3-blobs';
 import { SqsRelayQueue } from '../functions/adapters/sqs-queue';
 import { createMailTransport } from '../functions/adapters/transport';
 import { parseConfig } from '../functions/core/config';
