@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, type DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
@@ -24,11 +24,18 @@ export interface EmulatorPorts {
 
 export interface RunningEmulators {
   readonly endpoints: { sqs: string; s3: string; ses: string; dynamodb: string };
+  /** Requests served so far, by emulator and operation (`dynamodb UpdateItem`): what a message costs. */
+  calls(): Record<string, number>;
   stop(): Promise<void>;
 }
 
 export async function startEmulators(ports: EmulatorPorts): Promise<RunningEmulators> {
   const stops: Array<() => Promise<void>> = [];
+  const calls: Record<string, number> = {};
+  const count = (emulator: string) => (request: IncomingMessage) => {
+    const call = `${emulator} ${operation(request)}`;
+    calls[call] = (calls[call] ?? 0) + 1;
+  };
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop().catch(() => {});
   };
@@ -37,12 +44,14 @@ export async function startEmulators(ports: EmulatorPorts): Promise<RunningEmula
     const sqs = buildFauxqs({ logger: false });
     await sqs.listen({ port: ports.sqs, host: LOCAL_HOST });
     stops.push(() => sqs.close());
+    sqs.server.on('request', count('sqs'));
     const sqsPort = (sqs.server.address() as AddressInfo).port;
 
     const startSes =
       typeof sesLocal === 'function' ? sesLocal : (sesLocal as { default: typeof sesLocal }).default;
     const ses = await startSes({ host: LOCAL_HOST, port: ports.ses });
     stops.push(() => closeServer(ses));
+    ses.on('request', count('ses'));
     const sesPort = (ses.address() as AddressInfo).port;
 
     const dynamo: Server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
@@ -51,6 +60,7 @@ export async function startEmulators(ports: EmulatorPorts): Promise<RunningEmula
       dynamo.listen(ports.dynamodb, LOCAL_HOST, () => resolve());
     });
     stops.push(() => closeServer(dynamo));
+    dynamo.on('request', count('dynamodb'));
     const dynamoPort = (dynamo.address() as AddressInfo).port;
 
     return {
@@ -60,12 +70,21 @@ export async function startEmulators(ports: EmulatorPorts): Promise<RunningEmula
         ses: `http://${LOCAL_HOST}:${sesPort}`,
         dynamodb: `http://${LOCAL_HOST}:${dynamoPort}`,
       },
+      calls: () => ({ ...calls }),
       stop: stopAll,
     };
   } catch (error) {
     await stopAll();
     throw error;
   }
+}
+
+/** The operation of a JSON-protocol call (`X-Amz-Target: DynamoDB_20120810.PutItem`), else method and path. */
+function operation(request: IncomingMessage): string {
+  const target = request.headers['x-amz-target'];
+  if (typeof target === 'string') return target.slice(target.indexOf('.') + 1);
+  const path = (request.url ?? '').split('?')[0] ?? '';
+  return `${request.method} ${path.replace(/\/[^/]*[0-9][^/]*$/, '/{id}')}`;
 }
 
 function closeServer(server: Server): Promise<void> {

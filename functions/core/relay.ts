@@ -34,6 +34,8 @@ export interface RelayDeps {
   readonly blobs?: BlobStore;
   /** Message status (sending, sent, failed); a failed status write is logged, never retried as a send. */
   readonly messages?: MessageStore;
+  /** Keeps sends within the provider's send rate (relay.maxSendRate); absent, sends go out at once. */
+  readonly pacer?: { acquire(): Promise<() => void> };
 }
 
 export type RelayOutcome = 'sent' | 'duplicate' | 'retry' | 'dead-lettered';
@@ -127,8 +129,13 @@ async function relayRecord(
   let providerMessageId: string;
   try {
     const mail = await compose(job, deps.blobs);
+    const finished = await deps.pacer?.acquire();
     const started = clock.now();
-    providerMessageId = (await deps.transport.send(mail)).providerMessageId;
+    try {
+      providerMessageId = (await deps.transport.send(mail)).providerMessageId;
+    } finally {
+      finished?.();
+    }
     deps.metrics.duration(DURATION_METRIC.sendLatency, clock.now() - started);
   } catch (error) {
     const failure = classifySendError(error);
