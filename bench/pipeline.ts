@@ -68,7 +68,7 @@ export async function run(): Promise<BenchSection> {
     await waitFor(() => log.sentAt.size >= 50, 20_000);
 
     // 1. Latency at a steady rate, each submission on its own schedule (open loop).
-    const callsBefore = stack.emulatorCalls();
+    const callsBefore = await stack.emulatorCalls();
     const paced: Array<{ id: string; startedAt: number }> = [];
     const start = performance.now();
     const pending: Promise<void>[] = [];
@@ -79,7 +79,7 @@ export async function run(): Promise<BenchSection> {
     }
     await Promise.all(pending);
     const pacedDone = await waitFor(() => paced.every((s) => log.sentAt.has(s.id)), 60_000);
-    const callsPerMessage = perMessage(callsBefore, stack.emulatorCalls(), PACED_COUNT);
+    const callsPerMessage = perMessage(callsBefore, await stack.emulatorCalls(), PACED_COUNT);
     const latencies = paced
       .map((s) => (log.sentAt.get(s.id) ?? Number.NaN) - s.startedAt)
       .filter(Number.isFinite)

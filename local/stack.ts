@@ -49,7 +49,7 @@ export interface LocalStack {
   readonly endpoints: { sqs: string; s3: string; ses: string; dynamodb: string };
   readonly resources: LocalResources;
   /** Requests the emulators have served, by operation. */
-  emulatorCalls(): Record<string, number>;
+  emulatorCalls(): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
 
