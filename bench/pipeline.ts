@@ -49,7 +49,7 @@ export async function run(): Promise<BenchSection> {
   const submit = async (): Promise<{ id: string; startedAt: number }> => {
     const startedAt = performance.now();
     sequence += 1;
-    const response = await fetch(url, {
+    const response = await fetchOnce(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -147,6 +147,18 @@ export async function run(): Promise<BenchSection> {
     };
   } finally {
     await stack.stop();
+  }
+}
+
+/** fetch, with the underlying cause in the message when the connection failed. */
+async function fetchOnce(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (error) {
+    const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : '';
+    throw new Error(
+      `submission failed: ${error instanceof Error ? error.message : String(error)} (${cause})`,
+    );
   }
 }
 
