@@ -18,8 +18,8 @@ import { waitFor } from './section';
  * paced with relay.maxSendRate = R, and once not paced, in the same run.
  */
 
-const RATE = 50;
-const MAILS = 500;
+const RATE = 25;
+const MAILS = 300;
 
 class OutcomeCount implements Log {
   sent = new Set<string>();

@@ -6,7 +6,8 @@ import type { Clock } from './ports';
  * https://docs.aws.amazon.com/ses/latest/dg/manage-sending-quotas.html
  *
  * Two rules, for `ratePerSecond` R:
- * - sends start at least `windowMs / R` apart, so a backlog does not reach the provider as one burst;
+ * - sends are due `windowMs / R` apart, so a backlog does not reach the provider as one burst (a timer that
+ *   fires late delays that send, not every later one);
  * - a send starts no earlier than `windowMs` after the send R places before it finished. A send has
  *   certainly reached the provider once it has finished, so the provider never sees more than R sends in
  *   any window of `windowMs`, however long each request took on the way. Counting from the start instead
@@ -29,6 +30,8 @@ export interface SendPacerOptions {
 export type SendFinished = () => void;
 
 interface Slot {
+  /** When the send was due by the spacing rule (clock ms); a late timer does not move the next one back. */
+  readonly due: number;
   /** When the send started (clock ms). */
   readonly started: number;
   /** When the send finished; undefined while in flight. */
@@ -66,8 +69,8 @@ export class SendPacer {
   private async nextSlot(): Promise<SendFinished> {
     const { clock } = this.options;
     const previous = this.recent.at(-1);
-    const spaced = previous === undefined ? Number.NEGATIVE_INFINITY : previous.started + this.spacingMs;
-    await this.waitUntil(spaced);
+    const due = Math.max(clock.now(), previous === undefined ? 0 : previous.due + this.spacingMs);
+    await this.waitUntil(due);
     const displaced = this.recent.length >= this.limit ? this.recent[0] : undefined;
     if (displaced !== undefined) {
       if (displaced.finished === undefined) {
@@ -82,7 +85,7 @@ export class SendPacer {
     const whenFinished = new Promise<void>((resolve) => {
       finish = resolve;
     });
-    const slot: Slot = { started: clock.now(), finished: undefined, whenFinished };
+    const slot: Slot = { due, started: clock.now(), finished: undefined, whenFinished };
     this.recent.push(slot);
     if (this.recent.length > this.limit) this.recent.shift();
     return () => {

@@ -180,6 +180,27 @@ describe('Core: SendPacer', () => {
     expect(sleeps).toEqual([100, 5]);
   });
 
+  it('makes up for a timer that fired late instead of passing the delay on to every later send', async () => {
+    // Prepare: every timer fires 15 ms late.
+    const clock = new FakeClock(0);
+    const pacer = new SendPacer({
+      ratePerSecond: 10,
+      clock,
+      sleep: async (ms) => clock.advance(ms + 15),
+    });
+    const starts: number[] = [];
+
+    // Act
+    for (let i = 0; i < 5; i++) {
+      const finished = await pacer.acquire();
+      starts.push(clock.now());
+      finished();
+    }
+
+    // Assess: due at 0, 100, 200, 300, 400; each starts 15 ms late, the lateness does not add up.
+    expect(starts).toEqual([0, 115, 215, 315, 415]);
+  });
+
   it('refuses a rate that is not positive', () => {
     expect(() => new SendPacer({ ratePerSecond: 0, clock: new FakeClock(), sleep: async () => {} })).toThrow(
       RangeError,
