@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { Worker } from 'node:worker_threads';
+import { SHARE_ENV, Worker } from 'node:worker_threads';
 import { CreateTableCommand, type DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
@@ -39,6 +39,9 @@ interface EmulatorThread {
 async function startEmulatorThread(emulator: EmulatorName, port: number): Promise<EmulatorThread> {
   const worker = new Worker(new URL('./emulator-worker.mjs', import.meta.url), {
     workerData: { emulator, host: LOCAL_HOST, port },
+    // The SES emulator reads its account (AWS_SES_ACCOUNT) from the environment on each request, as it would
+    // in this thread.
+    env: SHARE_ENV,
   });
   const [started] = (await once(worker, 'message')) as [{ port?: number; error?: string }];
   if (started.port === undefined) {
