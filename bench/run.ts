@@ -1,159 +1,80 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import type { Log } from '../functions/core/ports';
-import { localConfig, readPostroomContext } from '../local/config-file';
-import { startLocalStack } from '../local/stack';
+import type { BenchSection } from './section';
 
 /**
- * `npm run bench`: the local pipeline end to end (HTTP -> send handler -> SQS -> relay -> SES emulator),
- * with the shipped configuration. Latency is measured from the start of the HTTP request to the relay's
- * "job sent" (the provider accepted the mail and the claim is completed), observed through the Log port.
+ * `npm run bench [-- section...]`: runs the named sections (all by default) one after another, prints one
+ * table and writes bench/results/bench.json. Every figure is a ratio or is set against a baseline measured
+ * in the same run, so a loaded machine shifts both sides alike.
  */
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 
-class SentClock implements Log {
-  readonly sentAt = new Map<string, number>();
-  duplicates = 0;
-  failures = 0;
-  info(_message: string, attributes: Record<string, unknown> = {}) {
-    if (attributes.outcome === 'sent' && typeof attributes.jobId === 'string') {
-      if (this.sentAt.has(attributes.jobId)) this.duplicates += 1;
-      else this.sentAt.set(attributes.jobId, performance.now());
-    }
-  }
-  warn(_message: string, attributes: Record<string, unknown> = {}) {
-    if (attributes.outcome === 'dead-lettered' || attributes.outcome === 'retry') this.failures += 1;
-  }
-  error() {
-    this.failures += 1;
-  }
-}
+type SectionModule = { run(): Promise<BenchSection> };
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
-}
+/** Each section by name; a section whose module is not in this checkout is skipped with a note. */
+const SECTIONS: Record<string, { file: string; load: () => Promise<SectionModule> }> = {
+  pipeline: { file: 'pipeline.ts', load: () => import('./pipeline') },
+  pacing: { file: 'pacing.ts', load: () => import('./pacing') },
+  baseline: { file: 'baseline.ts', load: () => import('./baseline') },
+  // Sections written alongside these; loaded by path so this file compiles without them.
+  'cold-start': { file: 'cold-start.ts', load: () => import(moduleUrl('cold-start.ts')) },
+  handler: { file: 'handler.ts', load: () => import(moduleUrl('handler.ts')) },
+};
 
-async function waitFor(check: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  return true;
+function moduleUrl(file: string): string {
+  return new URL(file, import.meta.url).href;
 }
 
 async function main() {
-  // The shipped forms limit each client IP; every bench request comes from one loopback address, and the
-  // bench measures the pipeline, not the limiter, so the limits are lifted here.
-  const shipped = readPostroomContext('cdk.json') as { forms: Array<Record<string, unknown>> };
-  const config = localConfig(
-    { ...shipped, forms: shipped.forms.map((form) => ({ ...form, rateLimit: {} })) },
-    {},
-  );
-  const log = new SentClock();
-  const stack = await startLocalStack({ config, ports: { api: 0, ses: 0, sqs: 0, dynamodb: 0 }, log });
-  const url = `${stack.apiUrl}/v1/forms/contact`;
-  let sequence = 0;
-  const submit = async (): Promise<{ id: string; startedAt: number }> => {
-    const startedAt = performance.now();
-    sequence += 1;
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        name: `Bench ${sequence}`,
-        email: `bench${sequence}@example.com`,
-        message: 'Benchmark message',
-      }),
-    });
-    if (response.status !== 202) throw new Error(`submission answered ${response.status}`);
-    return { id: ((await response.json()) as { id: string }).id, startedAt };
-  };
-
-  try {
-    // Warm-up: first requests pay for module loading and connection set-up.
-    for (let i = 0; i < 20; i++) await submit();
-    await waitFor(() => log.sentAt.size >= 20, 10_000);
-
-    // 1. Latency at a steady 50 submissions per second.
-    const rate = 50;
-    const paced: Array<{ id: string; startedAt: number }> = [];
-    const pacedCount = 500;
-    const start = performance.now();
-    const pending: Promise<void>[] = [];
-    for (let i = 0; i < pacedCount; i++) {
-      const due = start + (i * 1000) / rate;
-      const wait = due - performance.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      pending.push(submit().then((s) => void paced.push(s)));
-    }
-    await Promise.all(pending);
-    const pacedDone = await waitFor(() => paced.every((s) => log.sentAt.has(s.id)), 30_000);
-    const latencies = paced
-      .map((s) => (log.sentAt.get(s.id) ?? Number.NaN) - s.startedAt)
-      .filter(Number.isFinite)
-      .sort((a, b) => a - b);
-
-    // 2. Sustained throughput: 1,000 submissions from 20 concurrent clients.
-    const burstCount = 1_000;
-    const burst: string[] = [];
-    const burstStart = performance.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 20 }, async () => {
-        while (next < burstCount) {
-          next += 1;
-          burst.push((await submit()).id);
-        }
-      }),
+  const asked = process.argv.slice(2).filter((arg) => arg !== '--');
+  const unknown = asked.filter((name) => !(name in SECTIONS));
+  if (unknown.length > 0) {
+    process.stderr.write(
+      `unknown section ${unknown.join(', ')}; known: ${Object.keys(SECTIONS).join(', ')}\n`,
     );
-    const acceptedAt = performance.now();
-    const burstDone = await waitFor(() => burst.every((id) => log.sentAt.has(id)), 60_000);
-    const lastSent = Math.max(...burst.map((id) => log.sentAt.get(id) ?? Number.NaN));
-    const lost =
-      burst.filter((id) => !log.sentAt.has(id)).length + paced.filter((s) => !log.sentAt.has(s.id)).length;
+    process.exit(2);
+  }
+  const names = asked.length > 0 ? asked : Object.keys(SECTIONS);
+  const sections: Array<BenchSection & { name: string }> = [];
+  for (const name of names) {
+    const section = SECTIONS[name];
+    if (section === undefined) continue;
+    if (!existsSync(new URL(section.file, import.meta.url))) {
+      if (asked.length > 0) process.stderr.write(`section ${name}: bench/${section.file} is not here\n`);
+      continue;
+    }
+    process.stderr.write(`running ${name}...\n`);
+    const result = await (await section.load()).run();
+    sections.push({ name, ...result });
+  }
+  print(sections);
+  mkdirSync('bench/results', { recursive: true });
+  const machine = { cpus: cpus().length, node: process.version, at: new Date().toISOString() };
+  writeFileSync('bench/results/bench.json', `${JSON.stringify({ machine, sections }, null, 2)}\n`);
+  process.stdout.write('\nWritten to bench/results/bench.json\n');
+  if (sections.some((s) => s.rows.some((row) => row.pass === false))) process.exitCode = 1;
+}
 
-    const results = {
-      machine: { cpus: cpus().length, node: process.version },
-      config: { batchSize: config.queue.batchSize, maxConcurrency: config.queue.maxConcurrency },
-      latency: {
-        rate,
-        messages: latencies.length,
-        p50Ms: Math.round(percentile(latencies, 50)),
-        p99Ms: Math.round(percentile(latencies, 99)),
-        maxMs: Math.round(latencies[latencies.length - 1] ?? Number.NaN),
-        allDelivered: pacedDone,
-      },
-      throughput: {
-        messages: burstCount,
-        acceptedPerSecond: Math.round(burstCount / ((acceptedAt - burstStart) / 1000)),
-        deliveredPerSecond: Math.round(burstCount / ((lastSent - burstStart) / 1000)),
-        allDelivered: burstDone,
-      },
-      lost,
-      duplicates: log.duplicates,
-      relayFailures: log.failures,
-    };
-
-    const rows: Array<[string, string]> = [
-      ['submit-to-sent latency p50 @ 50 msg/s', `${results.latency.p50Ms} ms`],
-      ['submit-to-sent latency p99 @ 50 msg/s', `${results.latency.p99Ms} ms`],
-      ['submit-to-sent latency max @ 50 msg/s', `${results.latency.maxMs} ms`],
-      ['accepted (HTTP 202) per second, 20 clients', `${results.throughput.acceptedPerSecond}`],
-      ['delivered per second, 1,000 messages', `${results.throughput.deliveredPerSecond}`],
-      ['lost / duplicates / relay failures', `${lost} / ${log.duplicates} / ${log.failures}`],
-    ];
-    const width = Math.max(...rows.map(([name]) => name.length));
-    process.stdout.write(`\nPostroom local pipeline (${cpus().length} cores, Node ${process.version})\n`);
-    for (const [name, value] of rows) process.stdout.write(`  ${name.padEnd(width)}  ${value}\n`);
-    mkdirSync('bench/results', { recursive: true });
-    writeFileSync('bench/results/pipeline.json', `${JSON.stringify(results, null, 2)}\n`);
-    process.stdout.write('\nWritten to bench/results/pipeline.json\n');
-    if (lost > 0 || log.duplicates > 0) process.exitCode = 1;
-  } finally {
-    await stack.stop();
+function print(sections: ReadonlyArray<BenchSection>) {
+  const rows = sections.flatMap((s) => s.rows);
+  const metricWidth = Math.max(6, ...rows.map((r) => r.metric.length));
+  const valueWidth = Math.max(5, ...rows.map((r) => `${r.value} ${r.unit}`.length));
+  const targetWidth = Math.max(6, ...rows.map((r) => (r.target ?? '').length));
+  const out = process.stdout;
+  out.write(`\nPostroom bench (${cpus().length} cores, Node ${process.version})\n`);
+  for (const section of sections) {
+    out.write(`\n${section.title}\n`);
+    out.write(
+      `  ${'metric'.padEnd(metricWidth)}  ${'value'.padStart(valueWidth)}  ${'target'.padEnd(targetWidth)}  result\n`,
+    );
+    for (const row of section.rows) {
+      const verdict = row.pass === undefined ? '' : row.pass ? 'pass' : 'FAIL';
+      out.write(
+        `  ${row.metric.padEnd(metricWidth)}  ${`${row.value} ${row.unit}`.padStart(valueWidth)}  ${(row.target ?? '').padEnd(targetWidth)}  ${verdict}\n`,
+      );
+    }
+    for (const note of section.notes ?? []) out.write(`  - ${note}\n`);
   }
 }
 

@@ -1,17 +1,16 @@
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { once } from 'node:events';
+import { SHARE_ENV, Worker } from 'node:worker_threads';
 import { CreateTableCommand, type DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import sesLocal from 'aws-ses-v2-local';
-import dynalite from 'dynalite';
-import { buildApp as buildFauxqs } from 'fauxqs';
 import type { PostroomConfig } from '../functions/core/config';
 
 /**
- * The AWS services Postroom uses, emulated in this process and bound to loopback only:
- * fauxqs (SQS, and S3 on the same port), aws-ses-v2-local (SES v2 with a web inbox) and dynalite
- * (DynamoDB, in memory).
+ * The AWS services Postroom uses, emulated on this machine and bound to loopback only: fauxqs (SQS, and
+ * S3 on the same port), aws-ses-v2-local (SES v2 with a web inbox) and dynalite (DynamoDB, in memory).
+ * Each runs in its own worker thread: they are the busiest part of the local pipeline (dynalite parses
+ * every expression, fauxqs and the SES emulator serve every call), and in the handlers' thread every
+ * request they serve would wait behind the handlers' work and the other way round.
  */
 
 export const LOCAL_HOST = '127.0.0.1';
@@ -24,55 +23,78 @@ export interface EmulatorPorts {
 
 export interface RunningEmulators {
   readonly endpoints: { sqs: string; s3: string; ses: string; dynamodb: string };
+  /** Requests served so far, by emulator and operation (`dynamodb UpdateItem`): what a message costs. */
+  calls(): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
 
-export async function startEmulators(ports: EmulatorPorts): Promise<RunningEmulators> {
-  const stops: Array<() => Promise<void>> = [];
-  const stopAll = async () => {
-    for (const stop of stops.reverse()) await stop().catch(() => {});
-  };
-  try {
-    // fauxqs's own start helper binds every interface; its app, listened to here, stays on loopback.
-    const sqs = buildFauxqs({ logger: false });
-    await sqs.listen({ port: ports.sqs, host: LOCAL_HOST });
-    stops.push(() => sqs.close());
-    const sqsPort = (sqs.server.address() as AddressInfo).port;
+type EmulatorName = keyof EmulatorPorts;
 
-    const startSes =
-      typeof sesLocal === 'function' ? sesLocal : (sesLocal as { default: typeof sesLocal }).default;
-    const ses = await startSes({ host: LOCAL_HOST, port: ports.ses });
-    stops.push(() => closeServer(ses));
-    const sesPort = (ses.address() as AddressInfo).port;
-
-    const dynamo: Server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-    await new Promise<void>((resolve, reject) => {
-      dynamo.once('error', reject);
-      dynamo.listen(ports.dynamodb, LOCAL_HOST, () => resolve());
-    });
-    stops.push(() => closeServer(dynamo));
-    const dynamoPort = (dynamo.address() as AddressInfo).port;
-
-    return {
-      endpoints: {
-        sqs: `http://${LOCAL_HOST}:${sqsPort}`,
-        s3: `http://${LOCAL_HOST}:${sqsPort}`,
-        ses: `http://${LOCAL_HOST}:${sesPort}`,
-        dynamodb: `http://${LOCAL_HOST}:${dynamoPort}`,
-      },
-      stop: stopAll,
-    };
-  } catch (error) {
-    await stopAll();
-    throw error;
-  }
+interface EmulatorThread {
+  readonly port: number;
+  calls(): Promise<Record<string, number>>;
+  stop(): Promise<void>;
 }
 
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
+async function startEmulatorThread(emulator: EmulatorName, port: number): Promise<EmulatorThread> {
+  const worker = new Worker(new URL('./emulator-worker.mjs', import.meta.url), {
+    workerData: { emulator, host: LOCAL_HOST, port },
+    // The SES emulator reads its account (AWS_SES_ACCOUNT) from the environment on each request, as it would
+    // in this thread.
+    env: SHARE_ENV,
   });
+  const [started] = (await once(worker, 'message')) as [{ port?: number; error?: string }];
+  if (started.port === undefined) {
+    await worker.terminate();
+    throw new Error(`the ${emulator} emulator did not start: ${started.error ?? 'no port'}`);
+  }
+  const ask = async <T>(message: string, key: string): Promise<T> => {
+    const answer = new Promise<T>((resolve) => {
+      const listener = (reply: Record<string, unknown>) => {
+        if (!(key in reply)) return;
+        worker.off('message', listener);
+        resolve(reply[key] as T);
+      };
+      worker.on('message', listener);
+    });
+    worker.postMessage(message);
+    return answer;
+  };
+  return {
+    port: started.port,
+    calls: () => ask<Record<string, number>>('calls', 'calls'),
+    async stop() {
+      await Promise.race([ask('stop', 'stopped'), new Promise((resolve) => setTimeout(resolve, 2_000))]);
+      await worker.terminate();
+    },
+  };
+}
+
+export async function startEmulators(ports: EmulatorPorts): Promise<RunningEmulators> {
+  const names: EmulatorName[] = ['sqs', 'ses', 'dynamodb'];
+  const started = await Promise.allSettled(names.map((name) => startEmulatorThread(name, ports[name])));
+  const threads = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const stopAll = async () => {
+    await Promise.all(threads.map((thread) => thread.stop().catch(() => {})));
+  };
+  const failed = started.find((result) => result.status === 'rejected');
+  if (failed !== undefined) {
+    await stopAll();
+    throw failed.reason;
+  }
+  const [sqs, ses, dynamodb] = threads as [EmulatorThread, EmulatorThread, EmulatorThread];
+  return {
+    endpoints: {
+      sqs: `http://${LOCAL_HOST}:${sqs.port}`,
+      s3: `http://${LOCAL_HOST}:${sqs.port}`,
+      ses: `http://${LOCAL_HOST}:${ses.port}`,
+      dynamodb: `http://${LOCAL_HOST}:${dynamodb.port}`,
+    },
+    async calls() {
+      return Object.assign({}, ...(await Promise.all(threads.map((thread) => thread.calls()))));
+    },
+    stop: stopAll,
+  };
 }
 
 export interface LocalResources {

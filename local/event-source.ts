@@ -37,16 +37,22 @@ export interface EventSourceOptions {
  */
 export function startEventSource(options: EventSourceOptions): { stop(): Promise<void> } {
   const abort = new AbortController();
-  const loops = Array.from({ length: options.concurrency }, () => pollLoop(options, abort.signal));
+  const deletes = new Set<Promise<void>>();
+  const loops = Array.from({ length: options.concurrency }, () => pollLoop(options, abort.signal, deletes));
   return {
     async stop() {
       abort.abort();
       await Promise.allSettled(loops);
+      await Promise.allSettled([...deletes]);
     },
   };
 }
 
-async function pollLoop(options: EventSourceOptions, signal: AbortSignal): Promise<void> {
+async function pollLoop(
+  options: EventSourceOptions,
+  signal: AbortSignal,
+  deletes: Set<Promise<void>>,
+): Promise<void> {
   while (!signal.aborted) {
     let messages: Message[];
     try {
@@ -69,14 +75,22 @@ async function pollLoop(options: EventSourceOptions, signal: AbortSignal): Promi
       continue;
     }
     if (messages.length === 0) continue;
-    await invoke(options, messages).catch((error: unknown) =>
-      // Undeleted messages come back after their visibility timeout; the relay will not send them twice.
-      options.log.error('deleting processed messages failed', { error: errorName(error) }),
-    );
+    const processed = await invoke(options, messages);
+    if (processed.length === 0) continue;
+    // The next poll need not wait for the delete: the processed messages stay invisible for the visibility
+    // timeout, far longer than a delete takes.
+    const deleting = deleteProcessed(options, processed)
+      .catch((error: unknown) =>
+        // Undeleted messages come back after their visibility timeout; the relay will not send them twice.
+        options.log.error('deleting processed messages failed', { error: errorName(error) }),
+      )
+      .finally(() => deletes.delete(deleting));
+    deletes.add(deleting);
   }
 }
 
-async function invoke(options: EventSourceOptions, messages: Message[]): Promise<void> {
+/** Invokes the handler with a batch; returns the records to delete. */
+async function invoke(options: EventSourceOptions, messages: Message[]): Promise<SQSRecord[]> {
   const records = messages.map((message) => toRecord(message, options));
   let failed: Set<string>;
   try {
@@ -85,10 +99,12 @@ async function invoke(options: EventSourceOptions, messages: Message[]): Promise
   } catch (error) {
     // A thrown handler fails the whole batch: nothing is deleted.
     options.log.error('relay handler threw; the batch stays on the queue', { error: errorName(error) });
-    return;
+    return [];
   }
-  const done = records.filter((record) => !failed.has(record.messageId));
-  if (done.length === 0) return;
+  return records.filter((record) => !failed.has(record.messageId));
+}
+
+async function deleteProcessed(options: EventSourceOptions, done: SQSRecord[]): Promise<void> {
   const result = await options.sqs.send(
     new DeleteMessageBatchCommand({
       QueueUrl: options.queueUrl,

@@ -14,6 +14,7 @@ import { hashApiKey } from '../functions/core/api-keys';
 import type { PostroomConfig } from '../functions/core/config';
 import { type Metrics, noMetrics } from '../functions/core/metrics';
 import { type Clock, type Log, systemClock, type Transport } from '../functions/core/ports';
+import { SendPacer } from '../functions/core/send-pacer';
 import { createEventsHandler } from '../functions/events/app';
 import { createRelayHandler } from '../functions/relay/app';
 import { createSendHandler } from '../functions/send/app';
@@ -52,6 +53,8 @@ export interface LocalStack {
   /** `s3` is fauxqs's SQS endpoint: it serves both. */
   readonly endpoints: { sqs: string; s3: string; ses: string; dynamodb: string };
   readonly resources: LocalResources;
+  /** Requests the emulators have served, by operation. */
+  emulatorCalls(): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
 
@@ -126,6 +129,15 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         random: Math.random,
         blobs,
         messages,
+        // One relay process serves the whole local stack, so it paces at the stack's full rate.
+        pacer:
+          config.relay.maxSendRate === undefined
+            ? undefined
+            : new SendPacer({
+                ratePerSecond: config.relay.maxSendRate,
+                clock,
+                sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+              }),
       });
       const queueArn = await sqs.send(
         new GetQueueAttributesCommand({ QueueUrl: resources.queueUrl, AttributeNames: ['QueueArn'] }),
@@ -173,6 +185,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       sesUrl: emulators.endpoints.ses,
       endpoints: emulators.endpoints,
       resources,
+      emulatorCalls: () => emulators.calls(),
       stop,
     };
   } catch (error) {

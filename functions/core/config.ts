@@ -269,6 +269,13 @@ export const configSchema = z
         retryMaxSeconds: z._default(z.number().check(z.int(), z.gte(0), z.lte(43_200)), 900),
         /** How long idempotency records are kept. Longer than the DLQ's retention, so a redrive cannot resend. */
         recordTtlDays: z._default(z.number().check(z.int(), z.gte(1), z.lte(365)), 30),
+        /**
+         * The provider's maximum send rate, in messages per second, for the whole stack. The relay paces its
+         * sends to stay within it. On AWS each concurrent relay invocation gets maxSendRate /
+         * queue.maxConcurrency (Lambda never runs more than maxConcurrency at once for the queue); locally one
+         * relay paces at the full rate. Absent: no pacing, and throttling is only retried.
+         */
+        maxSendRate: z.optional(z.number().check(z.positive(), z.lte(100_000))),
       }),
       {
         timeoutSeconds: 30,
@@ -340,7 +347,9 @@ function crossFieldRules(value: unknown, ctx: z.core.$RefinementCtx): void {
       timeoutSeconds?: unknown;
       retryBaseSeconds?: unknown;
       retryMaxSeconds?: unknown;
+      maxSendRate?: unknown;
     };
+    queue?: { batchSize?: unknown; maxConcurrency?: unknown };
   };
   const seen = new Set<unknown>();
   if (Array.isArray(config.forms)) {
@@ -390,6 +399,22 @@ function crossFieldRules(value: unknown, ctx: z.core.$RefinementCtx): void {
       path: ['relay', 'retryMaxSeconds'],
       message: 'must be >= relay.retryBaseSeconds',
     });
+  }
+  if (isNumber(relay.maxSendRate) && relay.maxSendRate > 0) {
+    // A paced invocation must get through a whole batch before its timeout, or the batch comes back and
+    // the mail waits a visibility timeout for nothing.
+    const queue = config.queue ?? {};
+    const batchSize = isNumber(queue.batchSize) ? queue.batchSize : 10;
+    const concurrency = isNumber(queue.maxConcurrency) ? queue.maxConcurrency : 2;
+    const timeout = isNumber(relay.timeoutSeconds) ? relay.timeoutSeconds : 30;
+    const secondsPerBatch = batchSize / (relay.maxSendRate / concurrency);
+    if (secondsPerBatch > timeout) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['relay', 'maxSendRate'],
+        message: `each of the queue.maxConcurrency (${concurrency}) relay invocations would need ${Math.ceil(secondsPerBatch)} s for a batch of ${batchSize}, more than relay.timeoutSeconds (${timeout}): raise the rate or lower queue.maxConcurrency or queue.batchSize`,
+      });
+    }
   }
 }
 

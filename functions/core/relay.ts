@@ -34,6 +34,8 @@ export interface RelayDeps {
   readonly blobs?: BlobStore;
   /** Message status (sending, sent, failed); a failed status write is logged, never retried as a send. */
   readonly messages?: MessageStore;
+  /** Keeps sends within the provider's send rate (relay.maxSendRate); absent, sends go out at once. */
+  readonly pacer?: { acquire(): Promise<() => void> };
 }
 
 export type RelayOutcome = 'sent' | 'duplicate' | 'retry' | 'dead-lettered';
@@ -127,12 +129,23 @@ async function relayRecord(record: RelayRecord, deps: RelayDeps): Promise<Record
     return { outcome: 'retry', jobId: job.id };
   }
 
-  await status({ status: 'sending', at: iso(clock.now()), detail: `attempt ${record.receiveCount}` });
+  // The status item is not the claim: the send need not wait for it. Every later status write waits for it,
+  // so the history stays in order. recordStatus never throws.
+  const sending = status({
+    status: 'sending',
+    at: iso(clock.now()),
+    detail: `attempt ${record.receiveCount}`,
+  });
   let providerMessageId: string;
   try {
     const mail = { ...(await compose(job, deps.blobs)), correlationId: record.correlationId };
+    const finished = await deps.pacer?.acquire();
     const started = clock.now();
-    providerMessageId = (await deps.transport.send(mail)).providerMessageId;
+    try {
+      providerMessageId = (await deps.transport.send(mail)).providerMessageId;
+    } finally {
+      finished?.();
+    }
     deps.metrics.duration(DURATION_METRIC.sendLatency, clock.now() - started);
   } catch (error) {
     const failure = classifySendError(error);
@@ -146,6 +159,7 @@ async function relayRecord(record: RelayRecord, deps: RelayDeps): Promise<Record
         // The job is on the DLQ; a stale claim only delays a redrive until its lease ends.
         log.warn('could not record the failure', { ...context, error: errorName(failError) }),
       );
+      await sending;
       await status({ status: 'failed', at: iso(clock.now()), detail: reason });
       log.warn('job dead-lettered', { ...context, outcome: 'dead-lettered', reason });
       return {
@@ -157,6 +171,7 @@ async function relayRecord(record: RelayRecord, deps: RelayDeps): Promise<Record
     await claims.release(job.id, failure.reason, clock.now());
     const delay = backoffSeconds(record.receiveCount, config, deps.random);
     await retryLater(record, delay, deps, context);
+    await sending;
     await status({ status: 'queued', at: iso(clock.now()), detail: `will retry: ${failure.reason}` });
     log.warn('send failed; will retry', {
       ...context,
@@ -167,18 +182,19 @@ async function relayRecord(record: RelayRecord, deps: RelayDeps): Promise<Record
     return { outcome: 'retry', jobId: job.id };
   }
 
-  try {
-    await claims.complete(job.id, providerMessageId, clock.now());
-  } catch (error) {
-    // The provider has the mail. Reporting a failure would only let the lease expire and send it again,
-    // so the message is still deleted; the record stays "sending" until its TTL.
-    log.error('sent, but the completion record failed', { ...context, error: errorName(error) });
-  }
   const sentAt = clock.now();
+  // The claim and the status are separate items; both are written before the message is deleted.
+  await Promise.all([
+    claims.complete(job.id, providerMessageId, sentAt).catch((error: unknown) =>
+      // The provider has the mail. Reporting a failure would only let the lease expire and send it again,
+      // so the message is still deleted; the record stays "sending" until its TTL.
+      log.error('sent, but the completion record failed', { ...context, error: errorName(error) }),
+    ),
+    sending.then(() => status({ status: 'sent', at: iso(sentAt), detail: providerMessageId })),
+  ]);
   const createdAt = Date.parse(job.createdAt);
   if (Number.isFinite(createdAt))
     deps.metrics.duration(DURATION_METRIC.queueToSentLatency, sentAt - createdAt);
-  await status({ status: 'sent', at: iso(sentAt), detail: providerMessageId });
   log.info('job sent', {
     ...context,
     outcome: 'sent',

@@ -12,6 +12,7 @@ import { SqsRelayQueue } from '../adapters/sqs-queue';
 import { createMailTransport } from '../adapters/transport';
 import { SERVICE } from '../core/metrics';
 import { systemClock } from '../core/ports';
+import { SendPacer } from '../core/send-pacer';
 import { createRelayHandler } from './app';
 
 // Cold start: validate config, read the SMTP password from Secrets Manager when there is one, and create
@@ -24,6 +25,17 @@ const dynamodb = createDynamoClient(aws);
 const tableName = requireEnv(process.env, 'TABLE_NAME');
 const secretId = process.env.SMTP_PASSWORD_SECRET_ARN;
 const smtpPassword = secretId ? await readSecretString(config.region, secretId) : undefined;
+// Lambda runs at most queue.maxConcurrency relay invocations for the queue, so each paces at its share of
+// the stack's rate. https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html
+const maxSendRate = config.relay.maxSendRate;
+const pacer =
+  maxSendRate === undefined
+    ? undefined
+    : new SendPacer({
+        ratePerSecond: maxSendRate / config.queue.maxConcurrency,
+        clock: systemClock,
+        sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      });
 
 export const handler = createRelayHandler({
   config,
@@ -43,6 +55,7 @@ export const handler = createRelayHandler({
   metrics: port,
   random: Math.random,
   blobs: blobStoreFromEnv(process.env, config.region),
+  pacer,
 })
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics));

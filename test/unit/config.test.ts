@@ -293,6 +293,38 @@ describe('Core: parseConfig', () => {
   });
 });
 
+describe('Core: parseConfig relay.maxSendRate', () => {
+  it('accepts a send rate and leaves it absent by default', () => {
+    // Act
+    const paced = parseConfig({ ...MINIMAL, relay: { maxSendRate: 14 } });
+
+    // Assess
+    expect(paced.relay.maxSendRate).toBe(14);
+    expect(parseConfig(MINIMAL).relay.maxSendRate).toBeUndefined();
+  });
+
+  it('names relay.maxSendRate when it is not a positive number', () => {
+    // Act
+    const error = configError({ ...MINIMAL, relay: { maxSendRate: 0 } });
+
+    // Assess
+    expect(error.problems.map((p) => p.field)).toContain('postroom.relay.maxSendRate');
+  });
+
+  it('names relay.maxSendRate when a paced invocation could not send its batch within the timeout', () => {
+    // Act: 2 invocations share 0.5/s, so a batch of 10 needs 40 s against a 30 s timeout.
+    const error = configError({ ...MINIMAL, relay: { maxSendRate: 0.5 } });
+
+    // Assess
+    expect(error.problems).toEqual([
+      expect.objectContaining({
+        field: 'postroom.relay.maxSendRate',
+        message: expect.stringContaining('40 s'),
+      }),
+    ]);
+  });
+});
+
 describe('Core: findForm', () => {
   it('finds a form by id and returns undefined for an unknown id', () => {
     const config = parseConfig(shippedConfigInput());

@@ -52,6 +52,55 @@ describe('Core: relayBatch message status', () => {
     });
   });
 
+  it('sends without waiting for the sending status, and still records it before sent', async () => {
+    // Prepare: the status store answers a "sending" write only after the provider was called.
+    const deps = setup();
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const record_ = deps.messages.record.bind(deps.messages);
+    deps.messages.record = async (id, change, owner) => {
+      if (change.status === 'sending') await held;
+      return record_(id, change, owner);
+    };
+    const send = deps.transport.send.bind(deps.transport);
+    deps.transport.send = async (mail) => {
+      release();
+      return send(mail);
+    };
+
+    // Act
+    const result = await relayBatch([record()], deps);
+
+    // Assess
+    expect(result.failures).toEqual([]);
+    expect(deps.transport.sent).toHaveLength(1);
+    expect(deps.messages.statuses(JOB_ID)).toEqual(['sending', 'sent']);
+  });
+
+  it('records sending before queued when a send fails while the sending write is slow', async () => {
+    // Prepare
+    const deps = setup();
+    const record_ = deps.messages.record.bind(deps.messages);
+    deps.messages.record = async (id, change, owner) => {
+      if (change.status === 'sending') await new Promise((resolve) => setTimeout(resolve, 20));
+      return record_(id, change, owner);
+    };
+    deps.transport.failNext(
+      Object.assign(new Error('Throttling'), {
+        name: 'TooManyRequestsException',
+        $metadata: { httpStatusCode: 429 },
+      }),
+    );
+
+    // Act
+    await relayBatch([record()], deps);
+
+    // Assess
+    expect(deps.messages.statuses(JOB_ID)).toEqual(['sending', 'queued']);
+  });
+
   it('records failed with the reason when the provider rejects the mail for good', async () => {
     // Prepare
     const deps = setup();
