@@ -10,6 +10,7 @@ import { createMailTransport } from '../functions/adapters/transport';
 import { parseConfig } from '../functions/core/config';
 import { noMetrics } from '../functions/core/metrics';
 import { type ClaimStore, type Log, systemClock, type Transport } from '../functions/core/ports';
+import { pacerForRate } from '../functions/core/send-pacer';
 import { createRelayHandler } from '../functions/relay/app';
 import type { LocalResources } from './emulators';
 import { startEventSource } from './event-source';
@@ -89,6 +90,8 @@ export async function startRelayWorker(
     random: Math.random,
     blobs: new S3BlobStore(s3, resources.attachmentsBucket),
     messages: new DynamoMessageStore(dynamodb, resources.tableName, config.relay.recordTtlDays),
+    // The only relay of the local stack: it paces at the stack's full rate.
+    pacer: pacerForRate(config.relay.maxSendRate, systemClock),
   });
   const queueArn = await sqs.send(
     new GetQueueAttributesCommand({ QueueUrl: resources.queueUrl, AttributeNames: ['QueueArn'] }),

@@ -14,7 +14,7 @@ import { hashApiKey } from '../functions/core/api-keys';
 import type { PostroomConfig } from '../functions/core/config';
 import { type Metrics, noMetrics } from '../functions/core/metrics';
 import { type Clock, type Log, systemClock, type Transport } from '../functions/core/ports';
-import { SendPacer } from '../functions/core/send-pacer';
+import { pacerForRate } from '../functions/core/send-pacer';
 import { createEventsHandler } from '../functions/events/app';
 import { createRelayHandler } from '../functions/relay/app';
 import { createSendHandler } from '../functions/send/app';
@@ -130,14 +130,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         blobs,
         messages,
         // One relay process serves the whole local stack, so it paces at the stack's full rate.
-        pacer:
-          config.relay.maxSendRate === undefined
-            ? undefined
-            : new SendPacer({
-                ratePerSecond: config.relay.maxSendRate,
-                clock,
-                sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-              }),
+        pacer: pacerForRate(config.relay.maxSendRate, clock),
       });
       const queueArn = await sqs.send(
         new GetQueueAttributesCommand({ QueueUrl: resources.queueUrl, AttributeNames: ['QueueArn'] }),

@@ -102,3 +102,13 @@ export class SendPacer {
     }
   }
 }
+
+/** A pacer on real timers for `ratePerSecond`, or none when no rate is configured. */
+export function pacerForRate(ratePerSecond: number | undefined, clock: Clock): SendPacer | undefined {
+  if (ratePerSecond === undefined) return undefined;
+  return new SendPacer({
+    ratePerSecond,
+    clock,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+  });
+}

@@ -12,7 +12,7 @@ import { SqsRelayQueue } from '../adapters/sqs-queue';
 import { createMailTransport } from '../adapters/transport';
 import { SERVICE } from '../core/metrics';
 import { systemClock } from '../core/ports';
-import { SendPacer } from '../core/send-pacer';
+import { pacerForRate } from '../core/send-pacer';
 import { createRelayHandler } from './app';
 
 // Cold start: validate config, read the SMTP password from Secrets Manager when there is one, and create
@@ -28,14 +28,10 @@ const smtpPassword = secretId ? await readSecretString(config.region, secretId) 
 // Lambda runs at most queue.maxConcurrency relay invocations for the queue, so each paces at its share of
 // the stack's rate. https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html
 const maxSendRate = config.relay.maxSendRate;
-const pacer =
-  maxSendRate === undefined
-    ? undefined
-    : new SendPacer({
-        ratePerSecond: maxSendRate / config.queue.maxConcurrency,
-        clock: systemClock,
-        sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-      });
+const pacer = pacerForRate(
+  maxSendRate === undefined ? undefined : maxSendRate / config.queue.maxConcurrency,
+  systemClock,
+);
 
 export const handler = createRelayHandler({
   config,
