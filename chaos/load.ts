@@ -62,13 +62,16 @@ console.log(
   `load: ${count} requests at ${rate}/s for ${durationSeconds} s, open loop, against ${stack.apiUrl}`,
 );
 console.log('load: the forms rate limits (rateLimit.perIp, perForm) are lifted for this run');
+console.log('load: the relay runs at the lowest CPU priority, so the queue absorbs what it cannot send yet');
 // Three processes, as on AWS the API, the relay and the callers are separate: this one (emulators and the
-// API), the relay (local/relay-worker.ts) and the client (load-client.ts).
-const relay = new RelayWorkers({
-  config: configInput,
-  endpoints: stack.endpoints,
-  resources: stack.resources,
-});
+// API), the relay (local/relay-worker.ts) and the client (load-client.ts). On AWS the relay runs on other
+// machines than the API; here they share the cores, so the relay gets the lowest priority: the API answers
+// first, the queue holds what the relay has not sent yet, and the relay drains it when the load ends.
+const relay = new RelayWorkers(
+  { config: configInput, endpoints: stack.endpoints, resources: stack.resources },
+  {},
+  19,
+);
 await relay.start();
 const runId = randomUUID().slice(0, 8);
 const started = performance.now();

@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { RELAY_WORKER_ENV, type RelayWorkerSettings, WINDOW_LOG } from '../local/relay-worker';
@@ -41,6 +42,8 @@ export class RelayWorkers {
     private readonly settings: Omit<RelayWorkerSettings, 'generation'>,
     /** Secrets the relay reads from its environment (the SMTP password). */
     private readonly env: Readonly<Record<string, string>> = {},
+    /** The relay's scheduling priority (a nice value, 19 lowest); absent, the system's default. */
+    private readonly priority?: number,
   ) {}
 
   /** Starts a new relay process and resolves when it polls the queue. */
@@ -65,6 +68,7 @@ export class RelayWorkers {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
+    if (this.priority !== undefined && child.pid !== undefined) setPriority(child.pid, this.priority);
     let markReady: () => void = () => {};
     this.ready = new Promise<void>((resolve) => {
       markReady = resolve;
