@@ -146,8 +146,8 @@ export class Monitoring extends Construct {
     const deadLetters = new Alarm(this, 'DeadLettersAlarm', {
       alarmDescription:
         'Postroom: mail jobs are in the dead-letter queue. Each is a message that was not sent after every ' +
-        'retry, or could not be sent at all. Read the relay logs for the job ids, fix the cause (identity, ' +
-        'credentials, quota), then redrive the dead-letter queue to the mail queue from the SQS console.',
+        'retry, or could not be sent at all. See why with postroom dlq list --stack NAME, fix the cause ' +
+        '(identity, credentials, quota), then postroom dlq redrive --stack NAME --all.',
       metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
         statistic: Stats.MAXIMUM,
         period: Duration.minutes(1),
