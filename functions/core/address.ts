@@ -69,7 +69,7 @@ export function parseAddress(input: string): Parsed<Address> {
 
   if (rawDomain.startsWith('[')) return fail('must not use an IP-literal domain');
   if (rawDomain === '') return fail('must have a domain after the @');
-  const domain = domainToASCII(rawDomain.toLowerCase());
+  const domain = asciiDomain(rawDomain.toLowerCase());
   if (domain === '' || domain.length > 253) return fail('must have a valid domain');
   const labels = domain.split('.');
   if (labels.length < 2 || !labels.every((label) => LABEL.test(label)))
@@ -79,6 +79,16 @@ export function parseAddress(input: string): Parsed<Address> {
   if (/^\d+$/.test(tld)) return fail('must not use an IP address as the domain');
 
   return { ok: true, value: { address: `${localPart}@${domain}`, localPart, domain } };
+}
+
+// Letters, digits, dots and hyphens, with a top-level label that starts with a letter: the domain most
+// addresses have, which UTS 46 maps to itself. A label starting `xn--` must be checked as punycode, and a
+// numeric or `0x` last label makes the WHATWG host parser read an IPv4 address, so both take the full path.
+const PLAIN_DOMAIN = /^(?!xn--)(?:[a-z0-9-]+\.(?!xn--))+[a-z][a-z0-9-]*$/;
+
+/** The domain in ASCII (punycode), or '' when it is not a valid domain name. */
+export function asciiDomain(lowercased: string): string {
+  return PLAIN_DOMAIN.test(lowercased) ? lowercased : domainToASCII(lowercased);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { FormConfig } from './config';
 import { HttpError, ValidationError } from './errors';
 import type { FormSubmission } from './form-submission';
@@ -142,6 +142,7 @@ function visitorText(submission: FormSubmission): Array<readonly [string, string
   return [['name', submission.name ?? ''], ['message', submission.message], ...submission.extra];
 }
 
+// One-shot hashing (Node 20.12+), without a Hash object per key: the same SHA-256, so stored keys still match.
 function digest(value: string): string {
-  return createHash('sha256').update(value).digest('base64url').slice(0, 32);
+  return hash('sha256', value, 'base64url').slice(0, 32);
 }

@@ -151,12 +151,28 @@ export function envelopeRecipients(job: {
 /** SQS's own limit on a message is 1 MiB; this keeps a job well inside it with room for attributes. */
 export const MAX_MAIL_JOB_BYTES = 900 * 1024;
 
+/**
+ * The queue message body of each job, written once: the producer measures a job against the SQS limit and
+ * the queue adapter then sends the same text. Jobs are not changed once built, so a job's text is its own.
+ */
+const serialized = new WeakMap<MailJob, string>();
+
 export function mailJobBytes(job: MailJob): number {
-  return Buffer.byteLength(JSON.stringify(job));
+  return Buffer.byteLength(serializeMailJob(job));
 }
 
+/**
+ * A job as the queue message body. The producer builds jobs from parts it has already validated (the
+ * submission, the API request, the configuration), so the schema is not run again here: it is the relay's
+ * boundary, and property tests prove every job a producer builds parses with it.
+ */
 export function serializeMailJob(job: MailJob): string {
-  return JSON.stringify(mailJobSchema.parse(job));
+  let body = serialized.get(job);
+  if (body === undefined) {
+    body = JSON.stringify(job);
+    serialized.set(job, body);
+  }
+  return body;
 }
 
 export type ParsedJob = { ok: true; job: MailJob } | { ok: false; reason: string };
