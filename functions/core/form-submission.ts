@@ -163,50 +163,35 @@ export function renderBody(
   submission: FormSubmission,
   files: ReadonlyArray<ListedFile> = [],
 ): RenderedBody {
+  const replyTo = submission.email.address;
   const rows: ReadonlyArray<readonly [string, string]> = [
     ['Name', submission.name ?? '(not given)'],
-    ['Email', submission.email.address],
+    ['Email', replyTo],
     ...submission.extra,
   ];
-  const text = [
-    `New submission to the form "${form.id}".`,
-    '',
-    ...rows.map(([label, value]) => `${label}: ${value.replace(/\n/g, '\n  ')}`),
-    '',
-    'Message:',
-    submission.message,
-    '',
-    ...(files.length === 0
-      ? []
-      : ['Attached files:', ...files.map((file) => `  ${file.filename} (${formatBytes(file.size)})`), '']),
-    '--',
-    `Reply to this mail to answer ${submission.email.address}.`,
-    '',
-  ].join('\n');
-  const html = [
-    '<!doctype html>',
-    '<html><body style="font-family:sans-serif">',
-    `<p>New submission to the form &quot;${escapeHtml(form.id)}&quot;.</p>`,
-    '<table cellpadding="4">',
-    ...rows.map(
-      ([label, value]) =>
-        `<tr><th align="left" valign="top">${escapeHtml(label)}</th><td>${htmlText(value)}</td></tr>`,
-    ),
-    '</table>',
-    '<p><strong>Message:</strong></p>',
-    `<p>${htmlText(submission.message)}</p>`,
-    ...(files.length === 0
-      ? []
-      : [
-          '<p><strong>Attached files:</strong></p>',
-          '<ul>',
-          ...files.map((file) => `<li>${escapeHtml(file.filename)} (${formatBytes(file.size)})</li>`),
-          '</ul>',
-        ]),
-    `<p style="color:#666">Reply to this mail to answer ${escapeHtml(submission.email.address)}.</p>`,
-    '</body></html>',
-    '',
-  ].join('\n');
+  // Built by concatenation, one line at a time: this runs for every accepted submission.
+  let text = `New submission to the form "${form.id}".\n\n`;
+  let html =
+    '<!doctype html>\n<html><body style="font-family:sans-serif">\n' +
+    `<p>New submission to the form &quot;${escapeHtml(form.id)}&quot;.</p>\n<table cellpadding="4">\n`;
+  for (const [label, value] of rows) {
+    text += `${label}: ${indentLines(value)}\n`;
+    html += `<tr><th align="left" valign="top">${escapeHtml(label)}</th><td>${htmlText(value)}</td></tr>\n`;
+  }
+  text += `\nMessage:\n${submission.message}\n\n`;
+  html += `</table>\n<p><strong>Message:</strong></p>\n<p>${htmlText(submission.message)}</p>\n`;
+  if (files.length > 0) {
+    text += 'Attached files:\n';
+    html += '<p><strong>Attached files:</strong></p>\n<ul>\n';
+    for (const file of files) {
+      text += `  ${file.filename} (${formatBytes(file.size)})\n`;
+      html += `<li>${escapeHtml(file.filename)} (${formatBytes(file.size)})</li>\n`;
+    }
+    text += '\n';
+    html += '</ul>\n';
+  }
+  text += `--\nReply to this mail to answer ${replyTo}.\n`;
+  html += `<p style="color:#666">Reply to this mail to answer ${escapeHtml(replyTo)}.</p>\n</body></html>\n`;
   return { text, html };
 }
 
@@ -252,7 +237,13 @@ function normalizeLines(value: string): string {
 }
 
 function htmlText(value: string): string {
-  return escapeHtml(value).replace(/\n/g, '<br>\n');
+  const escaped = escapeHtml(value);
+  return escaped.includes('\n') ? escaped.replace(/\n/g, '<br>\n') : escaped;
+}
+
+/** A multi-line value under its label: continuation lines indented. */
+function indentLines(value: string): string {
+  return value.includes('\n') ? value.replace(/\n/g, '\n  ') : value;
 }
 
 /** A field name fit to echo back in an error: bounded and printable. */

@@ -61,6 +61,8 @@ export function escapeHtml(value: string): string {
 
 /** Media type of a Content-Type header, lowercased, without parameters. */
 export function mediaType(contentType: string | undefined): string | undefined {
-  const type = contentType?.split(';', 1)[0]?.trim().toLowerCase();
+  if (contentType === undefined) return undefined;
+  const end = contentType.indexOf(';');
+  const type = (end < 0 ? contentType : contentType.slice(0, end)).trim().toLowerCase();
   return type === '' ? undefined : type;
 }
