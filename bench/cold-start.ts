@@ -30,8 +30,6 @@ function functionEnv(): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
     POSTROOM_CONFIG: JSON.stringify(readPostroomContext(path.join(REPO_ROOT, 'cdk.json'))),
-    // As MailFunction sets it: Node reads each bundle's source map when the bundle loads.
-    NODE_OPTIONS: '--enable-source-maps',
     TABLE_NAME: 'postroom-bench',
     MAIL_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/postroom-mail',
     DEAD_LETTER_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/postroom-dlq',
