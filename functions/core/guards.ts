@@ -44,12 +44,12 @@ export async function enforceRateLimits(
   nowMs: number,
   store: GuardStore,
 ): Promise<void> {
+  const { perIp, perForm } = form.rateLimit;
   const limits = [
-    { limit: form.rateLimit.perIp, key: `rate#ip#${form.id}#${digest(clientIp)}` },
-    { limit: form.rateLimit.perForm, key: `rate#form#${form.id}` },
+    ...(perIp ? [{ limit: perIp, key: `rate#ip#${form.id}#${digest(clientIp)}` }] : []),
+    ...(perForm ? [{ limit: perForm, key: `rate#form#${form.id}` }] : []),
   ];
   for (const { limit, key } of limits) {
-    if (!limit) continue;
     const nowSeconds = Math.floor(nowMs / 1000);
     const windowStart = nowSeconds - (nowSeconds % limit.windowSeconds);
     const windowEnd = windowStart + limit.windowSeconds;
