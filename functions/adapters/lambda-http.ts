@@ -5,7 +5,9 @@ import type { HttpRequest, HttpResponse } from '../core/http';
 /** API Gateway REST (v1) proxy event to the core's request: headers lowercased, body decoded to bytes. */
 export function toHttpRequest(event: APIGatewayProxyEvent): HttpRequest {
   const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(event.headers ?? {})) {
+  const given = event.headers ?? {};
+  for (const name in given) {
+    const value = given[name];
     if (value !== undefined) headers[name.toLowerCase()] = value;
   }
   const body =

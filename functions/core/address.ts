@@ -44,16 +44,13 @@ export function parseAddress(input: string): Parsed<Address> {
   if (input.length > MAX_ADDRESS_LENGTH) return fail(`must be at most ${MAX_ADDRESS_LENGTH} characters`);
   if (CONTROL.test(input)) return fail('must not contain control characters (such as line breaks)');
   const value = input.trim();
-  if (value === '') return fail('must be an email address');
-  if (/[()]/.test(value)) return fail('must not contain comments (parentheses)');
-  if (/[:;]/.test(value)) return fail('must be a single address, not a group');
-  if (value.includes(',')) return fail('must be a single address, not a list');
-  if (value.includes('"')) return fail('must not have a quoted local part');
-  if (/[<>]/.test(value)) return fail('must be a bare address such as name@example.com, without < >');
-  if (/\s/.test(value)) return fail('must not contain spaces');
-
+  // Most addresses are plain: one @ between atext, dots and domain characters. Those pass every check in
+  // refuseShape, which is there to name what is wrong with the others.
+  if (!PLAIN_ADDRESS.test(value)) {
+    const refusal = refuseShape(value);
+    if (refusal !== undefined) return fail(refusal);
+  }
   const at = value.lastIndexOf('@');
-  if (at < 0 || value.indexOf('@') !== at) return fail('must contain exactly one @');
   const localPart = value.slice(0, at);
   const rawDomain = value.slice(at + 1);
 
@@ -69,7 +66,7 @@ export function parseAddress(input: string): Parsed<Address> {
 
   if (rawDomain.startsWith('[')) return fail('must not use an IP-literal domain');
   if (rawDomain === '') return fail('must have a domain after the @');
-  const domain = domainToASCII(rawDomain.toLowerCase());
+  const domain = asciiDomain(rawDomain.toLowerCase());
   if (domain === '' || domain.length > 253) return fail('must have a valid domain');
   const labels = domain.split('.');
   if (labels.length < 2 || !labels.every((label) => LABEL.test(label)))
@@ -79,6 +76,33 @@ export function parseAddress(input: string): Parsed<Address> {
   if (/^\d+$/.test(tld)) return fail('must not use an IP address as the domain');
 
   return { ok: true, value: { address: `${localPart}@${domain}`, localPart, domain } };
+}
+
+// RFC 5322 atext and dots, one @, then letters, digits, dots and hyphens.
+const PLAIN_ADDRESS = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+$/;
+
+/** Why a trimmed address that is not plain is refused before its parts are looked at, if it is. */
+function refuseShape(value: string): string | undefined {
+  if (value === '') return 'must be an email address';
+  if (/[()]/.test(value)) return 'must not contain comments (parentheses)';
+  if (/[:;]/.test(value)) return 'must be a single address, not a group';
+  if (value.includes(',')) return 'must be a single address, not a list';
+  if (value.includes('"')) return 'must not have a quoted local part';
+  if (/[<>]/.test(value)) return 'must be a bare address such as name@example.com, without < >';
+  if (/\s/.test(value)) return 'must not contain spaces';
+  const at = value.lastIndexOf('@');
+  if (at < 0 || value.indexOf('@') !== at) return 'must contain exactly one @';
+  return undefined;
+}
+
+// Letters, digits, dots and hyphens, with a top-level label that starts with a letter: the domain most
+// addresses have, which UTS 46 maps to itself. A label starting `xn--` must be checked as punycode, and a
+// numeric or `0x` last label makes the WHATWG host parser read an IPv4 address, so both take the full path.
+const PLAIN_DOMAIN = /^(?!xn--)(?:[a-z0-9-]+\.(?!xn--))+[a-z][a-z0-9-]*$/;
+
+/** The domain in ASCII (punycode), or '' when it is not a valid domain name. */
+export function asciiDomain(lowercased: string): string {
+  return PLAIN_DOMAIN.test(lowercased) ? lowercased : domainToASCII(lowercased);
 }
 
 /**

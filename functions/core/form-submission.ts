@@ -107,20 +107,44 @@ export function validateSubmission(fields: SubmittedFields, form: FormConfig): F
 
 /** Fills `{{field}}` placeholders. The result is one line: a header can never be split by a field's content. */
 export function renderSubject(template: string, submission: FormSubmission): string {
-  const values = new Map<string, string>([
-    ['email', submission.email.address],
-    ['message', submission.message],
-    ...submission.extra,
-  ]);
-  if (submission.name !== undefined) values.set('name', submission.name);
-  const filled = template.replace(
-    /\{\{\s*([A-Za-z0-9 _.-]+?)\s*\}\}/g,
-    (_, key: string) => values.get(key) ?? '',
-  );
+  const parts = subjectParts(template);
+  let filled = '';
+  for (let i = 0; i < parts.length; i++) {
+    const part = parts[i] as string;
+    // Odd parts are field names, even parts the text between them.
+    filled += i % 2 === 0 ? part : fieldValue(submission, part);
+  }
   const line = filled.replace(/\s+/g, ' ').trim();
-  // Cut, then trim again: the cut may fall just after a space.
-  const bounded = [...line].slice(0, MAX_SUBJECT_LENGTH).join('').trimEnd();
+  // Cut, then trim again: the cut may fall just after a space. A line of at most that many UTF-16 units has
+  // at most that many characters, so only a longer one is cut by characters.
+  const bounded =
+    line.length <= MAX_SUBJECT_LENGTH ? line : [...line].slice(0, MAX_SUBJECT_LENGTH).join('').trimEnd();
   return bounded === '' ? 'New form submission' : bounded;
+}
+
+/** A subject template split once at its placeholders: text, field name, text, field name, ..., text. */
+const subjectTemplates = new Map<string, ReadonlyArray<string>>();
+
+function subjectParts(template: string): ReadonlyArray<string> {
+  let parts = subjectTemplates.get(template);
+  if (parts === undefined) {
+    parts = template.split(/\{\{\s*([A-Za-z0-9 _.-]+?)\s*\}\}/);
+    // Templates come from configuration, a handful per function; the bound only guards against misuse.
+    if (subjectTemplates.size < 256) subjectTemplates.set(template, parts);
+  }
+  return parts;
+}
+
+/** A placeholder's value; when a field name repeats, the last one given wins, as it did with a Map. */
+function fieldValue(submission: FormSubmission, key: string): string {
+  if (key === 'name' && submission.name !== undefined) return submission.name;
+  for (let i = submission.extra.length - 1; i >= 0; i--) {
+    const [name, value] = submission.extra[i] as readonly [string, string];
+    if (name === key) return value;
+  }
+  if (key === 'email') return submission.email.address;
+  if (key === 'message') return submission.message;
+  return '';
 }
 
 export interface RenderedBody {
@@ -139,50 +163,35 @@ export function renderBody(
   submission: FormSubmission,
   files: ReadonlyArray<ListedFile> = [],
 ): RenderedBody {
+  const replyTo = submission.email.address;
   const rows: ReadonlyArray<readonly [string, string]> = [
     ['Name', submission.name ?? '(not given)'],
-    ['Email', submission.email.address],
+    ['Email', replyTo],
     ...submission.extra,
   ];
-  const text = [
-    `New submission to the form "${form.id}".`,
-    '',
-    ...rows.map(([label, value]) => `${label}: ${value.replace(/\n/g, '\n  ')}`),
-    '',
-    'Message:',
-    submission.message,
-    '',
-    ...(files.length === 0
-      ? []
-      : ['Attached files:', ...files.map((file) => `  ${file.filename} (${formatBytes(file.size)})`), '']),
-    '--',
-    `Reply to this mail to answer ${submission.email.address}.`,
-    '',
-  ].join('\n');
-  const html = [
-    '<!doctype html>',
-    '<html><body style="font-family:sans-serif">',
-    `<p>New submission to the form &quot;${escapeHtml(form.id)}&quot;.</p>`,
-    '<table cellpadding="4">',
-    ...rows.map(
-      ([label, value]) =>
-        `<tr><th align="left" valign="top">${escapeHtml(label)}</th><td>${htmlText(value)}</td></tr>`,
-    ),
-    '</table>',
-    '<p><strong>Message:</strong></p>',
-    `<p>${htmlText(submission.message)}</p>`,
-    ...(files.length === 0
-      ? []
-      : [
-          '<p><strong>Attached files:</strong></p>',
-          '<ul>',
-          ...files.map((file) => `<li>${escapeHtml(file.filename)} (${formatBytes(file.size)})</li>`),
-          '</ul>',
-        ]),
-    `<p style="color:#666">Reply to this mail to answer ${escapeHtml(submission.email.address)}.</p>`,
-    '</body></html>',
-    '',
-  ].join('\n');
+  // Built by concatenation, one line at a time: this runs for every accepted submission.
+  let text = `New submission to the form "${form.id}".\n\n`;
+  let html =
+    '<!doctype html>\n<html><body style="font-family:sans-serif">\n' +
+    `<p>New submission to the form &quot;${escapeHtml(form.id)}&quot;.</p>\n<table cellpadding="4">\n`;
+  for (const [label, value] of rows) {
+    text += `${label}: ${indentLines(value)}\n`;
+    html += `<tr><th align="left" valign="top">${escapeHtml(label)}</th><td>${htmlText(value)}</td></tr>\n`;
+  }
+  text += `\nMessage:\n${submission.message}\n\n`;
+  html += `</table>\n<p><strong>Message:</strong></p>\n<p>${htmlText(submission.message)}</p>\n`;
+  if (files.length > 0) {
+    text += 'Attached files:\n';
+    html += '<p><strong>Attached files:</strong></p>\n<ul>\n';
+    for (const file of files) {
+      text += `  ${file.filename} (${formatBytes(file.size)})\n`;
+      html += `<li>${escapeHtml(file.filename)} (${formatBytes(file.size)})</li>\n`;
+    }
+    text += '\n';
+    html += '</ul>\n';
+  }
+  text += `--\nReply to this mail to answer ${replyTo}.\n`;
+  html += `<p style="color:#666">Reply to this mail to answer ${escapeHtml(replyTo)}.</p>\n</body></html>\n`;
   return { text, html };
 }
 
@@ -195,32 +204,26 @@ export function buildFormMailJob(
   attachments: ReadonlyArray<MailJobAttachment> = [],
 ): MailJob {
   const body = renderBody(form, submission, attachments);
-  return {
-    ...envelope(config, form, 'form', meta),
+  const job: MailJob = {
+    v: MAIL_JOB_VERSION,
+    id: meta.id,
+    source: { kind: 'form', formId: form.id },
+    createdAt: meta.createdAt.toISOString(),
+    from: sender(config),
     to: [...form.recipients],
     replyTo: submission.email.address,
     subject: renderSubject(form.subject, submission),
     text: body.text,
     html: body.html,
-    ...(attachments.length === 0 ? {} : { attachments: [...attachments] }),
   };
+  if (attachments.length > 0) job.attachments = [...attachments];
+  return job;
 }
 
-/** What every job from a form shares: version, id, source, time, and the configured sender as From. */
-function envelope(
-  config: PostroomConfig,
-  form: FormConfig,
-  kind: 'form' | 'autoresponse',
-  meta: { id: string; createdAt: Date },
-): Pick<MailJob, 'v' | 'id' | 'source' | 'createdAt' | 'from'> {
+/** The configured sender as From: the only From a job from a form ever has. */
+function sender(config: PostroomConfig): MailJob['from'] {
   const { name, address } = config.sender;
-  return {
-    v: MAIL_JOB_VERSION,
-    id: meta.id,
-    source: { kind, formId: form.id },
-    createdAt: meta.createdAt.toISOString(),
-    from: name === undefined ? { address } : { name, address },
-  };
+  return name === undefined ? { address } : { name, address };
 }
 
 function formatBytes(bytes: number): string {
@@ -234,7 +237,13 @@ function normalizeLines(value: string): string {
 }
 
 function htmlText(value: string): string {
-  return escapeHtml(value).replace(/\n/g, '<br>\n');
+  const escaped = escapeHtml(value);
+  return escaped.includes('\n') ? escaped.replace(/\n/g, '<br>\n') : escaped;
+}
+
+/** A multi-line value under its label: continuation lines indented. */
+function indentLines(value: string): string {
+  return value.includes('\n') ? value.replace(/\n/g, '\n  ') : value;
 }
 
 /** A field name fit to echo back in an error: bounded and printable. */
@@ -254,7 +263,11 @@ export function buildAutoresponseJob(
   const auto = form.autoresponse;
   if (!auto) return undefined;
   return {
-    ...envelope(config, form, 'autoresponse', meta),
+    v: MAIL_JOB_VERSION,
+    id: meta.id,
+    source: { kind: 'autoresponse', formId: form.id },
+    createdAt: meta.createdAt.toISOString(),
+    from: sender(config),
     to: [to],
     subject: auto.subject,
     text: auto.text,

@@ -49,12 +49,20 @@ const HTML_ESCAPES: Record<string, string> = {
   "'": '&#39;',
 };
 
+const HTML_SPECIAL = /[&<>"']/;
+const HTML_SPECIALS = /[&<>"']/g;
+
 export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (char) => HTML_ESCAPES[char] ?? char);
+  // Most field values have nothing to escape: testing first spares the copy.
+  return HTML_SPECIAL.test(value)
+    ? value.replace(HTML_SPECIALS, (char) => HTML_ESCAPES[char] ?? char)
+    : value;
 }
 
 /** Media type of a Content-Type header, lowercased, without parameters. */
 export function mediaType(contentType: string | undefined): string | undefined {
-  const type = contentType?.split(';', 1)[0]?.trim().toLowerCase();
+  if (contentType === undefined) return undefined;
+  const end = contentType.indexOf(';');
+  const type = (end < 0 ? contentType : contentType.slice(0, end)).trim().toLowerCase();
   return type === '' ? undefined : type;
 }

@@ -5,47 +5,13 @@ import './zod';
 
 /**
  * The queue message: one mail, fully rendered by the send function, relayed as-is by the relay function.
- * Producer and consumer both go through this schema. `v` is bumped on any change a consumer of the
- * previous version could not read; relays then accept both versions until the queue has drained.
+ * The schema below is the one definition of its shape: the consumer parses every job with it, and property
+ * tests hold the producers to it. `v` is bumped on any change a consumer of the previous version could not
+ * read; relays then accept both versions until the queue has drained.
  */
-
-/** An address already parsed by the producer; the consumer checks it again by the same rules. */
-const sendableAddress = z.string().check(
-  z.maxLength(MAX_ADDRESS_LENGTH),
-  z.refine((value) => {
-    const parsed = parseAddress(value);
-    return parsed.ok && parsed.value.address === value;
-  }, 'is not a normalized address'),
-);
 
 /** Largest attachment a job may name: the most any form may accept (config `files.maxFileBytes`). */
 const MAX_ATTACHMENT_BYTES = 10_485_760;
-
-const attachmentFields = {
-  filename: z.string().check(
-    z.refine((value) => {
-      const checked = checkFilename(value);
-      return checked.ok && checked.filename === value;
-    }, 'is not a plain file name'),
-  ),
-  contentType: z.string().check(z.regex(MIME_TYPE)),
-  /** Bytes of the file itself (not of its base64). */
-  size: z.number().check(z.int(), z.gte(0), z.lte(MAX_ATTACHMENT_BYTES)),
-};
-
-/** A small file carried in the job itself, base64-encoded. */
-const inlineAttachmentSchema = z
-  .strictObject({ ...attachmentFields, content: z.base64() })
-  .check(z.refine((file) => base64Bytes(file.content) === file.size, 'content is not of the stated size'));
-
-/**
- * A claim check: the file waits in the attachments bucket under `attachments/<job id>/<index>` and the
- * relay fetches it. The key is bound to this job's id by the job-level check below.
- */
-const blobAttachmentSchema = z.strictObject({
-  ...attachmentFields,
-  blob: z.strictObject({ key: z.string().check(z.regex(/^attachments\/[0-9a-f-]{36}\/\d{1,2}$/)) }),
-});
 
 export const MAIL_JOB_VERSION = 1;
 
@@ -69,75 +35,132 @@ export const TAG_TEXT = /^[A-Za-z0-9_-]{1,256}$/;
 /** Most tags a sender sets; Postroom adds its own `postroom-job-id`. SES accepts up to 50. */
 export const MAX_TAGS = 10;
 
-const tagSchema = z.strictObject({
-  name: z.string().check(z.regex(TAG_TEXT)),
-  value: z.string().check(z.regex(TAG_TEXT)),
-});
-
 /**
- * Where a job comes from. A contact form (or its autoresponse) names the form; the transactional API names
- * the API key's id. `api` was added within version 1, like `autoresponse`: deploy the relay first.
+ * The schema, built at its first use: building zod schemas costs time at cold start, and only the consumer
+ * (the relay) parses jobs. The send function never needs it.
  */
-const sourceSchema = z.discriminatedUnion('kind', [
-  z.strictObject({
-    kind: z.enum(['form', 'autoresponse']),
-    formId: z.string().check(z.minLength(1), z.maxLength(64)),
-  }),
-  z.strictObject({ kind: z.literal('api'), keyId: z.string().check(z.minLength(1), z.maxLength(64)) }),
-]);
-
-export const mailJobSchema = z
-  .strictObject({
-    v: z.literal(MAIL_JOB_VERSION),
-    id: z.uuid(),
-    // `autoresponse`: the confirmation a form sends its visitor. Added within version 1: deploy the relay
-    // (which reads both kinds) before a send function that writes the new kind.
-    source: sourceSchema,
-    createdAt: z.iso.datetime(),
-    from: z.strictObject({
-      name: z.optional(z.string().check(z.maxLength(MAX_DISPLAY_NAME_LENGTH))),
-      address: sendableAddress,
-    }),
-    to: z.array(sendableAddress).check(z.minLength(1), z.maxLength(MAX_RECIPIENTS)),
-    /** Copies, in the Cc header. Optional fields, like attachments, added within version 1. */
-    cc: z.optional(z.array(sendableAddress).check(z.minLength(1), z.maxLength(MAX_RECIPIENTS))),
-    /** Blind copies: in the envelope only, never in a header. */
-    bcc: z.optional(z.array(sendableAddress).check(z.minLength(1), z.maxLength(MAX_RECIPIENTS))),
-    /** Headers from ALLOWED_HEADERS, set by an API sender. */
-    headers: z.optional(z.partialRecord(z.enum(ALLOWED_HEADERS), z.string().check(z.regex(HEADER_VALUE)))),
-    /** Message tags for SES (EmailTags); the SMTP transport ignores them. */
-    tags: z.optional(z.array(tagSchema).check(z.minLength(1), z.maxLength(MAX_TAGS))),
-    replyTo: z.optional(sendableAddress),
-    subject: z.string().check(z.minLength(1), z.maxLength(998)),
-    text: z.string(),
-    html: z.string(),
-    /**
-     * Files attached to the mail. Added without bumping `v`: the field is optional, so every version-1 job
-     * written before it still parses. A relay older than this field would dead-letter a job that has it
-     * (the schema is strict), with the reason; one `cdk deploy` updates both functions together.
-     */
-    attachments: z.optional(
-      z.array(z.union([inlineAttachmentSchema, blobAttachmentSchema])).check(z.minLength(1), z.maxLength(10)),
-    ),
-  })
-  .check(
-    z.refine((job) => job.to.length + (job.cc?.length ?? 0) + (job.bcc?.length ?? 0) <= MAX_RECIPIENTS, {
-      message: `has more than ${MAX_RECIPIENTS} recipients in to, cc and bcc`,
-      path: ['to'],
-    }),
-    z.refine(
-      (job) =>
-        (job.attachments ?? []).every(
-          (file) => !('blob' in file) || file.blob.key.startsWith(`attachments/${job.id}/`),
-        ),
-      { message: 'names an attachment of another job', path: ['attachments'] },
-    ),
+function buildMailJobSchema() {
+  /** An address already parsed by the producer; the consumer checks it again by the same rules. */
+  const sendableAddress = z.string().check(
+    z.maxLength(MAX_ADDRESS_LENGTH),
+    z.refine((value) => {
+      const parsed = parseAddress(value);
+      return parsed.ok && parsed.value.address === value;
+    }, 'is not a normalized address'),
   );
 
-export type MailJob = z.infer<typeof mailJobSchema>;
+  const attachmentFields = {
+    filename: z.string().check(
+      z.refine((value) => {
+        const checked = checkFilename(value);
+        return checked.ok && checked.filename === value;
+      }, 'is not a plain file name'),
+    ),
+    contentType: z.string().check(z.regex(MIME_TYPE)),
+    /** Bytes of the file itself (not of its base64). */
+    size: z.number().check(z.int(), z.gte(0), z.lte(MAX_ATTACHMENT_BYTES)),
+  };
+
+  /** A small file carried in the job itself, base64-encoded. */
+  const inlineAttachmentSchema = z
+    .strictObject({ ...attachmentFields, content: z.base64() })
+    .check(z.refine((file) => base64Bytes(file.content) === file.size, 'content is not of the stated size'));
+
+  /**
+   * A claim check: the file waits in the attachments bucket under `attachments/<job id>/<index>` and the
+   * relay fetches it. The key is bound to this job's id by the job-level check below.
+   */
+  const blobAttachmentSchema = z.strictObject({
+    ...attachmentFields,
+    blob: z.strictObject({ key: z.string().check(z.regex(/^attachments\/[0-9a-f-]{36}\/\d{1,2}$/)) }),
+  });
+
+  const tagSchema = z.strictObject({
+    name: z.string().check(z.regex(TAG_TEXT)),
+    value: z.string().check(z.regex(TAG_TEXT)),
+  });
+
+  /**
+   * Where a job comes from. A contact form (or its autoresponse) names the form; the transactional API names
+   * the API key's id. `api` was added within version 1, like `autoresponse`: deploy the relay first.
+   */
+  const sourceSchema = z.discriminatedUnion('kind', [
+    z.strictObject({
+      kind: z.enum(['form', 'autoresponse']),
+      formId: z.string().check(z.minLength(1), z.maxLength(64)),
+    }),
+    z.strictObject({ kind: z.literal('api'), keyId: z.string().check(z.minLength(1), z.maxLength(64)) }),
+  ]);
+
+  return z
+    .strictObject({
+      v: z.literal(MAIL_JOB_VERSION),
+      id: z.uuid(),
+      // `autoresponse`: the confirmation a form sends its visitor. Added within version 1: deploy the relay
+      // (which reads both kinds) before a send function that writes the new kind.
+      source: sourceSchema,
+      createdAt: z.iso.datetime(),
+      from: z.strictObject({
+        name: z.optional(z.string().check(z.maxLength(MAX_DISPLAY_NAME_LENGTH))),
+        address: sendableAddress,
+      }),
+      to: z.array(sendableAddress).check(z.minLength(1), z.maxLength(MAX_RECIPIENTS)),
+      /** Copies, in the Cc header. Optional fields, like attachments, added within version 1. */
+      cc: z.optional(z.array(sendableAddress).check(z.minLength(1), z.maxLength(MAX_RECIPIENTS))),
+      /** Blind copies: in the envelope only, never in a header. */
+      bcc: z.optional(z.array(sendableAddress).check(z.minLength(1), z.maxLength(MAX_RECIPIENTS))),
+      /** Headers from ALLOWED_HEADERS, set by an API sender. */
+      headers: z.optional(z.partialRecord(z.enum(ALLOWED_HEADERS), z.string().check(z.regex(HEADER_VALUE)))),
+      /** Message tags for SES (EmailTags); the SMTP transport ignores them. */
+      tags: z.optional(z.array(tagSchema).check(z.minLength(1), z.maxLength(MAX_TAGS))),
+      replyTo: z.optional(sendableAddress),
+      subject: z.string().check(z.minLength(1), z.maxLength(998)),
+      text: z.string(),
+      html: z.string(),
+      /**
+       * Files attached to the mail. Added without bumping `v`: the field is optional, so every version-1 job
+       * written before it still parses. A relay older than this field would dead-letter a job that has it
+       * (the schema is strict), with the reason; one `cdk deploy` updates both functions together.
+       */
+      attachments: z.optional(
+        z
+          .array(z.union([inlineAttachmentSchema, blobAttachmentSchema]))
+          .check(z.minLength(1), z.maxLength(10)),
+      ),
+    })
+    .check(
+      z.refine((job) => job.to.length + (job.cc?.length ?? 0) + (job.bcc?.length ?? 0) <= MAX_RECIPIENTS, {
+        message: `has more than ${MAX_RECIPIENTS} recipients in to, cc and bcc`,
+        path: ['to'],
+      }),
+      z.refine(
+        (job) =>
+          (job.attachments ?? []).every(
+            (file) => !('blob' in file) || file.blob.key.startsWith(`attachments/${job.id}/`),
+          ),
+        { message: 'names an attachment of another job', path: ['attachments'] },
+      ),
+    );
+}
+
+type MailJobSchema = ReturnType<typeof buildMailJobSchema>;
+let builtSchema: MailJobSchema | undefined;
+
+function schema(): MailJobSchema {
+  builtSchema ??= buildMailJobSchema();
+  return builtSchema;
+}
+
+/** The relay's boundary: what a job must be for the relay to send it. */
+export const mailJobSchema = {
+  parse: (value: unknown): MailJob => schema().parse(value),
+  safeParse: (value: unknown) => schema().safeParse(value),
+};
+
+export type MailJob = z.infer<MailJobSchema>;
 export type MailJobAttachment = NonNullable<MailJob['attachments']>[number];
-export type InlineAttachment = z.infer<typeof inlineAttachmentSchema>;
-export type BlobAttachment = z.infer<typeof blobAttachmentSchema>;
+export type InlineAttachment = Extract<MailJobAttachment, { content: string }>;
+export type BlobAttachment = Extract<MailJobAttachment, { blob: unknown }>;
 
 /** Everyone the mail is delivered to: to, cc and bcc (the SMTP RCPT TO list, SES's Destination). */
 export function envelopeRecipients(job: {
@@ -151,12 +174,28 @@ export function envelopeRecipients(job: {
 /** SQS's own limit on a message is 1 MiB; this keeps a job well inside it with room for attributes. */
 export const MAX_MAIL_JOB_BYTES = 900 * 1024;
 
+/**
+ * The queue message body of each job, written once: the producer measures a job against the SQS limit and
+ * the queue adapter then sends the same text. Jobs are not changed once built, so a job's text is its own.
+ */
+const serialized = new WeakMap<MailJob, string>();
+
 export function mailJobBytes(job: MailJob): number {
-  return Buffer.byteLength(JSON.stringify(job));
+  return Buffer.byteLength(serializeMailJob(job));
 }
 
+/**
+ * A job as the queue message body. The producer builds jobs from parts it has already validated (the
+ * submission, the API request, the configuration), so the schema is not run again here: it is the relay's
+ * boundary, and property tests prove every job a producer builds parses with it.
+ */
 export function serializeMailJob(job: MailJob): string {
-  return JSON.stringify(mailJobSchema.parse(job));
+  let body = serialized.get(job);
+  if (body === undefined) {
+    body = JSON.stringify(job);
+    serialized.set(job, body);
+  }
+  return body;
 }
 
 export type ParsedJob = { ok: true; job: MailJob } | { ok: false; reason: string };
@@ -168,7 +207,7 @@ export function parseMailJob(body: string): ParsedJob {
   } catch {
     return { ok: false, reason: 'invalid-job: not JSON' };
   }
-  const result = mailJobSchema.safeParse(raw);
+  const result = schema().safeParse(raw);
   if (result.success) return { ok: true, job: result.data };
   const first = result.error.issues[0];
   return {

@@ -3,7 +3,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { toHttpRequest, toProxyResult } from '../adapters/lambda-http';
 import { errorName, HttpError, MethodNotAllowedError, NotFoundError } from '../core/errors';
 import { problemResponse } from '../core/http';
-import { withLogAttributes } from '../core/ports';
+import type { Log } from '../core/ports';
 import { getMessage, type SendApiDeps, sendBatch, sendMessage } from '../core/send-api';
 import { checkHealth, preflightForm, submitForm } from '../core/submit-form';
 
@@ -29,10 +29,7 @@ export function createSendHandler(deps: SendApiDeps) {
 async function route(event: APIGatewayProxyEvent, unscoped: SendApiDeps) {
   const request = toHttpRequest(event);
   // Every line this request logs carries its correlation id, as the relay's lines for its jobs do.
-  const deps = {
-    ...unscoped,
-    log: withLogAttributes(unscoped.log, { correlationId: request.correlationId }),
-  };
+  const deps = { ...unscoped, log: new CorrelatedLog(unscoped.log, request.correlationId) };
   switch (event.resource) {
     case '/v1/forms/{formId}': {
       const formId = event.pathParameters?.formId ?? '';
@@ -54,5 +51,28 @@ async function route(event: APIGatewayProxyEvent, unscoped: SendApiDeps) {
       return problemResponse(new MethodNotAllowedError('GET'));
     default:
       return problemResponse(new NotFoundError('No such route.'));
+  }
+}
+
+/**
+ * The function's log with the request's correlation id on every line, as the relay's lines for its jobs
+ * carry theirs. One object per request, no closures: this is made for every request served.
+ */
+class CorrelatedLog implements Log {
+  constructor(
+    private readonly log: Log,
+    private readonly correlationId: string | undefined,
+  ) {}
+
+  info(message: string, attributes?: Record<string, unknown>): void {
+    this.log.info(message, { correlationId: this.correlationId, ...attributes });
+  }
+
+  warn(message: string, attributes?: Record<string, unknown>): void {
+    this.log.warn(message, { correlationId: this.correlationId, ...attributes });
+  }
+
+  error(message: string, attributes?: Record<string, unknown>): void {
+    this.log.error(message, { correlationId: this.correlationId, ...attributes });
   }
 }

@@ -46,10 +46,10 @@ export class MailFunction extends Construct {
   constructor(scope: Construct, id: string, props: MailFunctionProps) {
     super(scope, id);
 
+    // No NODE_OPTIONS=--enable-source-maps: the asset has no maps, as reading them slows every cold start
+    // (infra/bundling.ts says how to decode a stack).
     const environment = {
       POSTROOM_CONFIG: JSON.stringify(props.rawConfig),
-      // Stack traces point into functions/*.ts, not the minified bundle.
-      NODE_OPTIONS: '--enable-source-maps',
       ...props.environment,
     };
     const environmentBytes = Object.entries(environment).reduce(

@@ -126,7 +126,6 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
         HOME: home,
         BUNDLE_URL: bundleUrl,
         EVENTS: JSON.stringify(events),
-        NODE_OPTIONS: '--enable-source-maps',
         POSTROOM_CONFIG: JSON.stringify({
           ...raw,
           forms: raw.forms.map((form) => ({ ...form, rateLimit: {} })),

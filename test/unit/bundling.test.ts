@@ -1,0 +1,52 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { bundleFunction } from '../../infra/bundling';
+import { REPO_ROOT } from '../../infra/paths';
+
+const workDir = mkdtempSync(path.join(tmpdir(), 'postroom-bundling-'));
+
+function files(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort();
+}
+
+/** Each code file's text without its sourceMappingURL comment, with chunk hashes taken out of names. */
+function code(dir: string): string[] {
+  return files(dir)
+    .filter((file) => file.endsWith('.mjs'))
+    .map((file) =>
+      readFileSync(path.join(dir, file), 'utf8')
+        .replace(/^\/\/# sourceMappingURL=\S+\n/m, '')
+        .replace(/-[A-Z0-9]{8}\.mjs/g, '-HASH.mjs'),
+    )
+    .sort();
+}
+
+describe('Infra: function bundles', () => {
+  afterAll(() => rmSync(workDir, { recursive: true, force: true }));
+
+  it('ships no source maps, and builds them on request for the same code', () => {
+    // Act
+    bundleFunction('send', path.join(workDir, 'deployed'));
+    bundleFunction('send', path.join(workDir, 'mapped'), { sourceMaps: true });
+
+    // Assess
+    expect(files(path.join(workDir, 'deployed')).filter((file) => file.endsWith('.map'))).toEqual([]);
+    expect(
+      files(path.join(workDir, 'mapped')).filter((file) => file.endsWith('.map')).length,
+    ).toBeGreaterThan(0);
+    expect(code(path.join(workDir, 'mapped'))).toEqual(code(path.join(workDir, 'deployed')));
+  }, 60_000);
+
+  it('leaves the MailJob schema out of the send function, which never parses a job', () => {
+    const { metafile } = bundleFunction('send', path.join(workDir, 'send'));
+    const bundled = Object.keys(metafile.outputs)
+      .filter((file) => file.endsWith('.mjs'))
+      // Metafile paths are relative to the repository root.
+      .map((file) => readFileSync(path.join(REPO_ROOT, file), 'utf8'))
+      .join('\n');
+    expect(bundled).toContain('postroom-job-id');
+    expect(bundled).not.toContain('names an attachment of another job');
+  }, 60_000);
+});
