@@ -158,23 +158,7 @@ async function checkSes(
         },
   );
   const maxRate = account.SendQuota?.MaxSendRate;
-  if (config !== undefined && maxRate !== undefined) {
-    const inFlight = config.queue.batchSize * config.queue.maxConcurrency;
-    findings.push(
-      inFlight > maxRate
-        ? {
-            check: 'ses quota',
-            status: 'warn',
-            detail: `the relay may send ${inFlight} at once (queue.batchSize ${config.queue.batchSize} × queue.maxConcurrency ${config.queue.maxConcurrency}), above the max send rate ${maxRate}/s: expect throttling and retries`,
-            fix: `lower queue.maxConcurrency or queue.batchSize so their product is at most ${maxRate}, or ask SES for a higher sending quota`,
-          }
-        : {
-            check: 'ses quota',
-            status: 'ok',
-            detail: `the relay sends at most ${inFlight} at once, within the max send rate ${maxRate}/s`,
-          },
-    );
-  }
+  if (config !== undefined && maxRate !== undefined) findings.push(quotaFinding(config, maxRate));
   return findings;
 }
 
@@ -262,4 +246,39 @@ async function checkQueues(
 
 function queueName(url: string): string {
   return url.slice(url.lastIndexOf('/') + 1);
+}
+
+/**
+ * The relay against SES's maximum send rate. With relay.maxSendRate the relay paces its sends, so the rate
+ * itself must fit; without it, up to batchSize x maxConcurrency sends can leave at once.
+ */
+function quotaFinding(config: PostroomConfig, maxRate: number): Finding {
+  const paced = config.relay.maxSendRate;
+  if (paced !== undefined) {
+    return paced > maxRate
+      ? {
+          check: 'ses quota',
+          status: 'warn',
+          detail: `relay.maxSendRate ${paced}/s is above the max send rate ${maxRate}/s: expect throttling and retries`,
+          fix: `set relay.maxSendRate to at most ${maxRate} (about 90% of it leaves headroom), or ask SES for a higher sending quota`,
+        }
+      : {
+          check: 'ses quota',
+          status: 'ok',
+          detail: `the relay paces its sends at ${paced}/s, within the max send rate ${maxRate}/s`,
+        };
+  }
+  const inFlight = config.queue.batchSize * config.queue.maxConcurrency;
+  return inFlight > maxRate
+    ? {
+        check: 'ses quota',
+        status: 'warn',
+        detail: `the relay may send ${inFlight} at once (queue.batchSize ${config.queue.batchSize} × queue.maxConcurrency ${config.queue.maxConcurrency}), above the max send rate ${maxRate}/s: expect throttling and retries`,
+        fix: `set relay.maxSendRate to at most ${maxRate} so the relay paces its sends, or lower queue.maxConcurrency or queue.batchSize so their product is at most ${maxRate}, or ask SES for a higher sending quota`,
+      }
+    : {
+        check: 'ses quota',
+        status: 'ok',
+        detail: `the relay sends at most ${inFlight} at once, within the max send rate ${maxRate}/s`,
+      };
 }

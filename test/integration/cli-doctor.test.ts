@@ -94,7 +94,33 @@ describe('CLI: postroom doctor against a running local stack', () => {
     const quota = report.findings.find((f) => f.check === 'ses quota');
     expect(quota).toMatchObject({ status: 'warn' });
     expect(quota?.detail).toContain('max send rate 1/s');
+    expect(quota?.fix).toContain('relay.maxSendRate to at most 1');
     expect(quota?.fix).toContain('queue.maxConcurrency');
+  });
+
+  it('holds a paced relay to relay.maxSendRate instead of the concurrency, and warns when it exceeds the quota', async () => {
+    // Prepare: 20 sends may be in flight, but the relay paces at the configured rate
+    process.env.AWS_SES_ACCOUNT = sesAccount({ production: true, maxSendRate: 14 });
+    const dir = mkdtempSync(join(tmpdir(), 'postroom-doctor-'));
+    const write = (name: string, maxSendRate: number) => {
+      const cdk = JSON.parse(readFileSync('cdk.json', 'utf8'));
+      cdk.context.postroom.relay = { ...cdk.context.postroom.relay, maxSendRate };
+      writeFileSync(join(dir, name), JSON.stringify(cdk));
+      return join(dir, name);
+    };
+
+    // Act
+    const within = await doctor('--json', '--config', write('within.json', 12));
+    const above = await doctor('--json', '--config', write('above.json', 50));
+
+    // Assess
+    const quota = (out: string) => (JSON.parse(out) as Report).findings.find((f) => f.check === 'ses quota');
+    expect(quota(within.out)).toMatchObject({
+      status: 'ok',
+      detail: 'the relay paces its sends at 12/s, within the max send rate 14/s',
+    });
+    expect(quota(above.out)).toMatchObject({ status: 'warn', detail: expect.stringContaining('50/s') });
+    expect(quota(above.out)?.fix).toContain('relay.maxSendRate to at most 14');
   });
 
   it('warns that the sandbox and quota are unchecked when the SES emulator has no account', async () => {
