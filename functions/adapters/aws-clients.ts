@@ -1,5 +1,4 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { traceAwsCalls } from './xray-aws';
 
@@ -26,16 +25,6 @@ export function createSqsClient(options: AwsClientOptions): SQSClient {
     new SQSClient({
       region: options.region,
       endpoint: options.endpoints?.sqs,
-      credentials: options.credentials,
-    }),
-  );
-}
-
-export function createSesClient(options: AwsClientOptions): SESv2Client {
-  return traceAwsCalls(
-    new SESv2Client({
-      region: options.region,
-      endpoint: options.endpoints?.ses,
       credentials: options.credentials,
     }),
   );

@@ -1,8 +1,6 @@
 import type { TransportConfig } from '../core/config';
 import type { Transport } from '../core/ports';
 import type { AwsClientOptions } from './aws-clients';
-import { createSesClient } from './aws-clients';
-import { SesTransport } from './ses-transport';
 import { tracedTransport } from './xray-tracer';
 
 /** The transport the configuration names. The SMTP password comes from the environment, never from config. */
@@ -12,27 +10,39 @@ export function createMailTransport(
   secrets: { smtpPassword?: string | undefined; sesConfigurationSet?: string | undefined } = {},
 ): Transport {
   // SES calls are traced by the client; an SMTP relay is traced around each send.
-  if (config.kind === 'smtp') return tracedTransport(lazySmtpTransport(config, secrets.smtpPassword), 'SMTP');
+  if (config.kind === 'smtp') {
+    const password = secrets.smtpPassword;
+    return tracedTransport(
+      loadedOnFirstSend(() =>
+        import('./smtp-transport').then(({ SmtpTransport }) => new SmtpTransport(config, password)),
+      ),
+      'SMTP',
+    );
+  }
   // A configuration set the stack created is named at deploy time and passed in; a configured one wins.
   const configurationSet = config.configurationSet ?? secrets.sesConfigurationSet;
-  return new SesTransport(createSesClient(aws), { configurationSet });
+  return loadedOnFirstSend(() =>
+    Promise.all([import('./ses-client'), import('./ses-transport')]).then(
+      ([{ createSesClient }, { SesTransport }]) =>
+        new SesTransport(createSesClient(aws), { configurationSet }),
+    ),
+  );
 }
 
 /**
- * nodemailer's SMTP client is loaded with the first mail rather than at cold start, so a relay that sends
- * through SES never loads it (the MIME composer the relay always needs is a separate, smaller part).
+ * The transport's client is loaded with the first mail rather than at cold start: the SES v2 client and
+ * nodemailer's SMTP client are each code the relay's start would otherwise load and compile before it
+ * polls the queue, and a relay loads only the one its configuration names. The promise is kept, so a
+ * container creates its client, and its connection pool, once.
  */
-function lazySmtpTransport(
-  config: Extract<TransportConfig, { kind: 'smtp' }>,
-  password: string | undefined,
-): Transport {
+function loadedOnFirstSend(load: () => Promise<Transport>): Transport {
   let transport: Promise<Transport> | undefined;
-  const load = () => {
-    transport ??= import('./smtp-transport').then(({ SmtpTransport }) => new SmtpTransport(config, password));
+  const loaded = () => {
+    transport ??= load();
     return transport;
   };
   return {
-    send: async (mail) => (await load()).send(mail),
+    send: async (mail) => (await loaded()).send(mail),
     close: async () => {
       if (transport !== undefined) await (await transport).close?.();
     },

@@ -49,4 +49,24 @@ describe('Infra: function bundles', () => {
     expect(bundled).toContain('postroom-job-id');
     expect(bundled).not.toContain('names an attachment of another job');
   }, 60_000);
+
+  it("loads the relay's SES client and MIME composer with its first mail, not at cold start", () => {
+    const { metafile } = bundleFunction('relay', path.join(workDir, 'relay'));
+    const outputs = Object.entries(metafile.outputs).filter(([file]) => file.endsWith('.mjs'));
+    // What the entry loads by static import, transitively: the code of a cold start.
+    const coldStart = new Set(outputs.filter(([file]) => file.endsWith('/index.mjs')).map(([file]) => file));
+    for (const file of coldStart)
+      for (const imported of metafile.outputs[file]?.imports ?? [])
+        if (imported.kind === 'import-statement' && !imported.external) coldStart.add(imported.path);
+    const inputsOf = (files: string[]) =>
+      files.flatMap((file) => Object.keys(metafile.outputs[file]?.inputs ?? {})).join('\n');
+    const loadedAtColdStart = inputsOf([...coldStart]);
+    const loadedLater = inputsOf(outputs.map(([file]) => file).filter((file) => !coldStart.has(file)));
+
+    for (const lazy of ['node_modules/@aws-sdk/client-sesv2/', 'node_modules/nodemailer/']) {
+      expect(loadedAtColdStart).not.toContain(lazy);
+      expect(loadedLater).toContain(lazy);
+    }
+    expect(loadedAtColdStart).toContain('node_modules/@aws-sdk/client-sqs/');
+  }, 60_000);
 });
