@@ -1,13 +1,15 @@
+import { RelayWorkers } from '../chaos/worker-process';
 import type { PostroomConfig } from '../functions/core/config';
-import type { Log } from '../functions/core/ports';
 import { localConfig, readPostroomContext } from '../local/config-file';
 import { startLocalStack } from '../local/stack';
 import { type BenchSection, percentile, sleep, waitFor } from './section';
 
 /**
  * The local pipeline end to end (HTTP -> send handler -> SQS -> local event source -> relay -> SES
- * emulator), with the shipped configuration. Latency runs from the start of the HTTP request to the
- * relay's "job sent" (the provider accepted the mail and the claim is completed), seen through the Log port.
+ * emulator), with the shipped configuration. As on AWS, the relay is not the API: it runs in its own
+ * process (local/relay-worker.ts), while this one runs the API, the emulators (in worker threads) and the
+ * bench's clients. Latency runs from the start of the HTTP request to the relay's "completion recorded"
+ * line (the provider accepted the mail and the claim is completed), as that line reaches this process.
  */
 
 const PACED_RATE = 100;
@@ -16,27 +18,19 @@ const BURST_COUNT = 2_000;
 const BURST_CLIENTS = 32;
 const WIDE_CONCURRENCY = 10;
 
-/** Records when each job was first sent, and counts what should never happen. */
-class SentClock implements Log {
+/** When each job was first marked sent, and what should never happen: a second copy, a failure. */
+class SentClock {
   readonly sentAt = new Map<string, number>();
   duplicates = 0;
-  failures = 0;
-  info(_message: string, attributes: Record<string, unknown> = {}) {
-    if (attributes.outcome === 'sent' && typeof attributes.jobId === 'string') {
-      if (this.sentAt.has(attributes.jobId)) this.duplicates += 1;
-      else this.sentAt.set(attributes.jobId, performance.now());
-    }
-  }
-  warn(_message: string, attributes: Record<string, unknown> = {}) {
-    if (attributes.outcome === 'dead-lettered' || attributes.outcome === 'retry') this.failures += 1;
-  }
-  error() {
-    this.failures += 1;
+  completed(jobId: string) {
+    if (this.sentAt.has(jobId)) this.duplicates += 1;
+    else this.sentAt.set(jobId, performance.now());
   }
 }
 
 interface PipelineStack {
   readonly log: SentClock;
+  readonly relay: RelayWorkers;
   readonly config: PostroomConfig;
   submit(): Promise<{ id: string; startedAt: number }>;
   calls(): Promise<Record<string, number>>;
@@ -51,16 +45,23 @@ async function startPipeline(maxConcurrency?: number): Promise<PipelineStack> {
     forms: Array<Record<string, unknown>>;
     queue: Record<string, unknown>;
   };
-  const config = localConfig(
-    {
-      ...shipped,
-      queue: { ...shipped.queue, ...(maxConcurrency ? { maxConcurrency } : {}) },
-      forms: shipped.forms.map((form) => ({ ...form, rateLimit: {} })),
-    },
-    {},
-  );
+  const raw = {
+    ...shipped,
+    queue: { ...shipped.queue, ...(maxConcurrency ? { maxConcurrency } : {}) },
+    forms: shipped.forms.map((form) => ({ ...form, rateLimit: {} })),
+  };
+  const config = localConfig(raw, {});
   const log = new SentClock();
-  const stack = await startLocalStack({ config, ports: { api: 0, ses: 0, sqs: 0, dynamodb: 0 }, log });
+  const quiet = { info() {}, warn() {}, error() {} };
+  const stack = await startLocalStack({
+    config,
+    ports: { api: 0, ses: 0, sqs: 0, dynamodb: 0 },
+    log: quiet,
+    relay: false,
+  });
+  const relay = new RelayWorkers({ config: raw, endpoints: stack.endpoints, resources: stack.resources });
+  relay.onCompleted = (jobId) => log.completed(jobId);
+  await relay.start();
   const url = `${stack.apiUrl}/v1/forms/contact`;
   let sequence = 0;
   const submit = async (): Promise<{ id: string; startedAt: number }> => {
@@ -81,7 +82,17 @@ async function startPipeline(maxConcurrency?: number): Promise<PipelineStack> {
   // Warm-up: first requests pay for module loading and connection set-up.
   for (let i = 0; i < 50; i++) await submit();
   await waitFor(() => log.sentAt.size >= 50, 20_000);
-  return { log, config, submit, calls: () => stack.emulatorCalls(), stop: () => stack.stop() };
+  return {
+    log,
+    relay,
+    config,
+    submit,
+    calls: () => stack.emulatorCalls(),
+    stop: async () => {
+      await relay.stop();
+      await stack.stop();
+    },
+  };
 }
 
 /** Submissions on a fixed schedule (open loop): each one's submit-to-sent latency. */
@@ -107,6 +118,7 @@ async function latencyAt(pipeline: PipelineStack, rate: number, count: number) {
 async function throughput(pipeline: PipelineStack, count: number, clients: number) {
   const burst: string[] = [];
   const cpu = process.cpuUsage();
+  const relayCpuBefore = pipeline.relay.cpuMs();
   const start = performance.now();
   let next = 0;
   await Promise.all(
@@ -120,12 +132,15 @@ async function throughput(pipeline: PipelineStack, count: number, clients: numbe
   const acceptedAt = performance.now();
   const done = await waitFor(() => burst.every((id) => pipeline.log.sentAt.has(id)), 180_000);
   const used = process.cpuUsage(cpu);
+  const relayCpuAfter = pipeline.relay.cpuMs();
+  const relayCpuMs =
+    relayCpuBefore === undefined || relayCpuAfter === undefined ? 0 : relayCpuAfter - relayCpuBefore;
   const lastSent = Math.max(...burst.map((id) => pipeline.log.sentAt.get(id) ?? Number.NaN));
   return {
     done,
     acceptedPerSecond: (count * 1000) / (acceptedAt - start),
     deliveredPerSecond: (count * 1000) / (lastSent - start),
-    cpuMsPerMessage: (used.user + used.system) / 1000 / count,
+    cpuMsPerMessage: ((used.user + used.system) / 1000 + relayCpuMs) / count,
     lost: burst.filter((id) => !pipeline.log.sentAt.has(id)).length,
   };
 }
@@ -153,6 +168,8 @@ export async function run(): Promise<BenchSection> {
   }
 
   const { config, log } = shipped;
+  const retries = shipped.relay.observations.retries + wide.relay.observations.retries;
+  const trouble = shipped.relay.observations.trouble.length + wide.relay.observations.trouble.length;
   const p99 = percentile(paced.latencies, 99);
   const lost = paced.lost + burst.lost + wideBurst.lost;
   const duplicates = log.duplicates + wide.log.duplicates;
@@ -192,10 +209,14 @@ export async function run(): Promise<BenchSection> {
         target: '>= 300',
         pass: wideBurst.done && best >= 300,
       },
-      { metric: 'CPU time per message, whole process', value: round(burst.cpuMsPerMessage, 1), unit: 'ms' },
+      {
+        metric: 'CPU time per message, all processes',
+        value: round(burst.cpuMsPerMessage, 1),
+        unit: 'ms',
+      },
       { metric: 'lost', value: lost, unit: 'msg', target: '0', pass: lost === 0 },
       { metric: 'sent twice', value: duplicates, unit: 'msg', target: '0', pass: duplicates === 0 },
-      { metric: 'relay retries and failures', value: log.failures + wide.log.failures, unit: 'msg' },
+      { metric: 'relay retries and error lines', value: retries + trouble, unit: 'msg' },
       { metric: 'emulator calls per message', value: round(totalCalls, 2), unit: 'calls' },
     ],
     notes: [
@@ -203,7 +224,8 @@ export async function run(): Promise<BenchSection> {
       `calls per message: ${Object.entries(callsPerMessage)
         .map(([call, n]) => `${call} ${round(n, 2)}`)
         .join(', ')}`,
-      'the CPU figure covers the bench client, the handlers and the emulators together: it bounds delivered/s at (cores x 1000 / ms)',
+      'the relay runs in its own process; the CPU figure adds it to this process (bench clients, API, emulators): it bounds delivered/s at (cores x 1000 / ms)',
+      'the relay process does not emulate SES delivery events, so the "delivered" status write of npm start (one more UpdateItem per message) is not counted',
     ],
   };
 }

@@ -1,8 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { RELAY_WORKER_ENV, type RelayWorkerSettings, WINDOW_LOG } from '../local/relay-worker';
+
+/** USER_HZ: Linux reports process times in hundredths of a second on every common architecture. */
+const CLOCK_TICKS_PER_SECOND = 100;
 
 const WORKER_ENTRY = fileURLToPath(new URL('../local/relay-worker.ts', import.meta.url));
 
@@ -34,6 +38,8 @@ export interface WorkerObservations {
  */
 export class RelayWorkers {
   readonly observations: WorkerObservations = { generations: [], retries: 0, windowsMs: [], trouble: [] };
+  /** Called with each job id a relay process marks sent, as its line arrives. */
+  onCompleted: ((jobId: string) => void) | undefined;
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
   private ready: Promise<void> = Promise.resolve();
@@ -107,6 +113,23 @@ export class RelayWorkers {
     return at;
   }
 
+  /**
+   * CPU time (user + system, ms) the running relay process has used, from /proc on Linux; undefined
+   * elsewhere or when no relay runs.
+   */
+  cpuMs(): number | undefined {
+    const pid = this.child?.pid;
+    if (pid === undefined || this.observations.generations.at(-1)?.endedAt !== undefined) return undefined;
+    try {
+      // Fields 14 and 15 of /proc/<pid>/stat, after the parenthesised command name, in clock ticks.
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      const ticks = Number(fields[11]) + Number(fields[12]);
+      return Number.isFinite(ticks) ? (ticks * 1000) / CLOCK_TICKS_PER_SECOND : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** A clean stop: the pollers end and the open batches finish. */
   async stop(): Promise<void> {
     const generation = this.observations.generations.at(-1);
@@ -127,6 +150,7 @@ export class RelayWorkers {
     if (entry.outcome === 'retry') this.observations.retries += 1;
     if (entry.message === WINDOW_LOG.completed && typeof entry.jobId === 'string') {
       generation.completed.add(entry.jobId);
+      this.onCompleted?.(entry.jobId);
       if (typeof entry.windowMs === 'number') this.observations.windowsMs.push(entry.windowMs);
     }
     if (entry.level === 'ERROR') this.keepTrouble(`gen ${generation.number}: ${line}`);
