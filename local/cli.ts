@@ -7,6 +7,7 @@ import { runDoctor } from './cli-doctor';
 import { runQueueCommand } from './cli-queue-commands';
 import { table } from './cli-queues';
 import { DEFAULT_TIMEOUT_SECONDS, runSendTest } from './cli-send-test';
+import { runSuppressionCommand } from './cli-suppression';
 import { resolveTarget, TargetError, type TargetValues } from './cli-target';
 import { LOCAL_HOST, LOCAL_NAMES } from './emulators';
 
@@ -16,6 +17,11 @@ Commands:
   keys create [--name NAME]   create an API key and print it (it is shown this once)
   keys list                   list keys: id, name, created, revoked (never the keys or their hashes)
   keys revoke <keyId>         revoke a key; requests with it get 401 at once
+  suppression list [--json]   the addresses mail is no longer sent to (hard bounces, complaints), masked,
+                              with the reason, since when and the message that caused it
+  suppression remove <address>
+                              lift an address's suppression (after its owner fixed the mailbox); exit 1
+                              when it was not suppressed
   status [--json]             mail queue visible / in flight / delayed, dead-letter queue depth, recent
                               failures by reason. Exit 0 when the dead-letter queue is empty, 1 when not
   dlq list [--json]           each dead letter: job id, age, form or API key, masked recipients, reason
@@ -47,7 +53,7 @@ Endpoints (defaults: the local stack's ports; with --stack, AWS's):
   --api URL           send-test, local: the API (http://127.0.0.1:$POSTROOM_API_PORT or 3000)
   --cloudformation-endpoint URL, --cloudwatch-endpoint URL
                       CloudFormation and CloudWatch (with --stack), e.g. for a test double
-  --table NAME        keys: a deployed table by name, without --stack (with --endpoint: a local table)
+  --table NAME        keys, suppression: a deployed table by name, without --stack (with --endpoint: a local table)
   --config PATH       doctor: the cdk.json to check (default: cdk.json)
 
 Keys are stored only as SHA-256 hashes.
@@ -148,7 +154,7 @@ export async function runCli(argv: ReadonlyArray<string>, io: CliIo): Promise<nu
     }
     return runSendTest(values, io, USAGE);
   }
-  if (values.help || group !== 'keys' || command === undefined) {
+  if (values.help || (group !== 'keys' && group !== 'suppression') || command === undefined) {
     (values.help ? io.out : io.err)(USAGE);
     return values.help ? 0 : 2;
   }
@@ -164,6 +170,9 @@ export async function runCli(argv: ReadonlyArray<string>, io: CliIo): Promise<nu
   const { where } = keys;
   const store = new DynamoApiKeyStore(dynamodb, keys.table);
   try {
+    if (group === 'suppression') {
+      return await runSuppressionCommand(command, rest, { dynamodb, table: keys.table }, values, io, USAGE);
+    }
     switch (command) {
       case 'create': {
         const { key, record } = generateApiKey(new Date(), values.name);
@@ -208,7 +217,7 @@ export async function runCli(argv: ReadonlyArray<string>, io: CliIo): Promise<nu
       return 1;
     }
     const name = error instanceof Error ? error.name : String(error);
-    io.err(`Could not reach the keys (${name}) at ${where}\n`);
+    io.err(`Could not reach the ${group === 'keys' ? 'keys' : 'suppression list'} (${name}) at ${where}\n`);
     return 1;
   } finally {
     dynamodb.destroy();

@@ -1,5 +1,17 @@
-import { type DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { type SuppressionEntry, type SuppressionList, suppressionKey } from '../core/suppression';
+import {
+  type AttributeValue,
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  ScanCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
+  type SuppressionEntry,
+  type SuppressionList,
+  type SuppressionReason,
+  suppressionKey,
+} from '../core/suppression';
 import { KEY_PREFIX } from '../core/table-keys';
 
 /**
@@ -36,5 +48,48 @@ export class DynamoSuppressionList implements SuppressionList {
       }),
     );
     return result.Item !== undefined;
+  }
+
+  /**
+   * Every suppressed address, for an operator (`postroom suppression list`). A Scan of the `supp#` items:
+   * the table has no index by prefix, and the list is read rarely and by hand.
+   */
+  async list(): Promise<SuppressionEntry[]> {
+    const entries: SuppressionEntry[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.dynamodb.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          FilterExpression: 'begins_with(pk, :prefix)',
+          ExpressionAttributeValues: { ':prefix': { S: KEY_PREFIX.supp } },
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const address = item.pk?.S?.slice(KEY_PREFIX.supp.length);
+        if (address === undefined) continue;
+        entries.push({
+          address,
+          reason: (item.reason?.S ?? 'bounce') as SuppressionReason,
+          at: item.at?.S ?? '',
+          ...(item.messageId?.S === undefined ? {} : { messageId: item.messageId.S }),
+        });
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
+    return entries.sort((a, b) => a.at.localeCompare(b.at));
+  }
+
+  /** Lifts the suppression of `address`; false when it was not suppressed. */
+  async remove(address: string): Promise<boolean> {
+    const result = await this.dynamodb.send(
+      new DeleteItemCommand({
+        TableName: this.tableName,
+        Key: { pk: { S: `${KEY_PREFIX.supp}${suppressionKey(address)}` } },
+        ReturnValues: 'ALL_OLD',
+      }),
+    );
+    return result.Attributes !== undefined;
   }
 }
