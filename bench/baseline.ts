@@ -2,9 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import nodemailer from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
-import { RelayWorkers } from '../chaos/worker-process';
-import { localConfig, readPostroomContext } from '../local/config-file';
-import { startLocalStack } from '../local/stack';
+import { startStackWithRelayProcess } from '../chaos/worker-process';
+import { contextWithoutRateLimits } from '../local/config-file';
 import { type BenchSection, percentile, sleep } from './section';
 
 /**
@@ -151,25 +150,12 @@ async function baseline(answerAfterMs: number): Promise<Latency> {
 }
 
 async function postroom(): Promise<Latency> {
-  const shipped = readPostroomContext('cdk.json') as { forms: Array<Record<string, unknown>> };
-  const raw = { ...shipped, forms: shipped.forms.map((form) => ({ ...form, rateLimit: {} })) };
-  const config = localConfig(raw, {});
-  const quiet = { info() {}, warn() {}, error() {} };
-  const stack = await startLocalStack({
-    config,
-    ports: { api: 0, ses: 0, sqs: 0, dynamodb: 0 },
-    log: quiet,
-    relay: false,
-  });
-  // On AWS the relay is another function on other machines: here it is another process, so the API's
-  // latency is the API's, as the baseline's is its own.
-  const relay = new RelayWorkers({ config: raw, endpoints: stack.endpoints, resources: stack.resources });
-  await relay.start();
+  // The relay in a process of its own, so the API's latency is the API's, as the baseline's is its own.
+  const { stack, stop } = await startStackWithRelayProcess({ raw: contextWithoutRateLimits() });
   try {
     return await measure(`${stack.apiUrl}/v1/forms/contact`, REQUESTS, RATE);
   } finally {
-    await relay.stop();
-    await stack.stop();
+    await stop();
   }
 }
 

@@ -11,7 +11,7 @@ import type { Metrics } from '../functions/core/metrics';
 import type { Log, MailQueue } from '../functions/core/ports';
 import { createSendHandler } from '../functions/send/app';
 import { REPO_ROOT } from '../infra/paths';
-import { localConfig, readPostroomContext } from '../local/config-file';
+import { contextWithoutRateLimits, localConfig } from '../local/config-file';
 import {
   MemoryApiKeyStore,
   MemoryGuardStore,
@@ -89,13 +89,7 @@ function submission(sequence: number): APIGatewayProxyEvent {
 /** Runs the requests in this process and returns each one's latency. */
 export async function measure(requests = REQUESTS, warmUp = WARM_UP): Promise<Measurement> {
   // Relative to the working directory: the child runs from a bundle outside the repository.
-  const shipped = readPostroomContext('cdk.json') as {
-    forms: Array<Record<string, unknown>>;
-  };
-  const config = localConfig(
-    { ...shipped, forms: shipped.forms.map((form) => ({ ...form, rateLimit: {} })) },
-    {},
-  );
+  const config = localConfig(contextWithoutRateLimits(), {});
   const queue = new SerializingQueue();
   const handler = createSendHandler({
     config,

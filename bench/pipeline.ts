@@ -1,7 +1,6 @@
-import { RelayWorkers } from '../chaos/worker-process';
-import type { PostroomConfig } from '../functions/core/config';
-import { localConfig, readPostroomContext } from '../local/config-file';
-import { startLocalStack } from '../local/stack';
+import { type RelayWorkers, startStackWithRelayProcess } from '../chaos/worker-process';
+import { type PostroomConfig, parseConfig } from '../functions/core/config';
+import { contextWithoutRateLimits } from '../local/config-file';
 import { type BenchSection, percentile, sleep, waitFor } from './section';
 
 /**
@@ -38,30 +37,19 @@ interface PipelineStack {
 }
 
 async function startPipeline(maxConcurrency?: number): Promise<PipelineStack> {
-  // The shipped forms limit each client IP; every bench request comes from one loopback address, and the
-  // bench measures the pipeline, not the limiter, so the limits are lifted here. The duplicate-content
-  // guard stays: each bench message is different.
-  const shipped = readPostroomContext('cdk.json') as {
-    forms: Array<Record<string, unknown>>;
-    queue: Record<string, unknown>;
-  };
+  // Rate limits lifted (every request comes from one loopback address); the duplicate-content guard stays:
+  // each bench message is different.
+  const shipped = contextWithoutRateLimits();
   const raw = {
     ...shipped,
-    queue: { ...shipped.queue, ...(maxConcurrency ? { maxConcurrency } : {}) },
-    forms: shipped.forms.map((form) => ({ ...form, rateLimit: {} })),
+    queue: { ...(shipped.queue as Record<string, unknown>), ...(maxConcurrency ? { maxConcurrency } : {}) },
   };
-  const config = localConfig(raw, {});
   const log = new SentClock();
-  const quiet = { info() {}, warn() {}, error() {} };
-  const stack = await startLocalStack({
-    config,
-    ports: { api: 0, ses: 0, sqs: 0, dynamodb: 0 },
-    log: quiet,
-    relay: false,
+  const { stack, relay, stop } = await startStackWithRelayProcess({
+    raw,
+    onCompleted: (jobId) => log.completed(jobId),
   });
-  const relay = new RelayWorkers({ config: raw, endpoints: stack.endpoints, resources: stack.resources });
-  relay.onCompleted = (jobId) => log.completed(jobId);
-  await relay.start();
+  const config = parseConfig(raw);
   const url = `${stack.apiUrl}/v1/forms/contact`;
   let sequence = 0;
   const submit = async (): Promise<{ id: string; startedAt: number }> => {
@@ -88,10 +76,7 @@ async function startPipeline(maxConcurrency?: number): Promise<PipelineStack> {
     config,
     submit,
     calls: () => stack.emulatorCalls(),
-    stop: async () => {
-      await relay.stop();
-      await stack.stop();
-    },
+    stop,
   };
 }
 

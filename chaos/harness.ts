@@ -1,9 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { ATTRIBUTE } from '../functions/adapters/sqs-queue';
 import { parseConfig } from '../functions/core/config';
 import type { Log } from '../functions/core/ports';
-import { readPostroomContext } from '../local/config-file';
+import { queueDepth } from '../local/cli-queues';
+import { contextWithoutRateLimits } from '../local/config-file';
 import { startLocalStack } from '../local/stack';
 import { type FaultCounts, type FaultPeer, seededRandom } from './delivered';
 import { startFaultSes } from './fault-ses';
@@ -78,12 +79,8 @@ export const CHAOS_VISIBILITY_SECONDS = 10;
  * job finds it expired. maxReceiveCount leaves room for the receives each kill and fault costs.
  */
 export function chaosConfigInput(transport: Record<string, unknown>): Record<string, unknown> {
-  const base = readPostroomContext('cdk.json') as Record<string, unknown>;
-  // One loopback address sends everything: the per-IP and per-form limits would refuse most of it.
-  const forms = (base.forms as Array<Record<string, unknown>>).map((form) => ({ ...form, rateLimit: {} }));
   return {
-    ...base,
-    forms,
+    ...contextWithoutRateLimits(),
     transport,
     queue: { maxReceiveCount: 10, batchSize: 10, maxConcurrency: 2, batchingWindowSeconds: 0 },
     relay: {
@@ -180,14 +177,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     while (Date.now() < deadline && emptyChecks < 2) {
       await sleep(1000);
       const [queued, deadLetters] = await Promise.all([
-        depth(sqs, stack.resources.queueUrl),
-        depth(sqs, stack.resources.deadLetterQueueUrl),
+        queueDepth(sqs, stack.resources.queueUrl),
+        queueDepth(sqs, stack.resources.deadLetterQueueUrl),
       ]);
       const settled = new Set(peer.delivered.map((mail) => mail.jobId)).size + deadLetters;
       emptyChecks = queued === 0 && settled >= accepted.length ? emptyChecks + 1 : 0;
     }
     await workers.stop();
-    const leftInQueue = await depth(sqs, stack.resources.queueUrl);
+    const leftInQueue = await queueDepth(sqs, stack.resources.queueUrl);
     const deadLetters = await readDeadLetters(sqs, stack.resources.deadLetterQueueUrl);
     return judge({
       options,
@@ -348,19 +345,6 @@ function inDuplicateWindow(jobId: string, firstAcceptedAt: number, generations: 
     (g) => g.startedAt <= firstAcceptedAt && firstAcceptedAt <= (g.endedAt ?? Number.POSITIVE_INFINITY),
   );
   return sender?.killed === true && !sender.completed.has(jobId);
-}
-
-async function depth(sqs: SQSClient, queueUrl: string): Promise<number> {
-  const result = await sqs.send(
-    new GetQueueAttributesCommand({
-      QueueUrl: queueUrl,
-      AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-    }),
-  );
-  return (
-    Number(result.Attributes?.ApproximateNumberOfMessages ?? 0) +
-    Number(result.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
-  );
 }
 
 /** Reads every dead letter once (each stays invisible for the rest of the run). */

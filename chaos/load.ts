@@ -2,12 +2,10 @@ import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parseConfig } from '../functions/core/config';
 import type { Log } from '../functions/core/ports';
-import { readPostroomContext } from '../local/config-file';
-import { startLocalStack } from '../local/stack';
+import { contextWithoutRateLimits } from '../local/config-file';
 import { percentile, type Submission } from './submissions';
-import { RelayWorkers } from './worker-process';
+import { startStackWithRelayProcess } from './worker-process';
 
 /**
  * `npm run load`: the API at a fixed request rate against the local stack (in this process), open loop:
@@ -31,12 +29,7 @@ if (!(rate > 0) || !(durationSeconds > 0) || !(drainTimeoutMs >= 0)) {
   throw new Error('--rate, --duration and --drain-timeout must be positive numbers');
 }
 
-const base = readPostroomContext('cdk.json') as Record<string, unknown>;
-// Every request comes from one loopback address: the shipped per-IP and per-form limits would answer 429
-// to nearly all of them, and a load run measures the pipeline, not the limiter.
-const forms = (base.forms as Array<Record<string, unknown>>).map((form) => ({ ...form, rateLimit: {} }));
-const configInput = { ...base, forms };
-const config = parseConfig(configInput);
+const configInput = contextWithoutRateLimits();
 const apiKey = `pr_load_${randomBytes(16).toString('hex')}`;
 let serverErrors = 0;
 const errorLines: Record<string, number> = {};
@@ -49,12 +42,16 @@ const log: Log = {
     errorLines[line] = (errorLines[line] ?? 0) + 1;
   },
 };
-const stack = await startLocalStack({
-  config,
-  ports: { api: 0, ses: 0, sqs: 0, dynamodb: 0 },
+
+// Three processes, as on AWS the API, the relay and the callers are separate: this one (emulators and the
+// API), the relay (local/relay-worker.ts) and the client (load-client.ts). On AWS the relay runs on other
+// machines than the API; here they share the cores, so the relay gets the lowest priority: the API answers
+// first, the queue holds what the relay has not sent yet, and the relay drains it when the load ends.
+const { stack, relay, stop } = await startStackWithRelayProcess({
+  raw: configInput,
   log,
   apiKey,
-  relay: false,
+  relayPriority: 19,
 });
 
 const count = Math.round(rate * durationSeconds);
@@ -63,16 +60,6 @@ console.log(
 );
 console.log('load: the forms rate limits (rateLimit.perIp, perForm) are lifted for this run');
 console.log('load: the relay runs at the lowest CPU priority, so the queue absorbs what it cannot send yet');
-// Three processes, as on AWS the API, the relay and the callers are separate: this one (emulators and the
-// API), the relay (local/relay-worker.ts) and the client (load-client.ts). On AWS the relay runs on other
-// machines than the API; here they share the cores, so the relay gets the lowest priority: the API answers
-// first, the queue holds what the relay has not sent yet, and the relay drains it when the load ends.
-const relay = new RelayWorkers(
-  { config: configInput, endpoints: stack.endpoints, resources: stack.resources },
-  {},
-  19,
-);
-await relay.start();
 const runId = randomUUID().slice(0, 8);
 const started = performance.now();
 const submissions = await runClient(stack.apiUrl, runId);
@@ -98,8 +85,7 @@ while (waiting.size > 0 && Date.now() < deadline) {
     if (marker) waiting.delete(marker);
   }
 }
-await relay.stop();
-await stack.stop();
+await stop();
 const errors: Record<string, number> = {};
 for (const s of submissions) if (s.error) errors[s.error] = (errors[s.error] ?? 0) + 1;
 

@@ -3,7 +3,10 @@ import { readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { parseConfig } from '../functions/core/config';
+import type { Log } from '../functions/core/ports';
 import { RELAY_WORKER_ENV, type RelayWorkerSettings, WINDOW_LOG } from '../local/relay-worker';
+import { type LocalStack, startLocalStack } from '../local/stack';
 
 /** USER_HZ: Linux reports process times in hundredths of a second on every common architecture. */
 const CLOCK_TICKS_PER_SECOND = 100;
@@ -159,4 +162,53 @@ export class RelayWorkers {
   private keepTrouble(line: string): void {
     if (this.observations.trouble.length < 50) this.observations.trouble.push(line.slice(0, 500));
   }
+}
+
+export interface SplitStackOptions {
+  /** The `postroom` context, as cdk.json holds it; each process parses it. */
+  readonly raw: Record<string, unknown>;
+  readonly log?: Log;
+  /** An API key the stack accepts from the start. */
+  readonly apiKey?: string;
+  /** The relay's nice value; absent, the system's default. */
+  readonly relayPriority?: number;
+  /** Called with each job id the relay marks sent. */
+  readonly onCompleted?: (jobId: string) => void;
+}
+
+/**
+ * The local stack with its relay in a process of its own, as on AWS the relay is another function on other
+ * machines: this process runs the emulators and the API, the child runs the relay.
+ */
+export async function startStackWithRelayProcess(
+  options: SplitStackOptions,
+): Promise<{ stack: LocalStack; relay: RelayWorkers; stop(): Promise<void> }> {
+  const quiet: Log = { info() {}, warn() {}, error() {} };
+  const stack = await startLocalStack({
+    config: parseConfig(options.raw),
+    ports: { api: 0, ses: 0, sqs: 0, dynamodb: 0 },
+    log: options.log ?? quiet,
+    apiKey: options.apiKey,
+    relay: false,
+  });
+  const relay = new RelayWorkers(
+    { config: options.raw, endpoints: stack.endpoints, resources: stack.resources },
+    {},
+    options.relayPriority,
+  );
+  relay.onCompleted = options.onCompleted;
+  try {
+    await relay.start();
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
+  return {
+    stack,
+    relay,
+    stop: async () => {
+      await relay.stop();
+      await stack.stop();
+    },
+  };
 }

@@ -116,6 +116,12 @@ export async function queueCounts(sqs: SQSClient, queueUrl: string): Promise<Que
   };
 }
 
+/** Messages on a queue, waiting or being handled (delayed ones aside). */
+export async function queueDepth(sqs: SQSClient, queueUrl: string): Promise<number> {
+  const counts = await queueCounts(sqs, queueUrl);
+  return counts.visible + counts.inFlight;
+}
+
 /**
  * Reads up to `limit` dead letters without taking them: each receive uses VisibilityTimeout 0, so the letters
  * stay visible; repeats are recognised by message id. Only for the DLQ: a receive on the mail queue would

@@ -21,6 +21,19 @@ export function readPostroomContext(path: string): unknown {
   return parsed.context.postroom;
 }
 
+/** The `postroom` context as cdk.json ships it: its forms, and whatever else a run overrides. */
+export type PostroomContext = Record<string, unknown> & { forms: Array<Record<string, unknown>> };
+
+/**
+ * The shipped context for runs that send everything from one loopback address (tests, the bench, chaos and
+ * load runs): the forms' per-IP and per-form rate limits are lifted, or they would refuse most of the
+ * traffic and the run would measure the limiter. Every other guard stays.
+ */
+export function contextWithoutRateLimits(path = 'cdk.json'): PostroomContext {
+  const shipped = readPostroomContext(path) as PostroomContext;
+  return { ...shipped, forms: shipped.forms.map((form) => ({ ...form, rateLimit: {} })) };
+}
+
 /**
  * Applies the local runner's environment overrides, then validates. `POSTROOM_TRANSPORT=smtp` with
  * `POSTROOM_SMTP_*` relays through any SMTP server instead of the SES emulator.

@@ -1,20 +1,15 @@
 import { pathToFileURL } from 'node:url';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { createDynamoClient, createSqsClient } from '../functions/adapters/aws-clients';
 import { DynamoClaimStore } from '../functions/adapters/dynamodb-claims';
 import { DynamoMessageStore } from '../functions/adapters/dynamodb-messages';
 import { createLogger } from '../functions/adapters/powertools-log';
 import { createS3Client, S3BlobStore } from '../functions/adapters/s3-blobs';
-import { SqsRelayQueue } from '../functions/adapters/sqs-queue';
 import { createMailTransport } from '../functions/adapters/transport';
 import { parseConfig } from '../functions/core/config';
 import { noMetrics } from '../functions/core/metrics';
 import { type ClaimStore, type Log, systemClock, type Transport } from '../functions/core/ports';
-import { pacerForRate } from '../functions/core/send-pacer';
-import { createRelayHandler } from '../functions/relay/app';
 import type { LocalResources } from './emulators';
-import { startEventSource } from './event-source';
-import { localContext } from './lambda-context';
+import { startLocalRelay } from './relay';
 
 /**
  * The relay alone, in its own process: the local event source and the real relay handler against
@@ -79,37 +74,23 @@ export async function startRelayWorker(
       });
     },
   );
-  const relay = createRelayHandler({
-    config,
-    transport,
-    claims,
-    queue: new SqsRelayQueue(sqs, resources.queueUrl, resources.deadLetterQueueUrl),
-    clock: systemClock,
-    log,
-    metrics: noMetrics,
-    random: Math.random,
-    blobs: new S3BlobStore(s3, resources.attachmentsBucket),
-    messages: new DynamoMessageStore(dynamodb, resources.tableName, config.relay.recordTtlDays),
-    // The only relay of the local stack: it paces at the stack's full rate.
-    pacer: pacerForRate(config.relay.maxSendRate, systemClock),
-  });
-  const queueArn = await sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: resources.queueUrl, AttributeNames: ['QueueArn'] }),
-  );
-  const eventSource = startEventSource({
+  const relay = await startLocalRelay({
+    deps: {
+      config,
+      transport,
+      claims,
+      clock: systemClock,
+      log,
+      metrics: noMetrics,
+      blobs: new S3BlobStore(s3, resources.attachmentsBucket),
+      messages: new DynamoMessageStore(dynamodb, resources.tableName, config.relay.recordTtlDays),
+    },
     sqs,
-    queueUrl: resources.queueUrl,
-    queueArn: queueArn.Attributes?.QueueArn ?? '',
-    region: config.region,
-    batchSize: config.queue.batchSize,
-    concurrency: config.queue.maxConcurrency,
-    handler: (event, context) => relay(event, context),
-    context: () => localContext('postroom-relay', config.relay.timeoutSeconds),
-    log,
+    resources,
     visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds,
   });
   return async () => {
-    await eventSource.stop();
+    await relay.stop();
     await transport.close?.();
     sqs.destroy();
     dynamodb.destroy();

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { createDynamoClient, createSqsClient } from '../functions/adapters/aws-clients';
 import { httpCaptchaVerifier } from '../functions/adapters/captcha-verifier';
 import { DynamoApiKeyStore } from '../functions/adapters/dynamodb-api-keys';
@@ -8,20 +7,18 @@ import { DynamoGuardStore } from '../functions/adapters/dynamodb-guards';
 import { DynamoMessageStore } from '../functions/adapters/dynamodb-messages';
 import { DynamoSuppressionList } from '../functions/adapters/dynamodb-suppression';
 import { createS3Client, S3BlobStore } from '../functions/adapters/s3-blobs';
-import { SqsMailQueue, SqsRelayQueue } from '../functions/adapters/sqs-queue';
+import { SqsMailQueue } from '../functions/adapters/sqs-queue';
 import { createMailTransport } from '../functions/adapters/transport';
 import { hashApiKey } from '../functions/core/api-keys';
 import type { PostroomConfig } from '../functions/core/config';
 import { type Metrics, noMetrics } from '../functions/core/metrics';
 import { type Clock, type Log, systemClock, type Transport } from '../functions/core/ports';
-import { pacerForRate } from '../functions/core/send-pacer';
 import { createEventsHandler } from '../functions/events/app';
-import { createRelayHandler } from '../functions/relay/app';
 import { createSendHandler } from '../functions/send/app';
 import { startApiServer } from './api-server';
 import { createResources, LOCAL_HOST, type LocalResources, startEmulators } from './emulators';
-import { startEventSource } from './event-source';
 import { localContext } from './lambda-context';
+import { startLocalRelay } from './relay';
 import { LocalSesEvents } from './ses-events';
 
 export interface LocalStackOptions {
@@ -118,35 +115,21 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     if (options.relay !== false) {
       const transport = options.transport ?? localTransport();
       stops.push(async () => transport.close?.());
-      const relay = createRelayHandler({
-        config,
-        transport,
-        claims: new DynamoClaimStore(dynamodb, resources.tableName, config.relay.recordTtlDays),
-        queue: new SqsRelayQueue(sqs, resources.queueUrl, resources.deadLetterQueueUrl),
-        clock,
-        log,
-        metrics,
-        random: Math.random,
-        blobs,
-        messages,
-        // One relay process serves the whole local stack, so it paces at the stack's full rate.
-        pacer: pacerForRate(config.relay.maxSendRate, clock),
-      });
-      const queueArn = await sqs.send(
-        new GetQueueAttributesCommand({ QueueUrl: resources.queueUrl, AttributeNames: ['QueueArn'] }),
-      );
-      const eventSource = startEventSource({
+      const relay = await startLocalRelay({
+        deps: {
+          config,
+          transport,
+          claims: new DynamoClaimStore(dynamodb, resources.tableName, config.relay.recordTtlDays),
+          clock,
+          log,
+          metrics,
+          blobs,
+          messages,
+        },
         sqs,
-        queueUrl: resources.queueUrl,
-        queueArn: queueArn.Attributes?.QueueArn ?? '',
-        region: config.region,
-        batchSize: config.queue.batchSize,
-        concurrency: config.queue.maxConcurrency,
-        handler: (event, context) => relay(event, context),
-        context: () => localContext('postroom-relay', config.relay.timeoutSeconds),
-        log,
+        resources,
       });
-      stops.push(() => eventSource.stop());
+      stops.push(() => relay.stop());
     }
 
     const send = createSendHandler({

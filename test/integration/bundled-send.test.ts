@@ -6,7 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleFunction } from '../../infra/bundling';
-import { shippedConfigInput } from '../fakes/config';
+import { contextWithoutRateLimits } from '../../local/config-file';
 import { eventually, startTestStack, type TestStack, testConfig } from '../support/local-stack';
 
 const run = promisify(execFile);
@@ -115,7 +115,6 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
       formEvent(`multipart/form-data; boundary=${boundary}`, multipart),
     ];
     const home = path.join(workDir, 'home');
-    const raw = shippedConfigInput() as { forms: Array<Record<string, unknown>> };
 
     // Act
     const { stdout, stderr } = await run(process.execPath, ['--input-type=module', '-e', INVOKE], {
@@ -126,10 +125,7 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
         HOME: home,
         BUNDLE_URL: bundleUrl,
         EVENTS: JSON.stringify(events),
-        POSTROOM_CONFIG: JSON.stringify({
-          ...raw,
-          forms: raw.forms.map((form) => ({ ...form, rateLimit: {} })),
-        }),
+        POSTROOM_CONFIG: JSON.stringify(contextWithoutRateLimits()),
         TABLE_NAME: stack.resources.tableName,
         MAIL_QUEUE_URL: stack.resources.queueUrl,
         AWS_REGION: 'us-east-1',

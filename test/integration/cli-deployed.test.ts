@@ -3,7 +3,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand } fro
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ATTRIBUTE } from '../../functions/adapters/sqs-queue';
 import { runCli } from '../../local/cli';
-import { purge } from '../../local/cli-queues';
+import { purge, queueDepth } from '../../local/cli-queues';
 import {
   type Peer,
   startCloudFormationPeer,
@@ -116,18 +116,7 @@ describe('CLI: postroom commands against a deployed stack (--stack)', () => {
     stack.endpoints.sqs,
   ];
 
-  async function depth(url: string) {
-    const counts = await stack.sqs.send(
-      new GetQueueAttributesCommand({
-        QueueUrl: url,
-        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-      }),
-    );
-    return (
-      Number(counts.Attributes?.ApproximateNumberOfMessages) +
-      Number(counts.Attributes?.ApproximateNumberOfMessagesNotVisible)
-    );
-  }
+  const depth = (url: string) => queueDepth(stack.sqs, url);
 
   async function deadLetter(jobId: string) {
     await stack.sqs.send(

@@ -1,11 +1,7 @@
-import {
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-  SQSClient,
-} from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { type PostroomConfig, parseConfig } from '../../functions/core/config';
-import { readPostroomContext } from '../../local/config-file';
+import { queueDepth } from '../../local/cli-queues';
+import { contextWithoutRateLimits } from '../../local/config-file';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack';
 import { RecordingLog } from '../fakes/ports';
 
@@ -15,11 +11,8 @@ import { RecordingLog } from '../fakes/ports';
  * tests put them back.
  */
 export function testConfig(overrides: Record<string, unknown> = {}): PostroomConfig {
-  const base = readPostroomContext('cdk.json') as Record<string, unknown>;
-  const forms = (base.forms as Array<Record<string, unknown>>).map((form) => ({ ...form, rateLimit: {} }));
   return parseConfig({
-    ...base,
-    forms,
+    ...contextWithoutRateLimits(),
     relay: {
       timeoutSeconds: 5,
       claimLeaseSeconds: 6,
@@ -88,18 +81,7 @@ export async function startTestStack(
       const response = await fetch(`${stack.sesUrl}/store`);
       return ((await response.json()) as { emails: SesEmail[] }).emails;
     },
-    async depth(queueUrl: string) {
-      const result = await sqs.send(
-        new GetQueueAttributesCommand({
-          QueueUrl: queueUrl,
-          AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
-        }),
-      );
-      return (
-        Number(result.Attributes?.ApproximateNumberOfMessages ?? 0) +
-        Number(result.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0)
-      );
-    },
+    depth: (queueUrl: string) => queueDepth(sqs, queueUrl),
     async receive(queueUrl: string) {
       const result = await sqs.send(
         new ReceiveMessageCommand({

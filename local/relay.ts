@@ -1,0 +1,47 @@
+import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { SqsRelayQueue } from '../functions/adapters/sqs-queue';
+import type { RelayDeps } from '../functions/core/relay';
+import { pacerForRate } from '../functions/core/send-pacer';
+import { createRelayHandler } from '../functions/relay/app';
+import type { LocalResources } from './emulators';
+import { startEventSource } from './event-source';
+import { localContext } from './lambda-context';
+
+export interface LocalRelayOptions {
+  /** The relay's ports; the queue and the pacer are the local stack's own. */
+  readonly deps: Omit<RelayDeps, 'queue' | 'pacer' | 'random'>;
+  readonly sqs: SQSClient;
+  readonly resources: Pick<LocalResources, 'queueUrl' | 'deadLetterQueueUrl'>;
+  /** Hides received messages this long instead of the queue's visibility timeout. */
+  readonly visibilityTimeoutSeconds?: number | undefined;
+}
+
+/**
+ * The real relay handler fed by the local event source mapping, as Lambda's SQS trigger feeds it on AWS.
+ * One relay serves the whole local stack, so it paces at the stack's full `relay.maxSendRate`.
+ */
+export async function startLocalRelay(options: LocalRelayOptions): Promise<{ stop(): Promise<void> }> {
+  const { deps, sqs, resources } = options;
+  const { config } = deps;
+  const relay = createRelayHandler({
+    ...deps,
+    queue: new SqsRelayQueue(sqs, resources.queueUrl, resources.deadLetterQueueUrl),
+    random: Math.random,
+    pacer: pacerForRate(config.relay.maxSendRate, deps.clock),
+  });
+  const queueArn = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: resources.queueUrl, AttributeNames: ['QueueArn'] }),
+  );
+  return startEventSource({
+    sqs,
+    queueUrl: resources.queueUrl,
+    queueArn: queueArn.Attributes?.QueueArn ?? '',
+    region: config.region,
+    batchSize: config.queue.batchSize,
+    concurrency: config.queue.maxConcurrency,
+    handler: (event, context) => relay(event, context),
+    context: () => localContext('postroom-relay', config.relay.timeoutSeconds),
+    log: deps.log,
+    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
+  });
+}
