@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildSync, type Metafile } from 'esbuild';
+import { parseConfig } from '../functions/core/config';
 import { bundleFunction, type FunctionEntry, functionBuildOptions } from '../infra/bundling';
 import { REPO_ROOT } from '../infra/paths';
 import { readPostroomContext } from '../local/config-file';
@@ -25,11 +26,10 @@ const TARGETS: Record<FunctionEntry, { importRatio?: number; eagerKb?: number }>
   events: {},
 };
 
-/** What Lambda and the stack give each function; credentials are fake and nothing is called at import. */
+/** What Lambda and the stack give each function (the configuration is in the bundle); credentials are fake and nothing is called at import. */
 function functionEnv(): NodeJS.ProcessEnv {
   return {
     PATH: process.env.PATH,
-    POSTROOM_CONFIG: JSON.stringify(readPostroomContext(path.join(REPO_ROOT, 'cdk.json'))),
     TABLE_NAME: 'postroom-bench',
     MAIL_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/postroom-mail',
     DEAD_LETTER_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/123456789012/postroom-dlq',
@@ -88,9 +88,10 @@ export async function run(): Promise<BenchSection> {
   const workDir = mkdtempSync(path.join(tmpdir(), 'postroom-cold-start-'));
   try {
     const entries: FunctionEntry[] = ['send', 'relay', 'events'];
+    const config = parseConfig(readPostroomContext(path.join(REPO_ROOT, 'cdk.json')));
     const builds = entries.map((entry) => {
       const outdir = path.join(workDir, entry);
-      const { metafile } = bundleFunction(entry, outdir);
+      const { metafile } = bundleFunction(entry, outdir, config);
       // Metafile paths are relative to the repository root.
       const url = pathToFileURL(path.join(outdir, 'index.mjs')).href;
       return { entry, url, bytes: bundleBytes(metafile) };

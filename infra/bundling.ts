@@ -1,5 +1,8 @@
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type BuildOptions, type BuildResult, buildSync } from 'esbuild';
+import { CONFIG_FILE } from '../functions/adapters/function-env';
+import type { PostroomConfig } from '../functions/core/config';
 import { REPO_ROOT } from './paths';
 
 /** A folder under `functions/` whose `index.ts` exports `handler`. */
@@ -61,11 +64,18 @@ export function functionBuildOptions(
   };
 }
 
-/** Builds a function into `outdir` (synchronously: CDK's local bundling hook is synchronous). */
+/**
+ * Builds a function into `outdir` (synchronously: CDK's local bundling hook is synchronous), with the
+ * configuration it runs with as `config.json` beside `index.mjs`. `config` must be the output of
+ * `parseConfig`: the function trusts it without validating it again (functions/adapters/function-env.ts).
+ */
 export function bundleFunction(
   entry: FunctionEntry,
   outdir: string,
+  config: PostroomConfig,
   options: { sourceMaps?: boolean } = {},
 ): BuildResult<{ metafile: true }> {
-  return buildSync({ ...functionBuildOptions(entry, outdir, options), metafile: true });
+  const result = buildSync({ ...functionBuildOptions(entry, outdir, options), metafile: true });
+  writeFileSync(path.join(outdir, CONFIG_FILE), JSON.stringify(config));
+  return result;
 }

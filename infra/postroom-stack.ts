@@ -12,10 +12,8 @@ import { Relay } from './constructs/relay';
 import { Store } from './constructs/store';
 
 export interface PostroomStackProps extends StackProps {
-  /** The validated configuration. */
+  /** The validated configuration: the functions run with it as built, without validating it again. */
   readonly config: PostroomConfig;
-  /** The `postroom` context as written, handed to the functions, which validate it with the same schema. */
-  readonly rawConfig: unknown;
 }
 
 /** Postroom: API -> send function -> mail queue -> relay function -> SES or SMTP, with a DLQ and a record table. */
@@ -32,7 +30,7 @@ export class PostroomStack extends Stack {
 
   constructor(scope: Construct, id: string, props: PostroomStackProps) {
     super(scope, id, props);
-    const { config, rawConfig } = props;
+    const { config } = props;
     const logRetention = retentionDays(config.monitoring.logRetentionDays);
 
     this.queueing = new Queueing(this, 'Queueing', {
@@ -48,7 +46,6 @@ export class PostroomStack extends Stack {
     });
     this.relay = new Relay(this, 'Relay', {
       config,
-      rawConfig,
       mailQueue: this.queueing.mailQueue,
       deadLetterQueue: this.queueing.deadLetterQueue,
       table: this.store.table,
@@ -59,14 +56,14 @@ export class PostroomStack extends Stack {
     this.deliveryEvents =
       config.transport.kind === 'ses'
         ? new DeliveryEvents(this, 'DeliveryEvents', {
-            rawConfig,
+            config,
             table: this.store.table,
             provider: this.provider,
             logRetention,
           })
         : undefined;
     this.api = new Api(this, 'Api', {
-      rawConfig,
+      config,
       mailQueue: this.queueing.mailQueue,
       table: this.store.table,
       throttlingRateLimit: config.api.throttleRatePerSecond,
@@ -161,7 +158,6 @@ export function buildApp(rawConfig: unknown, app: App = new App(), stackProps: S
     ...stackProps,
     env: { region: config.region, ...stackProps.env },
     config,
-    rawConfig,
   });
   return { app, stack, config };
 }

@@ -1,5 +1,15 @@
-import { type PostroomConfig, parseConfig } from '../core/config';
+import { readFileSync } from 'node:fs';
+import type { PostroomConfig } from '../core/config';
 import { ConfigError } from '../core/errors';
+
+/**
+ * The configuration a function runs with: `config.json` in its code package, beside `index.mjs`, written by
+ * the build (infra/bundling.ts) from the configuration `cdk synth` has just validated. The function trusts
+ * it and does not validate it again: the schema and its parse cost about 16 ms of every cold start, and
+ * Lambda's code package cannot change after the build, unlike an environment variable. Being a file, it is
+ * also free of Lambda's 4 KB limit on a function's environment.
+ */
+export const CONFIG_FILE = 'config.json';
 
 /** Reads a required environment variable, failing the cold start with its name if it is missing. */
 export function requireEnv(env: NodeJS.ProcessEnv, name: string): string {
@@ -9,14 +19,19 @@ export function requireEnv(env: NodeJS.ProcessEnv, name: string): string {
   return value;
 }
 
-/** The `postroom` configuration, passed to a function as JSON in POSTROOM_CONFIG and validated at cold start. */
-export function configFromEnv(env: NodeJS.ProcessEnv): PostroomConfig {
-  const json = requireEnv(env, 'POSTROOM_CONFIG');
-  let raw: unknown;
+/** Reads the configuration the build put beside the entry module (its `import.meta.url`). */
+export function readShippedConfig(entryUrl: string): PostroomConfig {
+  let json: string;
   try {
-    raw = JSON.parse(json);
+    json = readFileSync(new URL(CONFIG_FILE, entryUrl), 'utf8');
   } catch {
-    throw new ConfigError([{ field: 'env.POSTROOM_CONFIG', message: 'is not valid JSON' }]);
+    throw new ConfigError([
+      { field: CONFIG_FILE, message: 'is missing from the code package: build it with infra/bundling.ts' },
+    ]);
   }
-  return parseConfig(raw);
+  try {
+    return JSON.parse(json) as PostroomConfig;
+  } catch {
+    throw new ConfigError([{ field: CONFIG_FILE, message: 'is not valid JSON' }]);
+  }
 }

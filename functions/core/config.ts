@@ -450,7 +450,3 @@ export function parseConfig(raw: unknown): PostroomConfig {
   }));
   throw new ConfigError(problems);
 }
-
-export function findForm(config: PostroomConfig, formId: string): FormConfig | undefined {
-  return config.forms.find((form) => form.id === formId);
-}

@@ -1,7 +1,7 @@
 import { maskAddress } from './address';
 import { planAttachments, storeAttachments } from './attachments';
 import { type CaptchaVerifier, checkCaptcha } from './captcha';
-import { type FormConfig, findForm, type PostroomConfig } from './config';
+import type { FormConfig, PostroomConfig } from './config';
 import {
   errorName,
   ForbiddenOriginError,
@@ -66,7 +66,7 @@ function corsHeaders(form: FormConfig, origin: string | undefined): Record<strin
 }
 
 function requireForm(config: PostroomConfig, formId: string): FormConfig {
-  const form = findForm(config, formId);
+  const form = config.forms.find((candidate) => candidate.id === formId);
   if (!form) throw new NotFoundError(`There is no form "${formId.slice(0, 64)}".`);
   return form;
 }

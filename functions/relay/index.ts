@@ -4,7 +4,7 @@ import { blobStoreFromEnv } from '../adapters/attachments-bucket';
 import { createDynamoClient, createSqsClient } from '../adapters/aws-clients';
 import { DynamoClaimStore } from '../adapters/dynamodb-claims';
 import { DynamoMessageStore } from '../adapters/dynamodb-messages';
-import { configFromEnv, requireEnv } from '../adapters/function-env';
+import { readShippedConfig, requireEnv } from '../adapters/function-env';
 import { createLogger } from '../adapters/powertools-log';
 import { createMetrics } from '../adapters/powertools-metrics';
 import { readSecretString } from '../adapters/secrets';
@@ -15,9 +15,9 @@ import { systemClock } from '../core/ports';
 import { pacerForRate } from '../core/send-pacer';
 import { createRelayHandler } from './app';
 
-// Cold start: validate config, read the SMTP password from Secrets Manager when there is one, and create
-// clients and the (pooled) transport once per container.
-const config = configFromEnv(process.env);
+// Cold start: read the configuration validated at synth, read the SMTP password from Secrets Manager when
+// there is one, and create clients and the (pooled) transport once per container.
+const config = readShippedConfig(import.meta.url);
 const aws = { region: config.region };
 const { logger, log } = createLogger(SERVICE.relay);
 const { metrics, port } = createMetrics(SERVICE.relay);

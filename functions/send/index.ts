@@ -8,7 +8,7 @@ import { DynamoApiKeyStore } from '../adapters/dynamodb-api-keys';
 import { DynamoGuardStore } from '../adapters/dynamodb-guards';
 import { DynamoMessageStore } from '../adapters/dynamodb-messages';
 import { DynamoSuppressionList } from '../adapters/dynamodb-suppression';
-import { configFromEnv, requireEnv } from '../adapters/function-env';
+import { readShippedConfig, requireEnv } from '../adapters/function-env';
 import { createLogger } from '../adapters/powertools-log';
 import { createMetrics } from '../adapters/powertools-metrics';
 import { readSecretString } from '../adapters/secrets';
@@ -17,8 +17,8 @@ import { SERVICE } from '../core/metrics';
 import { systemClock } from '../core/ports';
 import { createSendHandler } from './app';
 
-// Cold start: validate config and create clients once; a bad config fails here, naming the field.
-const config = configFromEnv(process.env);
+// Cold start: read the configuration validated at synth, and create clients once.
+const config = readShippedConfig(import.meta.url);
 const { logger, log } = createLogger(SERVICE.send);
 const { metrics, port } = createMetrics(SERVICE.send);
 // Captcha secret keys, read once from Secrets Manager for the forms that have a captcha.

@@ -14,6 +14,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { PostroomConfig } from '../../functions/core/config';
 import { SEND_KEY_PREFIXES, SEND_READ_ONLY_KEY_PREFIXES } from '../../functions/core/table-keys';
 import type { Attachments } from './attachments';
 import { Firewall } from './firewall';
@@ -22,8 +23,8 @@ import { importSecret } from './mail-provider';
 import { grantItems } from './store';
 
 export interface ApiProps {
-  /** The `postroom` context as written; the function validates it at cold start. */
-  readonly rawConfig: unknown;
+  /** The validated configuration, built into the function's code package. */
+  readonly config: PostroomConfig;
   readonly mailQueue: IQueue;
   /** The record table, where the send function keeps its rate-limit counters and duplicate fingerprints. */
   readonly table: ITable;
@@ -114,7 +115,7 @@ export class Api extends Construct {
     const send = new MailFunction(this, 'Send', {
       entry: 'send',
       description: 'Postroom send: validates form submissions and queues mail jobs',
-      rawConfig: props.rawConfig,
+      config: props.config,
       // API Gateway gives up on a Lambda integration after 29 s; a submission needs one SendMessage.
       timeout: Duration.seconds(10),
       logRetention: props.logRetention,

@@ -12,14 +12,15 @@ import {
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { LambdaSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
+import type { PostroomConfig } from '../../functions/core/config';
 import { EVENTS_PUT_KEY_PREFIXES, EVENTS_UPDATE_KEY_PREFIXES } from '../../functions/core/table-keys';
 import { MailFunction } from './mail-function';
 import type { MailProvider } from './mail-provider';
 import { grantItems } from './store';
 
 export interface DeliveryEventsProps {
-  /** The `postroom` context as written; the function validates it at cold start. */
-  readonly rawConfig: unknown;
+  /** The validated configuration, built into the function's code package. */
+  readonly config: PostroomConfig;
   /** Where message status and the suppression list live. */
   readonly table: ITable;
   /** The SES resources: the event destination is added to the configuration set the stack created. */
@@ -83,7 +84,7 @@ export class DeliveryEvents extends Construct {
     const events = new MailFunction(this, 'Events', {
       entry: 'events',
       description: 'Postroom events: records SES delivery events and maintains the suppression list',
-      rawConfig: props.rawConfig,
+      config: props.config,
       timeout: Duration.seconds(10),
       logRetention: props.logRetention,
       environment: { TABLE_NAME: props.table.tableName },

@@ -1,15 +1,18 @@
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { AssetHashType, DockerImage, type Duration, Token, Validations } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Code, Function as LambdaFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import type { PostroomConfig } from '../../functions/core/config';
 import { bundleFunction, type FunctionEntry, HANDLER } from '../bundling';
 import { REPO_ROOT } from '../paths';
 
 /**
- * Lambda limits all environment variables of a function to 4 KB together, and POSTROOM_CONFIG carries the
- * whole `postroom` context. Checked at synth so a large config fails here, not halfway through a deploy.
+ * Lambda limits all environment variables of a function to 4 KB together. The configuration is not among
+ * them (it is built into the code package), but queue URLs and names are; checked at synth so an
+ * oversized environment fails here, not halfway through a deploy.
  * https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
  */
 const MAX_ENVIRONMENT_BYTES = 4 * 1024;
@@ -20,12 +23,15 @@ export interface MailFunctionProps {
   /** The folder under `functions/` whose `index.ts` exports `handler`: `send`, `relay` or `events`. */
   readonly entry: FunctionEntry;
   readonly description: string;
-  /** The `postroom` context as written, passed as POSTROOM_CONFIG and validated again at cold start. */
-  readonly rawConfig: unknown;
+  /**
+   * The validated configuration: built into the code package as `config.json`, which the function reads at
+   * cold start without validating it again (functions/adapters/function-env.ts).
+   */
+  readonly config: PostroomConfig;
   readonly timeout: Duration;
   /** @default 256 */
   readonly memorySize?: number;
-  /** Variables besides POSTROOM_CONFIG. */
+  /** The function's environment variables. */
   readonly environment?: Readonly<Record<string, string>>;
   /**
    * How long the function's log group keeps its events (`monitoring.logRetentionDays`).
@@ -48,10 +54,7 @@ export class MailFunction extends Construct {
 
     // No NODE_OPTIONS=--enable-source-maps: the asset has no maps, as reading them slows every cold start
     // (infra/bundling.ts says how to decode a stack).
-    const environment = {
-      POSTROOM_CONFIG: JSON.stringify(props.rawConfig),
-      ...props.environment,
-    };
+    const environment = { ...props.environment };
     const environmentBytes = Object.entries(environment).reduce(
       (sum, [name, value]) =>
         sum +
@@ -62,7 +65,7 @@ export class MailFunction extends Construct {
     if (environmentBytes > MAX_ENVIRONMENT_BYTES) {
       throw new Error(
         `${this.node.path}: the environment is ${environmentBytes} bytes, over Lambda's ${MAX_ENVIRONMENT_BYTES}; ` +
-          'the postroom configuration is too large to pass in POSTROOM_CONFIG',
+          'shorten the names of the resources it is given',
       );
     }
 
@@ -78,14 +81,20 @@ export class MailFunction extends Construct {
     // Not NodejsFunction: it bundles to a single file, and the functions load their rarely used parts from
     // chunks of their own (code splitting needs an output folder). esbuild runs in this process; the image
     // is never pulled, as local bundling always succeeds or throws.
-    const entry = props.entry;
+    const { entry, config } = props;
     const code = Code.fromAsset(path.join(REPO_ROOT, 'functions', entry), {
       assetHashType: AssetHashType.OUTPUT,
       bundling: {
         image: DockerImage.fromRegistry('public.ecr.aws/sam/build-nodejs22.x'),
+        // CDK reuses a bundle within one app by a key made of the source path and the bundling options, and
+        // the local hook below is not part of it: the configuration's digest is, here, so two stacks with
+        // different configurations in one app never share a bundle.
+        environment: {
+          POSTROOM_CONFIG_SHA256: createHash('sha256').update(JSON.stringify(config)).digest('hex'),
+        },
         local: {
           tryBundle(outputDir) {
-            bundleFunction(entry, outputDir);
+            bundleFunction(entry, outputDir, config);
             return true;
           },
         },

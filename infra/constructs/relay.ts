@@ -13,9 +13,8 @@ import type { MailProvider } from './mail-provider';
 import { grantItems } from './store';
 
 export interface RelayProps {
+  /** The validated configuration, built into the function's code package. */
   readonly config: PostroomConfig;
-  /** The `postroom` context as written; the function validates it again at cold start. */
-  readonly rawConfig: unknown;
   readonly mailQueue: IQueue;
   readonly deadLetterQueue: IQueue;
   /** Idempotency records: claimed before each send, completed after. */
@@ -43,7 +42,7 @@ export class Relay extends Construct {
     const relay = new MailFunction(this, 'Relay', {
       entry: 'relay',
       description: 'Postroom relay: sends queued mail jobs through the configured transport',
-      rawConfig: props.rawConfig,
+      config: props.config,
       timeout: Duration.seconds(config.relay.timeoutSeconds),
       memorySize: 512,
       logRetention: props.logRetention,

@@ -1,7 +1,10 @@
-import { App } from 'aws-cdk-lib';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { App, type Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../infra/postroom-stack';
+import { parseConfig } from '../../functions/core/config';
+import { buildApp, PostroomStack } from '../../infra/postroom-stack';
 
 /** Values unlike the schema's defaults, so each test proves the configuration reaches the resource. */
 const rawConfig = {
@@ -206,9 +209,9 @@ describe('Stack: Postroom', { timeout: SYNTH_TIMEOUT_MS }, () => {
   });
 
   it('traces the send, relay and events functions actively, each allowed to write its trace segments', () => {
-    // Prepare: the three Postroom functions are the ones that take the mail configuration
-    const functions = Object.entries(template.findResources('AWS::Lambda::Function')).filter(
-      ([, fn]) => fn.Properties?.Environment?.Variables?.POSTROOM_CONFIG !== undefined,
+    // Prepare: the three Postroom functions, by their descriptions (CDK adds functions of its own)
+    const functions = Object.entries(template.findResources('AWS::Lambda::Function')).filter(([, fn]) =>
+      String(fn.Properties?.Description).startsWith('Postroom '),
     );
     const policies = Object.values(template.findResources('AWS::IAM::Policy'));
 
@@ -237,5 +240,29 @@ describe('Stack: Postroom', { timeout: SYNTH_TIMEOUT_MS }, () => {
 
     // Act & Assess
     expect(() => buildApp(badConfig, new App())).toThrow('postroom.forms[0].recipients[0]');
+  });
+
+  it("builds each stack's validated configuration into its functions' code, so no cold start validates it again", () => {
+    // Prepare: two stacks in one app (say staging and production) with different configurations
+    const otherConfig = { ...rawConfig, queue: { ...rawConfig.queue, maxReceiveCount: 9 } };
+    const { app, stack } = buildApp(rawConfig, new App());
+    const other = new PostroomStack(app, 'PostroomOther', { config: parseConfig(otherConfig) });
+    const shippedConfigs = (built: Stack) =>
+      Object.values(Template.fromStack(built).findResources('AWS::Lambda::Function'))
+        .filter((fn) => String(fn.Properties?.Description).startsWith('Postroom '))
+        .map((fn) => {
+          // The code's S3 key is `<asset hash>.zip`; CDK stages the asset as `asset.<hash>` in the app's outdir.
+          const hash = String(fn.Properties.Code.S3Key).replace(/\.zip$/, '');
+          const assetDir = path.join(app.outdir, `asset.${hash}`);
+          return JSON.parse(readFileSync(path.join(assetDir, 'config.json'), 'utf8')) as unknown;
+        });
+
+    // Act
+    const first = shippedConfigs(stack);
+    const second = shippedConfigs(other);
+
+    // Assess: CDK reuses a bundle within an app; each stack still gets its own configuration
+    expect(first).toEqual([parseConfig(rawConfig), parseConfig(rawConfig), parseConfig(rawConfig)]);
+    expect(second).toEqual([parseConfig(otherConfig), parseConfig(otherConfig), parseConfig(otherConfig)]);
   });
 });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../functions/core/config';
 import { bundleFunction } from '../../infra/bundling';
 import { contextWithoutRateLimits } from '../../local/config-file';
 import { eventually, startTestStack, type TestStack, testConfig } from '../support/local-stack';
@@ -69,7 +70,11 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
   beforeAll(async () => {
     stack = await startTestStack(testConfig());
     workDir = mkdtempSync(path.join(tmpdir(), 'postroom-bundled-send-'));
-    const { metafile } = bundleFunction('send', path.join(workDir, 'send'));
+    const { metafile } = bundleFunction(
+      'send',
+      path.join(workDir, 'send'),
+      parseConfig(contextWithoutRateLimits()),
+    );
     // The SDK's credential chain was swapped for the environment provider.
     const inputs = Object.keys(metafile.inputs);
     expect(inputs.some((input) => input.includes('credential-provider-node/'))).toBe(false);
@@ -125,7 +130,6 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
         HOME: home,
         BUNDLE_URL: bundleUrl,
         EVENTS: JSON.stringify(events),
-        POSTROOM_CONFIG: JSON.stringify(contextWithoutRateLimits()),
         TABLE_NAME: stack.resources.tableName,
         MAIL_QUEUE_URL: stack.resources.queueUrl,
         AWS_REGION: 'us-east-1',

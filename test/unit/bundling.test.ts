@@ -2,10 +2,13 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../functions/core/config';
 import { bundleFunction } from '../../infra/bundling';
 import { REPO_ROOT } from '../../infra/paths';
+import { readPostroomContext } from '../../local/config-file';
 
 const workDir = mkdtempSync(path.join(tmpdir(), 'postroom-bundling-'));
+const config = parseConfig(readPostroomContext(path.join(REPO_ROOT, 'cdk.json')));
 
 function files(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort();
@@ -28,8 +31,8 @@ describe('Infra: function bundles', () => {
 
   it('ships no source maps, and builds them on request for the same code', () => {
     // Act
-    bundleFunction('send', path.join(workDir, 'deployed'));
-    bundleFunction('send', path.join(workDir, 'mapped'), { sourceMaps: true });
+    bundleFunction('send', path.join(workDir, 'deployed'), config);
+    bundleFunction('send', path.join(workDir, 'mapped'), config, { sourceMaps: true });
 
     // Assess
     expect(files(path.join(workDir, 'deployed')).filter((file) => file.endsWith('.map'))).toEqual([]);
@@ -39,8 +42,9 @@ describe('Infra: function bundles', () => {
     expect(code(path.join(workDir, 'mapped'))).toEqual(code(path.join(workDir, 'deployed')));
   }, 60_000);
 
-  it('leaves the MailJob schema out of the send function, which never parses a job', () => {
-    const { metafile } = bundleFunction('send', path.join(workDir, 'send'));
+  it('leaves out the schemas the send function never runs: the MailJob schema and the config schema', () => {
+    const outdir = path.join(workDir, 'send');
+    const { metafile } = bundleFunction('send', outdir, config);
     const bundled = Object.keys(metafile.outputs)
       .filter((file) => file.endsWith('.mjs'))
       // Metafile paths are relative to the repository root.
@@ -48,10 +52,13 @@ describe('Infra: function bundles', () => {
       .join('\n');
     expect(bundled).toContain('postroom-job-id');
     expect(bundled).not.toContain('names an attachment of another job');
+    // The configuration was validated at synth and is built in, as parsed.
+    expect(bundled).not.toContain('must be an origin such as');
+    expect(JSON.parse(readFileSync(path.join(outdir, 'config.json'), 'utf8'))).toEqual(config);
   }, 60_000);
 
   it("loads the relay's SES client and MIME composer with its first mail, not at cold start", () => {
-    const { metafile } = bundleFunction('relay', path.join(workDir, 'relay'));
+    const { metafile } = bundleFunction('relay', path.join(workDir, 'relay'), config);
     const outputs = Object.entries(metafile.outputs).filter(([file]) => file.endsWith('.mjs'));
     // What the entry loads by static import, transitively: the code of a cold start.
     const coldStart = new Set(outputs.filter(([file]) => file.endsWith('/index.mjs')).map(([file]) => file));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findForm, parseConfig } from '../../functions/core/config';
+import { parseConfig } from '../../functions/core/config';
 import { ConfigError } from '../../functions/core/errors';
 import { buildFormMailJob, validateSubmission } from '../../functions/core/form-submission';
 import { mailJobSchema } from '../../functions/core/mail-job';
@@ -322,13 +322,5 @@ describe('Core: parseConfig relay.maxSendRate', () => {
         message: expect.stringContaining('40 s'),
       }),
     ]);
-  });
-});
-
-describe('Core: findForm', () => {
-  it('finds a form by id and returns undefined for an unknown id', () => {
-    const config = parseConfig(shippedConfigInput());
-    expect(findForm(config, 'contact')?.id).toBe('contact');
-    expect(findForm(config, 'nope')).toBeUndefined();
   });
 });
