@@ -106,6 +106,7 @@ function connectionsOf(server: SMTPServer): ConnectionInternals[] {
   return connections ? [...connections] : [];
 }
 
-function socketOf(server: SMTPServer, sessionId: string) {
+/** The socket of an SMTP session, to drop the connection as a failing network would. */
+export function socketOf(server: SMTPServer, sessionId: string) {
   return connectionsOf(server).find((connection) => connection.id === sessionId)?._socket;
 }

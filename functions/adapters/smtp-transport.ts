@@ -19,6 +19,11 @@ export class SmtpTransport implements Transport {
       secure: config.secure,
       requireTLS: !config.secure && config.requireTls,
       maxConnections: config.maxConnections,
+      // When a connection closes mid-send without an error (a dropped one reports ECONNECTION instead), the
+      // pool would resend the message on a new one, up to 5 times by default, inside one relay attempt and
+      // outside its accounting. With 0 the attempt fails; the relay retries it with backoff, counted against
+      // maxReceiveCount, under its claim.
+      maxRequeues: 0,
       connectionTimeout: config.timeoutSeconds * 1000,
       greetingTimeout: config.timeoutSeconds * 1000,
       socketTimeout: config.timeoutSeconds * 1000,

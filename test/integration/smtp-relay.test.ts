@@ -67,6 +67,23 @@ describe('Relay: SMTP transport against a real SMTP server with STARTTLS and AUT
     await stack.drained(stack.resources.queueUrl);
   });
 
+  it('fails an attempt whose connection drops in DATA; the relay retries it and it is delivered once', async () => {
+    peer.answer(['drop']);
+    const marker = randomUUID();
+    await submit(`Dropped once ${marker}`);
+
+    const mail = await eventually(async () => peer.received[0], 8_000, 'delivery after retry');
+    expect(mail.parsed.text).toContain(marker);
+    expect(peer.attempts).toBe(2);
+    // One failed relay attempt, retried under its claim.
+    expect(
+      stack.log.entries
+        .filter((l) => l.attributes.outcome === 'retry' && String(l.attributes.reason).startsWith('network'))
+        .map((l) => l.attributes.reason),
+    ).toEqual(['network ECONNECTION: Connection closed unexpectedly']);
+    await stack.drained(stack.resources.queueUrl);
+  });
+
   it('dead-letters an SMTP 550 after one attempt, with the reason as a message attribute', async () => {
     peer.answer([], 550);
     const id = await submit(`Rejected ${randomUUID()}`);

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { type ParsedMail, simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
+import { socketOf } from '../../chaos/fault-smtp';
 
 export interface ReceivedMail {
   readonly envelopeFrom: string;
@@ -11,8 +12,8 @@ export interface ReceivedMail {
   readonly parsed: ParsedMail;
 }
 
-/** What the peer answers to the next DATA: accept, or an SMTP error code. */
-export type PeerAnswer = 'accept' | number;
+/** What the peer answers to the next DATA: accept, an SMTP error code, or no answer: the connection drops. */
+export type PeerAnswer = 'accept' | 'drop' | number;
 
 /**
  * A real SMTP server (nodemailer's smtp-server) on loopback with STARTTLS (its built-in certificate)
@@ -57,10 +58,19 @@ export class SmtpPeer {
       },
       onData: (stream, session, callback) => {
         const chunks: Buffer[] = [];
+        const answer = this.script.shift() ?? this.fallback;
+        if (answer === 'drop') {
+          // In the middle of DATA, as a failing network would.
+          this.attempts += 1;
+          stream.once('data', () => {
+            if (this.server) socketOf(this.server, session.id)?.destroy();
+          });
+          stream.resume();
+          return;
+        }
         stream.on('data', (chunk: Buffer) => chunks.push(chunk));
         stream.on('end', () => {
           this.attempts += 1;
-          const answer = this.script.shift() ?? this.fallback;
           if (answer !== 'accept') {
             callback(
               Object.assign(new Error(`scripted failure ${answer} for <rcpt@example.com>`), {
