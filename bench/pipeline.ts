@@ -33,6 +33,7 @@ interface PipelineStack {
   readonly config: PostroomConfig;
   submit(): Promise<{ id: string; startedAt: number }>;
   calls(): Promise<Record<string, number>>;
+  emulatorBusyMs(): Record<string, number>;
   stop(): Promise<void>;
 }
 
@@ -76,6 +77,7 @@ async function startPipeline(maxConcurrency?: number): Promise<PipelineStack> {
     config,
     submit,
     calls: () => stack.emulatorCalls(),
+    emulatorBusyMs: () => stack.emulatorBusyMs(),
     stop,
   };
 }
@@ -104,6 +106,7 @@ async function throughput(pipeline: PipelineStack, count: number, clients: numbe
   const burst: string[] = [];
   const cpu = process.cpuUsage();
   const relayCpuBefore = pipeline.relay.cpuMs();
+  const emulatorsBefore = pipeline.emulatorBusyMs();
   const start = performance.now();
   let next = 0;
   await Promise.all(
@@ -120,12 +123,23 @@ async function throughput(pipeline: PipelineStack, count: number, clients: numbe
   const relayCpuAfter = pipeline.relay.cpuMs();
   const relayCpuMs =
     relayCpuBefore === undefined || relayCpuAfter === undefined ? 0 : relayCpuAfter - relayCpuBefore;
+  const emulatorsAfter = pipeline.emulatorBusyMs();
+  const emulatorMs = (name: string) => ((emulatorsAfter[name] ?? 0) - (emulatorsBefore[name] ?? 0)) / count;
+  const processMs = (used.user + used.system) / 1000 / count;
+  const split = {
+    relay: relayCpuMs / count,
+    dynamodb: emulatorMs('dynamodb'),
+    sqs: emulatorMs('sqs'),
+    ses: emulatorMs('ses'),
+  };
   const lastSent = Math.max(...burst.map((id) => pipeline.log.sentAt.get(id) ?? Number.NaN));
   return {
     done,
     acceptedPerSecond: (count * 1000) / (acceptedAt - start),
     deliveredPerSecond: (count * 1000) / (lastSent - start),
-    cpuMsPerMessage: ((used.user + used.system) / 1000 + relayCpuMs) / count,
+    cpuMsPerMessage: processMs + split.relay,
+    // This process's CPU less its emulator threads' busy time: the API (send handler) and the bench clients.
+    cpuSplit: { ...split, api: processMs - split.dynamodb - split.sqs - split.ses },
     lost: burst.filter((id) => !pipeline.log.sentAt.has(id)).length,
   };
 }
@@ -203,6 +217,11 @@ export async function run(): Promise<BenchSection> {
       { metric: 'sent twice', value: duplicates, unit: 'msg', target: '0', pass: duplicates === 0 },
       { metric: 'relay retries and error lines', value: retries + trouble, unit: 'msg' },
       { metric: 'emulator calls per message', value: round(totalCalls, 2), unit: 'calls' },
+      ...Object.entries(burst.cpuSplit).map(([part, ms]) => ({
+        metric: `CPU per message: ${CPU_PARTS[part as keyof typeof burst.cpuSplit]}`,
+        value: round(ms, 1),
+        unit: 'ms',
+      })),
     ],
     notes: [
       `queue.batchSize ${config.queue.batchSize}; the shipped queue.maxConcurrency ${config.queue.maxConcurrency} caps the relay at ${config.queue.batchSize * config.queue.maxConcurrency} mails in flight`,
@@ -214,6 +233,14 @@ export async function run(): Promise<BenchSection> {
     ],
   };
 }
+
+const CPU_PARTS = {
+  relay: 'relay process',
+  dynamodb: 'DynamoDB emulator (dynalite) thread, busy',
+  sqs: 'SQS emulator (fauxqs) thread, busy',
+  ses: 'SES emulator thread, busy',
+  api: 'API and bench clients (the rest of this process)',
+} as const;
 
 /** fetch, with the underlying cause in the message when the connection failed. */
 async function fetchOnce(url: string, init: RequestInit): Promise<Response> {

@@ -14,17 +14,12 @@ type SectionModule = { run(): Promise<BenchSection> };
 
 /** Each section by name; a section whose module is not in this checkout is skipped with a note. */
 const SECTIONS: Record<string, { file: string; load: () => Promise<SectionModule> }> = {
+  'cold-start': { file: 'cold-start.ts', load: () => import('./cold-start') },
+  handler: { file: 'handler.ts', load: () => import('./handler') },
   pipeline: { file: 'pipeline.ts', load: () => import('./pipeline') },
   pacing: { file: 'pacing.ts', load: () => import('./pacing') },
   baseline: { file: 'baseline.ts', load: () => import('./baseline') },
-  // Sections written alongside these; loaded by path so this file compiles without them.
-  'cold-start': { file: 'cold-start.ts', load: () => import(moduleUrl('cold-start.ts')) },
-  handler: { file: 'handler.ts', load: () => import(moduleUrl('handler.ts')) },
 };
-
-function moduleUrl(file: string): string {
-  return new URL(file, import.meta.url).href;
-}
 
 async function main() {
   const asked = process.argv.slice(2).filter((arg) => arg !== '--');

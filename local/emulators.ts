@@ -25,6 +25,11 @@ export interface RunningEmulators {
   readonly endpoints: { sqs: string; s3: string; ses: string; dynamodb: string };
   /** Requests served so far, by emulator and operation (`dynamodb UpdateItem`): what a message costs. */
   calls(): Promise<Record<string, number>>;
+  /**
+   * How long each emulator's thread has been busy (not waiting in its event loop), in ms: near enough its
+   * CPU time, which a worker thread cannot read for itself alone.
+   */
+  busyMs(): Record<EmulatorName, number>;
   stop(): Promise<void>;
 }
 
@@ -33,6 +38,7 @@ type EmulatorName = keyof EmulatorPorts;
 interface EmulatorThread {
   readonly port: number;
   calls(): Promise<Record<string, number>>;
+  busyMs(): number;
   stop(): Promise<void>;
 }
 
@@ -63,6 +69,7 @@ async function startEmulatorThread(emulator: EmulatorName, port: number): Promis
   return {
     port: started.port,
     calls: () => ask<Record<string, number>>('calls', 'calls'),
+    busyMs: () => worker.performance.eventLoopUtilization().active,
     async stop() {
       await Promise.race([ask('stop', 'stopped'), new Promise((resolve) => setTimeout(resolve, 2_000))]);
       await worker.terminate();
@@ -93,6 +100,7 @@ export async function startEmulators(ports: EmulatorPorts): Promise<RunningEmula
     async calls() {
       return Object.assign({}, ...(await Promise.all(threads.map((thread) => thread.calls()))));
     },
+    busyMs: () => ({ sqs: sqs.busyMs(), ses: ses.busyMs(), dynamodb: dynamodb.busyMs() }),
     stop: stopAll,
   };
 }

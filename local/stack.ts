@@ -52,6 +52,8 @@ export interface LocalStack {
   readonly resources: LocalResources;
   /** Requests the emulators have served, by operation. */
   emulatorCalls(): Promise<Record<string, number>>;
+  /** How long each emulator's thread has been busy, in ms (RunningEmulators.busyMs). */
+  emulatorBusyMs(): Record<'sqs' | 'ses' | 'dynamodb', number>;
   stop(): Promise<void>;
 }
 
@@ -162,6 +164,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       endpoints: emulators.endpoints,
       resources,
       emulatorCalls: () => emulators.calls(),
+      emulatorBusyMs: () => emulators.busyMs(),
       stop,
     };
   } catch (error) {
