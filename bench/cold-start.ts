@@ -13,7 +13,7 @@ import { type BenchRow, type BenchSection, median, printSection } from './sectio
 /**
  * Cold start of the functions as deployed: each is built by the same code as `cdk synth` (infra/bundling.ts),
  * then imported by fresh `node` processes with the environment Lambda gives it. The import is what a cold
- * start adds to Node's own start: loading and evaluating the bundle, validating the configuration, creating
+ * start adds to Node's own start: loading and evaluating the bundle, reading the configuration, creating
  * the clients. It is reported against a bare `node -e 0` measured the same way, interleaved, so the machine's
  * load affects both alike.
  */
@@ -96,35 +96,37 @@ export async function run(): Promise<BenchSection> {
       const url = pathToFileURL(path.join(outdir, 'index.mjs')).href;
       return { entry, url, bytes: bundleBytes(metafile) };
     });
-    // The yardstick the targets were set against: the SQS client alone, created once, bundled the same way.
-    const sqsOnly = path.join(workDir, 'sqs-client', 'index.mjs');
+    // Yardsticks, bundled the same way: the SQS client alone, created once (what the targets were set
+    // against), and the SQS and DynamoDB clients together, which both the send function and the relay need.
     const {
       entryPoints: _entry,
       outdir: _outdir,
       splitting: _splitting,
       ...options
     } = functionBuildOptions('send', workDir);
-    buildSync({
-      ...options,
-      stdin: {
-        contents: "import { SQSClient } from '@aws-sdk/client-sqs'; new SQSClient({});",
-        resolveDir: REPO_ROOT,
-        loader: 'ts',
-      },
-      outfile: sqsOnly,
-    });
-    const sqsUrl = pathToFileURL(sqsOnly).href;
+    const yardstick = (name: string, contents: string) => {
+      const outfile = path.join(workDir, name, 'index.mjs');
+      buildSync({ ...options, stdin: { contents, resolveDir: REPO_ROOT, loader: 'ts' }, outfile });
+      return { url: pathToFileURL(outfile).href, times: [] as ProcessTime[] };
+    };
+    const sqsOnly = yardstick(
+      'sqs-client',
+      "import { SQSClient } from '@aws-sdk/client-sqs'; new SQSClient({});",
+    );
+    const sqsAndDynamo = yardstick(
+      'sqs-dynamodb-clients',
+      "import { SQSClient } from '@aws-sdk/client-sqs'; import { DynamoDBClient } from '@aws-sdk/client-dynamodb'; new DynamoDBClient({}); new SQSClient({});",
+    );
     const env = functionEnv();
     const bare: ProcessTime[] = [];
     const imports = new Map<FunctionEntry, ProcessTime[]>(entries.map((entry) => [entry, []]));
-    const sqsImports: ProcessTime[] = [];
     const importing = (url: string) => timeProcess(`await import('${url}')`, env);
     // One untimed round first: the file system cache then holds node and every bundle.
     timeProcess('0', env, false);
     for (const build of builds) importing(build.url);
     for (let i = 0; i < RUNS; i++) {
       bare.push(timeProcess('0', env, false));
-      sqsImports.push(importing(sqsUrl));
+      for (const stick of [sqsOnly, sqsAndDynamo]) stick.times.push(importing(stick.url));
       for (const build of builds) imports.get(build.entry)?.push(importing(build.url));
     }
     const wall = (times: ProcessTime[]) => median(times.map((time) => time.wallMs));
@@ -133,16 +135,19 @@ export async function run(): Promise<BenchSection> {
     const bareCpuMs = cpu(bare);
     const rows: BenchRow[] = [
       { metric: 'bare node -e 0 (median)', value: round(bareMs, 1), unit: 'ms' },
-      {
-        metric: 'SQS client alone: import / bare node',
-        value: round(wall(sqsImports) / bareMs, 2),
-        unit: 'x',
-      },
-      {
-        metric: 'SQS client alone: import / bare node, CPU time',
-        value: round(cpu(sqsImports) / bareCpuMs, 2),
-        unit: 'x',
-      },
+      ...(
+        [
+          ['SQS client alone', sqsOnly.times],
+          ['SQS and DynamoDB clients alone', sqsAndDynamo.times],
+        ] as const
+      ).flatMap(([name, times]): BenchRow[] => [
+        { metric: `${name}: import / bare node`, value: round(wall(times) / bareMs, 2), unit: 'x' },
+        {
+          metric: `${name}: import / bare node, CPU time`,
+          value: round(cpu(times) / bareCpuMs, 2),
+          unit: 'x',
+        },
+      ]),
     ];
     for (const build of builds) {
       const target = TARGETS[build.entry];
@@ -185,7 +190,7 @@ export async function run(): Promise<BenchSection> {
       rows,
       notes: [
         `median of ${RUNS} runs each, interleaved with bare node; Node ${process.version}`,
-        'built by infra/bundling.ts as cdk synth builds them; imported with the function environment (fake credentials, shipped config)',
+        'built by infra/bundling.ts as cdk synth builds them, with the shipped config; imported with the function environment (fake credentials)',
         'the targets were set where the SQS client alone measured about 1.8x: compare the ratios with that row on a loaded machine',
         'CPU time: the user + system time each process reports for itself, steadier than wall time when other work shares the cores',
         'no --enable-source-maps: the deployed functions have neither maps nor the flag (infra/bundling.ts)',
