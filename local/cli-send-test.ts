@@ -44,6 +44,7 @@ export async function runSendTest(values: SendTestValues, io: CliIo, usage: stri
   const now = io.now ?? Date.now;
   const marker = `postroom-send-test-${randomUUID()}`;
   const changes: Array<StatusChange & { afterMs: number }> = [];
+  const shown = new Set<string>();
   const report = (result: Record<string, unknown>, code: number, text: string) => {
     if (values.json) io.out(`${JSON.stringify({ form: formId, marker, ...result, changes })}\n`);
     else if (text) (code === 0 ? io.out : io.err)(text);
@@ -97,7 +98,11 @@ export async function runSendTest(values: SendTestValues, io: CliIo, usage: stri
           `Could not read the message status (${name}) at ${tableAt}. ${local ? 'Is the local stack running?' : 'Check your AWS credentials.'}\n`,
         );
       }
-      for (const change of record?.history.slice(changes.length) ?? []) {
+      // The history comes back in time order, and `queued` may land after `sending`: print what is new.
+      for (const change of record?.history ?? []) {
+        const seen = `${change.status} ${change.at} ${change.detail ?? ''}`;
+        if (shown.has(seen)) continue;
+        shown.add(seen);
         const entry = { ...change, afterMs: now() - started };
         changes.push(entry);
         if (!values.json) {

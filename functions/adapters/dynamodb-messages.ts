@@ -6,6 +6,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import {
+  inTimeOrder,
   isOutcome,
   MESSAGE_STATUSES,
   type MessageRecord,
@@ -36,8 +37,7 @@ export class DynamoMessageStore implements MessageStore {
   ) {}
 
   async record(id: string, change: StatusChange, owner?: { keyId: string }): Promise<void> {
-    const ownerSet = owner ? ', keyId = if_not_exists(keyId, :keyId)' : '';
-    const ownerValue: Record<string, AttributeValue> = owner ? { ':keyId': { S: owner.keyId } } : {};
+    const { ownerSet, ownerValue } = ownerClause(owner);
     if (isOutcome(change.status)) {
       await this.update(id, change, `SET #st = :st, ${APPEND}${ownerSet}`, ownerValue);
       return;
@@ -52,6 +52,12 @@ export class DynamoMessageStore implements MessageStore {
       // The provider's outcome came first (events are asynchronous): keep it, append this change.
       await this.update(id, change, `SET ${APPEND}${ownerSet}`, ownerValue);
     }
+  }
+
+  async recordInitial(id: string, change: StatusChange, owner?: { keyId: string }): Promise<void> {
+    const { ownerSet, ownerValue } = ownerClause(owner);
+    // if_not_exists keeps a status the relay wrote first; the entry is appended either way.
+    await this.update(id, change, `SET #st = if_not_exists(#st, :st), ${APPEND}${ownerSet}`, ownerValue);
   }
 
   async recordOutcome(id: string, change: StatusChange & { status: OutcomeStatus }): Promise<boolean> {
@@ -104,7 +110,8 @@ export class DynamoMessageStore implements MessageStore {
     );
     const item = result.Item;
     if (!item) return undefined;
-    const history = (item.history?.L ?? []).map((value) => {
+    // Writers append in the order they arrive, not the order things happened (recordInitial).
+    const stored = (item.history?.L ?? []).map((value) => {
       const entry = value.M ?? {};
       const detail = entry.detail?.S;
       return {
@@ -113,9 +120,19 @@ export class DynamoMessageStore implements MessageStore {
         ...(detail === undefined ? {} : { detail }),
       };
     });
+    const history = inTimeOrder(stored);
     const keyId = item.keyId?.S;
     return { id, status: asStatus(item.status?.S), history, ...(keyId === undefined ? {} : { keyId }) };
   }
+}
+
+/** The first writer that knows the owning key sets it; nobody changes it afterwards. */
+function ownerClause(owner: { keyId: string } | undefined): {
+  ownerSet: string;
+  ownerValue: Record<string, AttributeValue>;
+} {
+  if (owner === undefined) return { ownerSet: '', ownerValue: {} };
+  return { ownerSet: ', keyId = if_not_exists(keyId, :keyId)', ownerValue: { ':keyId': { S: owner.keyId } } };
 }
 
 const APPEND = 'history = list_append(if_not_exists(history, :empty), :entry), expiresAt = :ttl';

@@ -5,6 +5,8 @@ import type { Log } from './ports';
  * What happened to a message: one item per message id (`msg#<id>`) with its current status and the
  * history of every change. The send path writes `queued`, the relay `sending`, then `sent` (with the
  * provider's message id) or `failed` (with the reason); a transient failure puts it back to `queued`.
+ * The send path writes `queued` while it enqueues, so the relay's first status may land before it: the
+ * history is kept in the order writes arrive and read back in time order (inTimeOrder).
  * The events function then records what the provider reported: `delivered`, `bounced`, `complained`,
  * `rejected` (delivery-events.ts).
  */
@@ -55,11 +57,33 @@ export interface MessageStore {
    */
   record(id: string, change: StatusChange, owner?: { keyId: string }): Promise<void>;
   /**
+   * The send path's `queued`, written at the same time as the enqueue: appended to the history, and made
+   * the current status only when the message has none yet, since the relay may already have written
+   * `sending` or `sent`.
+   */
+  recordInitial(id: string, change: StatusChange, owner?: { keyId: string }): Promise<void>;
+  /**
    * Records a provider event on a message Postroom queued. Returns false, writing nothing, when there is no
    * such message (another sender's mail in the same configuration set, or a record past its TTL).
    */
   recordOutcome(id: string, change: StatusChange & { status: OutcomeStatus }): Promise<boolean>;
+  /** The message with its history in time order (inTimeOrder). */
   get(id: string): Promise<MessageRecord | undefined>;
+}
+
+/**
+ * The history sorted by `at`, keeping the order of writes for equal times (Array.prototype.sort is stable).
+ * An entry without a readable time goes last.
+ */
+export function inTimeOrder(history: ReadonlyArray<StatusChange>): StatusChange[] {
+  const time = (change: StatusChange) => {
+    const ms = Date.parse(change.at);
+    return Number.isNaN(ms) ? Number.POSITIVE_INFINITY : ms;
+  };
+  return [...history].sort((a, b) => {
+    const [x, y] = [time(a), time(b)];
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
 }
 
 /**
@@ -71,11 +95,12 @@ export async function recordStatus(
   log: Log,
   id: string,
   change: StatusChange,
-  owner?: { keyId: string },
+  write: { owner?: { keyId: string } | undefined; initial?: boolean } = {},
 ): Promise<void> {
   if (messages === undefined) return;
   try {
-    await messages.record(id, change, owner);
+    if (write.initial) await messages.recordInitial(id, change, write.owner);
+    else await messages.record(id, change, write.owner);
   } catch (error) {
     log.warn('could not record the message status', {
       jobId: id,

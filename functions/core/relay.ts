@@ -112,8 +112,11 @@ async function relayRecord(record: RelayRecord, deps: RelayDeps): Promise<Record
     attempt: record.receiveCount,
     ...(record.correlationId ? { correlationId: record.correlationId } : {}),
   };
+  // The send function writes `queued` while it enqueues, and a failed write does not refuse the mail: each
+  // relay status carries the owning key too, so GET /v1/messages still finds an API message.
+  const owner = job.source.kind === 'api' ? { keyId: job.source.keyId } : undefined;
   const status = (change: Parameters<typeof recordStatus>[3]) =>
-    recordStatus(deps.messages, log, job.id, change);
+    recordStatus(deps.messages, log, job.id, change, { owner });
 
   const now = clock.now();
   const claim = await claims.claim(job.id, now, now + config.relay.claimLeaseSeconds * 1000);

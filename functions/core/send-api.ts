@@ -241,8 +241,10 @@ function parseRemembered(value: string): { payloadHash: string; id: string } | u
 }
 
 /**
- * Writes `queued` (with the owning key, which GET /v1/messages checks) and enqueues. The status write is
- * required here, unlike for forms: an API caller polls it, so without it nothing is accepted.
+ * Enqueues and writes `queued` (with the owning key, which GET /v1/messages checks) at the same time. The
+ * enqueue decides the answer: a queued job is accepted even when the status write failed, since a 503 for
+ * mail on its way would make the caller send it twice. The relay writes the owning key with each status,
+ * so the message still becomes readable; until its first status it answers 404.
  */
 async function enqueueMessage(
   request: SendRequest,
@@ -267,33 +269,35 @@ async function enqueueMessage(
     if (error instanceof HttpError) return { ok: false, error };
     throw error;
   }
-  const unavailable = new ServiceUnavailableError('Mail cannot be accepted right now; try again shortly.', 5);
-  try {
-    await deps.messages.record(
+  const [enqueued, queued] = await Promise.allSettled([
+    deps.queue.enqueue(job, correlationId),
+    deps.messages.recordInitial(
       id,
       { status: 'queued', at: new Date(deps.clock.now()).toISOString() },
       { keyId },
-    );
-  } catch (error) {
+    ),
+  ]);
+  if (queued.status === 'rejected') {
     deps.log.error('status store failed', {
       keyId,
       jobId: id,
       outcome: 'status-failed',
-      error: errorName(error),
+      error: errorName(queued.reason),
     });
-    return { ok: false, error: unavailable };
   }
-  try {
-    await deps.queue.enqueue(job, correlationId);
-  } catch (error) {
+  if (enqueued.status === 'rejected') {
     deps.log.error('enqueue failed', {
       keyId,
       jobId: id,
       outcome: 'enqueue-failed',
-      error: errorName(error),
+      error: errorName(enqueued.reason),
     });
+    // Both writes have settled, so `failed` lands after `queued` and replaces it.
     await notAcceptedStatus(id, deps);
-    return { ok: false, error: unavailable };
+    return {
+      ok: false,
+      error: new ServiceUnavailableError('Mail cannot be accepted right now; try again shortly.', 5),
+    };
   }
   deps.metrics.count(METRIC.accepted);
   deps.log.info('message accepted', {

@@ -41,7 +41,7 @@ export interface SubmitFormDeps {
   readonly captcha?: { verifier: CaptchaVerifier; secret: (formId: string) => string | undefined };
   /** The attachments bucket, for files too large to travel in the queue message. */
   readonly blobs?: BlobStore;
-  /** Message status: `queued` is written here, before the job reaches the queue and the relay. */
+  /** Message status: `queued` is written here, while the job is put on the queue for the relay. */
   readonly messages?: MessageStore;
   /**
    * Addresses that bounced permanently or complained: the API refuses them, autoresponses skip them. A
@@ -179,11 +179,18 @@ export async function submitForm(
         return answer(firstId);
       }
     }
-    await queuedStatus(id, deps);
-    try {
-      await deps.queue.enqueue(job, request.correlationId);
-    } catch (error) {
-      log.error('enqueue failed', { formId, jobId: id, outcome: 'enqueue-failed', error: errorName(error) });
+    const [enqueued] = await Promise.allSettled([
+      deps.queue.enqueue(job, request.correlationId),
+      queuedStatus(id, deps),
+    ]);
+    if (enqueued.status === 'rejected') {
+      log.error('enqueue failed', {
+        formId,
+        jobId: id,
+        outcome: 'enqueue-failed',
+        error: errorName(enqueued.reason),
+      });
+      // Both writes have settled, so `failed` lands after `queued` and replaces it.
       await notAcceptedStatus(id, deps);
       // The visitor will send again: that retry must not be taken for a duplicate of mail never queued.
       if (dupKey !== undefined) await deps.guards.forget(dupKey).catch(() => {});
@@ -243,8 +250,11 @@ async function sendAutoresponse(
     }
     const job = buildAutoresponseJob(deps.config, form, to, { id, createdAt: new Date(deps.clock.now()) });
     if (!job) return;
-    await queuedStatus(id, deps);
-    await deps.queue.enqueue(job, correlationId);
+    const [enqueued] = await Promise.allSettled([
+      deps.queue.enqueue(job, correlationId),
+      queuedStatus(id, deps),
+    ]);
+    if (enqueued.status === 'rejected') throw enqueued.reason;
     deps.log.info('autoresponse queued', { formId: form.id, jobId: id, outcome: 'autoresponse-queued' });
   } catch (error) {
     deps.log.error('autoresponse failed', {
@@ -257,11 +267,18 @@ async function sendAutoresponse(
 }
 
 /**
- * `queued` is written before the job is enqueued: the relay may pick the job up at once, and its `sending`
- * must come after `queued` in the history.
+ * `queued` is written at the same time as the enqueue, which saves a table round trip on the answer. The
+ * relay may pick the job up at once and write `sending` first, so this write never replaces a status
+ * (recordInitial) and readers sort the history by time. It never throws: status is a report, not the mail.
  */
 function queuedStatus(id: string, deps: Pick<SubmitFormDeps, 'messages' | 'log' | 'clock'>): Promise<void> {
-  return recordStatus(deps.messages, deps.log, id, { status: 'queued', at: isoNow(deps.clock) });
+  return recordStatus(
+    deps.messages,
+    deps.log,
+    id,
+    { status: 'queued', at: isoNow(deps.clock) },
+    { initial: true },
+  );
 }
 
 /** The job never reached the queue: its status says so instead of staying `queued` for ever. */

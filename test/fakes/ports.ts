@@ -3,6 +3,7 @@ import { BlobNotFoundError } from '../../functions/core/errors';
 import type { GuardStore } from '../../functions/core/guards';
 import type { MailJob } from '../../functions/core/mail-job';
 import {
+  inTimeOrder,
   isOutcome,
   type MessageRecord,
   type MessageStatus,
@@ -318,6 +319,14 @@ export class MemoryMessageStore implements MessageStore {
     this.records.set(id, current);
   }
 
+  async recordInitial(id: string, change: StatusChange, owner?: { keyId: string }): Promise<void> {
+    if (this.failing) throw new Error('status store down');
+    const current = this.records.get(id) ?? { status: change.status, history: [] };
+    current.history.push(change);
+    if (owner && current.keyId === undefined) current.keyId = owner.keyId;
+    this.records.set(id, current);
+  }
+
   async recordOutcome(id: string, change: StatusChange & { status: OutcomeStatus }): Promise<boolean> {
     if (this.failing) throw new Error('status store down');
     const current = this.records.get(id);
@@ -330,12 +339,12 @@ export class MemoryMessageStore implements MessageStore {
   async get(id: string): Promise<MessageRecord | undefined> {
     if (this.failing) throw new Error('status store down');
     const record = this.records.get(id);
-    return record ? { id, ...record, history: [...record.history] } : undefined;
+    return record ? { id, ...record, history: inTimeOrder(record.history) } : undefined;
   }
 
-  /** The statuses of a message, in order. */
+  /** The statuses of a message, in time order, as get returns them. */
   statuses(id: string): MessageStatus[] {
-    return (this.records.get(id)?.history ?? []).map((change) => change.status);
+    return inTimeOrder(this.records.get(id)?.history ?? []).map((change) => change.status);
   }
 }
 

@@ -12,6 +12,8 @@ import {
   ScriptedTransport,
 } from '../fakes/ports';
 
+const API_JOB_ID = '6e4d3c2b-1a0f-4e9d-8c7b-7f6e5d4c3b2a';
+
 function setup() {
   return {
     config: shippedConfig(),
@@ -155,6 +157,25 @@ describe('Core: relayBatch message status', () => {
     expect(
       deps.log.entries.filter((entry) => entry.message === 'could not record the message status'),
     ).toHaveLength(2);
+  });
+
+  it('records the owning key of an API job with its statuses, and none for a form job', async () => {
+    // Prepare
+    const deps = setup();
+    const apiJob = {
+      ...contactJob().job,
+      id: API_JOB_ID,
+      source: { kind: 'api' as const, keyId: 'key_main' },
+    };
+    const apiRecord = { ...record(), messageId: 'm-2', body: serializeMailJob(apiJob) };
+
+    // Act
+    await relayBatch([record(), apiRecord], deps);
+
+    // Assess
+    expect(deps.messages.statuses(API_JOB_ID)).toEqual(['sending', 'sent']);
+    expect(deps.messages.records.get(API_JOB_ID)?.keyId).toBe('key_main');
+    expect(deps.messages.records.get(JOB_ID)?.keyId).toBeUndefined();
   });
 
   it('writes no status for a duplicate delivery', async () => {

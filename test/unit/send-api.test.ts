@@ -249,6 +249,44 @@ describe('Core: sendMessage', () => {
     expect(response.status).toBe(503);
     expect(deps.messages.statuses(ID_1)).toEqual(['queued', 'failed']);
   });
+
+  it('answers 202 and queues the message once when the status store fails: the enqueue decides', async () => {
+    // Prepare
+    const deps = setup();
+    deps.messages.failing = true;
+
+    // Act
+    const response = await sendMessage(request(MESSAGE), deps);
+
+    // Assess
+    expect(response.status).toBe(202);
+    expect(json(response)).toEqual({ id: ID_1 });
+    expect(deps.queue.jobs.map((job) => job.id)).toEqual([ID_1]);
+    expect(deps.log.entries.some((entry) => entry.attributes.outcome === 'status-failed')).toBe(true);
+    expect(deps.metrics.counts.get('MailAccepted')).toBe(1);
+  });
+
+  it('enqueues while the queued status is being written, not after it', async () => {
+    // Prepare: a slow status write, which notes whether the job reached the queue while it was under way.
+    const deps = setup();
+    const messages = new MemoryMessageStore();
+    const write = messages.recordInitial.bind(messages);
+    let queuedMeanwhile = false;
+    messages.recordInitial = async (...args) => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      queuedMeanwhile = deps.queue.jobs.length > 0;
+      await write(...args);
+    };
+
+    // Act
+    const response = await sendMessage(request(MESSAGE), { ...deps, messages });
+
+    // Assess
+    expect(response.status).toBe(202);
+    expect(queuedMeanwhile).toBe(true);
+    expect(messages.statuses(ID_1)).toEqual(['queued']);
+    expect(messages.records.get(ID_1)?.keyId).toBe('key_main');
+  });
 });
 
 describe('Core: Idempotency-Key', () => {

@@ -414,6 +414,27 @@ describe('Core: submitForm', () => {
     expect(statusDown.queue.jobs).toHaveLength(1);
   });
 
+  it('enqueues while the queued status is being written, and keeps a relay status that landed first', async () => {
+    // Prepare: a slow status write; while it is under way the relay, if the job is there, writes `sending`.
+    const deps = { ...setup(), messages: new MemoryMessageStore() };
+    const write = deps.messages.recordInitial.bind(deps.messages);
+    deps.messages.recordInitial = async (...args) => {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (deps.queue.jobs.length > 0) {
+        await deps.messages.record(ID, { status: 'sending', at: '2025-01-15T12:00:00.020Z' });
+      }
+      await write(...args);
+    };
+
+    // Act
+    const response = await submitForm('contact', jsonRequest(FIELDS), deps);
+
+    // Assess
+    expect(response.status).toBe(202);
+    expect((await deps.messages.get(ID))?.status).toBe('sending');
+    expect(deps.messages.statuses(ID)).toEqual(['queued', 'sending']);
+  });
+
   it('logs the visitor masked and never the message', async () => {
     const deps = setup();
     await submitForm('contact', jsonRequest(FIELDS), deps);
