@@ -4,7 +4,7 @@ import nodemailer from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
 import { startStackWithRelayProcess } from '../chaos/worker-process';
 import { contextWithoutRateLimits } from '../local/config-file';
-import { type BenchSection, percentile, sleep } from './section';
+import { type BenchSection, percentile, sleep, waitFor } from './section';
 
 /**
  * The same contact form handled the common way: a small node:http server that sends the mail through SMTP
@@ -149,11 +149,26 @@ async function baseline(answerAfterMs: number): Promise<Latency> {
   }
 }
 
-async function postroom(): Promise<Latency> {
-  // The relay in a process of its own, so the API's latency is the API's, as the baseline's is its own.
-  const { stack, stop } = await startStackWithRelayProcess({ raw: contextWithoutRateLimits() });
+/**
+ * Postroom's accept latency, the relay in a process of its own. With `relayDuring` false the relay starts
+ * only after the posts and drains the queue then, as on AWS, where it, the table's writes for
+ * it and the provider run on other machines than the API; `sent` then counts what it sent afterwards.
+ */
+async function postroom(relayDuring: boolean): Promise<Latency & { sent: number }> {
+  const completed = new Set<string>();
+  const { stack, relay, stop } = await startStackWithRelayProcess({
+    raw: contextWithoutRateLimits(),
+    onCompleted: (jobId) => completed.add(jobId),
+    startRelay: relayDuring,
+  });
   try {
-    return await measure(`${stack.apiUrl}/v1/forms/contact`, REQUESTS, RATE);
+    const latency = await measure(`${stack.apiUrl}/v1/forms/contact`, REQUESTS, RATE);
+    if (!relayDuring) {
+      const accepted = WARM_UP + REQUESTS - latency.failed;
+      await relay.start();
+      await waitFor(() => completed.size >= accepted, 60_000);
+    }
+    return { ...latency, sent: completed.size };
   } finally {
     await stop();
   }
@@ -161,7 +176,8 @@ async function postroom(): Promise<Latency> {
 
 export async function run(): Promise<BenchSection> {
   const instant = await baseline(0);
-  const ours = await postroom();
+  const ours = await postroom(true);
+  const apart = await postroom(false);
   const slow = await baseline(SLOW_PEER_MS);
   const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
   const ms = (value: number) => Math.round(value * 10) / 10;
@@ -188,6 +204,28 @@ export async function run(): Promise<BenchSection> {
         target: '<= 1.0',
         pass: p99Ratio <= 1,
       },
+      {
+        metric: 'postroom accept p50, relay started after the posts',
+        value: ms(apart.p50),
+        unit: 'ms',
+      },
+      {
+        metric: 'postroom accept p99, relay started after the posts',
+        value: ms(apart.p99),
+        unit: 'ms',
+      },
+      {
+        metric: 'postroom / baseline p50, instant peer, relay started after the posts',
+        value: ratio(apart.p50, instant.p50),
+        unit: 'x',
+      },
+      {
+        metric: 'accepted before the relay started and not sent by it',
+        value: WARM_UP + REQUESTS - apart.failed - apart.sent,
+        unit: 'msg',
+        target: '0',
+        pass: WARM_UP + REQUESTS - apart.failed - apart.sent === 0,
+      },
       { metric: `baseline accept p50, peer taking ${SLOW_PEER_MS} ms`, value: ms(slow.p50), unit: 'ms' },
       { metric: `baseline accept p99, peer taking ${SLOW_PEER_MS} ms`, value: ms(slow.p99), unit: 'ms' },
       {
@@ -201,16 +239,17 @@ export async function run(): Promise<BenchSection> {
         unit: 'x',
       },
       {
-        metric: 'failed requests (baseline, postroom, baseline slow)',
-        value: instant.failed + ours.failed + slow.failed,
+        metric: 'failed requests (baseline, postroom twice, baseline slow)',
+        value: instant.failed + ours.failed + apart.failed + slow.failed,
         unit: 'req',
         target: '0',
-        pass: instant.failed + ours.failed + slow.failed === 0,
+        pass: instant.failed + ours.failed + apart.failed + slow.failed === 0,
       },
     ],
     notes: [
       'baseline: node:http + nodemailer (pool of up to 50 connections, STARTTLS, AUTH) to smtp-server on loopback; answers after the SMTP relay accepts',
-      'postroom: the local stack (send handler: duplicate guard, status record, SQS enqueue; emulators in worker threads), the relay draining in its own process',
+      'postroom: the local stack (send handler: duplicate guard, then status record and SQS enqueue together; emulators in worker threads), the relay draining in its own process',
+      'relay started after the posts: as on AWS, where the relay, its table writes and the provider use other machines than the API; it drains the queue afterwards',
     ],
   };
 }

@@ -174,6 +174,13 @@ export interface SplitStackOptions {
   readonly relayPriority?: number;
   /** Called with each job id the relay marks sent. */
   readonly onCompleted?: (jobId: string) => void;
+  /**
+   * Whether the relay starts with the stack; when false the caller starts it (`relay.start()`). Stopping a
+   * relay instead is not the same: fauxqs keeps the long polls of a stopped relay open and hands the next
+   * message to one of them, where it stays invisible until its visibility timeout.
+   * @default true
+   */
+  readonly startRelay?: boolean;
 }
 
 /**
@@ -198,7 +205,7 @@ export async function startStackWithRelayProcess(
   );
   relay.onCompleted = options.onCompleted;
   try {
-    await relay.start();
+    if (options.startRelay ?? true) await relay.start();
   } catch (error) {
     await stack.stop();
     throw error;
