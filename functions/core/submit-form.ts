@@ -254,7 +254,11 @@ async function sendAutoresponse(
       deps.queue.enqueue(job, correlationId),
       queuedStatus(id, deps),
     ]);
-    if (enqueued.status === 'rejected') throw enqueued.reason;
+    if (enqueued.status === 'rejected') {
+      // As for the visitor's mail: the record must not say `queued` for a job that never was.
+      await notAcceptedStatus(id, deps);
+      throw enqueued.reason;
+    }
     deps.log.info('autoresponse queued', { formId: form.id, jobId: id, outcome: 'autoresponse-queued' });
   } catch (error) {
     deps.log.error('autoresponse failed', {

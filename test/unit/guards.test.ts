@@ -7,6 +7,7 @@ import {
   FakeClock,
   MemoryGuardStore,
   MemoryMailQueue,
+  MemoryMessageStore,
   MemorySuppressionList,
   RecordingLog,
   RecordingMetrics,
@@ -343,8 +344,8 @@ describe('Guards: autoresponse', () => {
     expect(deps.queue.jobs).toEqual([]);
   });
 
-  it('still accepts the submission when the confirmation cannot be queued', async () => {
-    const deps = setup({ autoresponse });
+  it('still accepts the submission when the confirmation cannot be queued, and records it as failed', async () => {
+    const deps = { ...setup({ autoresponse }), messages: new MemoryMessageStore() };
     const enqueue = deps.queue.enqueue.bind(deps.queue);
     deps.queue.enqueue = async (job) => {
       if (job.source.kind === 'autoresponse') throw new Error('queue hiccup');
@@ -356,5 +357,7 @@ describe('Guards: autoresponse', () => {
     expect(response.status).toBe(202);
     expect(deps.queue.jobs.map((job) => job.source.kind)).toEqual(['form']);
     expect(deps.log.entries.some((e) => e.attributes.outcome === 'autoresponse-failed')).toBe(true);
+    const statuses = [...deps.messages.records.values()].map((record) => record.status).sort();
+    expect(statuses).toEqual(['failed', 'queued']);
   });
 });
