@@ -265,4 +265,27 @@ describe('Stack: Postroom', { timeout: SYNTH_TIMEOUT_MS }, () => {
     expect(first).toEqual([parseConfig(rawConfig), parseConfig(rawConfig), parseConfig(rawConfig)]);
     expect(second).toEqual([parseConfig(otherConfig), parseConfig(otherConfig), parseConfig(otherConfig)]);
   });
+
+  it("synthesizes a configuration larger than Lambda's 4 KB of environment: it is not in the environment", () => {
+    // Prepare: 40 forms, each with its own origins and redirect
+    const forms = Array.from({ length: 40 }, (_, i) => ({
+      ...rawConfig.forms[0],
+      id: `form-${i}`,
+      allowedOrigins: [`https://site-${i}.example.com`],
+      redirectUrl: `https://site-${i}.example.com/thanks`,
+    }));
+    const large = { ...rawConfig, forms };
+    expect(JSON.stringify(large).length).toBeGreaterThan(4 * 1024);
+
+    // Act
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+    const { stack } = buildApp(large, app);
+
+    // Assess
+    const environments = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function'))
+      .filter((fn) => String(fn.Properties?.Description).startsWith('Postroom '))
+      .map((fn) => JSON.stringify(fn.Properties.Environment?.Variables ?? {}));
+    expect(environments).toHaveLength(3);
+    for (const environment of environments) expect(environment).not.toContain('form-39');
+  });
 });
