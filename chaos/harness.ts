@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { ATTRIBUTE } from '../functions/adapters/sqs-queue';
+import { ATTRIBUTE } from '../functions/adapters/queue-attributes';
 import { parseConfig } from '../functions/core/config';
 import type { Log } from '../functions/core/ports';
 import { queueDepth } from '../local/cli-queues';

@@ -1,7 +1,7 @@
 import { GetAccountCommand, type GetAccountCommandOutput } from '@aws-sdk/client-sesv2';
 import { GetQueueAttributesCommand, type GetQueueAttributesCommandOutput } from '@aws-sdk/client-sqs';
-import { createSqsClient } from '../functions/adapters/aws-clients';
 import { createSesClient } from '../functions/adapters/ses-client';
+import { createSqsClient } from '../functions/adapters/sqs-client';
 import type { PostroomConfig } from '../functions/core/config';
 import type { CliIo } from './cli';
 import { checkAlarms, checkIdentities } from './cli-doctor-aws';

@@ -11,7 +11,7 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { ATTRIBUTE } from '../functions/adapters/sqs-queue';
+import { ATTRIBUTE } from '../functions/adapters/queue-attributes';
 import { maskAddress } from '../functions/core/address';
 import { LOCAL_HOST, LOCAL_NAMES } from './emulators';
 

@@ -1,6 +1,6 @@
 import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
 import type { AwsClientOptions } from '../functions/adapters/aws-clients';
-import { createSqsClient } from '../functions/adapters/aws-clients';
+import { createSqsClient } from '../functions/adapters/sqs-client';
 import { answered } from './cli-errors';
 import { localQueueUrls, sqsEndpoint } from './cli-queues';
 import { LOCAL_HOST, LOCAL_NAMES } from './emulators';

@@ -1,9 +1,10 @@
 import { pathToFileURL } from 'node:url';
-import { createDynamoClient, createSqsClient } from '../functions/adapters/aws-clients';
+import { createDynamoClient } from '../functions/adapters/aws-clients';
 import { DynamoClaimStore } from '../functions/adapters/dynamodb-claims';
 import { DynamoMessageStore } from '../functions/adapters/dynamodb-messages';
 import { createLogger } from '../functions/adapters/powertools-log';
 import { createS3Client, S3BlobStore } from '../functions/adapters/s3-blobs';
+import { createSqsClient } from '../functions/adapters/sqs-client';
 import { createMailTransport } from '../functions/adapters/transport';
 import { parseConfig } from '../functions/core/config';
 import { noMetrics } from '../functions/core/metrics';

@@ -1,5 +1,5 @@
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { SqsRelayQueue } from '../functions/adapters/sqs-queue';
+import { relayQueueOnFirstUse } from '../functions/adapters/relay-queue';
 import type { RelayDeps } from '../functions/core/relay';
 import { pacerForRate } from '../functions/core/send-pacer';
 import { createRelayHandler } from '../functions/relay/app';
@@ -25,7 +25,8 @@ export async function startLocalRelay(options: LocalRelayOptions): Promise<{ sto
   const { config } = deps;
   const relay = createRelayHandler({
     ...deps,
-    queue: new SqsRelayQueue(sqs, resources.queueUrl, resources.deadLetterQueueUrl),
+    // Loaded on first use, as on Lambda (functions/relay/index.ts), so the tests run that path.
+    queue: relayQueueOnFirstUse(() => sqs, resources),
     random: Math.random,
     pacer: pacerForRate(config.relay.maxSendRate, deps.clock),
   });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createDynamoClient, createSqsClient } from '../functions/adapters/aws-clients';
+import { createDynamoClient } from '../functions/adapters/aws-clients';
 import { httpCaptchaVerifier } from '../functions/adapters/captcha-verifier';
 import { DynamoApiKeyStore } from '../functions/adapters/dynamodb-api-keys';
 import { DynamoClaimStore } from '../functions/adapters/dynamodb-claims';
@@ -7,6 +7,7 @@ import { DynamoGuardStore } from '../functions/adapters/dynamodb-guards';
 import { DynamoMessageStore } from '../functions/adapters/dynamodb-messages';
 import { DynamoSuppressionList } from '../functions/adapters/dynamodb-suppression';
 import { createS3Client, S3BlobStore } from '../functions/adapters/s3-blobs';
+import { createSqsClient } from '../functions/adapters/sqs-client';
 import { SqsMailQueue } from '../functions/adapters/sqs-queue';
 import { createMailTransport } from '../functions/adapters/transport';
 import { hashApiKey } from '../functions/core/api-keys';

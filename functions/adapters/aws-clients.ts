@@ -1,5 +1,4 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { traceAwsCalls } from './xray-aws';
 
 /** Endpoint overrides for the local emulators. On AWS every field is absent and the SDK's defaults apply. */
@@ -20,16 +19,6 @@ export interface AwsClientOptions {
 
 // Clients are created once per process (at cold start) and reused: the SDK keeps connections alive. Each
 // records its calls as X-Ray subsegments when the invocation is sampled (and does nothing otherwise).
-export function createSqsClient(options: AwsClientOptions): SQSClient {
-  return traceAwsCalls(
-    new SQSClient({
-      region: options.region,
-      endpoint: options.endpoints?.sqs,
-      credentials: options.credentials,
-    }),
-  );
-}
-
 export function createDynamoClient(options: AwsClientOptions): DynamoDBClient {
   return traceAwsCalls(
     new DynamoDBClient({

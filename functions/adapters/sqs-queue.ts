@@ -7,15 +7,7 @@ import {
 import type { MailJob } from '../core/mail-job';
 import { MAX_MAIL_JOB_BYTES, serializeMailJob } from '../core/mail-job';
 import type { MailQueue, RelayQueue } from '../core/ports';
-
-/** Message attribute names, shared by producer, relay and operators' tools. */
-export const ATTRIBUTE = {
-  jobId: 'postroom-job-id',
-  formId: 'postroom-form-id',
-  reason: 'postroom-failure-reason',
-  failedAt: 'postroom-failed-at',
-  correlationId: 'postroom-correlation-id',
-} as const;
+import { ATTRIBUTE } from './queue-attributes';
 
 export class MailJobTooLargeError extends Error {
   constructor(bytes: number) {

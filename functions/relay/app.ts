@@ -1,6 +1,6 @@
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { ATTRIBUTE } from '../adapters/sqs-queue';
+import { ATTRIBUTE } from '../adapters/queue-attributes';
 import { type RelayDeps, type RelayRecord, relayBatch } from '../core/relay';
 
 /**

@@ -1,14 +1,14 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { blobStoreFromEnv } from '../adapters/attachments-bucket';
-import { createDynamoClient, createSqsClient } from '../adapters/aws-clients';
+import { createDynamoClient } from '../adapters/aws-clients';
 import { DynamoClaimStore } from '../adapters/dynamodb-claims';
 import { DynamoMessageStore } from '../adapters/dynamodb-messages';
 import { readShippedConfig, requireEnv } from '../adapters/function-env';
 import { createLogger } from '../adapters/powertools-log';
 import { createMetrics } from '../adapters/powertools-metrics';
+import { relayQueueOnFirstUse } from '../adapters/relay-queue';
 import { readSecretString } from '../adapters/secrets';
-import { SqsRelayQueue } from '../adapters/sqs-queue';
 import { createMailTransport } from '../adapters/transport';
 import { SERVICE } from '../core/metrics';
 import { systemClock } from '../core/ports';
@@ -41,10 +41,12 @@ export const handler = createRelayHandler({
   }),
   claims: new DynamoClaimStore(dynamodb, tableName, config.relay.recordTtlDays),
   messages: new DynamoMessageStore(dynamodb, tableName, config.relay.recordTtlDays),
-  queue: new SqsRelayQueue(
-    createSqsClient(aws),
-    requireEnv(process.env, 'MAIL_QUEUE_URL'),
-    requireEnv(process.env, 'DEAD_LETTER_QUEUE_URL'),
+  queue: relayQueueOnFirstUse(
+    () => import('../adapters/sqs-client').then(({ createSqsClient }) => createSqsClient(aws)),
+    {
+      queueUrl: requireEnv(process.env, 'MAIL_QUEUE_URL'),
+      deadLetterQueueUrl: requireEnv(process.env, 'DEAD_LETTER_QUEUE_URL'),
+    },
   ),
   clock: systemClock,
   log,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ATTRIBUTE } from '../../functions/adapters/sqs-queue';
+import { ATTRIBUTE } from '../../functions/adapters/queue-attributes';
 import { runCli } from '../../local/cli';
 import { purge, queueDepth } from '../../local/cli-queues';
 import {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoClaimStore } from '../../functions/adapters/dynamodb-claims';
-import { ATTRIBUTE } from '../../functions/adapters/sqs-queue';
+import { ATTRIBUTE } from '../../functions/adapters/queue-attributes';
 import type { PostroomConfig } from '../../functions/core/config';
 import { buildFormMailJob, validateSubmission } from '../../functions/core/form-submission';
 import { serializeMailJob } from '../../functions/core/mail-job';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ATTRIBUTE } from '../../functions/adapters/sqs-queue';
+import { ATTRIBUTE } from '../../functions/adapters/queue-attributes';
 import { eventually, startTestStack, type TestStack, testConfig } from '../support/local-stack';
 import { SmtpPeer, smtpTransportFor } from '../support/smtp-peer';
 

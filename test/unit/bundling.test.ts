@@ -57,7 +57,7 @@ describe('Infra: function bundles', () => {
     expect(JSON.parse(readFileSync(path.join(outdir, 'config.json'), 'utf8'))).toEqual(config);
   }, 60_000);
 
-  it("loads the relay's SES client and MIME composer with its first mail, not at cold start", () => {
+  it("loads the relay's SES client and MIME composer with its first mail, and its SQS client with its first retry", () => {
     const { metafile } = bundleFunction('relay', path.join(workDir, 'relay'), config);
     const outputs = Object.entries(metafile.outputs).filter(([file]) => file.endsWith('.mjs'));
     // What the entry loads by static import, transitively: the code of a cold start.
@@ -70,10 +70,15 @@ describe('Infra: function bundles', () => {
     const loadedAtColdStart = inputsOf([...coldStart]);
     const loadedLater = inputsOf(outputs.map(([file]) => file).filter((file) => !coldStart.has(file)));
 
-    for (const lazy of ['node_modules/@aws-sdk/client-sesv2/', 'node_modules/nodemailer/']) {
+    for (const lazy of [
+      'node_modules/@aws-sdk/client-sesv2/',
+      'node_modules/nodemailer/',
+      'node_modules/@aws-sdk/client-sqs/',
+    ]) {
       expect(loadedAtColdStart).not.toContain(lazy);
       expect(loadedLater).toContain(lazy);
     }
-    expect(loadedAtColdStart).toContain('node_modules/@aws-sdk/client-sqs/');
+    // Every mail's claim and status: the table's client is needed at once.
+    expect(loadedAtColdStart).toContain('node_modules/@aws-sdk/client-dynamodb/');
   }, 60_000);
 });
