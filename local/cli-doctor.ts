@@ -7,7 +7,7 @@ import type { CliIo } from './cli';
 import { checkAlarms, checkIdentities } from './cli-doctor-aws';
 import { answered, describeError as message } from './cli-errors';
 import { type QueueUrls, queueCounts, table } from './cli-queues';
-import { resolveTarget, type Target, TargetError, type TargetValues } from './cli-target';
+import { resolveTarget, type Target, type TargetValues } from './cli-target';
 import { localConfig, readPostroomContext } from './config-file';
 
 /**
@@ -49,14 +49,7 @@ export async function runDoctor(values: DoctorValues, io: CliIo): Promise<number
     });
   }
 
-  let target: Target & QueueUrls;
-  try {
-    target = await resolveTarget(values, io.env, ['queueUrl', 'deadLetterQueueUrl']);
-  } catch (error) {
-    if (!(error instanceof TargetError)) throw error;
-    io.err(`${error.message}\n`);
-    return 3;
-  }
+  const target = await resolveTarget(values, io.env, ['queueUrl', 'deadLetterQueueUrl']);
   const ses = createSesClient(target.aws);
   const sqs = createSqsClient(target.aws);
   const local = target.kind === 'local';

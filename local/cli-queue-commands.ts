@@ -14,7 +14,7 @@ import {
   redrive,
   table,
 } from './cli-queues';
-import { resolveTarget, type Target, TargetError, type TargetValues } from './cli-target';
+import { resolveTarget, type TargetValues } from './cli-target';
 
 /** How many dead letters `status` and `dlq list` read. */
 export const PEEK_LIMIT = 100;
@@ -49,14 +49,7 @@ export async function runQueueCommand(
     io.err('dlq purge deletes every dead letter: run it with --yes (no terminal to ask on).\n');
     return 2;
   }
-  let urls: Target & QueueUrls;
-  try {
-    urls = await resolveTarget(values, io.env, ['queueUrl', 'deadLetterQueueUrl']);
-  } catch (error) {
-    if (!(error instanceof TargetError)) throw error;
-    io.err(`${error.message}\n`);
-    return 3;
-  }
+  const urls = await resolveTarget(values, io.env, ['queueUrl', 'deadLetterQueueUrl']);
   const sqs = createSqsClient(urls.aws);
   const now = io.now ?? Date.now;
   try {

@@ -3,7 +3,7 @@ import { createDynamoClient } from '../functions/adapters/aws-clients';
 import { DynamoMessageStore } from '../functions/adapters/dynamodb-messages';
 import type { MessageStatus, StatusChange } from '../functions/core/messages';
 import type { CliIo } from './cli';
-import { resolveTarget, TargetError, type TargetValues } from './cli-target';
+import { resolveTarget, type TargetValues } from './cli-target';
 
 export interface SendTestValues extends TargetValues {
   readonly form?: string | undefined;
@@ -30,14 +30,7 @@ export async function runSendTest(values: SendTestValues, io: CliIo, usage: stri
     io.err(`send-test needs --form FORM_ID (and --timeout SECONDS, if given, a number).\n\n${usage}`);
     return 2;
   }
-  let target: Awaited<ReturnType<typeof resolveTarget<'apiUrl' | 'tableName'>>>;
-  try {
-    target = await resolveTarget(values, io.env, ['apiUrl', 'tableName']);
-  } catch (error) {
-    if (!(error instanceof TargetError)) throw error;
-    io.err(`${error.message}\n`);
-    return 3;
-  }
+  const target = await resolveTarget(values, io.env, ['apiUrl', 'tableName']);
   const local = target.kind === 'local';
   const apiUrl = target.apiUrl.replace(/\/+$/, '');
   const tableAt = target.aws.endpoints?.dynamodb ?? `table ${target.tableName} of ${target.label}`;

@@ -125,9 +125,20 @@ export interface CliIo {
 
 /**
  * `postroom keys create|list|revoke`, `status`, `dlq list|redrive|purge`, `send-test`, `doctor`, against the
- * local stack or, with `--stack`, a deployed one. Returns the exit code.
+ * local stack or, with `--stack`, a deployed one. Returns the exit code: 3, naming what is missing, when the
+ * target cannot be used (TargetError, from any command).
  */
 export async function runCli(argv: ReadonlyArray<string>, io: CliIo): Promise<number> {
+  try {
+    return await runCommand(argv, io);
+  } catch (error) {
+    if (!(error instanceof TargetError)) throw error;
+    io.err(`${error.message}\n`);
+    return 3;
+  }
+}
+
+async function runCommand(argv: ReadonlyArray<string>, io: CliIo): Promise<number> {
   let parsed: ReturnType<typeof parse>;
   try {
     parsed = parse(argv);
@@ -158,14 +169,7 @@ export async function runCli(argv: ReadonlyArray<string>, io: CliIo): Promise<nu
     (values.help ? io.out : io.err)(USAGE);
     return values.help ? 0 : 2;
   }
-  let keys: { options: Parameters<typeof createDynamoClient>[0]; table: string; where: string };
-  try {
-    keys = await keyTable(values, io.env);
-  } catch (error) {
-    if (!(error instanceof TargetError)) throw error;
-    io.err(`${error.message}\n`);
-    return 3;
-  }
+  const keys = await keyTable(values, io.env);
   const dynamodb = createDynamoClient(keys.options);
   const { where } = keys;
   const store = new DynamoApiKeyStore(dynamodb, keys.table);
