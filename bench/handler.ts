@@ -18,6 +18,7 @@ import {
   MemoryMessageStore,
   MemorySuppressionList,
 } from '../test/fakes/ports';
+import { formPostEvent } from '../test/support/api-gateway';
 import { type BenchSection, percentile, printSection } from './section';
 
 /**
@@ -67,28 +68,12 @@ function submission(sequence: number): APIGatewayProxyEvent {
     // Distinct content each time: the shipped form drops a repeated message as a duplicate.
     message: `Benchmark message ${sequence}, asking about the opening hours.`,
   });
-  return {
-    resource: '/v1/forms/{formId}',
-    path: '/v1/forms/contact',
-    httpMethod: 'POST',
-    headers: {
-      'Content-Type': 'application/json',
-      Accept: 'application/json',
-      Origin: 'http://localhost:3000',
-      'User-Agent': 'postroom-bench',
-    },
-    multiValueHeaders: {},
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    pathParameters: { formId: 'contact' },
-    stageVariables: null,
+  return formPostEvent({
+    contentType: 'application/json',
     body,
-    isBase64Encoded: false,
-    requestContext: {
-      requestId: randomUUID(),
-      identity: { sourceIp: '198.51.100.7' },
-    } as APIGatewayProxyEvent['requestContext'],
-  };
+    sourceIp: '198.51.100.7',
+    headers: { 'User-Agent': 'postroom-bench' },
+  });
 }
 
 /** Runs the requests in this process and returns each one's latency. */

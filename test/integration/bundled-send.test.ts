@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/core/config';
 import { bundleFunction } from '../../infra/bundling';
 import { contextWithoutRateLimits } from '../../local/config-file';
+import { formPostEvent } from '../support/api-gateway';
 import { eventually, startTestStack, type TestStack, testConfig } from '../support/local-stack';
 
 const run = promisify(execFile);
@@ -44,20 +45,7 @@ for (const event of JSON.parse(process.env.EVENTS)) {
 `;
 
 function formEvent(contentType: string, body: string) {
-  return {
-    resource: '/v1/forms/{formId}',
-    path: '/v1/forms/contact',
-    httpMethod: 'POST',
-    headers: { 'Content-Type': contentType, Accept: 'application/json', Origin: 'http://localhost:3000' },
-    multiValueHeaders: {},
-    queryStringParameters: null,
-    multiValueQueryStringParameters: null,
-    pathParameters: { formId: 'contact' },
-    stageVariables: null,
-    body,
-    isBase64Encoded: false,
-    requestContext: { requestId: crypto.randomUUID(), identity: { sourceIp: '203.0.113.9' } },
-  };
+  return formPostEvent({ contentType, body, sourceIp: '203.0.113.9' });
 }
 
 describe('Artifact: the bundled send function in a fresh Node process (dynalite, fauxqs, aws-ses-v2-local)', () => {
