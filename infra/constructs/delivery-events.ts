@@ -41,8 +41,8 @@ export const RECORDED_EVENTS = [
  * encrypted SNS topic, which invokes the events function; it records each on its message and adds hard
  * bounces and complaints to the suppression list.
  * When the configuration names an existing configuration set, the stack does not own it and cannot add
- * the destination: the topic and function are still created, and the operator adds an SNS event
- * destination for this topic to that set (docs/deploy.md).
+ * the destination: the topic (whose policy lets SES publish for that set) and function are still created,
+ * and the operator adds an SNS event destination for this topic to that set (docs/deploy.md).
  * https://docs.aws.amazon.com/ses/latest/dg/event-publishing-add-event-destination-sns.html
  */
 export class DeliveryEvents extends Construct {
@@ -104,5 +104,30 @@ export class DeliveryEvents extends Construct {
       destination: EventDestination.snsTopic(this.topic),
       events: RECORDED_EVENTS,
     });
+    const sharedSetName = configurationSet ? undefined : props.provider.configurationSetName;
+    if (sharedSetName !== undefined) {
+      // A set the stack does not own gets its destination from the operator, but SES can only publish to
+      // the topic if the topic's policy lets it: the TLS-only policy replaces SNS's default one, which never
+      // named SES anyway. The same statement CDK adds for an owned set, for the named set and account only.
+      // https://docs.aws.amazon.com/ses/latest/dg/event-publishing-add-event-destination-sns.html
+      this.topic.addToResourcePolicy(
+        new PolicyStatement({
+          sid: 'AllowSesToPublishSharedSetEvents',
+          principals: [new ServicePrincipal('ses.amazonaws.com')],
+          actions: ['sns:Publish'],
+          resources: [this.topic.topicArn],
+          conditions: {
+            StringEquals: {
+              'AWS:SourceAccount': stack.account,
+              'AWS:SourceArn': stack.formatArn({
+                service: 'ses',
+                resource: 'configuration-set',
+                resourceName: sharedSetName,
+              }),
+            },
+          },
+        }),
+      );
+    }
   }
 }

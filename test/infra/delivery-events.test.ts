@@ -138,6 +138,33 @@ describe('Construct: DeliveryEvents', { timeout: SYNTH_TIMEOUT_MS }, () => {
     });
   });
 
+  it('lets SES publish to the topic for the named existing configuration set, whose destination the operator adds', () => {
+    // Assess
+    existingSet.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      Topics: [{ Ref: Match.stringLikeRegexp('^DeliveryEventsTopic') }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Action: 'sns:Publish',
+            Principal: { Service: 'ses.amazonaws.com' },
+            Condition: {
+              StringEquals: {
+                'AWS:SourceAccount': { Ref: 'AWS::AccountId' },
+                'AWS:SourceArn': {
+                  'Fn::Join': [
+                    '',
+                    Match.arrayWith([Match.stringLikeRegexp(':configuration-set/my-existing-set$')]),
+                  ],
+                },
+              },
+            },
+          }),
+        ]),
+      },
+    });
+  });
+
   it('creates no events topic or function for the SMTP transport, which publishes no events', () => {
     // Assess
     smtp.resourceCountIs('AWS::SES::ConfigurationSetEventDestination', 0);
