@@ -36,6 +36,13 @@ export const SEND_KEY_PREFIXES = [
 ] as const;
 
 /**
+ * What the send function deletes: the duplicate fingerprint or Idempotency-Key record it remembered for a
+ * request whose job could not be queued, so that a retry is not refused as a duplicate. Everything else of
+ * its own (message status, counters, used captcha tokens) only TTL deletes.
+ */
+export const SEND_DELETE_KEY_PREFIXES = [KEY_PREFIX.dup, KEY_PREFIX.idem] as const;
+
+/**
  * What the send function may only read: it checks API keys, it never creates or revokes them; and it checks
  * recipients against the suppression list, which only the events function writes.
  */

@@ -15,7 +15,11 @@ import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { PostroomConfig } from '../../functions/core/config';
-import { SEND_KEY_PREFIXES, SEND_READ_ONLY_KEY_PREFIXES } from '../../functions/core/table-keys';
+import {
+  SEND_DELETE_KEY_PREFIXES,
+  SEND_KEY_PREFIXES,
+  SEND_READ_ONLY_KEY_PREFIXES,
+} from '../../functions/core/table-keys';
 import type { Attachments } from './attachments';
 import { Firewall } from './firewall';
 import { MailFunction } from './mail-function';
@@ -135,9 +139,11 @@ export class Api extends Construct {
     grantItems(
       send.function,
       props.table,
-      ['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:DeleteItem'],
+      ['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:GetItem'],
       SEND_KEY_PREFIXES,
     );
+    // It deletes only what it remembered for a request that then failed; message status is never deleted.
+    grantItems(send.function, props.table, ['dynamodb:DeleteItem'], SEND_DELETE_KEY_PREFIXES);
     // API keys (their hashes): read only. Keys are created and revoked by an operator, never by the API.
     grantItems(send.function, props.table, ['dynamodb:GetItem'], SEND_READ_ONLY_KEY_PREFIXES);
 

@@ -142,13 +142,19 @@ describe('Stack: Postroom', { timeout: SYNTH_TIMEOUT_MS }, () => {
           },
           {
             Effect: 'Allow',
-            Action: ['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:DeleteItem'],
+            Action: ['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:GetItem'],
             Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^StoreTable'), 'Arn'] },
             Condition: {
               'ForAllValues:StringLike': {
                 'dynamodb:LeadingKeys': ['rate#*', 'dup#*', 'captcha#*', 'auto#*', 'msg#*', 'idem#*'],
               },
             },
+          },
+          {
+            Effect: 'Allow',
+            Action: 'dynamodb:DeleteItem',
+            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^StoreTable'), 'Arn'] },
+            Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['dup#*', 'idem#*'] } },
           },
           {
             Effect: 'Allow',
