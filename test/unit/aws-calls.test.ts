@@ -81,7 +81,7 @@ describe('Source scan: scanSdkCalls', () => {
 });
 
 describe('The AWS call list (functions/adapters/aws-calls.ts)', () => {
-  it('finds the SDK calls the adapters make', () => {
+  it('finds the SDK calls, every one of them in the adapters', () => {
     // Assess: a scan that found nothing would make every other check here pass vacuously.
     expect(found.length).toBeGreaterThanOrEqual(20);
     expect(new Set(found.map((call) => call.file.split(path.sep)[0]))).toEqual(new Set(['adapters']));
