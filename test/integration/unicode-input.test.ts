@@ -115,13 +115,14 @@ describe('Unicode input through the local stack (fauxqs, SES emulator)', () => {
     const response = await submit({
       email: 'visitor@example.org',
       name: 'Zoë 🦊',
-      message: `Hello 👋🏽 ${marker}`,
+      // A skin tone, a ZWJ family and a flag: sequences of scalar values, each beyond the BMP
+      message: `Hello 👋🏽 👩‍👩‍👧 🇳🇿 ${marker}`,
       company: 'Café ☕',
     });
     expect(response.status).toBe(202);
     const mail = await deliveredWith(marker);
     expect(mail.subject).toBe('New message from Zoë 🦊');
-    expect(mail.body.text).toContain(`Hello 👋🏽 ${marker}`);
+    expect(mail.body.text).toContain(`Hello 👋🏽 👩‍👩‍👧 🇳🇿 ${marker}`);
     expect(mail.body.text).toContain('company: Café ☕');
   });
 
