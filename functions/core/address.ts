@@ -42,7 +42,7 @@ const CONTROL = /[\u0000-\u001f\u007f]/;
  * The start of an RFC 2047 encoded-word, `=?charset?Q|B?text?=`. RFC 2047 section 5 forbids encoded-words in
  * an addr-spec, but parsers that decode them anyway turn `=?utf-8?q?eve=40evil.example?=@example.com` into a
  * local part holding `eve@evil.example` and route the mail there ("Splitting the email atom", Gareth Heyes,
- * PortSwigger Research, 2024): Q and B encodings, UTF-7 (`&AEA-` is `@`), any charset, with NUL or `>`
+ * PortSwigger Research, 2024): Q and B encodings, UTF-7 (`+AEA-` is `@`, RFC 2152), any charset, with NUL or `>`
  * smuggled in to cut the address short. `=` and `?` are both atext (RFC 5322 3.2.3), so the dot-atom rule
  * alone lets them through; any `=?` is refused, partial and unterminated ones included, in any case.
  */

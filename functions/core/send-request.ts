@@ -53,7 +53,7 @@ const MAX_BODY_CHARS = 500_000;
 /**
  * A mail body: carriable text, and no control character but TAB, LF and CR (as a form's message). Line
  * breaks are made LF, as a form's are: the mail writes each as CRLF, whereas a bare CR would reach the
- * message as it is, which RFC 5322 section 2.3 does not allow and a strict MTA refuses.
+ * message as it is, which RFC 5322 section 2.3 does not allow.
  */
 const bodyText = z.string().check(
   z.maxLength(MAX_BODY_CHARS),
