@@ -1,4 +1,5 @@
 import { domainToASCII } from 'node:url';
+import { uncarriableText } from './text';
 
 /**
  * Address rules. Postroom accepts only plain `local@domain` addresses (RFC 5322 dot-atom), parses each
@@ -37,12 +38,24 @@ const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
+/**
+ * The start of an RFC 2047 encoded-word, `=?charset?Q|B?text?=`. RFC 2047 section 5 forbids encoded-words in
+ * an addr-spec, but parsers that decode them anyway turn `=?utf-8?q?eve=40evil.example?=@example.com` into a
+ * local part holding `eve@evil.example` and route the mail there ("Splitting the email atom", Gareth Heyes,
+ * PortSwigger Research, 2024): Q and B encodings, UTF-7 (`+AEA-` is `@`, RFC 2152), any charset, with NUL or `>`
+ * smuggled in to cut the address short. `=` and `?` are both atext (RFC 5322 3.2.3), so the dot-atom rule
+ * alone lets them through; any `=?` is refused, partial and unterminated ones included, in any case.
+ */
+const ENCODED_WORD_START = /=\?/;
+const ENCODED_WORD_REASON = 'must not contain an encoded-word (=?...?=): RFC 2047 forbids them in addresses';
+
 const fail = (reason: string): { ok: false; reason: string } => ({ ok: false, reason });
 
 export function parseAddress(input: string): Parsed<Address> {
   // Bound the work before looking at the content.
   if (input.length > MAX_ADDRESS_LENGTH) return fail(`must be at most ${MAX_ADDRESS_LENGTH} characters`);
   if (CONTROL.test(input)) return fail('must not contain control characters (such as line breaks)');
+  if (ENCODED_WORD_START.test(input)) return fail(ENCODED_WORD_REASON);
   const value = input.trim();
   // Most addresses are plain: one @ between atext, dots and domain characters. Those pass every check in
   // refuseShape, which is there to name what is wrong with the others.
@@ -92,6 +105,10 @@ function refuseShape(value: string): string | undefined {
   if (/\s/.test(value)) return 'must not contain spaces';
   const at = value.lastIndexOf('@');
   if (at < 0 || value.indexOf('@') !== at) return 'must contain exactly one @';
+  // Characters that Unicode compatibility normalization turns into @ (U+FF20 FULLWIDTH COMMERCIAL AT,
+  // U+FE6B SMALL COMMERCIAL AT): a parser or a mailbox store that applies NFKC sees a second @.
+  if (value.normalize('NFKC').split('@').length !== 2)
+    return 'must contain exactly one @ (characters such as ＠ and ﹫ count as @)';
   return undefined;
 }
 
@@ -122,6 +139,12 @@ export function parseMailbox(input: string): Parsed<Mailbox> {
     return fail(`display name must be at most ${MAX_DISPLAY_NAME_LENGTH} characters`);
   if (/["()<>[\]:;@\\,]/.test(name))
     return fail('display name must not contain any of " ( ) < > [ ] : ; @ \\ ,');
+  // Postroom encodes a display name itself; one already encoded would be decoded by the reader into
+  // characters this check never saw (a second address, a line break).
+  if (ENCODED_WORD_START.test(name))
+    return fail('display name must not contain an encoded-word (=?...?=): give the text itself');
+  const uncarriable = uncarriableText(name);
+  if (uncarriable !== undefined) return fail(`display name ${uncarriable}`);
   const address = parseAddress(match[2] ?? '');
   if (!address.ok) return address;
   return { ok: true, value: { name: name === '' ? undefined : name, address: address.value } };

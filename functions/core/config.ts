@@ -1,6 +1,7 @@
 import * as z from 'zod/mini';
 import { parseAddress, parseMailbox } from './address';
 import { ConfigError } from './errors';
+import { uncarriableText } from './text';
 import { addIssue } from './zod';
 
 /** A single address (`owner@example.com`), checked by the same rules as a visitor's address. */
@@ -11,6 +12,12 @@ const addressSchema = z.pipe(
     return parsed.ok ? parsed.value.address : addIssue(ctx, parsed.reason);
   }),
 );
+
+/** Text that goes into mail: no lone surrogate, no noncharacter (text.ts says why). */
+const carriable = z.superRefine((value: string, ctx) => {
+  const reason = uncarriableText(value);
+  if (reason !== undefined) ctx.addIssue({ code: 'custom', message: reason, input: value });
+});
 
 /** A mailbox with an optional display name (`Postroom <no-reply@example.com>`). */
 const mailboxSchema = z.pipe(
@@ -86,7 +93,7 @@ export const formSchema = z.strictObject({
   /** Fixed recipients. A visitor never chooses who receives the mail. */
   recipients: z.array(addressSchema).check(z.minLength(1), z.maxLength(50)),
   /** Subject with `{{field}}` placeholders filled from the submission. */
-  subject: z.string().check(z.minLength(1), z.maxLength(200)),
+  subject: z.string().check(z.minLength(1), z.maxLength(200), carriable),
   /** Origins allowed to post from a browser (CORS). Requests without an Origin header are not browser posts. */
   allowedOrigins: z._default(z.array(originSchema), []),
   /** Where plain HTML form posts are sent after a successful submission (303). */
@@ -105,9 +112,9 @@ export const formSchema = z.strictObject({
    */
   autoresponse: z.optional(
     z.strictObject({
-      subject: z.string().check(z.minLength(1), z.maxLength(200)),
-      text: z.string().check(z.minLength(1), z.maxLength(20_000)),
-      html: z.optional(z.string().check(z.minLength(1), z.maxLength(50_000))),
+      subject: z.string().check(z.minLength(1), z.maxLength(200), carriable),
+      text: z.string().check(z.minLength(1), z.maxLength(20_000), carriable),
+      html: z.optional(z.string().check(z.minLength(1), z.maxLength(50_000), carriable)),
       /** Confirmations one address can receive from this form per window. */
       perRecipient: z._default(windowLimitSchema, { max: 1, windowSeconds: 86_400 }),
     }),

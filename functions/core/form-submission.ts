@@ -5,6 +5,7 @@ import { type FieldError, ValidationError } from './errors';
 import type { SubmittedFields } from './form-body';
 import { escapeHtml } from './http';
 import { MAIL_JOB_VERSION, type MailJob, type MailJobAttachment } from './mail-job';
+import { CONTROL_BUT_LINES, uncarriableText } from './text';
 
 /** The honeypot: hidden from people by the form's CSS, filled in by bots that fill every field. */
 export const HONEYPOT_FIELD = '_gotcha';
@@ -14,9 +15,6 @@ const MAX_SUBJECT_LENGTH = 250;
 const FIELD_NAME = /^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
 const CONTROL_ANY = /[\u0000-\u001f\u007f]/;
-// Line breaks and tabs are text in a message; every other control character is refused.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
-const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
 export interface FormSubmission {
   readonly email: Address;
@@ -54,6 +52,13 @@ export function validateSubmission(fields: SubmittedFields, form: FormConfig): F
 
     if (value.length > form.maxFieldLength) {
       errors.push({ field, detail: `must be at most ${form.maxFieldLength} characters` });
+      continue;
+    }
+
+    // Lone surrogates and noncharacters, in any field: text.ts says why no mail carries them.
+    const unfit = uncarriableText(value);
+    if (unfit !== undefined) {
+      errors.push({ field, detail: unfit });
       continue;
     }
 

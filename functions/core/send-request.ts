@@ -15,6 +15,7 @@ import {
   type MailJobAttachment,
   TAG_TEXT,
 } from './mail-job';
+import { CONTROL_BUT_LINES, uncarriableText } from './text';
 import { checkFilename, contentMatchesType, MIME_TYPE } from './uploads';
 import { addIssue } from './zod';
 
@@ -41,7 +42,29 @@ const addressList = z.pipe(
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
 const ONE_LINE = /^[^\u0000-\u001f\u007f]*$/;
 
+/** Text a mail can carry (text.ts): no lone surrogate, no noncharacter. */
+const carriable = z.superRefine((value: string, ctx) => {
+  const reason = uncarriableText(value);
+  if (reason !== undefined) ctx.addIssue({ code: 'custom', message: reason, input: value });
+});
+
 const MAX_BODY_CHARS = 500_000;
+
+/**
+ * A mail body: carriable text, and no control character but TAB, LF and CR (as a form's message). Line
+ * breaks are made LF, as a form's are: the mail writes each as CRLF, whereas a bare CR would reach the
+ * message as it is, which RFC 5322 section 2.3 does not allow.
+ */
+const bodyText = z.string().check(
+  z.maxLength(MAX_BODY_CHARS),
+  z.overwrite((value: string) => (value.includes('\r') ? value.replace(/\r\n?/g, '\n') : value)),
+  z.refine(
+    (value) => !CONTROL_BUT_LINES.test(value),
+    'must not contain control characters other than tab and line breaks',
+  ),
+  carriable,
+);
+
 /** Attachments of one API message: bounded in count here, in bytes by api.maxBodyBytes. */
 const MAX_ATTACHMENTS = 10;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -108,9 +131,13 @@ function buildSendRequestSchema(config: PostroomConfig) {
           addIssue(ctx, `is not an allowed header (allowed: ${ALLOWED_HEADERS.join(', ')})`, [
             name.slice(0, 64),
           ]);
-        } else if (!HEADER_VALUE.test(headerValue)) {
-          addIssue(ctx, 'must be one line of 1 to 998 characters without control characters', [canonical]);
-        } else out[canonical] = headerValue;
+        } else {
+          const unfit = HEADER_VALUE.test(headerValue)
+            ? uncarriableText(headerValue)
+            : 'must be one line of 1 to 998 characters without control characters';
+          if (unfit === undefined) out[canonical] = headerValue;
+          else addIssue(ctx, unfit, [canonical]);
+        }
       }
       return out;
     }),
@@ -129,9 +156,10 @@ function buildSendRequestSchema(config: PostroomConfig) {
           z.minLength(1),
           z.maxLength(998),
           z.regex(ONE_LINE, 'must be one line without control characters'),
+          carriable,
         ),
-      text: z.optional(z.string().check(z.maxLength(MAX_BODY_CHARS))),
-      html: z.optional(z.string().check(z.maxLength(MAX_BODY_CHARS))),
+      text: z.optional(bodyText),
+      html: z.optional(bodyText),
       headers: z.optional(headers),
       tags: z.optional(
         z

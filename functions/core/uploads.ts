@@ -1,3 +1,5 @@
+import { uncarriableText } from './text';
+
 /**
  * Rules for files a visitor uploads: what a file name may be, and whether the bytes are what the
  * declared type says. Shared by the multipart parser (which refuses a bad file with 422) and the MailJob
@@ -30,6 +32,8 @@ export function checkFilename(raw: string | undefined): FilenameCheck {
   if (/[/\\]/.test(filename)) return { ok: false, reason: 'file name must not contain a path' };
   if (UNSAFE_IN_FILENAME.test(filename))
     return { ok: false, reason: 'file name must not contain control characters' };
+  const unfit = uncarriableText(filename);
+  if (unfit !== undefined) return { ok: false, reason: `file name ${unfit}` };
   if (filename === '.' || filename === '..') return { ok: false, reason: 'must have a file name' };
   return { ok: true, filename };
 }

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { maskAddress, parseAddress, parseMailbox } from '../../functions/core/address';
 
@@ -18,7 +19,10 @@ describe('Core: parseAddress', () => {
     ['jane@example.com', 'jane@example.com'],
     ['jane.doe+newsletter@example.com', 'jane.doe+newsletter@example.com'],
     ['ops@mail.eu.example.co.uk', 'ops@mail.eu.example.co.uk'],
-    ["o'neil&sons{x}~!#$%^*=?`|/_-@example.com", "o'neil&sons{x}~!#$%^*=?`|/_-@example.com"],
+    ["o'neil&sons{x}~!#$%^*?=`|/_-@example.com", "o'neil&sons{x}~!#$%^*?=`|/_-@example.com"],
+    // `=` and `?` apart are plain atext, and UTF-7 text outside an encoded-word is not decoded by anyone.
+    ['a=b?c@example.com', 'a=b?c@example.com'],
+    ['jane+AEA-evil.com@example.com', 'jane+AEA-evil.com@example.com'],
     ['  spaced@example.com  ', 'spaced@example.com'],
   ])('accepts %j as %j', (input, expected) => {
     expect(accepted(input)).toBe(expected);
@@ -189,6 +193,98 @@ describe('Core: parseMailbox', () => {
     ['a nested group of 5000 levels', `${'g:'.repeat(5000)}a@x.com`],
   ])('rejects %s', (_, input) => {
     expect(parseMailbox(input).ok).toBe(false);
+  });
+});
+
+/**
+ * "Splitting the email atom" (Gareth Heyes, PortSwigger Research, 2024): an RFC 2047 encoded-word in an
+ * address, which RFC 2047 section 5 forbids, is decoded by some parsers into characters the validator never
+ * saw: an @ and another domain, a `>` or a NUL that ends the address early.
+ */
+const ENCODED_WORD_ADDRESSES: ReadonlyArray<readonly [string, string]> = [
+  ['Q, @ as =40', '=?utf-8?q?attacker=40evil.example?=@example.com'],
+  ['Q, upper case', '=?UTF-8?Q?attacker=40evil.example?=@example.com'],
+  ['Q, mixed case', '=?Utf-8?Q?attacker=40evil.example?=@example.com'],
+  ['B, @ and > in base64', '=?utf-8?b?YXR0YWNrZXJAZXZpbC5leGFtcGxlPg==?=@example.com'],
+  ['B, upper case', '=?UTF-8?B?YXR0YWNrZXJAZXZpbC5leGFtcGxl?=@example.com'],
+  ['another charset', '=?iso-8859-1?q?attacker=40evil.example?=@example.com'],
+  ['UTF-7', '=?utf-7?q?attacker+AEA-evil.example?=@example.com'],
+  ['UTF-7 with > as +AD4-', '=?utf-7?q?attacker+AEA-evil.example+AD4-?=@example.com'],
+  ['a language tag (RFC 2231)', '=?utf-8*en?q?attacker=40evil.example?=@example.com'],
+  ['NUL smuggled after the @', '=?utf-8?q?attacker=40evil.example=00?=@example.com'],
+  ['> smuggled to close the address', '=?utf-8?q?attacker=40evil.example=3e?=@example.com'],
+  ['CR LF smuggled', '=?utf-8?q?x=0d=0abcc=3aattacker=40evil.example?=@example.com'],
+  ['partially encoded', 'jane=?utf-8?q?=40evil.example?=@example.com'],
+  ['an encoded-word after plain text', 'jane.=?x?q?=40?=evil.example@example.com'],
+  ['two encoded-words', '=?x?q?attacker?==?x?q?=40evil.example?=@example.com'],
+  ['unterminated', '=?utf-8?q?attacker=40evil.example@example.com'],
+  ['only the opening', 'jane=?@example.com'],
+  ['empty encoded text', '=?utf-8?q??=@example.com'],
+  ['in the domain', 'jane@=?utf-8?q?evil.example?='],
+  ['in a domain label', 'jane@x=?utf-8?q?=2e?=evil.example'],
+  ['surrounded by spaces', '  =?utf-8?q?attacker=40evil.example?=@example.com  '],
+];
+
+describe('Core: parseAddress refuses encoded-words', () => {
+  it.each(ENCODED_WORD_ADDRESSES)('rejects %s: %j', (_, input) => {
+    expect(rejection(input)).toBe(
+      'must not contain an encoded-word (=?...?=): RFC 2047 forbids them in addresses',
+    );
+  });
+
+  it.each([
+    ['FULLWIDTH COMMERCIAL AT in the local part', 'attacker\uff20evil.example@example.com'],
+    ['FULLWIDTH COMMERCIAL AT in the domain', 'jane@evil.example\uff20example.com'],
+    ['SMALL COMMERCIAL AT in the domain', 'jane@evil.example\ufe6bexample.com'],
+  ])('rejects %s, which normalizes to a second @', (_, input) => {
+    expect(rejection(input)).toBe('must contain exactly one @ (characters such as ＠ and ﹫ count as @)');
+  });
+
+  it('rejects a fullwidth @ standing for the only @', () => {
+    expect(parseAddress('jane\uff20example.com').ok).toBe(false);
+  });
+
+  it.each([
+    ['Q', 'Jane =?utf-8?q?=3Cattacker=40evil.example=3E?= <jane@example.com>'],
+    ['B', '=?utf-8?b?QWRtaW4=?= <jane@example.com>'],
+  ])('rejects a %s encoded-word in a display name: Postroom encodes names itself', (_, input) => {
+    expect(parseMailbox(input)).toEqual({
+      ok: false,
+      reason: 'display name must not contain an encoded-word (=?...?=): give the text itself',
+    });
+  });
+
+  it('rejects an encoded-word in the address of a mailbox', () => {
+    expect(parseMailbox('Jane <=?utf-8?q?attacker=40evil.example?=@example.com>')).toEqual({
+      ok: false,
+      reason: 'must not contain an encoded-word (=?...?=): RFC 2047 forbids them in addresses',
+    });
+  });
+
+  it("stops what Python's email package does with them: decode the local part into another address", () => {
+    // Prepare: a Reply-To header with each address, read by an independent, widely used MIME parser
+    const addresses = ENCODED_WORD_ADDRESSES.slice(0, 6).map(([, address]) => address);
+    const script = [
+      'import json, sys',
+      'from email import message_from_string, policy',
+      'out = []',
+      'for a in json.load(sys.stdin):',
+      '    m = message_from_string("Reply-To: " + a + "\\r\\n\\r\\nx", policy=policy.default)',
+      '    out.append([x.username for x in m["Reply-To"].addresses])',
+      'print(json.dumps(out))',
+    ].join('\n');
+
+    // Act
+    const decoded = JSON.parse(
+      execFileSync('python3', ['-c', script], { input: JSON.stringify(addresses), encoding: 'utf8' }),
+    ) as string[][];
+
+    // Assess: the parser hands on a local part holding a whole address at evil.example, which a later
+    // hop can take for the recipient; parseAddress refuses every one of them first.
+    for (const [i, usernames] of decoded.entries()) {
+      expect(usernames[0]).toMatch(/^attacker@evil\.example>?$/);
+      expect(parseAddress(addresses[i] as string).ok).toBe(false);
+    }
   });
 });
 

@@ -211,6 +211,47 @@ describe('Core: parseConfig', () => {
     expect(error.message).toContain(`  - ${field}: `);
   });
 
+  it.each([
+    [
+      'an encoded-word in the sender',
+      { ...MINIMAL, sender: '=?utf-8?q?attacker=40evil.example?=@example.com' },
+      'postroom.sender',
+      'must not contain an encoded-word (=?...?=): RFC 2047 forbids them in addresses',
+    ],
+    [
+      "an encoded-word in the sender's display name",
+      { ...MINIMAL, sender: '=?utf-8?b?QWRtaW4=?= <no-reply@example.com>' },
+      'postroom.sender',
+      'display name must not contain an encoded-word (=?...?=): give the text itself',
+    ],
+    [
+      'an encoded-word in a recipient',
+      withForm({ recipients: ['owner=?utf-7?q?+AEA-evil.example?=@example.com'] }),
+      'postroom.forms[0].recipients[0]',
+      'must not contain an encoded-word (=?...?=): RFC 2047 forbids them in addresses',
+    ],
+    [
+      'a fullwidth @ in a recipient',
+      withForm({ recipients: ['owner@evil.example\uff20example.com'] }),
+      'postroom.forms[0].recipients[0]',
+      'must contain exactly one @ (characters such as ＠ and ﹫ count as @)',
+    ],
+    [
+      'a lone surrogate in a form subject',
+      withForm({ subject: 'Hello \ud83d' }),
+      'postroom.forms[0].subject',
+      'must be valid Unicode text: it has a lone surrogate (U+D83D), which has no UTF-8 form',
+    ],
+    [
+      'a noncharacter in an autoresponse',
+      withForm({ autoresponse: { subject: 'Thanks', text: 'We got it \uffff' } }),
+      'postroom.forms[0].autoresponse.text',
+      'must not contain the Unicode noncharacter U+FFFF',
+    ],
+  ])('refuses %s, naming the field', (_, raw, field, message) => {
+    expect(configError(raw).problems).toContainEqual({ field, message });
+  });
+
   it('names the second form when two forms share an id', () => {
     const raw = { ...shippedConfigInput(), forms: [shippedForm(), shippedForm()] };
     const error = configError(raw);

@@ -197,6 +197,26 @@ describe('Core: sendMessage', () => {
     ],
     ['a tag with a space', { tags: [{ name: 'a b', value: 'c' }] }, 'tags[0].name'],
     ['an unknown field', { priority: 'high' }, '(body)'],
+    // Encoded-words in addresses (RFC 2047 section 5 forbids them; see address.ts)
+    ['an encoded-word in to', { to: '=?utf-8?q?attacker=40evil.example?=@example.org' }, 'to[0]'],
+    [
+      'an encoded-word in cc',
+      { cc: ['ok@example.org', '=?x?b?YUBldmlsLmV4YW1wbGU=?=@example.org'] },
+      'cc[1]',
+    ],
+    ['an encoded-word in bcc', { bcc: '=?utf-7?q?a+AEA-evil.example?=@example.org' }, 'bcc[0]'],
+    ['an encoded-word in replyTo', { replyTo: 'a=?utf-8?q?=40evil.example=3e?=@example.org' }, 'replyTo'],
+    ['an encoded-word in from', { from: '=?utf-8?q?billing=40evil.example?=@example.com' }, 'from'],
+    ['an encoded-word in the name of from', { from: '=?utf-8?b?QWRtaW4=?= <billing@example.com>' }, 'from'],
+    ['a fullwidth @ in to', { to: 'attacker\uff20evil.example@example.org' }, 'to[0]'],
+    // Text no mail can carry (text.ts)
+    ['a lone surrogate in the text', { text: 'Thanks \ud83d' }, 'text'],
+    ['a noncharacter in the html', { html: '<p>\ufdd0</p>' }, 'html'],
+    ['U+FFFE in the subject', { subject: 'Receipt \ufffe' }, 'subject'],
+    ['a lone surrogate in the name of from', { from: 'Billing \udc00 <billing@example.com>' }, 'from'],
+    ['a noncharacter in a header', { headers: { 'X-Entity-Ref-ID': 'a\uffff' } }, 'headers.X-Entity-Ref-ID'],
+    ['NUL in the text', { text: 'Thanks\u0000' }, 'text'],
+    ['a form feed in the html', { html: '<p>a\u000cb</p>' }, 'html'],
   ])('answers 422 naming the field for %s', async (_, change, field) => {
     // Prepare
     const deps = setup();
