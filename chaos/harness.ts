@@ -27,6 +27,8 @@ export interface ChaosOptions {
   readonly seed: number;
   /** How long to wait, after the last submission, for the queue to empty. */
   readonly drainTimeoutMs: number;
+  /** The cdk.json whose `postroom` context the run starts from (tests pass their fixture). Default: cdk.json. */
+  readonly configFile?: string;
   readonly progress?: (line: string) => void;
 }
 
@@ -73,14 +75,17 @@ export interface ChaosReport {
 export const CHAOS_VISIBILITY_SECONDS = 10;
 
 /**
- * The shipped configuration (as written in cdk.json: the relay process parses it again) with settings that
+ * The configuration in `configFile` (as written there: the relay process parses it again) with settings that
  * make a killed relay's work come back within seconds: the claim lease outlives the relay timeout (as the
  * config requires) and SMTP's socket timeout, and ends before CHAOS_VISIBILITY_SECONDS, so a redelivered
  * job finds it expired. maxReceiveCount leaves room for the receives each kill and fault costs.
  */
-export function chaosConfigInput(transport: Record<string, unknown>): Record<string, unknown> {
+export function chaosConfigInput(
+  transport: Record<string, unknown>,
+  configFile = 'cdk.json',
+): Record<string, unknown> {
   return {
-    ...contextWithoutRateLimits(),
+    ...contextWithoutRateLimits(configFile),
     transport,
     queue: { maxReceiveCount: 10, batchSize: 10, maxConcurrency: 2, batchingWindowSeconds: 0 },
     relay: {
@@ -122,7 +127,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           timeoutSeconds: 1,
         }
       : { kind: 'ses' };
-  const configInput = chaosConfigInput(transport);
+  const configInput = chaosConfigInput(transport, options.configFile);
   const config = parseConfig(configInput);
   const apiKey = `pr_chaos_${randomBytes(16).toString('hex')}`;
   const stack = await startLocalStack({

@@ -1,18 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { CHROMIUM_ARGS } from '../support/browser';
 import { eventually, sleep, startTestStack, type TestStack, testConfig } from '../support/local-stack';
 
 /**
- * Real browser tests in headless Chromium (Debian's package, driven by playwright-core): the demo form as a
- * visitor uses it, JavaScript submissions from an allowed and a disallowed origin, and a bot that fills
- * the honeypot. Screenshots go to test-results/screenshots.
+ * Real browser tests in headless Chromium (driven by playwright-core): the demo form as a visitor uses it,
+ * JavaScript submissions from an allowed and a disallowed origin, and a bot that fills the honeypot.
+ * Screenshots go to test-results/screenshots. The browser comes from the run's global set-up
+ * (test/support/browser-setup.ts): found, installed, or a reason these tests skip (never under CI).
  */
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM = inject('chromium') ?? {
+  status: 'fail',
+  reason:
+    'the browser set-up did not run: vitest.config.ts lists test/support/browser-setup.ts in globalSetup',
+};
 const SCREENSHOTS = 'test-results/screenshots';
 // Page-side expressions are strings: they run in the browser, whose DOM types this project does not load.
 const RESULT_SHOWN = "document.getElementById('result').textContent !== 'not sent'";
@@ -56,7 +62,7 @@ document.getElementById('urlencoded').onclick = () => send('urlencoded');
   return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
-describe('Browser: forms in headless Chromium', () => {
+describe.skipIf(CHROMIUM.status === 'skip')('Browser: forms in headless Chromium', () => {
   let stack: TestStack;
   let browser: Browser;
   let allowedSite: { origin: string; server: Server };
@@ -64,7 +70,7 @@ describe('Browser: forms in headless Chromium', () => {
   let page: Page;
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install chromium`);
+    if (CHROMIUM.status !== 'ready') throw new Error(CHROMIUM.reason);
     mkdirSync(SCREENSHOTS, { recursive: true });
     allowedSite = await startSite(() => stack.apiUrl);
     otherSite = await startSite(() => stack.apiUrl);
@@ -84,16 +90,9 @@ describe('Browser: forms in headless Chromium', () => {
     });
     stack = await startTestStack(config, { ports: { api: apiPort } });
     browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: CHROMIUM.executablePath,
       headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
+      args: [...CHROMIUM_ARGS],
     });
   }, 60_000);
 

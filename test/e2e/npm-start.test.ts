@@ -1,12 +1,16 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
+import { FIXTURE_CONFIG_FILE } from '../fakes/config';
 import { eventually } from '../support/local-stack';
 import { SmtpPeer } from '../support/smtp-peer';
 
 const TSX = 'node_modules/.bin/tsx';
 
-/** Runs the `npm start` entry point as a user would, on free ports, and collects its output. */
+/**
+ * Runs the `npm start` entry point as a user would, on free ports, and collects its output. The config is the
+ * fixture (POSTROOM_CONFIG_FILE), not the user's cdk.json, unless the test names another.
+ */
 function start(env: Record<string, string>): {
   child: ChildProcess;
   output: () => string;
@@ -20,6 +24,7 @@ function start(env: Record<string, string>): {
       POSTROOM_SQS_PORT: '0',
       POSTROOM_DYNAMODB_PORT: '0',
       POWERTOOLS_LOG_LEVEL: 'WARN',
+      POSTROOM_CONFIG_FILE: FIXTURE_CONFIG_FILE,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,18 +1,22 @@
-import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { type PostroomConfig, parseConfig } from '../../functions/core/config';
 import type { FormSubmission } from '../../functions/core/form-submission';
 import { buildFormMailJob, validateSubmission } from '../../functions/core/form-submission';
 import type { MailJob } from '../../functions/core/mail-job';
+import { readPostroomContext } from '../../local/config-file';
 
-/** The `postroom` context shipped in cdk.json, as raw JSON: a fresh copy on every call. */
+/**
+ * The configuration tests run with: the `postroom` context cdk.json ships, frozen in this fixture. Users edit
+ * their cdk.json; tests never read it (only test/unit/shipped-config.test.ts checks that it is valid).
+ */
+export const FIXTURE_CONFIG_FILE = fileURLToPath(new URL('../fixtures/postroom.cdk.json', import.meta.url));
+
+/** The fixture's `postroom` context (the configuration cdk.json ships), as raw JSON: a fresh copy on every call. */
 export function shippedConfigInput(): Record<string, unknown> {
-  const cdk = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as {
-    context: { postroom: Record<string, unknown> };
-  };
-  return cdk.context.postroom;
+  return readPostroomContext(FIXTURE_CONFIG_FILE) as Record<string, unknown>;
 }
 
-/** The shipped configuration, parsed. */
+/** The shipped configuration (the fixture), parsed. */
 export function shippedConfig(): PostroomConfig {
   return parseConfig(shippedConfigInput());
 }

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/core/config';
 import { bundleFunction } from '../../infra/bundling';
 import { contextWithoutRateLimits } from '../../local/config-file';
+import { FIXTURE_CONFIG_FILE } from '../fakes/config';
 import { formPostEvent } from '../support/api-gateway';
 import { eventually, startTestStack, type TestStack, testConfig } from '../support/local-stack';
 
@@ -61,7 +62,7 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
     const { metafile } = bundleFunction(
       'send',
       path.join(workDir, 'send'),
-      parseConfig(contextWithoutRateLimits()),
+      parseConfig(contextWithoutRateLimits(FIXTURE_CONFIG_FILE)),
     );
     // The SDK's credential chain was swapped for the environment provider.
     const inputs = Object.keys(metafile.inputs);

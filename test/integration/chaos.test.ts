@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runChaos } from '../../chaos/harness';
+import { FIXTURE_CONFIG_FILE } from '../fakes/config';
 
 describe('Chaos: accepted mail is delivered exactly once while the relay is killed and the provider fails', () => {
   it('delivers 60 submissions once each through a faulty SMTP relay across 2 SIGKILLs of the relay', async () => {
@@ -14,6 +15,7 @@ describe('Chaos: accepted mail is delivered exactly once while the relay is kill
       faultRate: 0.15,
       seed: 20_261_128,
       drainTimeoutMs: 30_000,
+      configFile: FIXTURE_CONFIG_FILE,
     });
 
     // Assess: counted from the mail the peer holds and the dead-letter queue.

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ATTRIBUTE } from '../../functions/adapters/queue-attributes';
 import { runCli } from '../../local/cli';
 import { purge, queueDepth } from '../../local/cli-queues';
+import { FIXTURE_CONFIG_FILE } from '../fakes/config';
 import {
   type Peer,
   startCloudFormationPeer,
@@ -101,6 +102,9 @@ describe('CLI: postroom commands against a deployed stack (--stack)', () => {
     await stack?.stop();
     process.env = saved;
   });
+
+  /** doctor checks the fixture configuration the stack runs with, not the user's cdk.json. */
+  const FIXTURE_CONFIG = ['--config', FIXTURE_CONFIG_FILE];
 
   const deployed = (...argv: string[]) => [
     ...argv,
@@ -232,7 +236,7 @@ describe('CLI: postroom commands against a deployed stack (--stack)', () => {
   it('exits 3 naming the stack when CloudFormation cannot be reached', async () => {
     // Act: a port nothing listens on
     const { code, err } = await runCliCaptured(
-      deployed('doctor').map((a) => (a === cloudformation.url ? 'http://127.0.0.1:9' : a)),
+      deployed('doctor', ...FIXTURE_CONFIG).map((a) => (a === cloudformation.url ? 'http://127.0.0.1:9' : a)),
     );
 
     // Assess
@@ -271,10 +275,25 @@ describe('CLI: postroom commands against a deployed stack (--stack)', () => {
   it('doctor fails on an alarm in ALARM and on DKIM still pending, with the fixes', async () => {
     // Act
     const { code, out } = await runCliCaptured(
-      deployed('doctor', '--cloudwatch-endpoint', cloudwatch.url, '--ses-endpoint', ses.url),
+      deployed(
+        'doctor',
+        ...FIXTURE_CONFIG,
+        '--cloudwatch-endpoint',
+        cloudwatch.url,
+        '--ses-endpoint',
+        ses.url,
+      ),
     );
     const json = await runCliCaptured(
-      deployed('doctor', '--json', '--cloudwatch-endpoint', cloudwatch.url, '--ses-endpoint', ses.url),
+      deployed(
+        'doctor',
+        ...FIXTURE_CONFIG,
+        '--json',
+        '--cloudwatch-endpoint',
+        cloudwatch.url,
+        '--ses-endpoint',
+        ses.url,
+      ),
     );
 
     // Assess
@@ -308,7 +327,14 @@ describe('CLI: postroom commands against a deployed stack (--stack)', () => {
 
     // Act
     const { code, out } = await runCliCaptured(
-      deployed('doctor', '--cloudwatch-endpoint', cloudwatch.url, '--ses-endpoint', empty.url),
+      deployed(
+        'doctor',
+        ...FIXTURE_CONFIG,
+        '--cloudwatch-endpoint',
+        cloudwatch.url,
+        '--ses-endpoint',
+        empty.url,
+      ),
     );
     await empty.stop();
 
@@ -326,6 +352,7 @@ describe('CLI: postroom commands against a deployed stack (--stack)', () => {
     // Act
     const { code, out } = await runCliCaptured([
       'doctor',
+      ...FIXTURE_CONFIG,
       '--sqs-endpoint',
       stack.endpoints.sqs,
       '--ses-endpoint',

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { purge } from '../../local/cli-queues';
+import { FIXTURE_CONFIG_FILE } from '../fakes/config';
 import { runCliCaptured } from '../support/cli';
 import { startTestStack, type TestStack, testConfig } from '../support/local-stack';
 
@@ -51,6 +52,7 @@ describe('CLI: postroom doctor against a running local stack', () => {
     await stack?.stop();
   });
 
+  // The configuration the stack runs with, not the user's cdk.json (a --config in argv comes later and wins).
   async function doctor(...argv: string[]) {
     return runCliCaptured([
       'doctor',
@@ -58,6 +60,8 @@ describe('CLI: postroom doctor against a running local stack', () => {
       stack.endpoints.sqs,
       '--ses-endpoint',
       stack.endpoints.ses,
+      '--config',
+      FIXTURE_CONFIG_FILE,
       ...argv,
     ]);
   }
@@ -103,7 +107,7 @@ describe('CLI: postroom doctor against a running local stack', () => {
     process.env.AWS_SES_ACCOUNT = sesAccount({ production: true, maxSendRate: 14 });
     const dir = mkdtempSync(join(tmpdir(), 'postroom-doctor-'));
     const write = (name: string, maxSendRate: number) => {
-      const cdk = JSON.parse(readFileSync('cdk.json', 'utf8'));
+      const cdk = JSON.parse(readFileSync(FIXTURE_CONFIG_FILE, 'utf8'));
       cdk.context.postroom.relay = { ...cdk.context.postroom.relay, maxSendRate };
       writeFileSync(join(dir, name), JSON.stringify(cdk));
       return join(dir, name);
@@ -156,7 +160,7 @@ describe('CLI: postroom doctor against a running local stack', () => {
   it('fails when the redrive policy does not match the configured maxReceiveCount, and when the config is invalid', async () => {
     // Prepare
     const dir = mkdtempSync(join(tmpdir(), 'postroom-doctor-'));
-    const cdk = JSON.parse(readFileSync('cdk.json', 'utf8'));
+    const cdk = JSON.parse(readFileSync(FIXTURE_CONFIG_FILE, 'utf8'));
     cdk.context.postroom.queue = { ...cdk.context.postroom.queue, maxReceiveCount: 9 };
     writeFileSync(join(dir, 'other.json'), JSON.stringify(cdk));
     writeFileSync(join(dir, 'broken.json'), '{ not json');

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPostroomContext } from '../../local/config-file';
+import { FIXTURE_CONFIG_FILE } from '../fakes/config';
 import { eventually, startTestStack, type TestStack, testConfig } from '../support/local-stack';
 
 /** A POST from a chosen loopback address: each 127.0.0.x acts as a different visitor. */
@@ -34,7 +35,8 @@ function postFrom(
 
 describe('Guards: the shipped form defences against the local stack (dynalite counters)', () => {
   let stack: TestStack;
-  const shippedForm = (readPostroomContext('cdk.json') as { forms: Array<Record<string, unknown>> }).forms[0];
+  const shippedForm = (readPostroomContext(FIXTURE_CONFIG_FILE) as { forms: Array<Record<string, unknown>> })
+    .forms[0];
 
   beforeAll(async () => {
     // The shipped contact form, limits included.

@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPostroomContext } from '../../local/config-file';
+import { FIXTURE_CONFIG_FILE } from '../fakes/config';
 import { sleep, startTestStack, type TestStack, testConfig } from '../support/local-stack';
 
 /**
@@ -298,7 +299,8 @@ describe('Hostile input: a corpus against the shipped contact form', () => {
   let stack: TestStack;
 
   beforeAll(async () => {
-    const shipped = (readPostroomContext('cdk.json') as { forms: Array<Record<string, unknown>> }).forms[0];
+    const shipped = (readPostroomContext(FIXTURE_CONFIG_FILE) as { forms: Array<Record<string, unknown>> })
+      .forms[0];
     stack = await startTestStack(testConfig({ forms: [shipped] }));
   });
 

@@ -3,16 +3,17 @@ import { type PostroomConfig, parseConfig } from '../../functions/core/config';
 import { queueDepth } from '../../local/cli-queues';
 import { contextWithoutRateLimits } from '../../local/config-file';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack';
+import { FIXTURE_CONFIG_FILE } from '../fakes/config';
 import { RecordingLog } from '../fakes/ports';
 
 /**
- * The shipped configuration from cdk.json, with changes for a test (fast retries, another transport...).
+ * The shipped configuration (test/fixtures/postroom.cdk.json, not the user's cdk.json), with changes for a test (fast retries, another transport...).
  * The forms' rate limits are off: a test sends many submissions from one loopback address. The rate-limit
  * tests put them back.
  */
 export function testConfig(overrides: Record<string, unknown> = {}): PostroomConfig {
   return parseConfig({
-    ...contextWithoutRateLimits(),
+    ...contextWithoutRateLimits(FIXTURE_CONFIG_FILE),
     relay: {
       timeoutSeconds: 5,
       claimLeaseSeconds: 6,

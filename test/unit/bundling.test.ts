@@ -6,9 +6,10 @@ import { parseConfig } from '../../functions/core/config';
 import { bundleFunction } from '../../infra/bundling';
 import { REPO_ROOT } from '../../infra/paths';
 import { readPostroomContext } from '../../local/config-file';
+import { FIXTURE_CONFIG_FILE } from '../fakes/config';
 
 const workDir = mkdtempSync(path.join(tmpdir(), 'postroom-bundling-'));
-const config = parseConfig(readPostroomContext(path.join(REPO_ROOT, 'cdk.json')));
+const config = parseConfig(readPostroomContext(FIXTURE_CONFIG_FILE));
 
 function files(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort();

@@ -4,6 +4,7 @@ import { clientOptions } from '../../local/cli';
 import { senderIdentities } from '../../local/cli-doctor-aws';
 import { resolveTarget, TargetError } from '../../local/cli-target';
 import { readPostroomContext } from '../../local/config-file';
+import { FIXTURE_CONFIG_FILE } from '../fakes/config';
 
 describe('CLI: which key table it talks to', () => {
   it('uses the local stack by default, on the port POSTROOM_DYNAMODB_PORT names', () => {
@@ -60,7 +61,7 @@ describe('CLI: the SES identities doctor looks for', () => {
   it('checks the configured domain identity first, then the sender domain, then the address', () => {
     // Prepare
     const config = parseConfig({
-      ...(readPostroomContext('cdk.json') as object),
+      ...(readPostroomContext(FIXTURE_CONFIG_FILE) as object),
       sender: 'Postroom <no-reply@mail.example.com>',
       transport: { kind: 'ses', domainIdentity: 'example.com' },
     });

@@ -35,7 +35,7 @@ const MINIMAL = {
 };
 
 describe('Core: parseConfig', () => {
-  it('accepts the configuration shipped in cdk.json', () => {
+  it('accepts the configuration cdk.json ships (frozen in test/fixtures/postroom.cdk.json)', () => {
     // Act
     const config = parseConfig(shippedConfigInput());
 
