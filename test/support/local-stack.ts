@@ -5,6 +5,15 @@ import { contextWithoutRateLimits } from '../../local/config-file';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack';
 import { RecordingLog } from '../fakes/ports';
 
+/** The relay settings the tests run with: a short timeout and retries after a second. */
+export const TEST_RELAY = {
+  timeoutSeconds: 5,
+  claimLeaseSeconds: 6,
+  retryBaseSeconds: 1,
+  retryMaxSeconds: 1,
+  recordTtlDays: 30,
+} as const;
+
 /**
  * The shipped configuration from cdk.json, with changes for a test (fast retries, another transport...).
  * The forms' rate limits are off: a test sends many submissions from one loopback address. The rate-limit
@@ -13,13 +22,7 @@ import { RecordingLog } from '../fakes/ports';
 export function testConfig(overrides: Record<string, unknown> = {}): PostroomConfig {
   return parseConfig({
     ...contextWithoutRateLimits(),
-    relay: {
-      timeoutSeconds: 5,
-      claimLeaseSeconds: 6,
-      retryBaseSeconds: 1,
-      retryMaxSeconds: 1,
-      recordTtlDays: 30,
-    },
+    relay: TEST_RELAY,
     ...overrides,
   });
 }
@@ -52,7 +55,10 @@ export interface SesEmail {
 export async function startTestStack(
   config: PostroomConfig,
   options: Partial<
-    Pick<LocalStackOptions, 'transport' | 'smtpPassword' | 'clock' | 'captchaSecrets' | 'apiKey'>
+    Pick<
+      LocalStackOptions,
+      'transport' | 'smtpPassword' | 'clock' | 'captchaSecrets' | 'apiKey' | 'functions'
+    >
   > & {
     ports?: Partial<LocalStackOptions['ports']>;
   } = {},
