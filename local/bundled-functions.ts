@@ -213,11 +213,14 @@ export function functionEnvironment(
     AWS_LAMBDA_FUNCTION_NAME: functionName,
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(bundle.memoryMb),
     AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+    AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
     AWS_LAMBDA_LOG_GROUP_NAME: `/aws/lambda/${functionName}`,
     LAMBDA_TASK_ROOT: bundle.codeDir,
     _HANDLER: bundle.handler,
     ...LOCAL_CREDENTIALS,
-    AWS_ENDPOINT_URL_SQS: endpoints.sqs,
+    // The queue URLs' own origin (fauxqs names sqs.<region>.localhost): the SDK sends to a queue URL's host
+    // and warns on every call when the configured endpoint differs, which on AWS it never does.
+    AWS_ENDPOINT_URL_SQS: new URL(resources.queueUrl).origin,
     AWS_ENDPOINT_URL_S3: endpoints.s3,
     AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
     AWS_ENDPOINT_URL_SESV2: local.sesEndpoint ?? endpoints.ses,

@@ -276,8 +276,11 @@ export class LambdaFunction {
   }
 }
 
-/** Lambda's own lines and the Powertools keys every line carries: not attributes of the event logged. */
-const STANDARD_KEYS = new Set(['level', 'message', 'timestamp', 'sampling_rate', 'xray_trace_id']);
+/**
+ * The Powertools keys every line carries, not attributes of the event logged. `service` is one the stack's
+ * own logger sets (and refuses as an attribute); `function_name` still says which function wrote the line.
+ */
+const STANDARD_KEYS = new Set(['level', 'message', 'timestamp', 'service', 'sampling_rate', 'xray_trace_id']);
 
 class LambdaEnvironment {
   alive = true;
