@@ -210,7 +210,10 @@ const HOST_SCRIPT = path.join(import.meta.dirname, 'lambda-host.mjs');
 export class LambdaFunction {
   private readonly idle: LambdaEnvironment[] = [];
   private readonly all = new Set<LambdaEnvironment>();
-  private readonly waiting: Array<(environment: LambdaEnvironment) => void> = [];
+  private readonly waiting: Array<{
+    resolve(environment: LambdaEnvironment): void;
+    reject(error: unknown): void;
+  }> = [];
   private starting = 0;
   private stopped = false;
 
@@ -238,6 +241,9 @@ export class LambdaFunction {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    for (const waiter of this.waiting.splice(0)) {
+      waiter.reject(new LambdaInvokeError(this.options.functionName, 'Stopped', 'the stack stopped'));
+    }
     await Promise.all([...this.all].map((environment) => environment.stop()));
   }
 
@@ -256,22 +262,30 @@ export class LambdaFunction {
           if (at >= 0) this.idle.splice(at, 1);
         });
         return environment;
+      } catch (error) {
+        // A caller waiting for a place tries a start of its own (and gets its own error), never waits on.
+        this.handOver();
+        throw error;
       } finally {
         this.starting -= 1;
       }
     }
-    return new Promise((resolve) => this.waiting.push(resolve));
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
+  }
+
+  private handOver(): void {
+    const next = this.waiting.shift();
+    if (next) queueMicrotask(() => this.acquire().then(next.resolve, next.reject));
   }
 
   private release(environment: LambdaEnvironment): void {
     if (!environment.alive) {
       // Its place is free: a caller waiting for one starts a new environment.
-      const next = this.waiting.shift();
-      if (next) this.acquire().then(next, () => {});
+      this.handOver();
       return;
     }
     const next = this.waiting.shift();
-    if (next) next(environment);
+    if (next) next.resolve(environment);
     else this.idle.push(environment);
   }
 }

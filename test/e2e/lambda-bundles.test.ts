@@ -116,7 +116,7 @@ describe('Lambda bundles: relay retry against a provider that throttles', () => 
 
   it('takes the throttle as retryable and sends each mail once', async () => {
     await expectThrottlingRetried(stack, peer, config, 30);
-  }, 30_000);
+  }, 60_000);
 });
 
 describe('Lambda bundles: a bundling mistake fails, it does not hang', () => {
@@ -153,7 +153,7 @@ describe('Lambda bundles: a bundling mistake fails, it does not hang', () => {
       node: node.path,
       environment: env(bundle),
       log,
-      initTimeoutMs: 20_000,
+      initTimeoutMs: 30_000,
     });
   }
 
@@ -161,10 +161,14 @@ describe('Lambda bundles: a bundling mistake fails, it does not hang', () => {
     const send = brokenSend((codeDir) => rmSync(path.join(codeDir, CONFIG_FILE)));
     try {
       await expect(send.warm()).rejects.toThrow(/ConfigError.*config\.json.*missing/s);
+      // Two invocations at once on one environment's place: each fails with the init error, none waits.
+      const both = await Promise.allSettled([send.invoke({}), send.invoke({})]);
+      expect(both.map((result) => result.status)).toEqual(['rejected', 'rejected']);
+      expect(String((both[1] as PromiseRejectedResult).reason)).toMatch(/config\.json/);
     } finally {
       await send.stop();
     }
-  }, 30_000);
+  }, 60_000);
 
   it('reports a missing lazily loaded chunk when the invocation that needs it runs', async () => {
     // The multipart parser (busboy, known by its error message) is in a chunk of its own that the entry
@@ -202,7 +206,7 @@ describe('Lambda bundles: a bundling mistake fails, it does not hang', () => {
     } finally {
       await Promise.all([send.stop(), intact.stop()]);
     }
-  }, 30_000);
+  }, 60_000);
 
   it('reports a needed package left out of the bundle (marked external) as an import error at init', async () => {
     const send = brokenSend((codeDir) => {
@@ -219,5 +223,5 @@ describe('Lambda bundles: a bundling mistake fails, it does not hang', () => {
     } finally {
       await send.stop();
     }
-  }, 30_000);
+  }, 60_000);
 });
