@@ -39,6 +39,11 @@ export function contextWithoutRateLimits(path = 'cdk.json'): PostroomContext {
  * `POSTROOM_SMTP_*` relays through any SMTP server instead of the SES emulator.
  */
 export function localConfig(raw: unknown, env: NodeJS.ProcessEnv): PostroomConfig {
+  return parseConfig(localContext(raw, env));
+}
+
+/** The `postroom` context with the local runner's environment overrides applied, not yet validated. */
+export function localContext(raw: unknown, env: NodeJS.ProcessEnv): unknown {
   const base = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
   const kind = env.POSTROOM_TRANSPORT;
   let transport = base.transport;
@@ -56,7 +61,7 @@ export function localConfig(raw: unknown, env: NodeJS.ProcessEnv): PostroomConfi
   } else if (kind !== undefined) {
     throw new ConfigError([{ field: 'env.POSTROOM_TRANSPORT', message: 'must be "ses" or "smtp"' }]);
   }
-  return parseConfig(transport === undefined ? base : { ...base, transport });
+  return transport === undefined ? base : { ...base, transport };
 }
 
 /** A port from the environment, or the default; 0 picks a free port. */

@@ -1,13 +1,21 @@
 import { resolve } from 'node:path';
 import { createLogger } from '../functions/adapters/powertools-log';
 import { ConfigError } from '../functions/core/errors';
-import { captchaSecretsFromEnv, localConfig, portFromEnv, readPostroomContext } from './config-file';
+import {
+  captchaSecretsFromEnv,
+  localConfig,
+  localContext,
+  portFromEnv,
+  readPostroomContext,
+} from './config-file';
+import { functionsFromEnv } from './functions-from-env';
 import { startLocalStack } from './stack';
 
 /** `npm start`: the whole of Postroom on this machine, on loopback, until Ctrl-C. */
 async function main(): Promise<void> {
   const env = process.env;
-  const config = localConfig(readPostroomContext(resolve(env.POSTROOM_CONFIG_FILE ?? 'cdk.json')), env);
+  const raw = readPostroomContext(resolve(env.POSTROOM_CONFIG_FILE ?? 'cdk.json'));
+  const config = localConfig(raw, env);
   const ports = {
     api: portFromEnv(env, 'POSTROOM_API_PORT', 3000),
     ses: portFromEnv(env, 'POSTROOM_SES_PORT', 8005),
@@ -23,6 +31,7 @@ async function main(): Promise<void> {
     log,
     captchaSecrets,
     apiKey: env.POSTROOM_API_KEY,
+    functions: await functionsFromEnv(localContext(raw, env), env, log),
   });
 
   const transport =

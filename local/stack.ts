@@ -17,6 +17,7 @@ import { type Clock, type Log, systemClock, type Transport } from '../functions/
 import { createEventsHandler } from '../functions/events/app';
 import { createSendHandler } from '../functions/send/app';
 import { startApiServer } from './api-server';
+import { type BundledFunctionsOptions, startBundledFunctions } from './bundled-functions';
 import { createResources, LOCAL_HOST, type LocalResources, startEmulators } from './emulators';
 import { localContext } from './lambda-context';
 import { startLocalRelay } from './relay';
@@ -42,6 +43,13 @@ export interface LocalStackOptions {
    * harness can kill. @default true
    */
   readonly relay?: boolean;
+  /**
+   * Where the functions come from: the TypeScript sources, in this process (`sources`), or the bundles
+   * `cdk synth` built, each in processes of its own on the Lambda runtime's Node (local/bundled-functions.ts).
+   * With bundles, `transport`, `metrics`, `clock`, `captchaSecrets` and `relay: false` do not apply: they
+   * reach into this process. @default 'sources'
+   */
+  readonly functions?: 'sources' | BundledFunctionsOptions;
 }
 
 export interface LocalStack {
@@ -115,7 +123,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         configurationSet: config.transport.configurationSet ?? 'postroom-local',
       });
     };
-    if (options.relay !== false) {
+    const bundled =
+      options.functions === undefined || options.functions === 'sources'
+        ? undefined
+        : await startBundledFunctions({
+            bundles: options.functions,
+            config,
+            endpoints: emulators.endpoints,
+            resources,
+            sqs,
+            log,
+          });
+    if (bundled) stops.push(() => bundled.stop());
+    if (!bundled && options.relay !== false) {
       const transport = options.transport ?? localTransport();
       stops.push(async () => transport.close?.());
       const relay = await startLocalRelay({
@@ -152,7 +172,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const api = await startApiServer({
       host: LOCAL_HOST,
       port: options.ports.api,
-      handler: (event, context) => send(event, context),
+      handler: (event, context) => (bundled ? bundled.send(event, context) : send(event, context)),
       context: () => localContext('postroom-send', 10),
       maxBodyBytes: config.api.maxBodyBytes,
       inboxUrl: emulators.endpoints.ses,

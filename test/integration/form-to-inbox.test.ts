@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, sleep, startTestStack, type TestStack, testConfig } from '../support/local-stack';
+import { formToInboxScenarios } from '../support/scenarios';
 
 describe('Pipeline: contact form to SES inbox (fauxqs, aws-ses-v2-local, dynalite)', () => {
   let stack: TestStack;
@@ -21,92 +22,7 @@ describe('Pipeline: contact form to SES inbox (fauxqs, aws-ses-v2-local, dynalit
       marker,
     );
 
-  it('delivers a JSON submission with the configured From, the visitor as Reply-To, and the form recipient', async () => {
-    const marker = randomUUID();
-    const response = await fetch(formUrl(), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        name: 'Jane Doe',
-        email: 'jane@example.org',
-        message: `Hello ${marker}`,
-        company: 'ACME',
-      }),
-    });
-
-    expect(response.status).toBe(202);
-    const { id } = (await response.json()) as { id: string };
-    expect(id).toMatch(/^[0-9a-f-]{36}$/);
-    const email = await delivered(marker);
-    expect(email.from).toBe('"Postroom" <no-reply@example.com>');
-    expect(email.replyTo).toEqual(['jane@example.org']);
-    expect(email.destination.to).toEqual(['owner@example.com']);
-    expect(email.subject).toBe('New message from Jane Doe');
-    expect(email.body.text).toContain(`Message:\nHello ${marker}`);
-    expect(email.body.text).toContain('company: ACME');
-    expect(email.body.html).toContain(`Hello ${marker}`);
-  });
-
-  it('logs one correlation id on the send line and on the relay\'s "job sent" line for the submission', async () => {
-    const marker = randomUUID();
-    const response = await fetch(formUrl(), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-correlation-id': 'forged-by-the-client' },
-      body: JSON.stringify({ email: 'corr@example.org', message: `Correlated ${marker}` }),
-    });
-    expect(response.status).toBe(202);
-    const { id } = (await response.json()) as { id: string };
-
-    const lineFor = (message: string) =>
-      eventually(
-        async () =>
-          stack.log.entries.find((entry) => entry.message === message && entry.attributes.jobId === id),
-        5_000,
-        message,
-      );
-    const accepted = await lineFor('submission accepted');
-    const sent = await lineFor('job sent');
-    const correlationId = accepted.attributes.correlationId;
-    expect(correlationId).toEqual(expect.stringMatching(/^[0-9a-f-]{36}$/));
-    expect(sent.attributes.correlationId).toBe(correlationId);
-    expect(stack.log.text()).not.toContain('forged-by-the-client');
-  });
-
-  it('answers a plain HTML form post with 303 to the thank-you page and delivers it', async () => {
-    const marker = randomUUID();
-    const response = await fetch(formUrl(), {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://localhost:3000' },
-      body: new URLSearchParams({
-        name: 'Form Poster',
-        email: 'poster@example.net',
-        message: `Via HTML ${marker}`,
-      }),
-    });
-
-    expect(response.status).toBe(303);
-    expect(response.headers.get('location')).toBe('http://localhost:3000/thanks');
-    expect(response.headers.get('access-control-allow-origin')).toBe('http://localhost:3000');
-    const email = await delivered(marker);
-    expect(email.replyTo).toEqual(['poster@example.net']);
-  });
-
-  it('delivers a multipart/form-data submission', async () => {
-    const marker = randomUUID();
-    const body = new FormData();
-    body.set('email', 'multi@example.com');
-    body.set('message', `Multipart ${marker}`);
-    const response = await fetch(formUrl(), {
-      method: 'POST',
-      headers: { accept: 'application/json' },
-      body,
-    });
-
-    expect(response.status).toBe(202);
-    const email = await delivered(marker);
-    expect(email.subject).toBe('New message from');
-  });
+  formToInboxScenarios(() => stack);
 
   it('escapes HTML a visitor writes, in the HTML body', async () => {
     const marker = randomUUID();

@@ -1,34 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SesTransport } from '../../functions/adapters/ses-transport';
 import type { PostroomConfig } from '../../functions/core/config';
-import { buildFormMailJob, validateSubmission } from '../../functions/core/form-submission';
-import { serializeMailJob } from '../../functions/core/mail-job';
 import { eventually, startTestStack, type TestStack, testConfig } from '../support/local-stack';
+import { expectThrottlingRetried, formJobs } from '../support/scenarios';
 import { startThrottledSesPeer, type ThrottledSesPeer } from '../support/throttled-ses-peer';
 
 const RATE = 10;
 const MAILS = 30;
-
-function jobs(config: PostroomConfig, count: number): Array<{ id: string; body: string }> {
-  const form = config.forms[0];
-  if (!form) throw new Error('the test config has no form');
-  return Array.from({ length: count }, (_, i) => {
-    const submission = validateSubmission(
-      [
-        ['email', 'paced@example.org'],
-        ['message', `Paced mail ${i}`],
-      ],
-      form,
-    );
-    const id = randomUUID();
-    return {
-      id,
-      body: serializeMailJob(buildFormMailJob(config, form, submission, { id, createdAt: new Date() })),
-    };
-  });
-}
 
 /** Starts a stack whose relay sends to the rate-limited peer; the SDK does not retry, so a throttle reaches the relay. */
 async function stackAgainst(peer: ThrottledSesPeer, config: PostroomConfig): Promise<TestStack> {
@@ -55,7 +34,7 @@ describe('Relay: pacing against a provider limited to R mails per second', () =>
     peer = await startThrottledSesPeer({ ratePerSecond: RATE });
     const config = testConfig({ relay: { ...testConfig().relay, maxSendRate: RATE } });
     stack = await stackAgainst(peer, config);
-    const backlog = jobs(config, MAILS);
+    const backlog = formJobs(config, MAILS);
 
     // Act
     await Promise.all(backlog.map((job) => stack?.sendRaw(job.body)));
@@ -75,24 +54,10 @@ describe('Relay: pacing against a provider limited to R mails per second', () =>
   });
 
   it('is throttled when not paced, and takes throttling as retryable', async () => {
-    // Prepare
     peer = await startThrottledSesPeer({ ratePerSecond: RATE });
     const config = testConfig();
     stack = await stackAgainst(peer, config);
-    const backlog = jobs(config, MAILS);
 
-    // Act
-    await Promise.all(backlog.map((job) => stack?.sendRaw(job.body)));
-    const retried = await eventually(
-      async () => stack?.log.entries.find((entry) => entry.attributes.outcome === 'retry'),
-      10_000,
-      'a retry',
-    );
-
-    // Assess: the relay's batches go out at once, above the peer's rate; a throttled mail waits its turn.
-    expect(peer.throttled).toBeGreaterThan(0);
-    expect(retried.attributes.reason).toContain('TooManyRequestsException');
-    expect(stack.log.entries.filter((entry) => entry.attributes.outcome === 'dead-lettered')).toEqual([]);
-    expect(new Set(peer.jobIds).size).toBe(peer.jobIds.length);
+    await expectThrottlingRetried(stack, peer, config, MAILS);
   });
 });

@@ -5,6 +5,7 @@ import { createDynamoClient } from '../../functions/adapters/aws-clients';
 import { DynamoMessageStore } from '../../functions/adapters/dynamodb-messages';
 import { LOCAL_ENV_KEY_ID } from '../../local/stack';
 import { eventually, startTestStack, type TestStack, testConfig } from '../support/local-stack';
+import { sendApiScenarios } from '../support/scenarios';
 
 const API_KEY = `pr_${randomUUID().replaceAll('-', '')}`;
 
@@ -99,32 +100,7 @@ describe('Transactional API against the local stack (dynalite, fauxqs, SES emula
     expect(await postFrom('127.0.0.43', url, 'Bearer pr_guess')).toBe(401);
   });
 
-  it('accepts a message with 202, delivers it, and its status goes queued, sending, sent, delivered', async () => {
-    const marker = randomUUID();
-    const response = await send(message(marker));
-
-    expect(response.status).toBe(202);
-    const { id } = (await response.json()) as { id: string };
-    const email = await delivered(marker);
-    expect(email.from).toBe('"Shop" <orders@example.com>');
-    expect(email.subject).toBe(`Receipt ${marker}`);
-    const sent = await eventually(
-      async () => {
-        const current = await status(id);
-        return current.body.status === 'delivered' ? current : undefined;
-      },
-      5_000,
-      'status delivered',
-    );
-    expect(sent.status).toBe(200);
-    const history = sent.body.history as Array<{ status: string; at: string; detail?: string }>;
-    // The delivery event is asynchronous, as on AWS: the relay's entries are in order, the event after them.
-    const relayed = history.filter((change) => change.status !== 'delivered');
-    expect(relayed.map((change) => change.status)).toEqual(['queued', 'sending', 'sent']);
-    expect(relayed[2]?.detail).toBe(email.messageId);
-    expect(history.filter((change) => change.status === 'delivered')).toHaveLength(1);
-    expect(Date.parse(history[0]?.at ?? '')).not.toBeNaN();
-  });
+  sendApiScenarios(() => stack, API_KEY);
 
   it('answers 422 naming the field for a From outside the sending domain', async () => {
     const response = await send({ ...message('x'), from: 'ceo@evil.example' });

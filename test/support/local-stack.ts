@@ -6,6 +6,15 @@ import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../
 import { FIXTURE_CONFIG_FILE } from '../fakes/config';
 import { RecordingLog } from '../fakes/ports';
 
+/** The relay settings the tests run with: a short timeout and retries after a second. */
+export const TEST_RELAY = {
+  timeoutSeconds: 5,
+  claimLeaseSeconds: 6,
+  retryBaseSeconds: 1,
+  retryMaxSeconds: 1,
+  recordTtlDays: 30,
+} as const;
+
 /**
  * The shipped configuration (test/fixtures/postroom.cdk.json, not the user's cdk.json), with changes for a test (fast retries, another transport...).
  * The forms' rate limits are off: a test sends many submissions from one loopback address. The rate-limit
@@ -14,13 +23,7 @@ import { RecordingLog } from '../fakes/ports';
 export function testConfig(overrides: Record<string, unknown> = {}): PostroomConfig {
   return parseConfig({
     ...contextWithoutRateLimits(FIXTURE_CONFIG_FILE),
-    relay: {
-      timeoutSeconds: 5,
-      claimLeaseSeconds: 6,
-      retryBaseSeconds: 1,
-      retryMaxSeconds: 1,
-      recordTtlDays: 30,
-    },
+    relay: TEST_RELAY,
     ...overrides,
   });
 }
@@ -53,7 +56,10 @@ export interface SesEmail {
 export async function startTestStack(
   config: PostroomConfig,
   options: Partial<
-    Pick<LocalStackOptions, 'transport' | 'smtpPassword' | 'clock' | 'captchaSecrets' | 'apiKey'>
+    Pick<
+      LocalStackOptions,
+      'transport' | 'smtpPassword' | 'clock' | 'captchaSecrets' | 'apiKey' | 'functions'
+    >
   > & {
     ports?: Partial<LocalStackOptions['ports']>;
   } = {},

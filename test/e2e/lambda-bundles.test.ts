@@ -1,0 +1,228 @@
+import { randomUUID } from 'node:crypto';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { buildSync } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONFIG_FILE } from '../../functions/adapters/function-env';
+import { type PostroomConfig, parseConfig } from '../../functions/core/config';
+import { functionBuildOptions } from '../../infra/bundling';
+import { functionEnvironment } from '../../local/bundled-functions';
+import { contextWithoutRateLimits } from '../../local/config-file';
+import {
+  type FunctionBundle,
+  LambdaFunction,
+  readSynthesizedApp,
+  type SynthesizedApp,
+} from '../../local/lambda-bundles';
+import {
+  LAMBDA_NODE_MAJOR,
+  type LambdaNode,
+  requireLambdaNode,
+  resolveLambdaNode,
+} from '../../local/lambda-node';
+import { synthesizeFunctions } from '../../local/synth-functions';
+import { RecordingLog } from '../fakes/ports';
+import { formPostEvent } from '../support/api-gateway';
+import { startTestStack, TEST_RELAY, type TestStack } from '../support/local-stack';
+import { expectThrottlingRetried, formToInboxScenarios, sendApiScenarios } from '../support/scenarios';
+import { startThrottledSesPeer, type ThrottledSesPeer } from '../support/throttled-ses-peer';
+
+/**
+ * The functions as Lambda runs them: the bundles `cdk synth` builds (one synth of a fixture configuration,
+ * never cdk.json), each in processes of its own on the Lambda runtime's Node (22), with the environment the
+ * template gives it. The scenarios are those the sources run in test/integration (test/support/scenarios.ts).
+ */
+const FIXTURE = path.join(import.meta.dirname, '..', 'fixtures', 'local-pipeline.cdk.json');
+const API_KEY = `pr_${randomUUID().replaceAll('-', '')}`;
+const RAW_CONFIG = { ...contextWithoutRateLimits(FIXTURE), relay: TEST_RELAY };
+
+let workDir: string;
+let node: LambdaNode;
+let app: SynthesizedApp;
+
+beforeAll(() => {
+  workDir = mkdtempSync(path.join(tmpdir(), 'postroom-lambda-bundles-'));
+  app = readSynthesizedApp(synthesizeFunctions(RAW_CONFIG, path.join(workDir, 'cdk.out')));
+  return async () => {
+    rmSync(workDir, { recursive: true, force: true });
+  };
+}, 120_000);
+
+beforeAll(async () => {
+  // Under CI the bundles run on Node 22 or the file fails with the reason; elsewhere a machine without one
+  // runs them on its own Node, and the runtime test below says so.
+  node = process.env.CI === 'true' ? await requireLambdaNode() : await resolveLambdaNode();
+  if (node.source === 'current') console.warn(`lambda bundles on ${node.version}: ${node.fallbackReason}`);
+}, 300_000);
+
+describe("Lambda bundles: send, relay and events from cdk synth, on the Lambda runtime's Node", () => {
+  let stack: TestStack;
+  const config = (): PostroomConfig => parseConfig(RAW_CONFIG);
+
+  beforeAll(async () => {
+    stack = await startTestStack(config(), {
+      apiKey: API_KEY,
+      functions: { cdkOut: app.cdkOut, node: node.path },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it(`runs the functions on Node ${LAMBDA_NODE_MAJOR}, the runtime the template names`, () => {
+    expect(app.functions.send.runtime).toBe(`nodejs${LAMBDA_NODE_MAJOR}.x`);
+    const started = stack.log.entries.find(
+      (entry) => entry.message === 'functions running from their bundles',
+    );
+    // The version the function's own process reports, not the one the resolver expected.
+    expect(started?.attributes.nodeVersion).toBe(node.version);
+    if (node.source === 'current') expect(node.fallbackReason).toBeTruthy();
+    else expect(node.version).toMatch(new RegExp(`^v${LAMBDA_NODE_MAJOR}\\.`));
+  });
+
+  describe('form to inbox', () => {
+    formToInboxScenarios(() => stack);
+  });
+
+  describe('API: send and read the status back', () => {
+    sendApiScenarios(() => stack, API_KEY);
+  });
+});
+
+describe('Lambda bundles: relay retry against a provider that throttles', () => {
+  let peer: ThrottledSesPeer;
+  let stack: TestStack;
+  const config = parseConfig(RAW_CONFIG);
+
+  beforeAll(async () => {
+    // Low enough that a relay batch exceeds it even when a loaded machine slows the relay down.
+    peer = await startThrottledSesPeer({ ratePerSecond: 2 });
+    stack = await startTestStack(config, {
+      functions: {
+        cdkOut: app.cdkOut,
+        node: node.path,
+        sesTarget: peer.url,
+        // The SDK in the bundle retries a throttle itself three times; one attempt lets it reach the relay.
+        environment: { AWS_MAX_ATTEMPTS: '1' },
+      },
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+    await peer?.close();
+  });
+
+  it('takes the throttle as retryable and never sends a mail twice', async () => {
+    await expectThrottlingRetried(stack, peer, config, 12);
+  }, 60_000);
+});
+
+describe('Lambda bundles: a bundling mistake fails, it does not hang', () => {
+  const log = new RecordingLog();
+  const env = (bundle: FunctionBundle) => ({
+    ...functionEnvironment(app, 'send', {
+      config: parseConfig(RAW_CONFIG),
+      // Nothing listens here: init and the failing invocations must fail before any AWS call.
+      endpoints: {
+        sqs: 'http://127.0.0.1:9',
+        s3: 'http://127.0.0.1:9',
+        ses: 'http://127.0.0.1:9',
+        dynamodb: 'http://127.0.0.1:9',
+      },
+      resources: {
+        queueUrl: 'http://127.0.0.1:9/000000000000/postroom-mail',
+        deadLetterQueueUrl: 'http://127.0.0.1:9/000000000000/postroom-mail-dlq',
+        tableName: 'postroom',
+        attachmentsBucket: 'postroom-attachments',
+      },
+      home: workDir,
+    }),
+    LAMBDA_TASK_ROOT: bundle.codeDir,
+  });
+  /** A copy of the send function's asset, changed by `breakIt`, run as the stack runs it. */
+  function brokenSend(breakIt: (codeDir: string) => void): LambdaFunction {
+    const codeDir = mkdtempSync(path.join(workDir, 'broken-send-'));
+    cpSync(app.functions.send.codeDir, codeDir, { recursive: true });
+    breakIt(codeDir);
+    const bundle = { ...app.functions.send, codeDir };
+    return new LambdaFunction({
+      bundle,
+      functionName: 'postroom-send',
+      node: node.path,
+      environment: env(bundle),
+      log,
+      initTimeoutMs: 30_000,
+    });
+  }
+
+  it('reports a missing config.json as the init error that names it', async () => {
+    const send = brokenSend((codeDir) => rmSync(path.join(codeDir, CONFIG_FILE)));
+    try {
+      await expect(send.warm()).rejects.toThrow(/ConfigError.*config\.json.*missing/s);
+      // Two invocations at once on one environment's place: each fails with the init error, none waits.
+      const both = await Promise.allSettled([send.invoke({}), send.invoke({})]);
+      expect(both.map((result) => result.status)).toEqual(['rejected', 'rejected']);
+      expect(String((both[1] as PromiseRejectedResult).reason)).toMatch(/config\.json/);
+    } finally {
+      await send.stop();
+    }
+  }, 60_000);
+
+  it('reports a missing lazily loaded chunk when the invocation that needs it runs', async () => {
+    // The multipart parser (busboy, known by its error message) is in a chunk of its own that the entry
+    // loads with import() on the first multipart post.
+    const send = brokenSend((codeDir) => {
+      const chunks = path.join(codeDir, 'chunks');
+      const entry = readFileSync(path.join(codeDir, 'index.mjs'), 'utf8');
+      const parser = readdirSync(chunks).filter(
+        (file) =>
+          entry.includes(`import("./chunks/${file}")`) &&
+          readFileSync(path.join(chunks, file), 'utf8').includes('Multipart: Boundary not found'),
+      );
+      expect(parser).toHaveLength(1);
+      rmSync(path.join(chunks, parser[0] as string));
+    });
+    const intact = brokenSend(() => {});
+    const boundary = 'postroom-broken-bundle';
+    const multipart = `--${boundary}\r\nContent-Disposition: form-data; name="email"\r\n\r\nx@example.org\r\n--${boundary}--\r\n`;
+    const event = formPostEvent({
+      contentType: `multipart/form-data; boundary=${boundary}`,
+      body: multipart,
+      sourceIp: '203.0.113.9',
+    });
+    const unhandled = () => log.entries.filter((entry) => entry.message === 'unhandled error');
+    try {
+      // The intact copy parses the post (and answers what the fields call for) without an unhandled error.
+      const control = (await intact.invoke(event)) as { statusCode: number };
+      expect(control.statusCode).not.toBe(500);
+      expect(unhandled()).toEqual([]);
+
+      // The handler turns the failed import() into a 500 problem and logs it: an error, not a hang.
+      const broken = (await send.invoke(event)) as { statusCode: number };
+      expect(broken.statusCode).toBe(500);
+      expect(unhandled()).toHaveLength(1);
+    } finally {
+      await Promise.all([send.stop(), intact.stop()]);
+    }
+  }, 60_000);
+
+  it('reports a needed package left out of the bundle (marked external) as an import error at init', async () => {
+    const send = brokenSend((codeDir) => {
+      rmSync(codeDir, { recursive: true, force: true });
+      const options = functionBuildOptions('send', codeDir);
+      buildSync({ ...options, external: ['@middy/core'], logLevel: 'silent' });
+      writeFileSync(
+        path.join(codeDir, CONFIG_FILE),
+        readFileSync(path.join(app.functions.send.codeDir, CONFIG_FILE)),
+      );
+    });
+    try {
+      await expect(send.warm()).rejects.toThrow(/@middy\/core/);
+    } finally {
+      await send.stop();
+    }
+  }, 60_000);
+});
