@@ -52,7 +52,10 @@ export interface SesEmail {
 export async function startTestStack(
   config: PostroomConfig,
   options: Partial<
-    Pick<LocalStackOptions, 'transport' | 'smtpPassword' | 'clock' | 'captchaSecrets' | 'apiKey'>
+    Pick<
+      LocalStackOptions,
+      'transport' | 'smtpPassword' | 'clock' | 'captchaSecrets' | 'apiKey' | 'stateDir' | 'fresh'
+    >
   > & {
     ports?: Partial<LocalStackOptions['ports']>;
   } = {},
