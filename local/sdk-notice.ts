@@ -3,5 +3,7 @@
 // emitWarningIfUnsupportedVersion): a notice about the SDK's own future releases, which the lockfile pins,
 // printed above the banner on every `npm start`. The project is tested on Node 20 and 22 (README), so the
 // notice says nothing to a person starting the stack. The variable is the SDK's documented switch; a value
-// set by the user wins. Lambda runs Node 22, where the SDK prints nothing.
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+// the user set wins. Lambda runs Node 22, where the SDK prints nothing.
+if (!process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED) {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+}

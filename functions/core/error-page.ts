@@ -1,5 +1,5 @@
 import type { FormConfig } from './config';
-import type { HttpError } from './errors';
+import { ForbiddenOriginError, type HttpError } from './errors';
 import { escapeHtml, type HttpRequest, type HttpResponse, mediaType } from './http';
 import { rejectionReason } from './metrics';
 
@@ -133,6 +133,13 @@ function retryText(error: HttpError): string {
     : ` Please try again in ${minutes} minutes.`;
 }
 
+/** Which origin was refused: the site's owner, trying the form, learns what to add to allowedOrigins. */
+function originText(error: HttpError): string {
+  return error instanceof ForbiddenOriginError && error.origin !== ''
+    ? ` (It was sent from ${error.origin}.)`
+    : '';
+}
+
 const STYLE =
   'body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;line-height:1.5;color:#222}' +
   'h1{font-size:1.5rem}li{margin:.3rem 0}a{color:#0645ad}';
@@ -153,7 +160,7 @@ function errorPage(error: HttpError, back: string | undefined): string {
 <title>Message not sent: ${escapeHtml(error.title)}</title><style>${STYLE}</style></head>
 <body><main>
 <h1>Your message was not sent</h1>
-<p>${escapeHtml(error.message)}${escapeHtml(retryText(error))}</p>
+<p>${escapeHtml(error.message)}${escapeHtml(retryText(error) + originText(error))}</p>
 ${list}${link}
 </main></body></html>
 `;

@@ -131,7 +131,9 @@ describe('Core: HTML error pages for visitors without JavaScript', () => {
     );
 
     const html = expectHtmlPage(response, 403);
-    expect(html).toContain('This form does not accept submissions from this origin.');
+    expect(html).toContain(
+      `This form does not accept submissions from this origin. (It was sent from ${SITE}.)`,
+    );
     expect(html).not.toContain('<a ');
     expect(html).toContain('Back button');
   });
