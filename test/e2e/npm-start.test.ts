@@ -1,10 +1,21 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/local-stack';
 import { SmtpPeer } from '../support/smtp-peer';
 
 const TSX = 'node_modules/.bin/tsx';
+// Each run keeps its state in a folder of its own, never the project's .postroom.
+const stateDirs: string[] = [];
+
+function newStateDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'postroom-npm-start-'));
+  stateDirs.push(dir);
+  return dir;
+}
 
 /** Runs the `npm start` entry point as a user would, on free ports, and collects its output. */
 function start(env: Record<string, string>): {
@@ -19,6 +30,7 @@ function start(env: Record<string, string>): {
       POSTROOM_SES_PORT: '0',
       POSTROOM_SQS_PORT: '0',
       POSTROOM_DYNAMODB_PORT: '0',
+      POSTROOM_STATE_DIR: newStateDir(),
       POWERTOOLS_LOG_LEVEL: 'WARN',
       ...env,
     },
@@ -40,6 +52,7 @@ describe('npm start: the local stack as a user runs it', () => {
 
   afterAll(() => {
     for (const child of children) child.kill('SIGKILL');
+    for (const dir of stateDirs) rmSync(dir, { recursive: true, force: true });
   });
 
   it('prints its URLs, delivers a form post to the SES inbox, and stops cleanly on Ctrl-C', async () => {
