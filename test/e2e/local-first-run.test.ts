@@ -36,10 +36,8 @@ interface Run {
 }
 
 /**
- * `npm start`'s entry point with the given environment on top of the test's own (less the SDK switch the
- * test runner may have set: the runner must set it itself). Node with tsx's loader rather than the tsx
- * command: tsx relays a signal to its child and kills it if the child has not acknowledged within 30 ms,
- * which a loaded machine misses, turning a clean stop into exit 130.
+ * `npm start` (package.json: Node with tsx's loader) with the given environment on top of the test's own,
+ * less the SDK switch the test runner may have set: the local runner must set it itself.
  */
 function start(env: Record<string, string>): Run {
   const inherited = { ...process.env };

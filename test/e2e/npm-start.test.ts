@@ -7,7 +7,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/local-stack';
 import { SmtpPeer } from '../support/smtp-peer';
 
-const TSX = 'node_modules/.bin/tsx';
 // Each run keeps its state in a folder of its own, never the project's .postroom.
 const stateDirs: string[] = [];
 
@@ -23,7 +22,8 @@ function start(env: Record<string, string>): {
   output: () => string;
   exited: Promise<number | null>;
 } {
-  const child = spawn(TSX, ['local/main.ts'], {
+  // package.json's start script: Node with tsx's loader.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
     env: {
       ...process.env,
       POSTROOM_API_PORT: '0',
@@ -60,7 +60,7 @@ describe('npm start: the local stack as a user runs it', () => {
     children.push(run.child);
     const ready = await eventually(
       async () => (run.output().includes('Press Ctrl-C to stop.') ? run.output() : undefined),
-      20_000,
+      60_000,
       'the ready message',
     );
     const apiUrl = /Demo contact form\s+(http:\/\/127\.0\.0\.1:\d+)\//.exec(ready)?.[1];
@@ -95,7 +95,7 @@ describe('npm start: the local stack as a user runs it', () => {
     run.child.kill('SIGINT');
     expect(await run.exited).toBe(0);
     expect(run.output()).toContain('stopping Postroom');
-  }, 40_000);
+  }, 90_000);
 
   it('relays through any SMTP server when POSTROOM_TRANSPORT=smtp', async () => {
     const credentials = { user: 'relay-user', password: randomUUID() };
@@ -113,7 +113,7 @@ describe('npm start: the local stack as a user runs it', () => {
       children.push(run.child);
       const ready = await eventually(
         async () => (run.output().includes('Press Ctrl-C to stop.') ? run.output() : undefined),
-        20_000,
+        60_000,
         'the ready message',
       );
       expect(ready).toContain(`SMTP relay 127.0.0.1:${peer.port}`);
@@ -136,7 +136,7 @@ describe('npm start: the local stack as a user runs it', () => {
     } finally {
       await peer.stop();
     }
-  }, 40_000);
+  }, 90_000);
 
   it('refuses to start with a bad config and names the field', async () => {
     const run = start({ POSTROOM_CONFIG_FILE: 'test/fixtures/bad-recipient.cdk.json' });
@@ -144,7 +144,7 @@ describe('npm start: the local stack as a user runs it', () => {
 
     expect(await run.exited).toBe(1);
     expect(run.output()).toContain('postroom.forms[0].recipients[0]: must be a single address, not a list');
-  }, 20_000);
+  }, 60_000);
 
   it('refuses an unknown POSTROOM_TRANSPORT and names the variable', async () => {
     const run = start({ POSTROOM_TRANSPORT: 'carrier-pigeon' });
@@ -152,5 +152,5 @@ describe('npm start: the local stack as a user runs it', () => {
 
     expect(await run.exited).toBe(1);
     expect(run.output()).toContain('env.POSTROOM_TRANSPORT');
-  }, 20_000);
+  }, 60_000);
 });
