@@ -14,6 +14,8 @@ export interface ApiServerOptions {
   /** Bodies larger than this are cut off; the handler then answers 413, as API Gateway's own limit would. */
   readonly maxBodyBytes: number;
   readonly inboxUrl: string;
+  /** The form the demo page at `/` posts to, given the port the server listens on. */
+  readonly demoFormId: (port: number) => string;
 }
 
 /** API Gateway REST routes served locally, by resource template. */
@@ -34,7 +36,7 @@ const BINARY_MEDIA_TYPES = ['multipart/form-data'];
  */
 export async function startApiServer(
   options: ApiServerOptions,
-): Promise<{ url: string; server: Server; stop(): Promise<void> }> {
+): Promise<{ url: string; port: number; server: Server; stop(): Promise<void> }> {
   const server = createServer((req, res) => {
     handle(req, res, options).catch(() => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/problem+json' });
@@ -48,6 +50,7 @@ export async function startApiServer(
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://${options.host}:${port}`,
+    port,
     server,
     stop: () =>
       new Promise<void>((resolve) => {
@@ -59,7 +62,12 @@ export async function startApiServer(
 
 async function handle(req: IncomingMessage, res: ServerResponse, options: ApiServerOptions): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
-  if (req.method === 'GET' && url.pathname === '/') return sendHtml(res, demoPage(options.inboxUrl));
+  if (req.method === 'GET' && url.pathname === '/') {
+    const port = req.socket.localPort ?? 0;
+    // The thank-you page on the origin the visitor opened: localhost or 127.0.0.1 (the two allowed).
+    const host = req.headers.host === `localhost:${port}` ? 'localhost' : '127.0.0.1';
+    return sendHtml(res, demoPage(options.inboxUrl, options.demoFormId(port), `http://${host}:${port}`));
+  }
   if (req.method === 'GET' && url.pathname === '/thanks') return sendHtml(res, thanksPage(options.inboxUrl));
 
   for (const route of ROUTES) {

@@ -5,7 +5,7 @@ import sesLocal from 'aws-ses-v2-local';
 import dynalite from 'dynalite';
 import { buildApp as buildFauxqs } from 'fauxqs';
 
-const { emulator, host, port } = workerData;
+const { emulator, host, port, dynamodbPath } = workerData;
 const calls = {};
 
 /** The operation of a JSON-protocol call (`X-Amz-Target: DynamoDB_20120810.PutItem`), else method and path. */
@@ -42,7 +42,14 @@ async function start() {
     server.on('request', count);
     return { server, stop: () => closeServer(server) };
   }
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  // With a path, dynalite keeps its tables in LevelDB there (classic-level's prebuilt binary, no build step);
+  // without one, in memory.
+  const server = dynalite({
+    createTableMs: 0,
+    deleteTableMs: 0,
+    updateTableMs: 0,
+    ...(dynamodbPath ? { path: dynamodbPath } : {}),
+  });
   await new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

@@ -1,13 +1,19 @@
 import { once } from 'node:events';
 import { SHARE_ENV, Worker } from 'node:worker_threads';
-import { CreateTableCommand, type DynamoDBClient, UpdateTimeToLiveCommand } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  type DynamoDBClient,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { PostroomConfig } from '../functions/core/config';
 
 /**
  * The AWS services Postroom uses, emulated on this machine and bound to loopback only: fauxqs (SQS, and
- * S3 on the same port), aws-ses-v2-local (SES v2 with a web inbox) and dynalite (DynamoDB, in memory).
+ * S3 on the same port), aws-ses-v2-local (SES v2 with a web inbox) and dynalite (DynamoDB, in memory or in
+ * a LevelDB folder).
  * Each runs in its own worker thread: they are the busiest part of the local pipeline (dynalite parses
  * every expression, fauxqs and the SES emulator serve every call), and in the handlers' thread every
  * request they serve would wait behind the handlers' work and the other way round.
@@ -42,9 +48,13 @@ interface EmulatorThread {
   stop(): Promise<void>;
 }
 
-async function startEmulatorThread(emulator: EmulatorName, port: number): Promise<EmulatorThread> {
+async function startEmulatorThread(
+  emulator: EmulatorName,
+  port: number,
+  dynamodbPath: string | undefined,
+): Promise<EmulatorThread> {
   const worker = new Worker(new URL('./emulator-worker.mjs', import.meta.url), {
-    workerData: { emulator, host: LOCAL_HOST, port },
+    workerData: { emulator, host: LOCAL_HOST, port, dynamodbPath },
     // The SES emulator reads its account (AWS_SES_ACCOUNT) from the environment on each request, as it would
     // in this thread.
     env: SHARE_ENV,
@@ -77,9 +87,15 @@ async function startEmulatorThread(emulator: EmulatorName, port: number): Promis
   };
 }
 
-export async function startEmulators(ports: EmulatorPorts): Promise<RunningEmulators> {
+/** `dynamodbPath`: a folder where the DynamoDB emulator keeps its tables across runs; absent, in memory. */
+export async function startEmulators(
+  ports: EmulatorPorts,
+  options: { dynamodbPath?: string | undefined } = {},
+): Promise<RunningEmulators> {
   const names: EmulatorName[] = ['sqs', 'ses', 'dynamodb'];
-  const started = await Promise.allSettled(names.map((name) => startEmulatorThread(name, ports[name])));
+  const started = await Promise.allSettled(
+    names.map((name) => startEmulatorThread(name, ports[name], options.dynamodbPath)),
+  );
   const threads = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   const stopAll = async () => {
     await Promise.all(threads.map((thread) => thread.stop().catch(() => {})));
@@ -153,14 +169,19 @@ export async function createResources(
       },
     }),
   );
-  await dynamodb.send(
-    new CreateTableCommand({
-      TableName: LOCAL_NAMES.table,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-    }),
-  );
+  await dynamodb
+    .send(
+      new CreateTableCommand({
+        TableName: LOCAL_NAMES.table,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      }),
+    )
+    // A table kept in the state folder from an earlier run is the one to use.
+    .catch((error: unknown) => {
+      if (!(error instanceof ResourceInUseException)) throw error;
+    });
   await dynamodb
     .send(
       new UpdateTimeToLiveCommand({

@@ -1,3 +1,5 @@
+// First: it must run before any module that loads the AWS SDK (local/sdk-notice.ts says why).
+import './sdk-notice';
 import { resolve } from 'node:path';
 import { createLogger } from '../functions/adapters/powertools-log';
 import { ConfigError } from '../functions/core/errors';
@@ -10,12 +12,16 @@ import {
 } from './config-file';
 import { functionsFromEnv } from './functions-from-env';
 import { startLocalStack } from './stack';
+import { formLines, startOptions, withoutRateLimits } from './start-options';
+import { StateDirInUseError } from './state';
 
 /** `npm start`: the whole of Postroom on this machine, on loopback, until Ctrl-C. */
 async function main(): Promise<void> {
   const env = process.env;
+  const options = startOptions(process.argv.slice(2), env);
   const raw = readPostroomContext(resolve(env.POSTROOM_CONFIG_FILE ?? 'cdk.json'));
-  const config = localConfig(raw, env);
+  const configured = localConfig(raw, env);
+  const config = options.rateLimits ? configured : withoutRateLimits(configured);
   const ports = {
     api: portFromEnv(env, 'POSTROOM_API_PORT', 3000),
     ses: portFromEnv(env, 'POSTROOM_SES_PORT', 8005),
@@ -32,6 +38,8 @@ async function main(): Promise<void> {
     captchaSecrets,
     apiKey: env.POSTROOM_API_KEY,
     functions: await functionsFromEnv(localContext(raw, env), env, log),
+    stateDir: options.stateDir,
+    fresh: options.fresh,
   });
 
   const transport =
@@ -49,6 +57,8 @@ async function main(): Promise<void> {
       `  SES inbox          ${stack.sesUrl}/   (sent mail as JSON: ${stack.sesUrl}/store)`,
       `  Mail goes through  ${transport}`,
       `  SQS emulator       ${stack.endpoints.sqs}   DynamoDB emulator  ${stack.endpoints.dynamodb}`,
+      `  State kept in      ${stack.stateDir}${options.fresh ? '  (started fresh)' : ''}  (keys, suppression, message status; npm start -- --fresh forgets it)`,
+      ...formLines(configured, stack.demo, options.rateLimits),
       'Press Ctrl-C to stop.',
       '',
     ].join('\n'),
@@ -69,7 +79,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
+  if (error instanceof ConfigError || error instanceof StateDirInUseError)
+    process.stderr.write(`${error.message}\n`);
   else if (error instanceof Error && 'code' in error && error.code === 'EADDRINUSE') {
     process.stderr.write(
       `A port is already in use (${error.message}). Set the POSTROOM_*_PORT variables to free ports.\n`,

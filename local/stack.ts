@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { APIGatewayProxyResult } from 'aws-lambda';
 import { createDynamoClient } from '../functions/adapters/aws-clients';
 import { httpCaptchaVerifier } from '../functions/adapters/captcha-verifier';
 import { DynamoApiKeyStore } from '../functions/adapters/dynamodb-api-keys';
@@ -16,12 +17,14 @@ import { type Metrics, noMetrics } from '../functions/core/metrics';
 import { type Clock, type Log, systemClock, type Transport } from '../functions/core/ports';
 import { createEventsHandler } from '../functions/events/app';
 import { createSendHandler } from '../functions/send/app';
-import { startApiServer } from './api-server';
+import { type ApiHandler, startApiServer } from './api-server';
 import { type BundledFunctionsOptions, startBundledFunctions } from './bundled-functions';
+import { type DemoForm, demoForm } from './demo-page';
 import { createResources, LOCAL_HOST, type LocalResources, startEmulators } from './emulators';
 import { localContext } from './lambda-context';
 import { startLocalRelay } from './relay';
 import { LocalSesEvents } from './ses-events';
+import { openStateDir } from './state';
 
 export interface LocalStackOptions {
   readonly config: PostroomConfig;
@@ -50,6 +53,13 @@ export interface LocalStackOptions {
    * reach into this process. @default 'sources'
    */
   readonly functions?: 'sources' | BundledFunctionsOptions;
+  /**
+   * A folder where the DynamoDB emulator keeps its table across runs (local/state.ts); absent, everything
+   * is in memory and gone at stop (tests, bench and chaos runs).
+   */
+  readonly stateDir?: string | undefined;
+  /** Deletes the tables kept in `stateDir` before starting. */
+  readonly fresh?: boolean;
 }
 
 export interface LocalStack {
@@ -59,6 +69,13 @@ export interface LocalStack {
   /** `s3` is fauxqs's SQS endpoint: it serves both. */
   readonly endpoints: { sqs: string; s3: string; ses: string; dynamodb: string };
   readonly resources: LocalResources;
+  /**
+   * The form the demo page at `/` posts to, and what the stack allows it besides its configuration: the
+   * page's own origins and thank-you pages on the port the API really listens on (in memory only).
+   */
+  readonly demo: DemoForm;
+  /** The state folder in use, if any. */
+  readonly stateDir: string | undefined;
   /** Requests the emulators have served, by operation. */
   emulatorCalls(): Promise<Record<string, number>>;
   /** How long each emulator's thread has been busy, in ms (RunningEmulators.busyMs). */
@@ -78,12 +95,15 @@ const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const { config, log } = options;
-  const emulators = await startEmulators(options.ports);
-  const stops: Array<() => Promise<void>> = [() => emulators.stop()];
+  const state =
+    options.stateDir === undefined ? undefined : openStateDir(options.stateDir, { fresh: options.fresh });
+  const stops: Array<() => Promise<void>> = [async () => state?.release()];
   const stop = async () => {
     for (const step of stops.reverse()) await step().catch(() => {});
   };
   try {
+    const emulators = await startEmulators(options.ports, { dynamodbPath: state?.dynamodbPath });
+    stops.push(() => emulators.stop());
     const aws = { region: config.region, endpoints: emulators.endpoints, credentials: LOCAL_CREDENTIALS };
     const sqs = createSqsClient(aws);
     const dynamodb = createDynamoClient(aws);
@@ -98,15 +118,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const clock = options.clock ?? systemClock;
     const messages = new DynamoMessageStore(dynamodb, resources.tableName, config.relay.recordTtlDays);
     const apiKeys = new DynamoApiKeyStore(dynamodb, resources.tableName);
-    if (options.apiKey) {
-      await apiKeys.create({
-        keyId: LOCAL_ENV_KEY_ID,
-        name: 'POSTROOM_API_KEY',
-        hash: hashApiKey(options.apiKey),
-        createdAt: new Date(clock.now()).toISOString(),
-        revoked: false,
-      });
-    }
+    await acceptEnvironmentKey(apiKeys, options.apiKey, clock);
 
     const metrics = options.metrics ?? noMetrics;
     const suppression = new DynamoSuppressionList(dynamodb, resources.tableName);
@@ -155,8 +167,22 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       stops.push(() => relay.stop());
     }
 
-    const send = createSendHandler({
-      config,
+    // The demo page's origin is known once the API listens (port 0 picks one): until the handler exists, the
+    // server answers 503, which no request sees in practice (it is set before the next turn of the loop).
+    let send: ApiHandler | undefined;
+    const api = await startApiServer({
+      host: LOCAL_HOST,
+      port: options.ports.api,
+      handler: (event, context) => (send ? send(event, context) : notReady()),
+      context: () => localContext('postroom-send', 10),
+      maxBodyBytes: config.api.maxBodyBytes,
+      inboxUrl: emulators.endpoints.ses,
+      demoFormId: (port) => demoForm(config, port).formId,
+    });
+    stops.push(() => api.stop());
+    const demo = demoForm(config, api.port);
+    const handler = createSendHandler({
+      config: demo.config,
       queue: new SqsMailQueue(sqs, resources.queueUrl),
       clock,
       newId: randomUUID,
@@ -169,21 +195,17 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       blobs,
       captcha: { verifier: httpCaptchaVerifier, secret: (formId) => options.captchaSecrets?.[formId] },
     });
-    const api = await startApiServer({
-      host: LOCAL_HOST,
-      port: options.ports.api,
-      handler: (event, context) => (bundled ? bundled.send(event, context) : send(event, context)),
-      context: () => localContext('postroom-send', 10),
-      maxBodyBytes: config.api.maxBodyBytes,
-      inboxUrl: emulators.endpoints.ses,
-    });
-    stops.push(() => api.stop());
+    // The bundled send function reads the configuration built into its bundle: the demo's additions are
+    // this process's, so with bundles the demo form keeps the configured origins only.
+    send = bundled ? (event, context) => bundled.send(event, context) : (event, context) => handler(event, context);
 
     return {
       apiUrl: api.url,
       sesUrl: emulators.endpoints.ses,
       endpoints: emulators.endpoints,
       resources,
+      demo: { formId: demo.formId, origins: demo.origins, thanksUrls: demo.thanksUrls },
+      stateDir: state?.dir,
       emulatorCalls: () => emulators.calls(),
       emulatorBusyMs: () => emulators.busyMs(),
       stop,
@@ -192,4 +214,41 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     await stop();
     throw error;
   }
+}
+
+/**
+ * POSTROOM_API_KEY is accepted from the start. With the table kept across runs, a key set by an earlier run
+ * is there already; one that the variable no longer names (changed or unset) is revoked, so changing the
+ * variable changes the key that works, as it did when nothing was kept.
+ */
+async function acceptEnvironmentKey(
+  apiKeys: DynamoApiKeyStore,
+  apiKey: string | undefined,
+  clock: Clock,
+): Promise<void> {
+  const hash = apiKey ? hashApiKey(apiKey) : undefined;
+  const now = new Date(clock.now()).toISOString();
+  let present = false;
+  for (const record of await apiKeys.list()) {
+    if (record.keyId !== LOCAL_ENV_KEY_ID) continue;
+    // The same key revoked (with `postroom keys revoke`) stays revoked.
+    if (record.hash === hash) present = true;
+    else if (!record.revoked) await apiKeys.revokeHash(record.hash, now);
+  }
+  if (hash === undefined || present) return;
+  await apiKeys.create({
+    keyId: LOCAL_ENV_KEY_ID,
+    name: 'POSTROOM_API_KEY',
+    hash,
+    createdAt: now,
+    revoked: false,
+  });
+}
+
+async function notReady(): Promise<APIGatewayProxyResult> {
+  return {
+    statusCode: 503,
+    headers: { 'content-type': 'application/problem+json', 'retry-after': '1' },
+    body: JSON.stringify({ type: 'about:blank', title: 'Service Unavailable', status: 503 }),
+  };
 }

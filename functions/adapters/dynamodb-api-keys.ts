@@ -66,18 +66,25 @@ export class DynamoApiKeyStore implements ApiKeyAdmin {
   }
 
   async revoke(keyId: string, nowIso: string): Promise<boolean> {
-    const record = (await this.list()).find((candidate) => candidate.keyId === keyId);
+    // The local stack's earlier POSTROOM_API_KEY records share one key id: the active one is meant.
+    const records = (await this.list()).filter((candidate) => candidate.keyId === keyId);
+    const record = records.find((candidate) => !candidate.revoked) ?? records[0];
     if (!record) return false;
+    await this.revokeHash(record.hash, nowIso);
+    return true;
+  }
+
+  /** Revokes the key with this hash (the local stack's POSTROOM_API_KEY records share one key id). */
+  async revokeHash(hash: string, nowIso: string): Promise<void> {
     await this.dynamodb.send(
       new UpdateItemCommand({
         TableName: this.tableName,
-        Key: { pk: { S: apiKeyItemKey(record.hash) } },
+        Key: { pk: { S: apiKeyItemKey(hash) } },
         UpdateExpression: 'SET revoked = :yes, revokedAt = :now',
         ConditionExpression: 'attribute_exists(pk)',
         ExpressionAttributeValues: { ':yes': { BOOL: true }, ':now': { S: nowIso } },
       }),
     );
-    return true;
   }
 }
 

@@ -19,13 +19,13 @@ export class DynamoGuardStore implements GuardStore {
     private readonly tableName: string,
   ) {}
 
-  async increment(key: string, expiresAtSeconds: number): Promise<number> {
+  async increment(key: string, expiresAtSeconds: number, by = 1): Promise<number> {
     const result = await this.dynamodb.send(
       new UpdateItemCommand({
         TableName: this.tableName,
         Key: { pk: { S: key } },
-        UpdateExpression: 'ADD hits :one SET expiresAt = if_not_exists(expiresAt, :ttl)',
-        ExpressionAttributeValues: { ':one': { N: '1' }, ':ttl': { N: String(expiresAtSeconds) } },
+        UpdateExpression: 'ADD hits :by SET expiresAt = if_not_exists(expiresAt, :ttl)',
+        ExpressionAttributeValues: { ':by': { N: String(by) }, ':ttl': { N: String(expiresAtSeconds) } },
         ReturnValues: 'UPDATED_NEW',
       }),
     );

@@ -107,8 +107,13 @@ export async function authenticate(request: HttpRequest, deps: AuthDeps): Promis
     const record = await deps.apiKeys.findByHash(hash);
     // The lookup is by hash; comparing the stored hash again in constant time guards against a store that
     // matched loosely (a prefix, a case fold) and leaks nothing about how much of it matched.
-    if (record && !record.revoked && sameHash(record.hash, hash)) return { keyId: record.keyId };
-    failure = 'The API key is not valid or was revoked.';
+    const matches = record !== undefined && sameHash(record.hash, hash);
+    if (matches && !record.revoked) return { keyId: record.keyId };
+    // Telling "revoked" from "unknown" reveals nothing to a guesser: only the holder of the key learns
+    // it was revoked. An unknown key is most often one made for another stack (local or deployed).
+    failure = matches
+      ? 'The API key was revoked.'
+      : 'The API key is not known to this stack: check that it was created for this stack.';
   }
   await countFailure(request.sourceIp ?? 'unknown', deps);
   throw new UnauthorizedError(failure);

@@ -98,6 +98,12 @@ export const formSchema = z.strictObject({
   allowedOrigins: z._default(z.array(originSchema), []),
   /** Where plain HTML form posts are sent after a successful submission (303). */
   redirectUrl: z.optional(httpUrlSchema),
+  /**
+   * Where plain HTML form posts that are refused are sent (303), with `?error=<reason>&field=<name>` added
+   * (reason: validation, origin, rate-limited, captcha, too-large, unavailable...). Without it, the visitor
+   * gets a short HTML page that lists the problems and links back to the form.
+   */
+  errorRedirectUrl: z.optional(httpUrlSchema),
   /** Fields besides email, name and message that the mail lists. */
   maxExtraFields: z._default(z.number().check(z.int(), z.gte(0), z.lte(50)), 10),
   /** Longest value of any one field, in characters. */

@@ -50,9 +50,13 @@ export class BadRequestError extends HttpError {
 }
 
 export class ForbiddenOriginError extends HttpError {
-  constructor() {
+  /** The refused Origin header, cut to a bounded length: for the log (an origin is not personal data). */
+  readonly origin: string;
+
+  constructor(origin = '') {
     super(403, 'Forbidden', 'This form does not accept submissions from this origin.');
     this.name = 'ForbiddenOriginError';
+    this.origin = origin.slice(0, 200);
   }
 }
 

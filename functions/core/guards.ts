@@ -8,8 +8,11 @@ import type { FormSubmission } from './form-submission';
  * duplicate suppression. Their state (counters, fingerprints) lives in the table, behind GuardStore.
  */
 export interface GuardStore {
-  /** Adds one to a counter and returns the new count; the counter disappears at `expiresAtSeconds`. */
-  increment(key: string, expiresAtSeconds: number): Promise<number>;
+  /**
+   * Adds `by` (default 1; -1 takes a count back) to a counter and returns the new count; the counter
+   * disappears at `expiresAtSeconds`.
+   */
+  increment(key: string, expiresAtSeconds: number, by?: number): Promise<number>;
   /**
    * Stores `value` under `key` unless an unexpired value is already there; returns the value already
    * stored, or undefined when this call stored it. (DynamoDB deletes expired items up to days late, so
@@ -34,15 +37,23 @@ export class TooManyRequestsError extends HttpError {
   }
 }
 
+/** A counter a submission was counted in, so the count can be taken back. */
+export interface CountedLimit {
+  readonly key: string;
+  readonly expiresAtSeconds: number;
+}
+
 /**
  * Fixed-window counters: one item per key and window, so a limit costs one conditional-free UpdateItem.
- * The IP is hashed: the table never holds a visitor's address.
+ * The IP is hashed: the table never holds a visitor's address. Each counter counted is added to `counted`
+ * (when a later one fails too), for refundRateLimits.
  */
 export async function enforceRateLimits(
   form: FormConfig,
   clientIp: string,
   nowMs: number,
   store: GuardStore,
+  counted: CountedLimit[] = [],
 ): Promise<void> {
   const { perIp, perForm } = form.rateLimit;
   const limits = [
@@ -54,8 +65,24 @@ export async function enforceRateLimits(
     const windowStart = nowSeconds - (nowSeconds % limit.windowSeconds);
     const windowEnd = windowStart + limit.windowSeconds;
     const count = await store.increment(`${key}#${windowStart}`, windowEnd);
+    counted.push({ key: `${key}#${windowStart}`, expiresAtSeconds: windowEnd });
     if (count > limit.max) throw new TooManyRequestsError(Math.max(1, windowEnd - nowSeconds));
   }
+}
+
+/**
+ * Takes back the counts of a submission the service failed (a 5xx): the visitor did nothing wrong, and
+ * their retry, which the 503's Retry-After asks for, must not be refused for it. Counting first and
+ * refunding on failure keeps a flood's cost at one write per request. Best effort: a refund that fails
+ * leaves the count, as it was before refunds existed.
+ */
+export async function refundRateLimits(
+  counted: ReadonlyArray<CountedLimit>,
+  store: GuardStore,
+): Promise<void> {
+  await Promise.allSettled(
+    counted.map(({ key, expiresAtSeconds }) => store.increment(key, expiresAtSeconds, -1)),
+  );
 }
 
 /**

@@ -2,6 +2,7 @@ import { maskAddress } from './address';
 import { planAttachments, storeAttachments } from './attachments';
 import { type CaptchaVerifier, checkCaptcha } from './captcha';
 import type { FormConfig, PostroomConfig } from './config';
+import { formErrorHtml, wantsHtml } from './error-page';
 import {
   errorName,
   ForbiddenOriginError,
@@ -14,12 +15,14 @@ import { bodyFormat, parseFormUpload } from './form-body';
 import { buildAutoresponseJob, buildFormMailJob, validateSubmission } from './form-submission';
 import {
   autoresponseAllowed,
+  type CountedLimit,
   checkLinks,
   chooseRedirect,
   duplicateKey,
   enforceRateLimits,
   findBlockedWord,
   type GuardStore,
+  refundRateLimits,
 } from './guards';
 import { type HttpRequest, type HttpResponse, jsonResponse, problemResponse } from './http';
 import { MAX_MAIL_JOB_BYTES, mailJobBytes } from './mail-job';
@@ -61,7 +64,7 @@ const RESERVED_FIELDS = 8;
  */
 function corsHeaders(form: FormConfig, origin: string | undefined): Record<string, string> {
   if (origin === undefined) return {};
-  if (!form.allowedOrigins.includes(origin)) throw new ForbiddenOriginError();
+  if (!form.allowedOrigins.includes(origin)) throw new ForbiddenOriginError(origin);
   return { 'access-control-allow-origin': origin, vary: 'Origin' };
 }
 
@@ -71,8 +74,17 @@ function requireForm(config: PostroomConfig, formId: string): FormConfig {
   return form;
 }
 
-/** `OPTIONS /v1/forms/{formId}`: the CORS preflight a browser sends before a JSON fetch. */
-export function preflightForm(config: PostroomConfig, formId: string, request: HttpRequest): HttpResponse {
+/**
+ * `OPTIONS /v1/forms/{formId}`: the CORS preflight a browser sends before a JSON fetch. A refused preflight
+ * is logged with its origin: the page that sent it sees only "Failed to fetch", so the log is where a site
+ * owner learns which origin to add.
+ */
+export function preflightForm(
+  config: PostroomConfig,
+  formId: string,
+  request: HttpRequest,
+  log?: Log,
+): HttpResponse {
   try {
     const form = requireForm(config, formId);
     const origin = request.headers.origin;
@@ -89,8 +101,15 @@ export function preflightForm(config: PostroomConfig, formId: string, request: H
       body: '',
     };
   } catch (error) {
-    if (error instanceof HttpError) return problemResponse(error);
-    throw error;
+    if (!(error instanceof HttpError)) throw error;
+    log?.info('preflight refused', {
+      formId: formId.slice(0, 64),
+      outcome: 'rejected',
+      status: error.status,
+      reason: rejectionReason(error),
+      ...(error instanceof ForbiddenOriginError ? { origin: error.origin } : {}),
+    });
+    return problemResponse(error);
   }
 }
 
@@ -105,14 +124,18 @@ export async function submitForm(
 ): Promise<HttpResponse> {
   const { config, log } = deps;
   let cors: Record<string, string> = {};
+  // For the error page: the form's origins validate its back link.
+  let formOfError: FormConfig | undefined;
+  const counted: CountedLimit[] = [];
   try {
     const form = requireForm(config, formId);
+    formOfError = form;
     cors = corsHeaders(form, request.headers.origin);
     if (request.body.length > config.api.maxBodyBytes) {
       throw new PayloadTooLargeError(`The request body is larger than ${config.api.maxBodyBytes} bytes.`);
     }
     await guarded(
-      () => enforceRateLimits(form, request.sourceIp ?? 'unknown', deps.clock.now(), deps.guards),
+      () => enforceRateLimits(form, request.sourceIp ?? 'unknown', deps.clock.now(), deps.guards, counted),
       log,
     );
 
@@ -206,6 +229,8 @@ export async function submitForm(
     });
     return answer(id);
   } catch (error) {
+    // The service's own failure never counts against the visitor's rate limit.
+    if (!(error instanceof HttpError) || error.status >= 500) await refundRateLimits(counted, deps.guards);
     if (!(error instanceof HttpError)) throw error;
     const reason = rejectionReason(error);
     log.info('submission rejected', {
@@ -213,8 +238,10 @@ export async function submitForm(
       outcome: 'rejected',
       status: error.status,
       reason,
+      ...(error instanceof ForbiddenOriginError ? { origin: error.origin } : {}),
     });
     if (error.status < 500) deps.metrics.count(METRIC.rejected, 1, { reason });
+    if (wantsHtml(request.headers)) return formErrorHtml(error, request, formOfError, cors);
     return problemResponse(error, cors);
   }
 }

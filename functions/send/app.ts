@@ -34,7 +34,7 @@ async function route(event: APIGatewayProxyEvent, unscoped: SendApiDeps) {
     case '/v1/forms/{formId}': {
       const formId = event.pathParameters?.formId ?? '';
       if (event.httpMethod === 'POST') return submitForm(formId, request, deps);
-      if (event.httpMethod === 'OPTIONS') return preflightForm(deps.config, formId, request);
+      if (event.httpMethod === 'OPTIONS') return preflightForm(deps.config, formId, request, deps.log);
       return problemResponse(new MethodNotAllowedError('POST, OPTIONS'));
     }
     case '/v1/send':

@@ -1,11 +1,21 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FIXTURE_CONFIG_FILE } from '../fakes/config';
 import { eventually } from '../support/local-stack';
 import { SmtpPeer } from '../support/smtp-peer';
 
-const TSX = 'node_modules/.bin/tsx';
+// Each run keeps its state in a folder of its own, never the project's .postroom.
+const stateDirs: string[] = [];
+
+function newStateDir(): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'postroom-npm-start-'));
+  stateDirs.push(dir);
+  return dir;
+}
 
 /**
  * Runs the `npm start` entry point as a user would, on free ports, and collects its output. The config is the
@@ -16,13 +26,15 @@ function start(env: Record<string, string>): {
   output: () => string;
   exited: Promise<number | null>;
 } {
-  const child = spawn(TSX, ['local/main.ts'], {
+  // package.json's start script: Node with tsx's loader.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts'], {
     env: {
       ...process.env,
       POSTROOM_API_PORT: '0',
       POSTROOM_SES_PORT: '0',
       POSTROOM_SQS_PORT: '0',
       POSTROOM_DYNAMODB_PORT: '0',
+      POSTROOM_STATE_DIR: newStateDir(),
       POWERTOOLS_LOG_LEVEL: 'WARN',
       POSTROOM_CONFIG_FILE: FIXTURE_CONFIG_FILE,
       ...env,
@@ -45,6 +57,7 @@ describe('npm start: the local stack as a user runs it', () => {
 
   afterAll(() => {
     for (const child of children) child.kill('SIGKILL');
+    for (const dir of stateDirs) rmSync(dir, { recursive: true, force: true });
   });
 
   it('prints its URLs, delivers a form post to the SES inbox, and stops cleanly on Ctrl-C', async () => {
@@ -52,7 +65,7 @@ describe('npm start: the local stack as a user runs it', () => {
     children.push(run.child);
     const ready = await eventually(
       async () => (run.output().includes('Press Ctrl-C to stop.') ? run.output() : undefined),
-      20_000,
+      60_000,
       'the ready message',
     );
     const apiUrl = /Demo contact form\s+(http:\/\/127\.0\.0\.1:\d+)\//.exec(ready)?.[1];
@@ -87,7 +100,7 @@ describe('npm start: the local stack as a user runs it', () => {
     run.child.kill('SIGINT');
     expect(await run.exited).toBe(0);
     expect(run.output()).toContain('stopping Postroom');
-  }, 40_000);
+  }, 90_000);
 
   it('relays through any SMTP server when POSTROOM_TRANSPORT=smtp', async () => {
     const credentials = { user: 'relay-user', password: randomUUID() };
@@ -105,7 +118,7 @@ describe('npm start: the local stack as a user runs it', () => {
       children.push(run.child);
       const ready = await eventually(
         async () => (run.output().includes('Press Ctrl-C to stop.') ? run.output() : undefined),
-        20_000,
+        60_000,
         'the ready message',
       );
       expect(ready).toContain(`SMTP relay 127.0.0.1:${peer.port}`);
@@ -128,7 +141,7 @@ describe('npm start: the local stack as a user runs it', () => {
     } finally {
       await peer.stop();
     }
-  }, 40_000);
+  }, 90_000);
 
   it('refuses to start with a bad config and names the field', async () => {
     const run = start({ POSTROOM_CONFIG_FILE: 'test/fixtures/bad-recipient.cdk.json' });
@@ -136,7 +149,7 @@ describe('npm start: the local stack as a user runs it', () => {
 
     expect(await run.exited).toBe(1);
     expect(run.output()).toContain('postroom.forms[0].recipients[0]: must be a single address, not a list');
-  }, 20_000);
+  }, 60_000);
 
   it('refuses an unknown POSTROOM_TRANSPORT and names the variable', async () => {
     const run = start({ POSTROOM_TRANSPORT: 'carrier-pigeon' });
@@ -144,5 +157,5 @@ describe('npm start: the local stack as a user runs it', () => {
 
     expect(await run.exited).toBe(1);
     expect(run.output()).toContain('env.POSTROOM_TRANSPORT');
-  }, 20_000);
+  }, 60_000);
 });

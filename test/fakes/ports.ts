@@ -262,10 +262,10 @@ export class MemoryGuardStore implements GuardStore {
   readonly items = new Map<string, { hits: number; value?: string; expiresAt: number }>();
   failing = false;
 
-  async increment(key: string, expiresAtSeconds: number): Promise<number> {
+  async increment(key: string, expiresAtSeconds: number, by = 1): Promise<number> {
     if (this.failing) throw new Error('guard store down');
     const item = this.items.get(key) ?? { hits: 0, expiresAt: expiresAtSeconds };
-    item.hits += 1;
+    item.hits += by;
     this.items.set(key, item);
     return item.hits;
   }

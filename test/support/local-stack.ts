@@ -58,7 +58,7 @@ export async function startTestStack(
   options: Partial<
     Pick<
       LocalStackOptions,
-      'transport' | 'smtpPassword' | 'clock' | 'captchaSecrets' | 'apiKey' | 'functions'
+      'transport' | 'smtpPassword' | 'clock' | 'captchaSecrets' | 'apiKey' | 'functions' | 'stateDir' | 'fresh'
     >
   > & {
     ports?: Partial<LocalStackOptions['ports']>;

@@ -127,6 +127,48 @@ describe('Guards: rate limits', () => {
     expect(deps.queue.jobs).toEqual([]);
   });
 
+  it("does not count a submission the service failed (503) against the visitor's limit", async () => {
+    // Prepare: one submission per IP, and a queue that cannot be reached
+    const deps = setup({
+      rateLimit: { perIp: { max: 1, windowSeconds: 600 }, perForm: { max: 1, windowSeconds: 600 } },
+    });
+    deps.queue.enqueueError = new Error('queue down');
+
+    // Act: the service fails the first submission; the visitor sends again once it is back
+    const failed = await submitForm('contact', post(unique()), deps);
+    deps.queue.enqueueError = undefined;
+    const retried = await submitForm('contact', post(unique()), deps);
+
+    // Assess
+    expect(failed.status).toBe(503);
+    expect(retried.status).toBe(202);
+    expect(deps.queue.jobs).toHaveLength(1);
+  });
+
+  it('still counts a submission the visitor got wrong (422)', async () => {
+    const deps = setup({ rateLimit: { perIp: { max: 1, windowSeconds: 600 } } });
+
+    const invalid = await submitForm('contact', post({ ...FIELDS, email: 'not-an-address' }), deps);
+    const next = await submitForm('contact', post(unique()), deps);
+
+    expect([invalid.status, next.status]).toEqual([422, 429]);
+  });
+
+  it('does not count a submission that ended in an unexpected error (500)', async () => {
+    const deps = setup({ rateLimit: { perIp: { max: 1, windowSeconds: 600 } } });
+    const broken = {
+      ...deps,
+      newId: () => {
+        throw new TypeError('id generator broken');
+      },
+    };
+
+    await expect(submitForm('contact', post(unique()), broken)).rejects.toThrow(TypeError);
+    const next = await submitForm('contact', post(unique()), deps);
+
+    expect(next.status).toBe(202);
+  });
+
   it('stores no client IP in the counters', async () => {
     const deps = setup({ rateLimit: { perIp: { max: 5, windowSeconds: 600 } } });
 

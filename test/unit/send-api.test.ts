@@ -99,6 +99,21 @@ describe('Core: API keys', () => {
     expect(deps.metrics.byDimension()).toEqual({ 'SubmissionRejected{reason=unauthorized}': 1 });
   });
 
+  it('says a revoked key was revoked, and an unknown key is not known, not that it was revoked', async () => {
+    // Prepare
+    const deps = setup();
+
+    // Act
+    const unknown = json(await sendMessage(request(MESSAGE, {}, 'pr_never-created'), deps));
+    const revoked = json(await sendMessage(request(MESSAGE, {}, REVOKED_KEY), deps));
+
+    // Assess
+    expect(unknown.detail).toBe(
+      'The API key is not known to this stack: check that it was created for this stack.',
+    );
+    expect(revoked.detail).toBe('The API key was revoked.');
+  });
+
   it('answers 401 to a Basic Authorization header', async () => {
     // Prepare
     const deps = setup();
