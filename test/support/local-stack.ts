@@ -52,7 +52,7 @@ export interface SesEmail {
 export async function startTestStack(
   config: PostroomConfig,
   options: Partial<
-    Pick<LocalStackOptions, 'transport' | 'smtpPassword' | 'clock' | 'captchaSecrets' | 'apiKey'>
+    Pick<LocalStackOptions, 'transport' | 'smtpPassword' | 'clock' | 'captchaSecrets' | 'apiKey' | 'metrics'>
   > & {
     ports?: Partial<LocalStackOptions['ports']>;
   } = {},
