@@ -1,4 +1,4 @@
-import { PermanentSendError, type SendError, TransientSendError } from './errors';
+import { PermanentSendError, RecipientsRefusedError, type SendError, TransientSendError } from './errors';
 import type { SessionFailure } from './metrics';
 
 /**
@@ -35,6 +35,13 @@ const MAX_REASON_LENGTH = 200;
 
 export function classifySendError(error: unknown): SendError {
   if (error instanceof PermanentSendError || error instanceof TransientSendError) return error;
+  if (error instanceof RecipientsRefusedError) {
+    // The relay settles each refusal on its own (core/relay); taken whole, any one refused for now may pass.
+    const reason = maskedReason(`every recipient was refused: ${error.refused[0]?.reply ?? ''}`);
+    return error.refused.some((r) => r.code < 500)
+      ? new TransientSendError(reason, { cause: error })
+      : new PermanentSendError(reason, { cause: error });
+  }
   const shape = (typeof error === 'object' && error !== null ? error : {}) as {
     name?: unknown;
     code?: unknown;
