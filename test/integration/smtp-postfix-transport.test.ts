@@ -73,10 +73,7 @@ describe.skipIf(!support.ok)(
       await eventually(async () =>
         (await peer.logLines(`${queueId}: to=<${inbox}>`)).length ? true : undefined,
       );
-      const [mail] = await eventually(async () => {
-        const found = (await peer.delivered(inbox)).filter((m) => m.raw.includes(marker));
-        return found.length > 0 ? found : undefined;
-      });
+      const [mail] = await peer.waitFor(inbox, marker);
       expect(mail?.defects).toEqual([]);
       expect(mail?.headers.find(([name]) => name === 'Received')?.[1]).toContain(
         `with ESMTPSA id ${queueId}`,
@@ -100,10 +97,7 @@ describe.skipIf(!support.ok)(
       });
 
       const received = async (marker: string) =>
-        eventually(async () => {
-          const mail = (await peer.delivered(inbox)).find((m) => m.raw.includes(marker));
-          return mail?.headers.find(([name]) => name === 'Received')?.[1];
-        });
+        (await peer.waitFor(inbox, marker))[0]?.headers.find(([name]) => name === 'Received')?.[1];
       // Postfix writes the EHLO name first in its Received header: `from <helo> (<host> [<address>])`.
       expect(await received(first)).toMatch(/^from example\.com \(localhost \[127\.0\.0\.1\]\)/);
       expect(await received(second)).toMatch(/^from mta\.example\.net \(localhost \[127\.0\.0\.1\]\)/);
@@ -131,10 +125,7 @@ describe.skipIf(!support.ok)(
           reply: `451 4.2.0 <${LATER_ADDRESS}>: Recipient address rejected: mailbox busy, try again later`,
         },
       ]);
-      for (const address of [inbox, other])
-        await eventually(async () =>
-          (await peer.delivered(address)).some((m) => m.raw.includes(marker)) ? true : undefined,
-        );
+      for (const address of [inbox, other]) expect(await peer.waitFor(address, marker)).toHaveLength(1);
     });
 
     it('throws RecipientsRefusedError with each reply when every recipient is refused', async () => {

@@ -198,6 +198,9 @@ export class PostfixPeer {
         () => false,
       );
     while (await status()) await new Promise((resolve) => setTimeout(resolve, 50));
+    // The queue exists and was checked at the first start: postfix-script skips its integrity checks (a few
+    // seconds of find and chown) when it finds this file, and removes it.
+    await writeFile(join(this.dir, 'queue', 'quick-start'), '');
     await this.postfix('start');
     await this.waitForStart();
   }
@@ -245,12 +248,35 @@ export class PostfixPeer {
     return (await this.logText()).split('\n').filter((line) => line.includes(text));
   }
 
+  /**
+   * The mail delivered to `address` whose bytes contain `marker`, once there is any (or fails after
+   * `timeoutMs`): the Maildir is polled, and Python parses only what was found.
+   */
+  async waitFor(address: string, marker: string, timeoutMs = 10_000): Promise<DeliveredMail[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const files = await this.maildirFiles(address);
+      const matching: string[] = [];
+      for (const file of files) if ((await readFile(file, 'utf8')).includes(marker)) matching.push(file);
+      if (matching.length > 0) return this.parse(matching);
+      if (Date.now() > deadline) throw new Error(`no mail for ${address} with ${marker} after ${timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
   /** The mail delivered to `address`, oldest first, parsed with Python's email package under policy.strict. */
   async delivered(address: string): Promise<DeliveredMail[]> {
+    return this.parse(await this.maildirFiles(address));
+  }
+
+  private async maildirFiles(address: string): Promise<string[]> {
     const folder = join(this.dir, 'mail', INBOX_DOMAIN, address.split('@')[0] ?? '', 'new');
     const names = (await readdir(folder).catch(() => [] as string[])).sort();
-    if (names.length === 0) return [];
-    const files = names.map((name) => join(folder, name));
+    return names.map((name) => join(folder, name));
+  }
+
+  private async parse(files: ReadonlyArray<string>): Promise<DeliveredMail[]> {
+    if (files.length === 0) return [];
     const { stdout } = await run('python3', [READ_MAIL, ...files], { maxBuffer: 64 * 1024 * 1024 });
     const parsed = JSON.parse(stdout) as Array<Omit<DeliveredMail, 'file' | 'raw'> & { path: string }>;
     return Promise.all(
