@@ -13,6 +13,8 @@ const API_KEY = `pr_${randomUUID().replaceAll('-', '')}`;
 
 describe.skipIf(!support.ok)(
   `Relay through Postfix: partial refusals, provider references, strict MIME${support.ok ? '' : ` (skipped: ${support.reason})`}`,
+  // A real MTA on a loaded machine: restarts and deliveries take seconds.
+  { timeout: 60_000 },
   () => {
     const peer = new PostfixPeer();
     const inbox = peer.mailbox('inbox');

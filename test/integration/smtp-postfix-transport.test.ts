@@ -28,6 +28,8 @@ function message(to: string, marker: string, extra = ''): Buffer {
 
 describe.skipIf(!support.ok)(
   `SMTP transport against Postfix (STARTTLS, SASL AUTH, strict settings)${support.ok ? '' : ` (skipped: ${support.reason})`}`,
+  // A real MTA on a loaded machine: restarts and deliveries take seconds.
+  { timeout: 60_000 },
   () => {
     const peer = new PostfixPeer();
     const inbox = peer.mailbox('inbox');
@@ -191,38 +193,43 @@ describe.skipIf(!support.ok)(
   },
 );
 
-describe.skipIf(!support.ok)('SMTP transport against a Postfix that stops offering STARTTLS', () => {
-  const peer = new PostfixPeer();
-  const inbox = peer.mailbox('inbox');
+describe.skipIf(!support.ok)(
+  `SMTP transport against a Postfix that stops offering STARTTLS${support.ok ? '' : ` (skipped: ${support.reason})`}`,
+  // A real MTA on a loaded machine: restarts and deliveries take seconds.
+  { timeout: 60_000 },
+  () => {
+    const peer = new PostfixPeer();
+    const inbox = peer.mailbox('inbox');
 
-  beforeAll(async () => {
-    await peer.start();
-  }, 600_000);
+    beforeAll(async () => {
+      await peer.start();
+    }, 600_000);
 
-  afterAll(async () => {
-    await peer.stop();
-  });
-
-  it('never sends in plaintext: the attempt fails as a retryable STARTTLS failure', async () => {
-    await peer.configure({ smtpd_tls_security_level: 'none' });
-    const config = testConfig({ transport: peer.transportConfig() });
-    if (config.transport.kind !== 'smtp') throw new Error('not smtp');
-    const smtp = new SmtpTransport(config.transport, peer.password);
-    const error = await smtp
-      .send({ jobId: 'tls', from: 'no-reply@example.com', to: [inbox], raw: message(inbox, randomUUID()) })
-      .catch((e: unknown) => e);
-    await smtp.close();
-
-    expect(relaySessionFailure(error)).toBe('starttls');
-    const failure = classifySendError(error);
-    expect(failure.retryable).toBe(true);
-    expect(failure.reason).toMatch(/^smtp starttls failed: .*502 5\.5\.1 Error: command not implemented/);
-    // The session ended after STARTTLS was refused: no AUTH, no MAIL FROM, nothing of the mail.
-    const sessions = await eventually(async () => {
-      const lines = await peer.logLines('disconnect from localhost[127.0.0.1]');
-      return lines.length > 0 ? lines : undefined;
+    afterAll(async () => {
+      await peer.stop();
     });
-    expect(sessions.join('\n')).not.toMatch(/ (auth|mail|rcpt|data)=/);
-    expect(await peer.delivered(inbox)).toEqual([]);
-  });
-});
+
+    it('never sends in plaintext: the attempt fails as a retryable STARTTLS failure', async () => {
+      await peer.configure({ smtpd_tls_security_level: 'none' });
+      const config = testConfig({ transport: peer.transportConfig() });
+      if (config.transport.kind !== 'smtp') throw new Error('not smtp');
+      const smtp = new SmtpTransport(config.transport, peer.password);
+      const error = await smtp
+        .send({ jobId: 'tls', from: 'no-reply@example.com', to: [inbox], raw: message(inbox, randomUUID()) })
+        .catch((e: unknown) => e);
+      await smtp.close();
+
+      expect(relaySessionFailure(error)).toBe('starttls');
+      const failure = classifySendError(error);
+      expect(failure.retryable).toBe(true);
+      expect(failure.reason).toMatch(/^smtp starttls failed: .*502 5\.5\.1 Error: command not implemented/);
+      // The session ended after STARTTLS was refused: no AUTH, no MAIL FROM, nothing of the mail.
+      const sessions = await eventually(async () => {
+        const lines = await peer.logLines('disconnect from localhost[127.0.0.1]');
+        return lines.length > 0 ? lines : undefined;
+      });
+      expect(sessions.join('\n')).not.toMatch(/ (auth|mail|rcpt|data)=/);
+      expect(await peer.delivered(inbox)).toEqual([]);
+    });
+  },
+);

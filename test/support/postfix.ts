@@ -64,15 +64,21 @@ export function postfixSupport(): PostfixSupport {
  */
 export function installPostfix(): void {
   if (installed()) return;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const step = (command: string, args: string[], input?: string) => {
-    const result = spawnSync(command, args, { env, input, encoding: 'utf8', timeout: 600_000 });
-    if (result.status !== 0)
-      throw new Error(`${command} ${args.join(' ')} failed (${result.status}): ${result.stderr}`);
-  };
-  step('debconf-set-selections', [], 'postfix postfix/main_mailer_type select No configuration\n');
-  step('apt-get', ['update', '-qq']);
-  step('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...PACKAGES]);
+  // Test files run in parallel workers: one installs under the lock, the others find it installed.
+  const script = [
+    'set -e',
+    `[ -x ${POSTFIX} ] && [ -x ${SASLPASSWD2} ] && ls /usr/lib/*/sasl2/libsasldb.so.2 >/dev/null 2>&1 && exit 0`,
+    "echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections",
+    'apt-get update -qq',
+    `apt-get install -y -qq ${PACKAGES.join(' ')}`,
+  ].join('\n');
+  const result = spawnSync('flock', [join(tmpdir(), 'postroom-postfix-install.lock'), 'sh', '-c', script], {
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    encoding: 'utf8',
+    timeout: 900_000,
+  });
+  if (result.status !== 0 || !installed())
+    throw new Error(`installing ${PACKAGES.join(', ')} failed (${result.status}): ${result.stderr}`);
 }
 
 async function freePort(): Promise<number> {
@@ -259,7 +265,8 @@ export class PostfixPeer {
       const matching: string[] = [];
       for (const file of files) if ((await readFile(file, 'utf8')).includes(marker)) matching.push(file);
       if (matching.length > 0) return this.parse(matching);
-      if (Date.now() > deadline) throw new Error(`no mail for ${address} with ${marker} after ${timeoutMs} ms`);
+      if (Date.now() > deadline)
+        throw new Error(`no mail for ${address} with ${marker} after ${timeoutMs} ms`);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
