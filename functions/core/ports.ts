@@ -47,7 +47,7 @@ export interface RefusedRecipient {
 export interface SendReceipt {
   /**
    * The provider's own reference to the mail, what its operator searches for: the SES MessageId, or the SMTP
-   * relay's final reply to DATA (Postfix: `250 2.0.0 Ok: queued as 4dLq2T1Gx7z9`).
+   * relay's final reply to DATA (Postfix: `250 2.0.0 Ok: queued as E444A2101AB`).
    */
   readonly providerMessageId: string;
   /** Recipients refused while the mail was taken for the others (absent or empty: every one was taken). */

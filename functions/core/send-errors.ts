@@ -88,14 +88,23 @@ export function classifySendError(error: unknown): SendError {
 
 /**
  * What an SMTP session failed at before any mail could be handed over, from nodemailer's error codes: ETLS
- * (STARTTLS refused, e.g. `502 5.5.1` from a relay that no longer offers it, or a failed handshake) and EAUTH.
+ * (STARTTLS refused, e.g. `502 5.5.1` from a relay that no longer offers it, or a failed upgrade), a socket
+ * error whose original code is Node's TLS verdict on the certificate or handshake (nodemailer reports it as
+ * ESOCKET and keeps Node's code as `originalCode`), and EAUTH.
+ * https://nodejs.org/api/tls.html#x509-certificate-error-codes
  */
 export function relaySessionFailure(error: unknown): SessionFailure | undefined {
-  const code = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
-  if (code === 'ETLS') return 'starttls';
-  if (code === 'EAUTH') return 'auth';
+  const shape = (typeof error === 'object' && error !== null ? error : {}) as {
+    code?: unknown;
+    originalCode?: unknown;
+  };
+  if (shape.code === 'ETLS') return 'starttls';
+  if (typeof shape.originalCode === 'string' && TLS_CODE.test(shape.originalCode)) return 'starttls';
+  if (shape.code === 'EAUTH') return 'auth';
   return undefined;
 }
+
+const TLS_CODE = /CERT|SELF_SIGNED|UNABLE_TO_(VERIFY|GET_ISSUER)|^ERR_(SSL|TLS)_/;
 
 /** The server's reply when there was one (it says more than nodemailer's message), else the message. */
 function smtpText(shape: { response?: unknown }, message: string): string {

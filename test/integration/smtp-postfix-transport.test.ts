@@ -178,6 +178,30 @@ describe.skipIf(!support.ok)(
       expect(await peer.logLines('lost connection after')).toEqual([]);
     });
 
+    it.each([
+      ['starttls', 'an untrusted certificate', { tlsRejectUnauthorized: true }, /^smtp starttls failed: /],
+      ['auth', 'a wrong password', { user: 'nobody@postroom.test' }, /^smtp auth failed: .*535 5\.7\.8/],
+    ] as const)(
+      'retries a session refused at %s (%s) and sends nothing',
+      async (stage, _what, overrides, reason) => {
+        const before = (await peer.logLines(' data=')).length;
+        const error = await transport(overrides)
+          .send({
+            jobId: stage,
+            from: 'no-reply@example.com',
+            to: [inbox],
+            raw: message(inbox, randomUUID()),
+          })
+          .catch((e: unknown) => e);
+
+        expect(relaySessionFailure(error)).toBe(stage);
+        const failure = classifySendError(error);
+        expect(failure.retryable).toBe(true);
+        expect(failure.reason).toMatch(reason);
+        expect((await peer.logLines(' data=')).length).toBe(before);
+      },
+    );
+
     it('fails a mail larger than the SIZE the relay announced before sending its body, naming the size', async () => {
       const raw = message(inbox, randomUUID(), `\r\n${'x'.repeat(998)}\r\n`.repeat(11_000));
       const error = await transport()
