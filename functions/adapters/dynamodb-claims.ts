@@ -4,10 +4,11 @@ import {
   GetItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { ClaimResult, ClaimStore } from '../core/ports';
+import type { ClaimResult, ClaimStore, SettledRecipients } from '../core/ports';
 
 /**
- * Idempotency records in DynamoDB, one item per job: `pk = job#<id>`, `st` in sending | sent | retry | failed.
+ * Idempotency records in DynamoDB, one item per job: `pk = job#<id>`, `st` in sending | sent | retry | failed,
+ * and two string sets of recipient keys an attempt settled: `delivered` and `refused` (ADD, so a set only grows).
  * The claim is one conditional UpdateItem, so two attempts can never both hold it.
  * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html
  */
@@ -38,10 +39,17 @@ export class DynamoClaimStore implements ClaimStore {
             ':ttl': { N: String(this.expiresAt(nowMs)) },
             ':one': { N: '1' },
           },
-          ReturnValues: 'UPDATED_NEW',
+          ReturnValues: 'ALL_NEW',
         }),
       );
-      return { kind: 'claimed', attempt: Number(result.Attributes?.attempts?.N ?? '1') };
+      return {
+        kind: 'claimed',
+        attempt: Number(result.Attributes?.attempts?.N ?? '1'),
+        settled: {
+          delivered: result.Attributes?.delivered?.SS ?? [],
+          refused: result.Attributes?.refused?.SS ?? [],
+        },
+      };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
@@ -57,12 +65,12 @@ export class DynamoClaimStore implements ClaimStore {
     await this.update(jobId, nowMs, 'sent', { providerMessageId: { S: providerMessageId } });
   }
 
-  async release(jobId: string, reason: string, nowMs: number): Promise<void> {
-    await this.update(jobId, nowMs, 'retry', { reason: { S: reason } });
+  async release(jobId: string, reason: string, nowMs: number, settled?: SettledRecipients): Promise<void> {
+    await this.update(jobId, nowMs, 'retry', { reason: { S: reason } }, settled);
   }
 
-  async fail(jobId: string, reason: string, nowMs: number): Promise<void> {
-    await this.update(jobId, nowMs, 'failed', { reason: { S: reason } });
+  async fail(jobId: string, reason: string, nowMs: number, settled?: SettledRecipients): Promise<void> {
+    await this.update(jobId, nowMs, 'failed', { reason: { S: reason } }, settled);
   }
 
   private async update(
@@ -70,19 +78,26 @@ export class DynamoClaimStore implements ClaimStore {
     nowMs: number,
     state: string,
     extra: Record<string, { S: string }>,
+    settled?: SettledRecipients,
   ): Promise<void> {
     const names = Object.keys(extra);
+    // A string set cannot be empty: only the sets this attempt adds to are named.
+    const sets = Object.entries(settled ?? {}).filter(
+      (entry): entry is [string, ReadonlyArray<string>] => entry[1].length > 0,
+    );
+    const add = sets.length > 0 ? ` ADD ${sets.map(([n]) => `${n} :${n}`).join(', ')}` : '';
     await this.dynamodb.send(
       new UpdateItemCommand({
         TableName: this.tableName,
         Key: key(jobId),
-        UpdateExpression: `SET #st = :st, updatedAt = :now, expiresAt = :ttl${names.map((n) => `, ${n} = :${n}`).join('')}`,
+        UpdateExpression: `SET #st = :st, updatedAt = :now, expiresAt = :ttl${names.map((n) => `, ${n} = :${n}`).join('')}${add}`,
         ExpressionAttributeNames: { '#st': 'st' },
         ExpressionAttributeValues: {
           ':st': { S: state },
           ':now': { N: String(nowMs) },
           ':ttl': { N: String(this.expiresAt(nowMs)) },
           ...Object.fromEntries(names.map((n) => [`:${n}`, extra[n] as { S: string }])),
+          ...Object.fromEntries(sets.map(([n, values]) => [`:${n}`, { SS: [...new Set(values)] }])),
         },
       }),
     );

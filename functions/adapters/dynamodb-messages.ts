@@ -77,8 +77,12 @@ export class DynamoMessageStore implements MessageStore {
     extraValues: Record<string, AttributeValue>,
     condition?: { condition: string; values?: Record<string, AttributeValue> },
   ): Promise<void> {
-    const entry: Record<string, { S: string }> = { status: { S: change.status }, at: { S: change.at } };
+    const entry: Record<string, AttributeValue> = { status: { S: change.status }, at: { S: change.at } };
     if (change.detail !== undefined) entry.detail = { S: change.detail };
+    if (change.refused !== undefined && change.refused.length > 0)
+      entry.refused = {
+        L: change.refused.map((r) => ({ M: { recipient: { S: r.recipient }, reply: { S: r.reply } } })),
+      };
     const expiresAt = Math.floor(Date.parse(change.at) / 1000) + this.ttlDays * 86_400;
     const usesStatus = expression.includes('#st') || condition?.condition.includes('#st');
     await this.dynamodb.send(
@@ -114,10 +118,15 @@ export class DynamoMessageStore implements MessageStore {
     const stored = (item.history?.L ?? []).map((value) => {
       const entry = value.M ?? {};
       const detail = entry.detail?.S;
+      const refused = entry.refused?.L?.map((r) => ({
+        recipient: r.M?.recipient?.S ?? '',
+        reply: r.M?.reply?.S ?? '',
+      }));
       return {
         status: asStatus(entry.status?.S),
         at: entry.at?.S ?? '',
         ...(detail === undefined ? {} : { detail }),
+        ...(refused === undefined ? {} : { refused }),
       };
     });
     const history = inTimeOrder(stored);

@@ -1,8 +1,35 @@
 import { createTransport, type Transporter } from 'nodemailer';
 import type { TransportConfig } from '../core/config';
-import type { OutboundMail, Transport } from '../core/ports';
+import { PermanentSendError, RecipientsRefusedError } from '../core/errors';
+import type { OutboundMail, RefusedRecipient, SendReceipt, Transport } from '../core/ports';
+import { maskedReason } from '../core/send-errors';
 
 type SmtpConfig = Extract<TransportConfig, { kind: 'smtp' }>;
+
+export interface SmtpTransportOptions {
+  /**
+   * A pooled connection idle this long is ended with QUIT. nodemailer's default, 4 minutes, stays under the
+   * 5 minutes RFC 5321 4.5.3.2.7 asks servers to wait; tests shorten it.
+   */
+  readonly idleTimeoutMs?: number;
+}
+
+/** What nodemailer reports for one refused RCPT TO (info.rejectedErrors, or the EENVELOPE error's). */
+interface RcptError {
+  readonly recipient?: unknown;
+  readonly responseCode?: unknown;
+  readonly response?: unknown;
+}
+
+/** The part of nodemailer's pool that close() reaches into: it ends idle connections without QUIT. */
+interface PoolView {
+  readonly _connections?: ReadonlyArray<{
+    readonly available?: boolean;
+    readonly connection?: { quit(): void; once(event: 'end', listener: () => void): void };
+  }>;
+}
+
+const QUIT_WAIT_MS = 2_000;
 
 /**
  * Any SMTP relay, through a pooled nodemailer transport: connections are reused across a batch,
@@ -11,19 +38,23 @@ type SmtpConfig = Extract<TransportConfig, { kind: 'smtp' }>;
 export class SmtpTransport implements Transport {
   private readonly transporter: Transporter;
 
-  constructor(config: SmtpConfig, password: string | undefined) {
+  constructor(config: SmtpConfig, password: string | undefined, options: SmtpTransportOptions = {}) {
     this.transporter = createTransport({
       pool: true,
       host: config.host,
       port: config.port,
       secure: config.secure,
       requireTLS: !config.secure && config.requireTls,
+      // Without a name nodemailer greets with the machine's hostname or, when that is no FQDN (as in Lambda),
+      // an address literal such as [127.0.0.1].
+      name: config.ehloName,
       maxConnections: config.maxConnections,
       // When a connection closes mid-send without an error (a dropped one reports ECONNECTION instead), the
       // pool would resend the message on a new one, up to 5 times by default, inside one relay attempt and
       // outside its accounting. With 0 the attempt fails; the relay retries it with backoff, counted against
       // maxReceiveCount, under its claim.
       maxRequeues: 0,
+      ...(options.idleTimeoutMs === undefined ? {} : { idleTimeout: options.idleTimeoutMs }),
       connectionTimeout: config.timeoutSeconds * 1000,
       greetingTimeout: config.timeoutSeconds * 1000,
       socketTimeout: config.timeoutSeconds * 1000,
@@ -33,15 +64,95 @@ export class SmtpTransport implements Transport {
     });
   }
 
-  async send(mail: OutboundMail): Promise<{ providerMessageId: string }> {
-    const info = await this.transporter.sendMail({
-      envelope: { from: mail.from, to: [...mail.to] },
-      raw: mail.raw,
-    });
-    return { providerMessageId: info.messageId ?? info.response ?? '' };
+  async send(mail: OutboundMail): Promise<SendReceipt> {
+    const size = mail.raw.length;
+    let info: { response?: string; messageId?: string; rejectedErrors?: ReadonlyArray<RcptError> };
+    try {
+      info = await this.transporter.sendMail({
+        // With `size`, MAIL FROM declares SIZE= when the relay offers the extension (RFC 1870), so a mail
+        // too large is refused before its body is sent; nodemailer itself refuses one larger than the
+        // limit the EHLO reply announced.
+        envelope: { from: mail.from, to: [...mail.to], size },
+        raw: mail.raw,
+      });
+    } catch (error) {
+      throw sizeRefusal(error, size) ?? allRefused(error) ?? error;
+    }
+    const refused = refusals(info.rejectedErrors);
+    // The relay's final reply to DATA is its reference to the mail: Postfix says
+    // `250 2.0.0 Ok: queued as <queue id>`, the id its logs carry. The id nodemailer made up is nobody's.
+    return {
+      providerMessageId: info.response?.trim() || info.messageId || '',
+      ...(refused.length > 0 ? { refused } : {}),
+    };
   }
 
+  /** Ends idle pooled connections with QUIT, as a polite client does, then closes the pool. */
   async close(): Promise<void> {
+    // nodemailer's pool.close() ends idle connections without QUIT (10.6.1); its idle timer does send it.
+    const pool = (this.transporter as unknown as { transporter?: PoolView }).transporter;
+    // A connection that has just delivered is handed back to the pool on the next turn (setImmediate).
+    await new Promise((resolve) => setImmediate(resolve));
+    const idle = (pool?._connections ?? []).filter((resource) => resource.available && resource.connection);
+    await Promise.all(
+      idle.map(
+        (resource) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, QUIT_WAIT_MS);
+            resource.connection?.once('end', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            resource.connection?.quit();
+          }),
+      ),
+    );
     this.transporter.close();
   }
+}
+
+function refusals(errors: ReadonlyArray<RcptError> | undefined): RefusedRecipient[] {
+  return (errors ?? []).map((error) => ({
+    recipient: String(error.recipient ?? ''),
+    // A refusal without a readable code is taken as one for now: retrying is the safe side.
+    code: typeof error.responseCode === 'number' ? error.responseCode : 450,
+    reply: String(error.response ?? ''),
+  }));
+}
+
+/** EENVELOPE at RCPT TO with every recipient refused: the relay took the mail for nobody. */
+function allRefused(error: unknown): RecipientsRefusedError | undefined {
+  const shape = error as { code?: unknown; rejectedErrors?: unknown };
+  if (shape?.code !== 'EENVELOPE' || !Array.isArray(shape.rejectedErrors)) return undefined;
+  const refused = refusals(shape.rejectedErrors as RcptError[]);
+  return refused.length > 0 ? new RecipientsRefusedError(refused, { cause: error }) : undefined;
+}
+
+/**
+ * A mail too large for the relay: refused by nodemailer against the SIZE the relay announced, or by the
+ * relay with 552 (RFC 1870 section 6). Sending it again cannot pass, and the reason says how large it was.
+ */
+function sizeRefusal(error: unknown, size: number): PermanentSendError | undefined {
+  const shape = error as {
+    code?: unknown;
+    command?: unknown;
+    responseCode?: unknown;
+    response?: unknown;
+    message?: unknown;
+  };
+  const message = typeof shape?.message === 'string' ? shape.message : '';
+  const announced = /^Message size larger than allowed (\d+)/.exec(message);
+  if (shape?.code === 'EMESSAGE' && announced)
+    return new PermanentSendError(
+      `message of ${size} bytes is larger than the ${announced[1]} bytes the relay accepts (its SIZE limit); not sent`,
+      { cause: error },
+    );
+  // At RCPT TO, 552 is about that mailbox (full, say), not this mail's size.
+  if (shape?.responseCode === 552 && shape.command !== 'RCPT TO') {
+    const reply = typeof shape.response === 'string' ? shape.response : message;
+    return new PermanentSendError(maskedReason(`message of ${size} bytes refused as too large: ${reply}`), {
+      cause: error,
+    });
+  }
+  return undefined;
 }

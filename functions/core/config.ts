@@ -216,6 +216,11 @@ const smtpTransportSchema = z.strictObject({
   passwordSecret: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))),
   maxConnections: z._default(z.number().check(z.int(), z.gte(1), z.lte(50)), 5),
   timeoutSeconds: z._default(z.number().check(z.int(), z.gte(1), z.lte(120)), 20),
+  /**
+   * The name Postroom greets the relay with (EHLO), a fully qualified domain name as RFC 5321 4.1.1.1 asks.
+   * Defaults to the sender's domain; a relay may refuse or score down a bare IP literal or a non-FQDN.
+   */
+  ehloName: z.optional(domainSchema),
 });
 
 export const configSchema = z
@@ -450,13 +455,21 @@ function fieldPath(path: ReadonlyArray<PropertyKey>): string {
   );
 }
 
+/** An SMTP transport without an ehloName greets with the sender's domain. */
+function withEhloName(config: PostroomConfig): PostroomConfig {
+  const transport = config.transport;
+  if (transport.kind !== 'smtp' || transport.ehloName !== undefined) return config;
+  const domain = config.sender.address.slice(config.sender.address.lastIndexOf('@') + 1);
+  return { ...config, transport: { ...transport, ehloName: domain } };
+}
+
 /**
  * Validates raw configuration (the `postroom` context of cdk.json, after overrides).
  * Throws a ConfigError whose message names every bad field.
  */
 export function parseConfig(raw: unknown): PostroomConfig {
   const result = configSchema.safeParse(raw);
-  if (result.success) return result.data;
+  if (result.success) return withEhloName(result.data);
   const problems = result.error.issues.map((issue) => ({
     field: fieldPath(issue.path),
     message: issue.message,

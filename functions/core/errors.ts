@@ -1,3 +1,5 @@
+import type { RefusedRecipient } from './ports';
+
 /** A configuration that cannot be used. The message names each bad field. */
 export class ConfigError extends Error {
   readonly problems: ReadonlyArray<{ field: string; message: string }>;
@@ -131,6 +133,21 @@ export class TransientSendError extends Error {
 }
 
 export type SendError = PermanentSendError | TransientSendError;
+
+/**
+ * The provider refused every recipient it was given (SMTP: each RCPT TO answered 4xx or 5xx), so it took
+ * the mail for nobody. Each refusal keeps its own reply: the relay retries those refused for now and
+ * records those refused for good. https://www.rfc-editor.org/rfc/rfc5321#section-3.3
+ */
+export class RecipientsRefusedError extends Error {
+  readonly refused: ReadonlyArray<RefusedRecipient>;
+
+  constructor(refused: ReadonlyArray<RefusedRecipient>, options?: { cause?: unknown }) {
+    super(`the provider refused all ${refused.length} recipients`, options);
+    this.name = 'RecipientsRefusedError';
+    this.refused = refused;
+  }
+}
 
 /** A BlobStore has no object under the key: it expired, or was never written. */
 export class BlobNotFoundError extends Error {

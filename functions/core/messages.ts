@@ -40,6 +40,16 @@ export interface StatusChange {
   readonly at: string;
   /** The provider's message id when sent; the reason when failed or retried. */
   readonly detail?: string;
+  /**
+   * Recipients the provider refused in this attempt (masked), each with its reply (addresses in it masked):
+   * on `sent` those refused while the others got the mail, on `queued` or `failed` those that made it fail.
+   */
+  readonly refused?: ReadonlyArray<RefusedRecipientView>;
+}
+
+export interface RefusedRecipientView {
+  readonly recipient: string;
+  readonly reply: string;
 }
 
 export interface MessageRecord {

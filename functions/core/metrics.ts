@@ -28,6 +28,16 @@ export const METRIC = {
    * only when it dead-letters it, so there is no separate MailDeadLettered metric.
    */
   failed: 'MailFailed',
+  /**
+   * The provider refused a recipient while it took the mail (or was asked to take it) for others: one per
+   * refused recipient, per attempt (relay).
+   */
+  recipientRefused: 'RecipientRefused',
+  /**
+   * An SMTP session could not be set up safely: STARTTLS not offered or refused, the TLS handshake failed, or
+   * AUTH was refused (relay). No mail is sent in plaintext; the job is retried. One per failed attempt.
+   */
+  relaySessionFailed: 'RelaySessionFailed',
   /** A job that was sent before was delivered again and dropped (relay). */
   duplicate: 'DuplicateDropped',
   /** SES delivered a mail to a recipient's mail server (events). */
@@ -83,7 +93,15 @@ export const FAILURE_REASONS = [
   'invalid-job',
 ] as const;
 
+/** How a recipient was refused: 4xx for now (retried for that recipient alone), 5xx for good. */
+export const REFUSAL_KINDS = ['transient', 'permanent'] as const;
+
+/** What a relay session failed at. */
+export const SESSION_FAILURES = ['starttls', 'auth'] as const;
+
 export type RejectionReason = (typeof REJECTION_REASONS)[number];
+export type RefusalKind = (typeof REFUSAL_KINDS)[number];
+export type SessionFailure = (typeof SESSION_FAILURES)[number];
 export type SpamGuard = (typeof SPAM_GUARDS)[number];
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
@@ -95,6 +113,8 @@ export const METRIC_DIMENSION = {
   [METRIC.rejected]: { name: 'reason', values: REJECTION_REASONS },
   [METRIC.spamBlocked]: { name: 'guard', values: SPAM_GUARDS },
   [METRIC.failed]: { name: 'reason', values: FAILURE_REASONS },
+  [METRIC.recipientRefused]: { name: 'kind', values: REFUSAL_KINDS },
+  [METRIC.relaySessionFailed]: { name: 'stage', values: SESSION_FAILURES },
 } as const;
 
 type Dimensioned = typeof METRIC_DIMENSION;

@@ -34,14 +34,45 @@ export interface OutboundMail {
   readonly correlationId?: string | undefined;
 }
 
-/** A mail provider: SES v2 or an SMTP relay. Throws what the provider threw; core classifies it. */
+/** One envelope recipient the provider would not take, with its reply (SMTP: the answer to RCPT TO). */
+export interface RefusedRecipient {
+  readonly recipient: string;
+  /** The reply code: 4xx is refused for now, 5xx for good. */
+  readonly code: number;
+  /** The provider's reply as it came, address included: mask it before it is stored or logged. */
+  readonly reply: string;
+}
+
+/** What the provider answered when it took the mail. */
+export interface SendReceipt {
+  /**
+   * The provider's own reference to the mail, what its operator searches for: the SES MessageId, or the SMTP
+   * relay's final reply to DATA (Postfix: `250 2.0.0 Ok: queued as E444A2101AB`).
+   */
+  readonly providerMessageId: string;
+  /** Recipients refused while the mail was taken for the others (absent or empty: every one was taken). */
+  readonly refused?: ReadonlyArray<RefusedRecipient>;
+}
+
+/**
+ * A mail provider: SES v2 or an SMTP relay. Throws what the provider threw; core classifies it. When it takes
+ * the mail for nobody because every recipient was refused, it throws RecipientsRefusedError (core/errors).
+ */
 export interface Transport {
-  send(mail: OutboundMail): Promise<{ providerMessageId: string }>;
+  send(mail: OutboundMail): Promise<SendReceipt>;
   close?(): Promise<void>;
 }
 
+/** Recipients an earlier attempt settled, as recipientKey values (core/relay): they are not sent to again. */
+export interface SettledRecipients {
+  /** The provider took the mail for these. */
+  readonly delivered: ReadonlyArray<string>;
+  /** The provider refused these for good (5xx). */
+  readonly refused: ReadonlyArray<string>;
+}
+
 export type ClaimResult =
-  | { readonly kind: 'claimed'; readonly attempt: number }
+  | { readonly kind: 'claimed'; readonly attempt: number; readonly settled: SettledRecipients }
   /** The job was sent before: do not send it again. */
   | { readonly kind: 'sent' }
   /** Another attempt holds a live claim until `leaseUntil` (ms). */
@@ -56,10 +87,16 @@ export interface ClaimStore {
   claim(jobId: string, nowMs: number, leaseUntilMs: number): Promise<ClaimResult>;
   /** The provider accepted the mail. */
   complete(jobId: string, providerMessageId: string, nowMs: number): Promise<void>;
-  /** The attempt failed and will be retried: let the next attempt claim at once. */
-  release(jobId: string, reason: string, nowMs: number): Promise<void>;
-  /** The job went to the dead-letter queue. A redrive may claim it again. */
-  fail(jobId: string, reason: string, nowMs: number): Promise<void>;
+  /**
+   * The attempt failed and will be retried: let the next attempt claim at once. `settled` adds the recipients
+   * this attempt settled (the mail went to some, others were refused for now): the retry sends to the rest only.
+   */
+  release(jobId: string, reason: string, nowMs: number, settled?: SettledRecipients): Promise<void>;
+  /**
+   * The job went to the dead-letter queue. A redrive may claim it again, and sends to none of the recipients
+   * settled so far (`settled` adds this attempt's).
+   */
+  fail(jobId: string, reason: string, nowMs: number, settled?: SettledRecipients): Promise<void>;
 }
 
 /** The relay's view of the queue it consumes. */

@@ -1,13 +1,30 @@
+import { createHash } from 'node:crypto';
 import { maskAddress } from './address';
 import { fetchAttachments } from './attachments';
 import type { PostroomConfig } from './config';
-import { errorName, PermanentSendError } from './errors';
+import {
+  errorName,
+  PermanentSendError,
+  RecipientsRefusedError,
+  type SendError,
+  TransientSendError,
+} from './errors';
 import { type MailJob, parseMailJob } from './mail-job';
 import { type MessageStore, recordStatus } from './messages';
 import { DURATION_METRIC, type FailureReason, METRIC, type Metrics } from './metrics';
 import { composeMail } from './mime';
-import type { BlobStore, ClaimStore, Clock, Log, RelayQueue, Transport } from './ports';
-import { classifySendError } from './send-errors';
+import type {
+  BlobStore,
+  ClaimStore,
+  Clock,
+  Log,
+  RefusedRecipient,
+  RelayQueue,
+  SendReceipt,
+  SettledRecipients,
+  Transport,
+} from './ports';
+import { classifySendError, maskedReason, relaySessionFailure } from './send-errors';
 
 /** One received queue message, as the relay needs it (from an SQS record or the local poller). */
 export interface RelayRecord {
@@ -139,52 +156,84 @@ async function relayRecord(record: RelayRecord, deps: RelayDeps): Promise<Record
     at: iso(clock.now()),
     detail: `attempt ${record.receiveCount}`,
   });
-  let providerMessageId: string;
+  // Recipients an earlier attempt settled (the mail went to them, or they were refused for good) are not
+  // sent to again: a retry after a partial refusal goes to the rest only.
+  const settledBefore = new Set([...claim.settled.delivered, ...claim.settled.refused]);
+  let pending: string[] = [];
+  let receipt: SendReceipt;
   try {
-    const mail = { ...(await compose(job, deps.blobs)), correlationId: record.correlationId };
-    const finished = await deps.pacer?.acquire();
-    const started = clock.now();
-    try {
-      providerMessageId = (await deps.transport.send(mail)).providerMessageId;
-    } finally {
-      finished?.();
+    const composed = { ...(await compose(job, deps.blobs)), correlationId: record.correlationId };
+    pending = composed.to.filter((address) => !settledBefore.has(recipientKey(address)));
+    if (pending.length === 0) {
+      // Only after a crash between settling the last recipients and completing the claim.
+      receipt = { providerMessageId: 'every recipient was settled by an earlier attempt' };
+    } else {
+      const finished = await deps.pacer?.acquire();
+      const started = clock.now();
+      try {
+        receipt = await deps.transport.send({ ...composed, to: pending });
+      } finally {
+        finished?.();
+      }
+      deps.metrics.duration(DURATION_METRIC.sendLatency, clock.now() - started);
     }
-    deps.metrics.duration(DURATION_METRIC.sendLatency, clock.now() - started);
   } catch (error) {
-    const failure = classifySendError(error);
-    const exhausted = failure.retryable && record.receiveCount >= config.queue.maxReceiveCount;
-    if (!failure.retryable || exhausted) {
-      const reason = exhausted
-        ? `retries exhausted after ${record.receiveCount} attempts: ${failure.reason}`
-        : failure.reason;
-      await queue.deadLetter(record.body, { reason, jobId: job.id, correlationId: record.correlationId });
-      await claims.fail(job.id, reason, clock.now()).catch((failError: unknown) =>
-        // The job is on the DLQ; a stale claim only delays a redrive until its lease ends.
-        log.warn('could not record the failure', { ...context, error: errorName(failError) }),
-      );
-      await sending;
-      await status({ status: 'failed', at: iso(clock.now()), detail: reason });
-      log.warn('job dead-lettered', { ...context, outcome: 'dead-lettered', reason });
-      return {
-        outcome: 'dead-lettered',
-        jobId: job.id,
-        failure: exhausted ? 'retries-exhausted' : 'permanent-rejection',
-      };
+    if (error instanceof RecipientsRefusedError) {
+      receipt = { providerMessageId: '', refused: error.refused };
+    } else {
+      const session = relaySessionFailure(error);
+      if (session !== undefined) deps.metrics.count(METRIC.relaySessionFailed, 1, { stage: session });
+      return failed(classifySendError(error), { delivered: [], refused: [] }, []);
     }
-    await claims.release(job.id, failure.reason, clock.now());
-    const delay = backoffSeconds(record.receiveCount, config, deps.random);
-    await retryLater(record, delay, deps, context);
-    await sending;
-    await status({ status: 'queued', at: iso(clock.now()), detail: `will retry: ${failure.reason}` });
-    log.warn('send failed; will retry', {
-      ...context,
-      outcome: 'retry',
-      reason: failure.reason,
-      delaySeconds: delay,
-    });
-    return { outcome: 'retry', jobId: job.id };
   }
 
+  const refused = receipt.refused ?? [];
+  const refusedAddresses = new Set(refused.map((r) => r.recipient));
+  const accepted = pending.filter((address) => !refusedAddresses.has(address));
+  const forNow = refused.filter((r) => r.code < 500);
+  const forGood = refused.filter((r) => r.code >= 500);
+  if (forNow.length > 0) deps.metrics.count(METRIC.recipientRefused, forNow.length, { kind: 'transient' });
+  if (forGood.length > 0) deps.metrics.count(METRIC.recipientRefused, forGood.length, { kind: 'permanent' });
+  const settledNow = {
+    delivered: accepted.map(recipientKey),
+    refused: forGood.map((r) => recipientKey(r.recipient)),
+  };
+  const refusedView = refused.map((r) => ({
+    recipient: maskAddress(r.recipient),
+    reply: maskedReason(r.reply),
+  }));
+  if (refused.length > 0)
+    log.warn('recipients refused', {
+      ...context,
+      accepted: accepted.length,
+      refused: refusedView,
+    });
+
+  const firstReply = (list: ReadonlyArray<RefusedRecipient>) => maskedReason(list[0]?.reply ?? '');
+  if (forNow.length > 0) {
+    // Refused for now: retried for those recipients alone; the ones that have the mail never get it twice.
+    const sentPart = accepted.length > 0 ? `; sent to ${accepted.length}: ${receipt.providerMessageId}` : '';
+    return failed(
+      new TransientSendError(
+        `${forNow.length} of ${pending.length} recipients refused for now: ${firstReply(forNow)}${sentPart}`,
+      ),
+      settledNow,
+      refusedView,
+    );
+  }
+  if (accepted.length === 0 && claim.settled.delivered.length === 0) {
+    // All refused stays a failure: nobody has the mail.
+    return failed(
+      new PermanentSendError(`every recipient was refused: ${firstReply(forGood)}`),
+      settledNow,
+      refusedView,
+    );
+  }
+
+  const providerMessageId =
+    accepted.length > 0 || pending.length === 0
+      ? receipt.providerMessageId
+      : 'no recipient left: the others have the mail from an earlier attempt';
   const sentAt = clock.now();
   // The claim and the status are separate items; both are written before the message is deleted.
   await Promise.all([
@@ -193,7 +242,14 @@ async function relayRecord(record: RelayRecord, deps: RelayDeps): Promise<Record
       // so the message is still deleted; the record stays "sending" until its TTL.
       log.error('sent, but the completion record failed', { ...context, error: errorName(error) }),
     ),
-    sending.then(() => status({ status: 'sent', at: iso(sentAt), detail: providerMessageId })),
+    sending.then(() =>
+      status({
+        status: 'sent',
+        at: iso(sentAt),
+        detail: providerMessageId,
+        ...(refusedView.length > 0 ? { refused: refusedView } : {}),
+      }),
+    ),
   ]);
   const createdAt = Date.parse(job.createdAt);
   if (Number.isFinite(createdAt))
@@ -202,9 +258,62 @@ async function relayRecord(record: RelayRecord, deps: RelayDeps): Promise<Record
     ...context,
     outcome: 'sent',
     providerMessageId,
-    recipients: job.to.map(maskAddress),
+    recipients: accepted.map(maskAddress),
   });
   return { outcome: 'sent', jobId: job.id };
+
+  /** A failed attempt: retried with backoff, or dead-lettered when it cannot pass or its attempts are spent. */
+  async function failed(
+    failure: SendError,
+    settled: SettledRecipients,
+    refusedRecipients: ReadonlyArray<{ recipient: string; reply: string }>,
+  ): Promise<RecordResult> {
+    const withRefused = refusedRecipients.length > 0 ? { refused: refusedRecipients } : {};
+    const exhausted = failure.retryable && record.receiveCount >= config.queue.maxReceiveCount;
+    if (!failure.retryable || exhausted) {
+      const reason = exhausted
+        ? `retries exhausted after ${record.receiveCount} attempts: ${failure.reason}`
+        : failure.reason;
+      await queue.deadLetter(record.body, { reason, jobId: job.id, correlationId: record.correlationId });
+      await claims.fail(job.id, reason, clock.now(), settled).catch((failError: unknown) =>
+        // The job is on the DLQ; a stale claim only delays a redrive until its lease ends.
+        log.warn('could not record the failure', { ...context, error: errorName(failError) }),
+      );
+      await sending;
+      await status({ status: 'failed', at: iso(clock.now()), detail: reason, ...withRefused });
+      log.warn('job dead-lettered', { ...context, outcome: 'dead-lettered', reason });
+      return {
+        outcome: 'dead-lettered',
+        jobId: job.id,
+        failure: exhausted ? 'retries-exhausted' : 'permanent-rejection',
+      };
+    }
+    await claims.release(job.id, failure.reason, clock.now(), settled);
+    const delay = backoffSeconds(record.receiveCount, config, deps.random);
+    await retryLater(record, delay, deps, context);
+    await sending;
+    await status({
+      status: 'queued',
+      at: iso(clock.now()),
+      detail: `will retry: ${failure.reason}`,
+      ...withRefused,
+    });
+    log.warn('send failed; will retry', {
+      ...context,
+      outcome: 'retry',
+      reason: failure.reason,
+      delaySeconds: delay,
+    });
+    return { outcome: 'retry', jobId: job.id };
+  }
+}
+
+/**
+ * A recipient as the claim remembers it: a digest of the address, so the claim item holds no address yet
+ * tells a retry exactly who already has the mail.
+ */
+export function recipientKey(address: string): string {
+  return createHash('sha256').update(address).digest('base64url').slice(0, 22);
 }
 
 function iso(ms: number): string {

@@ -68,6 +68,7 @@ export interface MonitoringAlarms {
   readonly apiServerErrors: Alarm;
   readonly bounceRate: Alarm;
   readonly complaintRate: Alarm;
+  readonly relaySessions: Alarm;
 }
 
 /** What an operator needs to see (a dashboard) and be told (alarms to an SNS topic) about a running Postroom. */
@@ -238,7 +239,39 @@ export class Monitoring extends Construct {
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
 
-    this.alarms = { deadLetters, oldestMessage, relayErrors, apiServerErrors, bounceRate, complaintRate };
+    // An SMTP relay that stops offering STARTTLS, fails the TLS handshake or refuses AUTH fails every mail
+    // alike. The relay retries them with backoff (never in plaintext), so the queue only ages: say why at once.
+    const relaySessions = new Alarm(this, 'RelaySessionFailuresAlarm', {
+      alarmDescription:
+        'Postroom: the SMTP relay could not set up a safe session in the last 5 minutes (STARTTLS not offered ' +
+        'or refused, TLS handshake failed, or AUTH refused). Mail waits on the queue and is retried with ' +
+        'backoff, never sent in plaintext. See RelaySessionFailed by stage on the dashboard and the relay ' +
+        'logs ("smtp starttls failed" / "smtp auth failed"); check the relay host, its certificate and the ' +
+        'credentials. Jobs dead-letter after queue.maxReceiveCount attempts.',
+      // No label: a labelled metric becomes a metric-math query in the alarm, harder to read in the console.
+      metric: new Metric({
+        namespace: METRIC_NAMESPACE,
+        metricName: METRIC.relaySessionFailed,
+        dimensionsMap: { service: SERVICE.relay },
+        statistic: Stats.SUM,
+        period: fiveMinutes,
+      }),
+      threshold: 1,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      // Emitted only when a session fails (never with SES): no data is no failure.
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+
+    this.alarms = {
+      deadLetters,
+      oldestMessage,
+      relayErrors,
+      apiServerErrors,
+      bounceRate,
+      complaintRate,
+      relaySessions,
+    };
     const notify = new SnsAction(this.alarmTopic);
     for (const alarm of Object.values(this.alarms)) alarm.addAlarmAction(notify);
     // Tell the operator when the dead-letter queue is empty again, e.g. after a redrive.
@@ -351,6 +384,10 @@ export class Monitoring extends Construct {
       graph('Rejected submissions by reason', byDimension(METRIC.rejected, SERVICE.send), 8),
       graph('Spam blocked by guard', byDimension(METRIC.spamBlocked, SERVICE.send), 8),
       graph('Dead-lettered mail by reason', byDimension(METRIC.failed, SERVICE.relay), 8),
+    );
+    this.dashboard.addWidgets(
+      graph('Recipients refused by the provider', byDimension(METRIC.recipientRefused, SERVICE.relay), 12),
+      graph('SMTP session failures by stage', byDimension(METRIC.relaySessionFailed, SERVICE.relay), 12),
     );
     const reputation = (name: string, label: string): IMetric[] => {
       const metrics: IMetric[] = [sesReputation(name, { label: `${label} (account)` })];

@@ -21,6 +21,7 @@ import type {
   MailQueue,
   OutboundMail,
   RelayQueue,
+  SettledRecipients,
   Transport,
 } from '../../functions/core/ports';
 import {
@@ -55,6 +56,9 @@ export interface ClaimRecord {
   leaseUntil: number;
   providerMessageId?: string;
   reason?: string;
+  /** Recipient keys settled by earlier attempts. */
+  delivered?: string[];
+  refused?: string[];
 }
 
 type ClaimOperation = 'claim' | 'complete' | 'release' | 'fail';
@@ -76,8 +80,10 @@ export class MemoryClaimStore implements ClaimStore {
     if (current?.state === 'sending' && current.leaseUntil >= nowMs)
       return { kind: 'busy', leaseUntil: current.leaseUntil };
     const attempts = (current?.attempts ?? 0) + 1;
-    this.records.set(jobId, { state: 'sending', attempts, leaseUntil: leaseUntilMs });
-    return { kind: 'claimed', attempt: attempts };
+    const delivered = current?.delivered ?? [];
+    const refused = current?.refused ?? [];
+    this.records.set(jobId, { state: 'sending', attempts, leaseUntil: leaseUntilMs, delivered, refused });
+    return { kind: 'claimed', attempt: attempts, settled: { delivered, refused } };
   }
 
   async complete(jobId: string, providerMessageId: string): Promise<void> {
@@ -85,14 +91,23 @@ export class MemoryClaimStore implements ClaimStore {
     this.update(jobId, { state: 'sent', providerMessageId });
   }
 
-  async release(jobId: string, reason: string): Promise<void> {
+  async release(jobId: string, reason: string, _nowMs?: number, settled?: SettledRecipients): Promise<void> {
     this.record('release', jobId, reason);
-    this.update(jobId, { state: 'retry', reason });
+    this.update(jobId, { state: 'retry', reason, ...this.settle(jobId, settled) });
   }
 
-  async fail(jobId: string, reason: string): Promise<void> {
+  async fail(jobId: string, reason: string, _nowMs?: number, settled?: SettledRecipients): Promise<void> {
     this.record('fail', jobId, reason);
-    this.update(jobId, { state: 'failed', reason });
+    this.update(jobId, { state: 'failed', reason, ...this.settle(jobId, settled) });
+  }
+
+  /** The sets grow, as DynamoDB's ADD makes them. */
+  private settle(jobId: string, settled: SettledRecipients | undefined) {
+    const current = this.records.get(jobId);
+    return {
+      delivered: [...new Set([...(current?.delivered ?? []), ...(settled?.delivered ?? [])])],
+      refused: [...new Set([...(current?.refused ?? []), ...(settled?.refused ?? [])])],
+    };
   }
 
   /** Puts a record in place, as an earlier attempt would have left it. */

@@ -10,8 +10,10 @@ import {
   FAILURE_REASONS,
   METRIC,
   METRIC_NAMESPACE,
+  REFUSAL_KINDS,
   REJECTION_REASONS,
   SERVICE,
+  SESSION_FAILURES,
   SPAM_GUARDS,
 } from '../../functions/core/metrics';
 import { Monitoring } from '../../infra/constructs/monitoring';
@@ -180,7 +182,7 @@ describe('Construct: Monitoring', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm'));
 
     // Assess
-    expect(alarms).toHaveLength(6);
+    expect(alarms).toHaveLength(7);
     for (const alarm of alarms) expect(alarm.Properties.AlarmActions).toEqual([topicRef]);
   });
 
@@ -191,7 +193,7 @@ describe('Construct: Monitoring', () => {
     );
 
     // Assess
-    expect(descriptions).toHaveLength(6);
+    expect(descriptions).toHaveLength(7);
     for (const description of descriptions) expect(description).toMatch(/^Postroom: .{80,}/);
   });
 
@@ -306,6 +308,29 @@ describe('Construct: Monitoring', () => {
     for (const reason of FAILURE_REASONS) {
       expect(chartedBy(METRIC.failed, SERVICE.relay, 'reason', reason), reason).toBe(true);
     }
+    for (const kind of REFUSAL_KINDS) {
+      expect(chartedBy(METRIC.recipientRefused, SERVICE.relay, 'kind', kind), kind).toBe(true);
+    }
+    for (const stage of SESSION_FAILURES) {
+      expect(chartedBy(METRIC.relaySessionFailed, SERVICE.relay, 'stage', stage), stage).toBe(true);
+    }
+  });
+
+  it('alarms at the first SMTP session that could not be made safe (STARTTLS, TLS, AUTH) in 5 minutes', () => {
+    // Assess: the relay's total, so a failure at any stage counts
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: METRIC_NAMESPACE,
+      MetricName: METRIC.relaySessionFailed,
+      Dimensions: [{ Name: 'service', Value: SERVICE.relay }],
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      EvaluationPeriods: 1,
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [topicRef],
+      AlarmDescription: Match.stringLikeRegexp('never sent in plaintext'),
+    });
   });
 
   it('reads no custom metric in an alarm without the dimensions it is emitted with', () => {

@@ -89,7 +89,11 @@ describe('Relay: exactly-once sending on an at-least-once queue (dynalite claims
     // An attempt claimed the job and died before sending: its lease runs 2.5 s more.
     const claims = new DynamoClaimStore(dynamodb, stack.resources.tableName, 30);
     const now = Date.now();
-    expect(await claims.claim(id, now, now + 2_500)).toEqual({ kind: 'claimed', attempt: 1 });
+    expect(await claims.claim(id, now, now + 2_500)).toEqual({
+      kind: 'claimed',
+      attempt: 1,
+      settled: { delivered: [], refused: [] },
+    });
 
     await stack.sendRaw(body);
 

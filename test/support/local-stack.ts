@@ -58,7 +58,15 @@ export async function startTestStack(
   options: Partial<
     Pick<
       LocalStackOptions,
-      'transport' | 'smtpPassword' | 'clock' | 'captchaSecrets' | 'apiKey' | 'functions' | 'stateDir' | 'fresh'
+      | 'transport'
+      | 'smtpPassword'
+      | 'clock'
+      | 'captchaSecrets'
+      | 'apiKey'
+      | 'functions'
+      | 'stateDir'
+      | 'fresh'
+      | 'metrics'
     >
   > & {
     ports?: Partial<LocalStackOptions['ports']>;

@@ -8,6 +8,8 @@ export interface ReceivedMail {
   readonly envelopeTo: string[];
   readonly user: string | undefined;
   readonly secure: boolean;
+  /** The SIZE= parameter of MAIL FROM (RFC 1870), when the client declared one. */
+  readonly declaredSize: string | undefined;
   readonly raw: Buffer;
   readonly parsed: ParsedMail;
 }
@@ -86,6 +88,7 @@ export class SmtpPeer {
               envelopeTo: session.envelope.rcptTo.map((r) => r.address),
               user: typeof session.user === 'string' ? session.user : undefined,
               secure: session.secure,
+              declaredSize: mailFromSize(session.envelope.mailFrom),
               raw,
               parsed,
             });
@@ -106,6 +109,14 @@ export class SmtpPeer {
     const server = this.server;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+}
+
+function mailFromSize(mailFrom: unknown): string | undefined {
+  const args = (mailFrom as { args?: Record<string, unknown> } | false)?.valueOf() as
+    | { args?: Record<string, unknown> }
+    | undefined;
+  const size = args?.args?.SIZE;
+  return typeof size === 'string' ? size : undefined;
 }
 
 /** The SMTP transport configuration that relays to `peer` with STARTTLS and AUTH. */

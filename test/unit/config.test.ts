@@ -134,7 +134,18 @@ describe('Core: parseConfig', () => {
       tlsRejectUnauthorized: true,
       maxConnections: 5,
       timeoutSeconds: 20,
+      // The EHLO name defaults to the sender's domain.
+      ehloName: 'example.com',
     });
+  });
+
+  it('keeps a configured transport.smtp.ehloName and refuses one that is no domain name', () => {
+    const smtp = { kind: 'smtp', host: 'smtp.example.com' };
+    const named = parseConfig({ ...MINIMAL, transport: { ...smtp, ehloName: 'mta.example.net' } });
+    expect(named.transport.kind === 'smtp' && named.transport.ehloName).toBe('mta.example.net');
+    expect(() => parseConfig({ ...MINIMAL, transport: { ...smtp, ehloName: '[127.0.0.1]' } })).toThrow(
+      /postroom\.transport\.ehloName: must be a lowercase domain name/,
+    );
   });
 
   it('normalizes recipient addresses', () => {
