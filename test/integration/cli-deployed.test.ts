@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../cli/main';
+import { purge, queueDepth } from '../../cli/queues';
 import { ATTRIBUTE } from '../../functions/adapters/queue-attributes';
-import { runCli } from '../../local/cli';
-import { purge, queueDepth } from '../../local/cli-queues';
 import {
   type Peer,
   startCloudFormationPeer,

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { senderIdentities } from '../../cli/doctor-aws';
+import { clientOptions } from '../../cli/main';
+import { resolveTarget, TargetError } from '../../cli/target';
 import { parseConfig } from '../../functions/core/config';
-import { clientOptions } from '../../local/cli';
-import { senderIdentities } from '../../local/cli-doctor-aws';
-import { resolveTarget, TargetError } from '../../local/cli-target';
 import { readPostroomContext } from '../../local/config-file';
 
 describe('CLI: which key table it talks to', () => {

@@ -3,28 +3,18 @@ import { GetQueueAttributesCommand, type GetQueueAttributesCommandOutput } from 
 import { createSesClient } from '../functions/adapters/ses-client';
 import { createSqsClient } from '../functions/adapters/sqs-client';
 import type { PostroomConfig } from '../functions/core/config';
-import type { CliIo } from './cli';
-import { checkAlarms, checkIdentities } from './cli-doctor-aws';
-import { answered, describeError as message } from './cli-errors';
-import { type QueueUrls, queueCounts, table } from './cli-queues';
-import { resolveTarget, type Target, type TargetValues } from './cli-target';
-import { localConfig, readPostroomContext } from './config-file';
+import { localConfig, readPostroomContext } from '../local/config-file';
+import type { CliIo, Finding } from './command';
+import { checkAlarms, checkIdentities } from './doctor-aws';
+import { answered, describeError as message } from './errors';
+import { type QueueUrls, queueCounts, table } from './queues';
+import { resolveTarget, type Target, type TargetValues } from './target';
 
 /**
  * `postroom doctor`: checks the configuration, the SES account and identity, the queues, the dead-letter
  * queue and (deployed) the alarms of the local or a deployed stack, and prints each finding with its fix.
  * Exit 0 when nothing fails (warnings allowed), 1 when a check fails, 3 when the stack cannot be reached.
  */
-
-/** `skip`: a check that does not apply to this target (no alarms locally). */
-export type FindingStatus = 'ok' | 'warn' | 'fail' | 'skip';
-
-export interface Finding {
-  readonly check: string;
-  readonly status: FindingStatus;
-  readonly detail: string;
-  readonly fix?: string;
-}
 
 interface DoctorValues extends TargetValues {
   readonly json?: boolean | undefined;

@@ -1,9 +1,9 @@
 import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
 import type { AwsClientOptions } from '../functions/adapters/aws-clients';
 import { createSqsClient } from '../functions/adapters/sqs-client';
-import { answered } from './cli-errors';
-import { localQueueUrls, sqsEndpoint } from './cli-queues';
-import { LOCAL_HOST, LOCAL_NAMES } from './emulators';
+import { LOCAL_HOST, LOCAL_NAMES } from '../local/emulators';
+import { answered } from './errors';
+import { localQueueUrls, sqsEndpoint } from './queues';
 
 /**
  * What a command operates on: the local stack (npm start) or a deployed stack, found by name through its

@@ -3,13 +3,17 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { createDynamoClient } from '../functions/adapters/aws-clients';
 import { DynamoApiKeyStore } from '../functions/adapters/dynamodb-api-keys';
 import { generateApiKey } from '../functions/core/api-keys';
-import { runDoctor } from './cli-doctor';
-import { runQueueCommand } from './cli-queue-commands';
-import { table } from './cli-queues';
-import { DEFAULT_TIMEOUT_SECONDS, runSendTest } from './cli-send-test';
-import { runSuppressionCommand } from './cli-suppression';
-import { resolveTarget, TargetError, type TargetValues } from './cli-target';
-import { LOCAL_HOST, LOCAL_NAMES } from './emulators';
+import type { CliIo } from './command';
+import { runDoctor } from './doctor';
+import { runQueueCommand } from './queue-commands';
+import { table } from './queues';
+import { DEFAULT_TIMEOUT_SECONDS, runSendTest } from './send-test';
+import { runSuppressionCommand } from './suppression';
+import { resolveTarget, TargetError, type TargetValues } from './target';
+
+export type { CliIo } from './command';
+
+import { LOCAL_HOST, LOCAL_NAMES } from '../local/emulators';
 
 const USAGE = `Usage: postroom <command> [--stack NAME] [options]
 
@@ -106,21 +110,6 @@ async function keyTable(
       ? `${options.endpoints.dynamodb}. Is the local stack running (npm start)?`
       : `table ${values.table} in ${options.region}. Check your AWS credentials and region.`,
   };
-}
-
-export interface CliIo {
-  readonly out: (text: string) => void;
-  readonly err: (text: string) => void;
-  readonly env: NodeJS.ProcessEnv;
-  /** Asks a yes/no question on a terminal. Absent when there is no terminal: purge then needs --yes. */
-  readonly confirm?: ((question: string) => Promise<boolean>) | undefined;
-  /** The clock, for ages. */
-  readonly now?: (() => number) | undefined;
-  /**
-   * Shows how far a long run got, on one line that each call replaces ('' clears it). Present only when
-   * stderr is a terminal, so scripts get clean output.
-   */
-  readonly progress?: ((line: string) => void) | undefined;
 }
 
 /**

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { createDynamoClient } from '../functions/adapters/aws-clients';
 import { DynamoMessageStore } from '../functions/adapters/dynamodb-messages';
 import type { MessageStatus, StatusChange } from '../functions/core/messages';
-import type { CliIo } from './cli';
-import { resolveTarget, type TargetValues } from './cli-target';
+import type { CliIo } from './command';
+import { resolveTarget, type TargetValues } from './target';
 
 export interface SendTestValues extends TargetValues {
   readonly form?: string | undefined;

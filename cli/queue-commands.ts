@@ -1,6 +1,6 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../functions/adapters/sqs-client';
-import type { CliIo } from './cli';
+import type { CliIo } from './command';
 import {
   ageMs,
   type DeadLetter,
@@ -13,8 +13,8 @@ import {
   type RedriveSelector,
   redrive,
   table,
-} from './cli-queues';
-import { resolveTarget, type TargetValues } from './cli-target';
+} from './queues';
+import { resolveTarget, type TargetValues } from './target';
 
 /** How many dead letters `status` and `dlq list` read. */
 export const PEEK_LIMIT = 100;

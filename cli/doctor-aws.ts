@@ -5,9 +5,9 @@ import {
   type SESv2Client,
 } from '@aws-sdk/client-sesv2';
 import type { PostroomConfig } from '../functions/core/config';
-import type { Finding } from './cli-doctor';
-import { answered, describeError } from './cli-errors';
-import type { Target } from './cli-target';
+import type { Finding } from './command';
+import { answered, describeError } from './errors';
+import type { Target } from './target';
 
 /**
  * The doctor's checks of what only a deployed stack has: the SES identity the relay sends as, and the
