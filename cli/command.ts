@@ -27,4 +27,6 @@ export interface Finding {
   readonly status: FindingStatus;
   readonly detail: string;
   readonly fix?: string;
+  /** The check could not reach its part of the stack (doctor then exits 3). */
+  readonly unreachable?: boolean;
 }

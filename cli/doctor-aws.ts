@@ -135,6 +135,17 @@ export async function checkAlarms(target: Target): Promise<Finding[]> {
       token = page.NextToken;
     } while (token);
   } catch (error) {
+    if (!answered(error)) {
+      return [
+        {
+          check: 'alarms',
+          status: 'fail',
+          detail: `could not reach CloudWatch in ${target.region} (${describeError(error)})`,
+          fix: 'check your AWS credentials and --region (or --cloudwatch-endpoint URL)',
+          unreachable: true,
+        },
+      ];
+    }
     return [
       {
         check: 'alarms',

@@ -4,16 +4,27 @@ import { createSesClient } from '../functions/adapters/ses-client';
 import { createSqsClient } from '../functions/adapters/sqs-client';
 import type { PostroomConfig } from '../functions/core/config';
 import { localConfig, readPostroomContext } from '../local/config-file';
+import { LOCAL_NAMES } from '../local/emulators';
 import type { CliIo, Finding } from './command';
 import { checkAlarms, checkIdentities } from './doctor-aws';
 import { answered, describeError as message } from './errors';
-import { type QueueUrls, queueCounts, table } from './queues';
-import { resolveTarget, type Target, type TargetValues } from './target';
+import { localQueueUrls, type QueueUrls, queueCounts, table } from './queues';
+import {
+  LOCAL_SERVICE,
+  type LocalService,
+  networkReason,
+  resolveTarget,
+  type Target,
+  TargetError,
+  type TargetValues,
+  unreachable,
+} from './target';
 
 /**
  * `postroom doctor`: checks the configuration, the SES account and identity, the queues, the dead-letter
  * queue and (deployed) the alarms of the local or a deployed stack, and prints each finding with its fix.
- * Exit 0 when nothing fails (warnings allowed), 1 when a check fails, 3 when the stack cannot be reached.
+ * Exit 0 when nothing fails (warnings allowed), 1 when a check fails, 3 when a part of the stack cannot be
+ * reached: every other check still runs, and the unreachable parts are FAIL lines with their fix.
  */
 
 interface DoctorValues extends TargetValues {
@@ -21,7 +32,36 @@ interface DoctorValues extends TargetValues {
   readonly config?: string | undefined;
 }
 
-class Unreachable extends Error {}
+/** What a check could not reach: a FAIL line in the report, its message on stderr, and exit 3. */
+class Reach {
+  readonly errors: TargetError[] = [];
+
+  /** The FAIL finding for a part that could not be reached, with the flag or variable to fix it. */
+  fail(
+    check: string,
+    target: Pick<Target, 'kind'>,
+    service: LocalService,
+    at: string | undefined,
+    error: unknown,
+  ) {
+    const failure = unreachable(target, service, at, error);
+    this.errors.push(failure);
+    return {
+      check,
+      status: 'fail',
+      detail: `could not reach ${LOCAL_SERVICE[service].name}${at === undefined ? '' : ` at ${at}`} (${networkReason(error)})`,
+      fix: fixFor(target, service),
+      unreachable: true,
+    } as const satisfies Finding;
+  }
+}
+
+function fixFor(target: Pick<Target, 'kind'>, service: LocalService): string {
+  const { variable, flag, port } = LOCAL_SERVICE[service];
+  return target.kind === 'local'
+    ? `start the local stack (npm start); if it listens elsewhere, set ${variable} (default ${port}) or pass ${flag}`
+    : `check your AWS credentials, --region and --stack (or ${flag})`;
+}
 
 export async function runDoctor(values: DoctorValues, io: CliIo): Promise<number> {
   const findings: Finding[] = [];
@@ -39,24 +79,76 @@ export async function runDoctor(values: DoctorValues, io: CliIo): Promise<number
     });
   }
 
-  const target = await resolveTarget(values, io.env, ['queueUrl', 'deadLetterQueueUrl']);
+  const reach = new Reach();
+  let target: Target | undefined;
+  try {
+    target = await resolveTarget(values, io.env, []);
+  } catch (error) {
+    if (!(error instanceof TargetError)) throw error;
+    reach.errors.push(error);
+    findings.push({
+      check: 'stack',
+      status: 'fail',
+      detail: error.message,
+      fix: 'check --stack and --region, and your AWS credentials; the other checks need the stack',
+      unreachable: true,
+    });
+  }
+  if (target !== undefined) findings.push(...(await checkTarget(target, config, reach)));
+
+  const label = target?.label ?? `stack ${values.stack}`;
+  const healthy = findings.every((f) => f.status !== 'fail');
+  const reachable = !findings.some((f) => f.unreachable);
+  if (values.json) {
+    io.out(`${JSON.stringify({ healthy, reachable, target: label, findings })}\n`);
+  } else {
+    io.out(`Checking ${label}.\n\n`);
+    const rows = findings.map((f) => [f.status.toUpperCase(), f.check, f.detail]);
+    io.out(table([['STATUS', 'CHECK', 'FINDING'], ...rows]));
+    const fixes = findings.filter((f) => f.fix !== undefined && (f.status === 'warn' || f.status === 'fail'));
+    if (fixes.length > 0) {
+      io.out(`\nFixes:\n${fixes.map((f) => `  ${f.check}: ${f.fix}`).join('\n')}\n`);
+    }
+    const failed = findings.filter((f) => f.status === 'fail').length;
+    io.out(`\n${healthy ? 'No check failed.' : `${failed} check${failed === 1 ? '' : 's'} failed.`}\n`);
+  }
+  for (const error of reach.errors) io.err(`${error.message}\n`);
+  for (const f of findings.filter((f) => f.unreachable && f.check === 'alarms')) {
+    io.err(`Could not check the alarms: ${f.detail}. ${f.fix}.\n`);
+  }
+  if (!reachable) return 3;
+  return healthy ? 0 : 1;
+}
+
+/** Every check against the stack; a part that cannot be reached fails its own checks, not the others. */
+async function checkTarget(
+  target: Target,
+  config: PostroomConfig | undefined,
+  reach: Reach,
+): Promise<Finding[]> {
+  const findings: Finding[] = [];
   const ses = createSesClient(target.aws);
   const sqs = createSqsClient(target.aws);
   const local = target.kind === 'local';
   try {
-    findings.push(...(await checkSes(ses, target, config)));
-    findings.push(
-      ...(local
-        ? [
-            {
-              check: 'ses identity',
-              status: 'skip',
-              detail: 'not checked locally (the emulator has no identities)',
-            } as const,
-          ]
-        : await checkIdentities(ses, config)),
-    );
-    findings.push(...(await checkQueues(sqs, target, config)));
+    const account = await checkSes(ses, target, config, reach);
+    findings.push(...account);
+    if (local) {
+      findings.push({
+        check: 'ses identity',
+        status: 'skip',
+        detail: 'not checked locally (the emulator has no identities)',
+      });
+    } else if (account.some((f) => f.unreachable)) {
+      findings.push({
+        check: 'ses identity',
+        status: 'skip',
+        detail: 'not checked: SES could not be reached',
+      });
+    } else {
+      findings.push(...(await checkIdentities(ses, config)));
+    }
+    findings.push(...(await checkQueues(sqs, target, config, reach)));
     findings.push(
       ...(local
         ? [
@@ -68,46 +160,33 @@ export async function runDoctor(values: DoctorValues, io: CliIo): Promise<number
           ]
         : await checkAlarms(target)),
     );
-  } catch (error) {
-    if (!(error instanceof Unreachable)) throw error;
-    io.err(
-      `${error.message} ${local ? 'Is the local stack running (npm start)?' : 'Check your AWS credentials and region.'}\n`,
-    );
-    return 3;
   } finally {
     ses.destroy();
     sqs.destroy();
   }
-
-  const healthy = findings.every((f) => f.status !== 'fail');
-  if (values.json) {
-    io.out(`${JSON.stringify({ healthy, target: target.label, findings })}\n`);
-  } else {
-    io.out(`Checking ${target.label}.\n\n`);
-    const rows = findings.map((f) => [f.status.toUpperCase(), f.check, f.detail]);
-    io.out(table([['STATUS', 'CHECK', 'FINDING'], ...rows]));
-    const fixes = findings.filter((f) => f.fix !== undefined && (f.status === 'warn' || f.status === 'fail'));
-    if (fixes.length > 0) {
-      io.out(`\nFixes:\n${fixes.map((f) => `  ${f.check}: ${f.fix}`).join('\n')}\n`);
-    }
-    const failed = findings.filter((f) => f.status === 'fail').length;
-    io.out(`\n${healthy ? 'No check failed.' : `${failed} check${failed === 1 ? '' : 's'} failed.`}\n`);
-  }
-  return healthy ? 0 : 1;
+  return findings;
 }
 
 async function checkSes(
   ses: ReturnType<typeof createSesClient>,
   target: Target,
   config: PostroomConfig | undefined,
+  reach: Reach,
 ): Promise<Finding[]> {
   let account: GetAccountCommandOutput;
   try {
     account = await ses.send(new GetAccountCommand({}));
   } catch (error) {
     if (!answered(error)) {
-      const at = target.aws.endpoints?.ses ?? `SES in ${target.region}`;
-      throw new Unreachable(`Could not reach SES (${message(error)}) at ${at}.`);
+      return [
+        reach.fail(
+          'ses account',
+          target,
+          'ses',
+          target.aws.endpoints?.ses ?? `SES in ${target.region}`,
+          error,
+        ),
+      ];
     }
     return [
       {
@@ -148,24 +227,51 @@ async function checkSes(
 
 async function checkQueues(
   sqs: ReturnType<typeof createSqsClient>,
-  target: Target & QueueUrls,
+  target: Target,
   config: PostroomConfig | undefined,
+  reach: Reach,
 ): Promise<Finding[]> {
-  const redeploy =
-    target.kind === 'local' ? 'restart the local stack (npm start creates both queues)' : 'cdk deploy';
+  const local = target.kind === 'local';
+  const redeploy = local ? 'restart the local stack (npm start creates both queues)' : 'cdk deploy';
+  const at = target.aws.endpoints?.sqs;
+  let urls: QueueUrls;
+  if (local) {
+    try {
+      urls = await localQueueUrls(sqs);
+    } catch (error) {
+      if (!answered(error)) return [reach.fail('queues', target, 'sqs', at, error)];
+      return [
+        {
+          check: 'queues',
+          status: 'fail',
+          detail: `the local stack has no queue ${LOCAL_NAMES.queue} or ${LOCAL_NAMES.deadLetterQueue} (${message(error)})`,
+          fix: redeploy,
+        },
+      ];
+    }
+  } else if (target.queueUrl === undefined || target.deadLetterQueueUrl === undefined) {
+    return [
+      {
+        check: 'queues',
+        status: 'fail',
+        detail: `${target.label} has no output QueueUrl or DeadLetterQueueUrl`,
+        fix: 'deploy this version of Postroom (cdk deploy), which adds them',
+      },
+    ];
+  } else {
+    urls = { queueUrl: target.queueUrl, deadLetterQueueUrl: target.deadLetterQueueUrl };
+  }
   let mail: GetQueueAttributesCommandOutput;
   let dlq: GetQueueAttributesCommandOutput;
   try {
     [mail, dlq] = await Promise.all([
+      sqs.send(new GetQueueAttributesCommand({ QueueUrl: urls.queueUrl, AttributeNames: ['RedrivePolicy'] })),
       sqs.send(
-        new GetQueueAttributesCommand({ QueueUrl: target.queueUrl, AttributeNames: ['RedrivePolicy'] }),
-      ),
-      sqs.send(
-        new GetQueueAttributesCommand({ QueueUrl: target.deadLetterQueueUrl, AttributeNames: ['QueueArn'] }),
+        new GetQueueAttributesCommand({ QueueUrl: urls.deadLetterQueueUrl, AttributeNames: ['QueueArn'] }),
       ),
     ]);
   } catch (error) {
-    if (!answered(error)) throw new Unreachable(`Could not reach the queues (${message(error)}).`);
+    if (!answered(error)) return [reach.fail('queues', target, 'sqs', at, error)];
     return [
       {
         check: 'queues',
@@ -201,7 +307,7 @@ async function checkQueues(
       ? {
           check: 'redrive policy',
           status: 'ok',
-          detail: `to ${queueName(target.deadLetterQueueUrl)} after ${policy.maxReceiveCount} receives`,
+          detail: `to ${queueName(urls.deadLetterQueueUrl)} after ${policy.maxReceiveCount} receives`,
         }
       : {
           check: 'redrive policy',
@@ -213,7 +319,13 @@ async function checkQueues(
               : 'cdk deploy with this configuration',
         },
   );
-  const counts = await queueCounts(sqs, target.deadLetterQueueUrl);
+  let counts: Awaited<ReturnType<typeof queueCounts>>;
+  try {
+    counts = await queueCounts(sqs, urls.deadLetterQueueUrl);
+  } catch (error) {
+    if (!answered(error)) return [...findings, reach.fail('dead letters', target, 'sqs', at, error)];
+    throw error;
+  }
   const depth = counts.visible + counts.inFlight + counts.delayed;
   findings.push(
     depth === 0

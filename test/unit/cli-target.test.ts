@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { senderIdentities } from '../../cli/doctor-aws';
-import { clientOptions } from '../../cli/main';
+import { clientOptions } from '../../cli/keys';
 import { resolveTarget, TargetError } from '../../cli/target';
 import { parseConfig } from '../../functions/core/config';
 import { readPostroomContext } from '../../local/config-file';
@@ -51,7 +51,7 @@ describe('CLI: the target of status, dlq, send-test and doctor', () => {
     // Assess
     await expect(failure).rejects.toThrow(TargetError);
     await expect(failure).rejects.toThrow(
-      /Could not reach the queues .* at http:\/\/127\.0\.0\.1:9\. Is the local stack running/,
+      /Could not reach the queues \(SQS\) at http:\/\/127\.0\.0\.1:9 \(ECONNREFUSED\)\. Is the local stack running \(npm start\)\? .*POSTROOM_SQS_PORT .*--sqs-endpoint URL/,
     );
   });
 });
