@@ -3,6 +3,7 @@ import { GetQueueAttributesCommand, type GetQueueAttributesCommandOutput } from 
 import { createSesClient } from '../functions/adapters/ses-client';
 import { createSqsClient } from '../functions/adapters/sqs-client';
 import type { PostroomConfig } from '../functions/core/config';
+import { findPlaceholders } from '../functions/core/placeholders';
 import { localConfig, readPostroomContext } from '../local/config-file';
 import { LOCAL_NAMES } from '../local/emulators';
 import type { CliIo, Finding } from './command';
@@ -83,6 +84,7 @@ export async function runDoctor(values: DoctorValues, io: CliIo): Promise<number
   let target: Target | undefined;
   try {
     target = await resolveTarget(values, io.env, []);
+    if (config !== undefined) findings.push(placeholderFinding(config, target));
   } catch (error) {
     if (!(error instanceof TargetError)) throw error;
     reach.errors.push(error);
@@ -118,6 +120,31 @@ export async function runDoctor(values: DoctorValues, io: CliIo): Promise<number
   }
   if (!reachable) return 3;
   return healthy ? 0 : 1;
+}
+
+/**
+ * Example addresses and loopback origins (functions/core/placeholders.ts): what `npm start` ships with, and
+ * what `cdk synth` refuses. Locally they are expected; on a deployed stack they mean mail to nobody.
+ */
+function placeholderFinding(config: PostroomConfig, target: Target): Finding {
+  const found = findPlaceholders(config);
+  if (found.length === 0) {
+    return { check: 'placeholders', status: 'ok', detail: 'no example addresses or loopback origins' };
+  }
+  const fields = found.map((p) => `${p.field} = ${p.value}`).join('; ');
+  if (target.kind === 'local') {
+    return {
+      check: 'placeholders',
+      status: 'skip',
+      detail: `${found.length} example or loopback value${found.length === 1 ? '' : 's'}, fine locally (cdk synth refuses them): ${fields}`,
+    };
+  }
+  return {
+    check: 'placeholders',
+    status: 'fail',
+    detail: `${found.length} example or loopback value${found.length === 1 ? '' : 's'}: ${fields}`,
+    fix: 'replace them with your own addresses, origins and pages (docs/configuration.md), then cdk deploy',
+  };
 }
 
 /** Every check against the stack; a part that cannot be reached fails its own checks, not the others. */
