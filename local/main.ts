@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { createLogger } from '../functions/adapters/powertools-log';
 import { ConfigError } from '../functions/core/errors';
 import { captchaSecretsFromEnv, localConfig, portFromEnv, readPostroomContext } from './config-file';
+import { PortInUseError } from './emulators';
 import { startLocalStack } from './stack';
 
 /** `npm start`: the whole of Postroom on this machine, on loopback, until Ctrl-C. */
@@ -61,6 +62,7 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   if (error instanceof ConfigError) process.stderr.write(`${error.message}\n`);
+  else if (error instanceof PortInUseError) process.stderr.write(`${error.message}\n`);
   else if (error instanceof Error && 'code' in error && error.code === 'EADDRINUSE') {
     process.stderr.write(
       `A port is already in use (${error.message}). Set the POSTROOM_*_PORT variables to free ports.\n`,
