@@ -70,13 +70,13 @@ export async function runDoctor(values: DoctorValues, io: CliIo): Promise<number
   let config: PostroomConfig | undefined;
   try {
     config = localConfig(readPostroomContext(configPath), io.env);
-    findings.push({ check: 'config', status: 'ok', detail: `${configPath} (context.postroom) is valid` });
+    findings.push({ check: 'config', status: 'ok', detail: `${configPath} is valid` });
   } catch (error) {
     findings.push({
       check: 'config',
       status: 'fail',
       detail: `${configPath}: ${message(error)}`,
-      fix: `correct context.postroom in ${configPath}; the other checks use the defaults they can`,
+      fix: `correct the configuration in ${configPath} (docs/configuration.md); the other checks use the defaults they can`,
     });
   }
 
