@@ -243,7 +243,7 @@ describe('Stack: Postroom', { timeout: SYNTH_TIMEOUT_MS }, () => {
     };
 
     // Act & Assess
-    expect(() => buildApp(badConfig, new App())).toThrow('postroom.forms[0].recipients[0]');
+    expect(() => buildApp(badConfig, new App())).toThrow('postroom.forms["contact"].recipients[0]');
   });
 
   it("builds each stack's validated configuration into its functions' code, so no cold start validates it again", () => {
