@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `postroom` command: runs local/cli.ts through tsx's loader, so nothing needs compiling first.
+// The `postroom` command: runs cli/main.ts through tsx's loader, so nothing needs compiling first.
 import { register } from 'tsx/esm/api';
 
 // The SDK's notice about Node 20 is for developers of the SDK's users, not for an operator running a command.
@@ -20,7 +20,7 @@ const confirm =
     : undefined;
 /** One line on the terminal that each call overwrites; scripts reading stderr get none. */
 const progress = process.stderr.isTTY ? (line) => process.stderr.write(`\r${line}\x1b[K`) : undefined;
-const { runCli } = await import('../local/cli.ts');
+const { runCli } = await import('../cli/main.ts');
 process.exitCode = await runCli(process.argv.slice(2), {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),

@@ -1,9 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { queueDepth } from '../cli/queues';
 import { ATTRIBUTE } from '../functions/adapters/queue-attributes';
 import { parseConfig } from '../functions/core/config';
 import type { Log } from '../functions/core/ports';
-import { queueDepth } from '../local/cli-queues';
 import { contextWithoutRateLimits } from '../local/config-file';
 import { startLocalStack } from '../local/stack';
 import { type FaultCounts, type FaultPeer, seededRandom } from './delivered';

@@ -10,6 +10,7 @@ import { Monitoring } from './constructs/monitoring';
 import { Queueing } from './constructs/queueing';
 import { Relay } from './constructs/relay';
 import { Store } from './constructs/store';
+import { FEATURE_FLAGS } from './feature-flags';
 
 export interface PostroomStackProps extends StackProps {
   /** The validated configuration: the functions run with it as built, without validating it again. */
@@ -87,7 +88,11 @@ export class PostroomStack extends Stack {
       sesConfigurationSetName: this.provider.configurationSetName,
     });
 
-    new CfnOutput(this, 'ApiUrl', { value: this.api.restApi.url });
+    new CfnOutput(this, 'ApiUrl', {
+      description:
+        'Base URL of the API (stage prod); GET <ApiUrl>health answers 200 when mail can be accepted',
+      value: this.api.restApi.url,
+    });
     const formOfKey = new Map<string, string>();
     for (const form of config.forms) {
       const key = `FormEndpoint${pascalCase(form.id)}`;
@@ -101,15 +106,35 @@ export class PostroomStack extends Stack {
         value: this.api.formEndpoint(form.id),
       });
     }
-    new CfnOutput(this, 'QueueUrl', { value: this.queueing.mailQueue.queueUrl });
-    new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.queueing.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'QueueUrl', {
+      description: 'SQS mail queue the relay function reads (postroom status --stack)',
+      value: this.queueing.mailQueue.queueUrl,
+    });
+    new CfnOutput(this, 'DeadLetterQueueUrl', {
+      description:
+        'Dead-letter queue: mail that could not be sent, with its reason (postroom dlq list --stack)',
+      value: this.queueing.deadLetterQueue.queueUrl,
+    });
     // `postroom --stack NAME` finds the table and the configuration set through these.
-    new CfnOutput(this, 'TableName', { value: this.store.table.tableName });
+    new CfnOutput(this, 'TableName', {
+      description:
+        'DynamoDB record table: message status, API key hashes, suppression list (postroom keys --stack)',
+      value: this.store.table.tableName,
+    });
     if (this.provider.configurationSetName !== undefined) {
-      new CfnOutput(this, 'SesConfigurationSet', { value: this.provider.configurationSetName });
+      new CfnOutput(this, 'SesConfigurationSet', {
+        description: 'SES configuration set the relay sends through',
+        value: this.provider.configurationSetName,
+      });
     }
-    new CfnOutput(this, 'DashboardUrl', { value: this.monitoring.dashboardUrl });
-    new CfnOutput(this, 'AlarmTopicArn', { value: this.monitoring.alarmTopic.topicArn });
+    new CfnOutput(this, 'DashboardUrl', {
+      description: 'CloudWatch dashboard of the stack',
+      value: this.monitoring.dashboardUrl,
+    });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      description: 'SNS topic every alarm notifies; subscribe your pager or chat to it',
+      value: this.monitoring.alarmTopic.topicArn,
+    });
     if (this.deliveryEvents) {
       new CfnOutput(this, 'DeliveryEventsTopicArn', {
         description: this.deliveryEvents.eventDestination
@@ -143,7 +168,7 @@ function retentionDays(days: number): RetentionDays {
 }
 
 /** Output keys are alphanumeric; form ids are lowercase with dashes: `contact-sales` -> `ContactSales`. */
-function pascalCase(formId: string): string {
+export function pascalCase(formId: string): string {
   return formId.replace(/(?:^|-+)(.?)/g, (_, next: string) => next.toUpperCase());
 }
 
@@ -153,6 +178,11 @@ function pascalCase(formId: string): string {
  */
 export function buildApp(rawConfig: unknown, app: App = new App(), stackProps: StackProps = {}) {
   const config = parseConfig(rawConfig);
+  // The flags a new CDK app gets, unless the app's context (cdk.json, cdk -c) already says otherwise.
+  // Context can only be set before the app has children, so here, before the stack.
+  for (const [flag, value] of Object.entries(FEATURE_FLAGS)) {
+    if (app.node.tryGetContext(flag) === undefined) app.node.setContext(flag, value);
+  }
   const stack = new PostroomStack(app, 'Postroom', {
     description: 'Postroom: serverless email sending (forms and API, queued, relayed once)',
     ...stackProps,

@@ -1,24 +1,23 @@
 import { readFileSync } from 'node:fs';
 import { type PostroomConfig, parseConfig } from '../functions/core/config';
+import { parseConfigFile } from '../functions/core/config-file';
 import { ConfigError } from '../functions/core/errors';
 
-/** Reads the `postroom` context from a cdk.json file. */
+/**
+ * Reads the configuration from a file: a per-environment file holding the configuration itself, or a
+ * cdk.json with it in `context.postroom` (functions/core/config-file.ts).
+ */
 export function readPostroomContext(path: string): unknown {
-  let json: string;
+  let text: string;
   try {
-    json = readFileSync(path, 'utf8');
-  } catch {
-    throw new ConfigError([{ field: path, message: 'cannot be read' }]);
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    throw new ConfigError([
+      { field: path, message: code === 'ENOENT' ? 'does not exist' : `cannot be read (${String(code)})` },
+    ]);
   }
-  let parsed: { context?: { postroom?: unknown } };
-  try {
-    parsed = JSON.parse(json);
-  } catch {
-    throw new ConfigError([{ field: path, message: 'is not valid JSON' }]);
-  }
-  if (parsed.context?.postroom === undefined)
-    throw new ConfigError([{ field: 'postroom', message: `is missing from ${path} (context.postroom)` }]);
-  return parsed.context.postroom;
+  return parseConfigFile(text, path);
 }
 
 /** The `postroom` context as cdk.json ships it: its forms, and whatever else a run overrides. */

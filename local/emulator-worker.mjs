@@ -1,5 +1,6 @@
 // One emulator in its own worker thread, so the emulators' work runs beside the handlers' instead of in
 // turn with them. Plain JavaScript: a worker starts without the TypeScript loader the parent may run under.
+import { createServer } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
 import sesLocal from 'aws-ses-v2-local';
 import dynalite from 'dynalite';
@@ -21,6 +22,17 @@ function count(request) {
   calls[call] = (calls[call] ?? 0) + 1;
 }
 
+/** The error listening on host:port gives now (EADDRINUSE, EACCES...). */
+function listenError(port, host) {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', resolve);
+    probe.listen(port, host, () =>
+      probe.close(() => resolve(new Error(`could not listen on ${host}:${port}`))),
+    );
+  });
+}
+
 function closeServer(server) {
   return new Promise((resolve) => {
     server.close(() => resolve());
@@ -39,6 +51,9 @@ async function start() {
   if (emulator === 'ses') {
     const startSes = typeof sesLocal === 'function' ? sesLocal : sesLocal.default;
     const server = await startSes({ host, port });
+    // Express 5 hands a listen error to the callback the emulator resolves with, so a taken port shows only
+    // as a server that is not listening; binding the port once more tells why.
+    if (!server.listening) throw await listenError(port, host);
     server.on('request', count);
     return { server, stop: () => closeServer(server) };
   }
@@ -66,5 +81,10 @@ start().then(
     });
     parentPort.postMessage({ port: running.server.address().port });
   },
-  (error) => parentPort.postMessage({ error: error instanceof Error ? error.message : String(error) }),
+  (error) =>
+    parentPort.postMessage({
+      error: error instanceof Error ? error.message : String(error),
+      // EADDRINUSE tells the parent which port variable to change.
+      code: typeof error?.code === 'string' ? error.code : undefined,
+    }),
 );

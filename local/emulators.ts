@@ -21,6 +21,31 @@ import type { PostroomConfig } from '../functions/core/config';
 
 export const LOCAL_HOST = '127.0.0.1';
 
+/** The variable that sets each local port (local/main.ts), named when the port is taken. */
+export const PORT_VARIABLE = {
+  api: 'POSTROOM_API_PORT',
+  sqs: 'POSTROOM_SQS_PORT',
+  ses: 'POSTROOM_SES_PORT',
+  dynamodb: 'POSTROOM_DYNAMODB_PORT',
+} as const;
+
+/** A local port is taken, by another program or a Postroom already running. */
+export class PortInUseError extends Error {
+  override readonly name = 'PortInUseError';
+  readonly code = 'EADDRINUSE';
+
+  constructor(
+    readonly variable: string,
+    readonly port: number,
+  ) {
+    super(
+      `Port ${port} on ${LOCAL_HOST} is already in use (another program, or Postroom already running). ` +
+        `Set ${variable} to a free port, e.g. ${variable}=${port + 1} npm start, and give the CLI the same ` +
+        'variable.',
+    );
+  }
+}
+
 export interface EmulatorPorts {
   readonly sqs: number;
   readonly ses: number;
@@ -59,9 +84,10 @@ async function startEmulatorThread(
     // in this thread.
     env: SHARE_ENV,
   });
-  const [started] = (await once(worker, 'message')) as [{ port?: number; error?: string }];
+  const [started] = (await once(worker, 'message')) as [{ port?: number; error?: string; code?: string }];
   if (started.port === undefined) {
     await worker.terminate();
+    if (started.code === 'EADDRINUSE') throw new PortInUseError(PORT_VARIABLE[emulator], port);
     throw new Error(`the ${emulator} emulator did not start: ${started.error ?? 'no port'}`);
   }
   const ask = async <T>(message: string, key: string): Promise<T> => {

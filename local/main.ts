@@ -11,6 +11,7 @@ import {
   readPostroomContext,
 } from './config-file';
 import { functionsFromEnv } from './functions-from-env';
+import { PortInUseError } from './emulators';
 import { startLocalStack } from './stack';
 import { formLines, startOptions, withoutRateLimits } from './start-options';
 import { StateDirInUseError } from './state';
@@ -79,7 +80,11 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof StateDirInUseError)
+  if (
+    error instanceof ConfigError ||
+    error instanceof StateDirInUseError ||
+    error instanceof PortInUseError
+  )
     process.stderr.write(`${error.message}\n`);
   else if (error instanceof Error && 'code' in error && error.code === 'EADDRINUSE') {
     process.stderr.write(

@@ -1,7 +1,9 @@
 import * as z from 'zod/mini';
 import { parseAddress, parseMailbox } from './address';
+import { describeIssue, fieldPath } from './config-messages';
 import { ConfigError } from './errors';
 import { uncarriableText } from './text';
+import { subjectPlaceholderProblems } from './subject-placeholders';
 import { addIssue } from './zod';
 
 /** A single address (`owner@example.com`), checked by the same rules as a visitor's address. */
@@ -372,6 +374,13 @@ function crossFieldRules(value: unknown, ctx: z.core.$RefinementCtx): void {
   const seen = new Set<unknown>();
   if (Array.isArray(config.forms)) {
     config.forms.forEach((form: unknown, index) => {
+      const { subject, maxExtraFields } = (form ?? {}) as { subject?: unknown; maxExtraFields?: unknown };
+      if (typeof subject === 'string') {
+        const extras = isNumber(maxExtraFields) ? maxExtraFields : 10;
+        for (const message of subjectPlaceholderProblems(subject, extras)) {
+          ctx.addIssue({ code: 'custom', path: ['forms', index, 'subject'], message });
+        }
+      }
       const id = typeof form === 'object' && form !== null ? (form as { id?: unknown }).id : undefined;
       if (typeof id !== 'string') return;
       if (seen.has(id))
@@ -447,14 +456,6 @@ export type FormConfig = z.output<typeof formSchema>;
 export type TransportConfig = PostroomConfig['transport'];
 export type CaptchaConfig = z.output<typeof captchaSchema>;
 
-/** Dotted path of a config field, as people write it in cdk.json: `postroom.forms[0].recipients[1]`. */
-function fieldPath(path: ReadonlyArray<PropertyKey>): string {
-  return path.reduce<string>(
-    (acc, key) => (typeof key === 'number' ? `${acc}[${key}]` : `${acc}.${String(key)}`),
-    'postroom',
-  );
-}
-
 /** An SMTP transport without an ehloName greets with the sender's domain. */
 function withEhloName(config: PostroomConfig): PostroomConfig {
   const transport = config.transport;
@@ -471,8 +472,8 @@ export function parseConfig(raw: unknown): PostroomConfig {
   const result = configSchema.safeParse(raw);
   if (result.success) return withEhloName(result.data);
   const problems = result.error.issues.map((issue) => ({
-    field: fieldPath(issue.path),
-    message: issue.message,
+    field: fieldPath(issue.path, raw),
+    message: describeIssue(issue, raw),
   }));
   throw new ConfigError(problems);
 }

@@ -148,7 +148,9 @@ describe('npm start: the local stack as a user runs it', () => {
     children.push(run.child);
 
     expect(await run.exited).toBe(1);
-    expect(run.output()).toContain('postroom.forms[0].recipients[0]: must be a single address, not a list');
+    expect(run.output()).toContain(
+      'postroom.forms["contact"].recipients[0]: must be a single address, not a list',
+    );
   }, 60_000);
 
   it('refuses an unknown POSTROOM_TRANSPORT and names the variable', async () => {

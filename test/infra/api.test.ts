@@ -47,8 +47,18 @@ describe('Construct: Api', { timeout: SYNTH_TIMEOUT_MS }, () => {
     const setting = stage?.Properties.AccessLogSetting;
 
     // Assess
+    // The log group's ARN without the trailing `:*` of its GetAtt Arn, which API Gateway's destination
+    // takes as is (feature flag @aws-cdk/aws-apigateway:logGroupDestinationArnWithoutWildcard).
     expect(setting?.DestinationArn).toEqual({
-      'Fn::GetAtt': [expect.stringMatching(/^ApiAccessLogs/), 'Arn'],
+      'Fn::Join': [
+        '',
+        [
+          'arn:aws:logs:eu-west-1:',
+          { Ref: 'AWS::AccountId' },
+          ':log-group:',
+          { Ref: expect.stringMatching(/^ApiAccessLogs/) },
+        ],
+      ],
     });
     expect(JSON.parse(setting?.Format)).toMatchObject({
       requestId: '$context.requestId',
@@ -135,7 +145,7 @@ describe('Construct: Api', { timeout: SYNTH_TIMEOUT_MS }, () => {
       PolicyDocument: {
         Statement: Match.arrayWith([
           Match.objectLike({
-            Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+            Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
             Resource: Match.objectLike({
               'Fn::Join': [
                 '',

@@ -49,8 +49,8 @@ describe('Construct: MailProvider', { timeout: SYNTH_TIMEOUT_MS }, () => {
         .flatMap((statement) => [statement.Resource].flat());
 
       // Assess
-      expect(JSON.stringify(sesResources.at(-1))).toMatch(
-        /:configuration-set\/",\{"Ref":"MailProviderConfigurationSet[0-9A-F]+"\}/,
+      expect(sesResources.map((resource) => JSON.stringify(resource))).toContainEqual(
+        expect.stringMatching(/:configuration-set\/",\{"Ref":"MailProviderConfigurationSet[0-9A-F]+"\}/),
       );
     });
 
@@ -101,7 +101,7 @@ describe('Construct: MailProvider', { timeout: SYNTH_TIMEOUT_MS }, () => {
       expect(secretStatements).toEqual([
         {
           Effect: 'Allow',
-          Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+          Action: ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue'],
           Resource: expect.anything(),
         },
       ]);

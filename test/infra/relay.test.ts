@@ -41,7 +41,7 @@ describe('Construct: Relay', { timeout: SYNTH_TIMEOUT_MS }, () => {
     expect(tableStatements).toEqual([
       {
         Effect: 'Allow',
-        Action: ['dynamodb:UpdateItem', 'dynamodb:GetItem'],
+        Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
         Resource: { 'Fn::GetAtt': [expect.stringMatching(/^StoreTable/), 'Arn'] },
         Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['job#*', 'msg#*'] } },
       },

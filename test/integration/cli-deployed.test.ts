@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { CreateQueueCommand, GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../../cli/main';
+import { purge, queueDepth } from '../../cli/queues';
 import { ATTRIBUTE } from '../../functions/adapters/queue-attributes';
-import { runCli } from '../../local/cli';
-import { purge, queueDepth } from '../../local/cli-queues';
 import { FIXTURE_CONFIG_FILE } from '../fakes/config';
 import {
   type Peer,
@@ -306,13 +306,18 @@ describe('CLI: postroom commands against a deployed stack (--stack)', () => {
     expect(out).toContain(`alarm: ${DEAD_LETTERS_DESCRIPTION}`);
     expect(out).not.toContain('Other-Alarm');
     expect(out).toMatch(/OK +redrive policy +to deployed-mail-dlq after 5 receives/);
-    expect(out).toContain('2 checks failed.');
+    expect(out).toMatch(
+      /FAIL +placeholders +\d+ example or loopback values: postroom\.sender = no-reply@example\.com; /,
+    );
+    expect(out).toContain('placeholders: replace them with your own addresses');
+    expect(out).toContain('3 checks failed.');
     const report = JSON.parse(json.out) as {
       healthy: boolean;
       findings: Array<{ check: string; status: string }>;
     };
     expect(report.healthy).toBe(false);
     expect(report.findings.filter((f) => f.status === 'fail').map((f) => f.check)).toEqual([
+      'placeholders',
       'ses dkim',
       'alarm',
     ]);
@@ -364,5 +369,8 @@ describe('CLI: postroom commands against a deployed stack (--stack)', () => {
     expect(out).toContain('Checking the local stack.');
     expect(out).toMatch(/SKIP +ses identity +not checked locally \(the emulator has no identities\)/);
     expect(out).toMatch(/SKIP +alarms +no alarms locally/);
+    expect(out).toMatch(
+      /SKIP +placeholders +\d+ example or loopback values?, fine locally \(cdk synth refuses them\)/,
+    );
   });
 });

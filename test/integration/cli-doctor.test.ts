@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { purge } from '../../local/cli-queues';
+import { purge } from '../../cli/queues';
 import { FIXTURE_CONFIG_FILE } from '../fakes/config';
 import { runCliCaptured } from '../support/cli';
 import { startTestStack, type TestStack, testConfig } from '../support/local-stack';

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCliCaptured } from '../support/cli';
 import { startTestStack, type TestStack, testConfig } from '../support/local-stack';
 import { SmtpPeer, smtpTransportFor } from '../support/smtp-peer';
+import { unusedPort } from '../support/unused-port';
 
 describe('CLI: postroom send-test against a running local stack', () => {
   const credentials = { user: 'postroom', password: randomUUID() };
@@ -88,9 +89,12 @@ describe('CLI: postroom send-test against a running local stack', () => {
   });
 
   it('exits 3 when the stack cannot be reached, and 2 without --form', async () => {
-    const unreachable = await cli('send-test', '--form', 'contact', '--api', 'http://127.0.0.1:9');
+    const port = await unusedPort();
+    const unreachable = await cli('send-test', '--form', 'contact', '--api', `http://127.0.0.1:${port}`);
     expect(unreachable.code).toBe(3);
-    expect(unreachable.err).toContain('Could not reach the API');
+    expect(unreachable.err).toMatch(
+      /^Could not reach the API at http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED\)\. Is the local stack running \(npm start\)\? .*POSTROOM_API_PORT .*--api URL/,
+    );
 
     expect((await cli('send-test')).code).toBe(2);
   });

@@ -1,4 +1,4 @@
-import { runCli } from '../../local/cli';
+import { runCli } from '../../cli/main';
 
 /** Runs the `postroom` CLI in process and keeps what it printed. */
 export async function runCliCaptured(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { row } from '../../local/cli-queue-commands';
-import { describeDeadLetter, formatAge, groupByReason, matches, sqsEndpoint } from '../../local/cli-queues';
+import { row } from '../../cli/queue-commands';
+import { describeDeadLetter, formatAge, groupByReason, matches, sqsEndpoint } from '../../cli/queues';
 
 const attribute = (value: string) => ({ DataType: 'String', StringValue: value });
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { senderIdentities } from '../../cli/doctor-aws';
+import { clientOptions } from '../../cli/keys';
+import { resolveTarget, TargetError } from '../../cli/target';
 import { parseConfig } from '../../functions/core/config';
-import { clientOptions } from '../../local/cli';
-import { senderIdentities } from '../../local/cli-doctor-aws';
-import { resolveTarget, TargetError } from '../../local/cli-target';
 import { readPostroomContext } from '../../local/config-file';
 import { FIXTURE_CONFIG_FILE } from '../fakes/config';
 
@@ -52,7 +52,7 @@ describe('CLI: the target of status, dlq, send-test and doctor', () => {
     // Assess
     await expect(failure).rejects.toThrow(TargetError);
     await expect(failure).rejects.toThrow(
-      /Could not reach the queues .* at http:\/\/127\.0\.0\.1:9\. Is the local stack running/,
+      /Could not reach the queues \(SQS\) at http:\/\/127\.0\.0\.1:9 \(ECONNREFUSED\)\. Is the local stack running \(npm start\)\? .*POSTROOM_SQS_PORT .*--sqs-endpoint URL/,
     );
   });
 });

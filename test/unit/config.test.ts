@@ -154,13 +154,17 @@ describe('Core: parseConfig', () => {
   });
 
   it.each([
-    ['a bad recipient', withForm({ recipients: ['owner.example.com'] }), 'postroom.forms[0].recipients[0]'],
+    [
+      'a bad recipient',
+      withForm({ recipients: ['owner.example.com'] }),
+      'postroom.forms["contact"].recipients[0]',
+    ],
     [
       'a second recipient with two @',
       withForm({ recipients: ['owner@example.com', 'a@x.com@y.com'] }),
-      'postroom.forms[0].recipients[1]',
+      'postroom.forms["contact"].recipients[1]',
     ],
-    ['no recipients', withForm({ recipients: [] }), 'postroom.forms[0].recipients'],
+    ['no recipients', withForm({ recipients: [] }), 'postroom.forms["contact"].recipients'],
     [
       'a sender with a comma in its name',
       { ...shippedConfigInput(), sender: 'Evil, <a@x.com>' },
@@ -170,25 +174,25 @@ describe('Core: parseConfig', () => {
     [
       'an allowed origin with a path',
       withForm({ allowedOrigins: ['https://www.example.com/contact'] }),
-      'postroom.forms[0].allowedOrigins[0]',
+      'postroom.forms["contact"].allowedOrigins[0]',
     ],
     [
       'an allowed origin with a trailing slash',
       withForm({ allowedOrigins: ['https://www.example.com', 'https://example.com/'] }),
-      'postroom.forms[0].allowedOrigins[1]',
+      'postroom.forms["contact"].allowedOrigins[1]',
     ],
     [
       'an allowed origin that is not http(s)',
       withForm({ allowedOrigins: ['ftp://example.com'] }),
-      'postroom.forms[0].allowedOrigins[0]',
+      'postroom.forms["contact"].allowedOrigins[0]',
     ],
     [
       'a redirect URL that is not http(s)',
       withForm({ redirectUrl: 'javascript:alert(1)' }),
-      'postroom.forms[0].redirectUrl',
+      'postroom.forms["contact"].redirectUrl',
     ],
-    ['an upper-case form id', withForm({ id: 'Contact' }), 'postroom.forms[0].id'],
-    ['an empty subject', withForm({ subject: '' }), 'postroom.forms[0].subject'],
+    ['an upper-case form id', withForm({ id: 'Contact' }), 'postroom.forms["Contact"].id'],
+    ['an empty subject', withForm({ subject: '' }), 'postroom.forms["contact"].subject'],
     [
       'a claim lease equal to the relay timeout',
       { ...shippedConfigInput(), relay: { timeoutSeconds: 60, claimLeaseSeconds: 60 } },
@@ -280,7 +284,7 @@ describe('Core: parseConfig', () => {
 
   it('rejects an unknown key inside a form and names the form', () => {
     const error = configError(withForm({ cc: ['x@evil.com'] }));
-    expect(error.problems[0]?.field).toBe('postroom.forms[0]');
+    expect(error.problems[0]?.field).toBe('postroom.forms["contact"]');
     expect(error.message).toContain('"cc"');
   });
 

@@ -1,15 +1,13 @@
 import { parseArgs } from 'node:util';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { createDynamoClient } from '../functions/adapters/aws-clients';
-import { DynamoApiKeyStore } from '../functions/adapters/dynamodb-api-keys';
-import { generateApiKey } from '../functions/core/api-keys';
-import { runDoctor } from './cli-doctor';
-import { runQueueCommand } from './cli-queue-commands';
-import { table } from './cli-queues';
-import { DEFAULT_TIMEOUT_SECONDS, runSendTest } from './cli-send-test';
-import { runSuppressionCommand } from './cli-suppression';
-import { resolveTarget, TargetError, type TargetValues } from './cli-target';
-import { LOCAL_HOST, LOCAL_NAMES } from './emulators';
+import { LOCAL_NAMES } from '../local/emulators';
+import type { CliIo } from './command';
+import { runDoctor } from './doctor';
+import { answered } from './errors';
+import { runKeysCommand, withRecordTable } from './keys';
+import { runQueueCommand } from './queue-commands';
+import { DEFAULT_TIMEOUT_SECONDS, runSendTest } from './send-test';
+import { runSuppressionCommand } from './suppression';
+import { networkReason, TargetError } from './target';
 
 const USAGE = `Usage: postroom <command> [--stack NAME] [options]
 
@@ -60,68 +58,12 @@ Keys are stored only as SHA-256 hashes.
 
 Exit codes: 0 done (status: healthy; send-test: sent or delivered; doctor: no check failed); 1 failed, or
 status: dead letters waiting, or send-test: refused, failed or timed out, or doctor: a check failed; 2 usage
-error or refused (a selector is missing, purge without confirmation); 3 the stack cannot be used: the local
-stack is not running, or the --stack does not exist or lacks an output the command needs.
+error or refused (a selector is missing, purge without confirmation); 3 the stack cannot be reached or used:
+the local stack is not running or listens elsewhere (the message names the POSTROOM_*_PORT variable and the
+flag to set), or the --stack does not exist or lacks an output the command needs. doctor still runs every
+check it can and shows each part it could not reach as a FAIL line with its fix; send-test checks that it can
+follow the message before it submits one.
 `;
-
-/**
- * Where the keys live. `--table` without `--endpoint` means a deployed stack's table: the SDK then finds
- * credentials and region the usual way (profile, environment, --region). Anything else is the local stack.
- */
-export function clientOptions(
-  values: { endpoint?: string | undefined; table?: string | undefined; region?: string | undefined },
-  env: NodeJS.ProcessEnv,
-): Parameters<typeof createDynamoClient>[0] {
-  if (values.table !== undefined && values.endpoint === undefined) {
-    return { region: values.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1' };
-  }
-  return {
-    region: values.region ?? 'us-east-1',
-    endpoints: {
-      dynamodb: values.endpoint ?? `http://${LOCAL_HOST}:${env.POSTROOM_DYNAMODB_PORT || '8000'}`,
-    },
-    // The local emulator accepts any credentials.
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  };
-}
-
-/** The key table: the deployed stack's (its TableName output) with --stack, else as clientOptions says. */
-async function keyTable(
-  values: Parameters<typeof clientOptions>[0] & TargetValues,
-  env: NodeJS.ProcessEnv,
-): Promise<{ options: Parameters<typeof createDynamoClient>[0]; table: string; where: string }> {
-  if (values.stack !== undefined) {
-    const target = await resolveTarget(values, env, ['tableName']);
-    return {
-      options: target.aws,
-      table: target.tableName,
-      where: `table ${target.tableName} of ${target.label}. Check your AWS credentials and region.`,
-    };
-  }
-  const options = clientOptions(values, env);
-  return {
-    options,
-    table: values.table ?? LOCAL_NAMES.table,
-    where: options.endpoints?.dynamodb
-      ? `${options.endpoints.dynamodb}. Is the local stack running (npm start)?`
-      : `table ${values.table} in ${options.region}. Check your AWS credentials and region.`,
-  };
-}
-
-export interface CliIo {
-  readonly out: (text: string) => void;
-  readonly err: (text: string) => void;
-  readonly env: NodeJS.ProcessEnv;
-  /** Asks a yes/no question on a terminal. Absent when there is no terminal: purge then needs --yes. */
-  readonly confirm?: ((question: string) => Promise<boolean>) | undefined;
-  /** The clock, for ages. */
-  readonly now?: (() => number) | undefined;
-  /**
-   * Shows how far a long run got, on one line that each call replaces ('' clears it). Present only when
-   * stderr is a terminal, so scripts get clean output.
-   */
-  readonly progress?: ((line: string) => void) | undefined;
-}
 
 /**
  * `postroom keys create|list|revoke`, `status`, `dlq list|redrive|purge`, `send-test`, `doctor`, against the
@@ -169,63 +111,16 @@ async function runCommand(argv: ReadonlyArray<string>, io: CliIo): Promise<numbe
     (values.help ? io.out : io.err)(USAGE);
     return values.help ? 0 : 2;
   }
-  const keys = await keyTable(values, io.env);
-  const dynamodb = createDynamoClient(keys.options);
-  const { where } = keys;
-  const store = new DynamoApiKeyStore(dynamodb, keys.table);
-  try {
-    if (group === 'suppression') {
-      return await runSuppressionCommand(command, rest, { dynamodb, table: keys.table }, values, io, USAGE);
-    }
-    switch (command) {
-      case 'create': {
-        const { key, record } = generateApiKey(new Date(), values.name);
-        await store.create(record);
-        io.out(
-          `Created API key ${record.keyId}${record.name ? ` (${record.name})` : ''}.\n` +
-            'Copy it now: it is stored only as a hash and cannot be shown again.\n\n' +
-            `${key}\n`,
-        );
-        return 0;
-      }
-      case 'list': {
-        const keys = await store.list();
-        if (keys.length === 0) {
-          io.out('No API keys.\n');
-          return 0;
-        }
-        const rows = keys.map((k) => [k.keyId, k.name ?? '-', k.createdAt, k.revoked ? 'revoked' : 'active']);
-        io.out(table([['KEY ID', 'NAME', 'CREATED', 'STATUS'], ...rows]));
-        return 0;
-      }
-      case 'revoke': {
-        const keyId = rest[0];
-        if (keyId === undefined) {
-          io.err(`keys revoke needs a key id.\n\n${USAGE}`);
-          return 2;
-        }
-        if (!(await store.revoke(keyId, new Date().toISOString()))) {
-          io.err(`There is no API key ${keyId}.\n`);
-          return 1;
-        }
-        io.out(`Revoked API key ${keyId}.\n`);
-        return 0;
-      }
-      default:
-        io.err(`Unknown command "keys ${command}".\n\n${USAGE}`);
-        return 2;
-    }
-  } catch (error) {
-    if (error instanceof ConditionalCheckFailedException) {
-      io.err('A key with this hash already exists; run the command again.\n');
+  if (group === 'keys') return runKeysCommand(command, rest, values, io, USAGE);
+  return withRecordTable(values, io.env, async ({ dynamodb, table }) => {
+    try {
+      return await runSuppressionCommand(command, rest, { dynamodb, table }, values, io, USAGE);
+    } catch (error) {
+      if (!answered(error) || (error as Error).name === 'ResourceNotFoundException') throw error;
+      io.err(`The suppression list could not be read (${networkReason(error)}) in table ${table}.\n`);
       return 1;
     }
-    const name = error instanceof Error ? error.name : String(error);
-    io.err(`Could not reach the ${group === 'keys' ? 'keys' : 'suppression list'} (${name}) at ${where}\n`);
-    return 1;
-  } finally {
-    dynamodb.destroy();
-  }
+  });
 }
 
 function parse(argv: ReadonlyArray<string>) {

@@ -1,6 +1,7 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../functions/adapters/sqs-client';
-import type { CliIo } from './cli';
+import type { CliIo } from './command';
+import { answered } from './errors';
 import {
   ageMs,
   type DeadLetter,
@@ -13,8 +14,8 @@ import {
   type RedriveSelector,
   redrive,
   table,
-} from './cli-queues';
-import { resolveTarget, type TargetValues } from './cli-target';
+} from './queues';
+import { resolveTarget, type TargetValues, unreachable } from './target';
 
 /** How many dead letters `status` and `dlq list` read. */
 export const PEEK_LIMIT = 100;
@@ -151,6 +152,7 @@ export async function runQueueCommand(
       }
     }
   } catch (error) {
+    if (!answered(error)) throw unreachable(urls, 'sqs', urls.aws.endpoints?.sqs, error);
     const what = error instanceof Error ? error.name : String(error);
     io.err(`${name} failed (${what}${error instanceof Error ? `: ${error.message}` : ''}).\n`);
     return 1;

@@ -5,9 +5,9 @@ import {
   type SESv2Client,
 } from '@aws-sdk/client-sesv2';
 import type { PostroomConfig } from '../functions/core/config';
-import type { Finding } from './cli-doctor';
-import { answered, describeError } from './cli-errors';
-import type { Target } from './cli-target';
+import type { Finding } from './command';
+import { answered, describeError } from './errors';
+import type { Target } from './target';
 
 /**
  * The doctor's checks of what only a deployed stack has: the SES identity the relay sends as, and the
@@ -135,6 +135,17 @@ export async function checkAlarms(target: Target): Promise<Finding[]> {
       token = page.NextToken;
     } while (token);
   } catch (error) {
+    if (!answered(error)) {
+      return [
+        {
+          check: 'alarms',
+          status: 'fail',
+          detail: `could not reach CloudWatch in ${target.region} (${describeError(error)})`,
+          fix: 'check your AWS credentials and --region (or --cloudwatch-endpoint URL)',
+          unreachable: true,
+        },
+      ];
+    }
     return [
       {
         check: 'alarms',

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { createDynamoClient } from '../functions/adapters/aws-clients';
 import { DynamoMessageStore } from '../functions/adapters/dynamodb-messages';
 import type { MessageStatus, StatusChange } from '../functions/core/messages';
-import type { CliIo } from './cli';
-import { resolveTarget, type TargetValues } from './cli-target';
+import type { CliIo } from './command';
+import { answered } from './errors';
+import { networkReason, reachHint, resolveTarget, type TargetValues } from './target';
 
 export interface SendTestValues extends TargetValues {
   readonly form?: string | undefined;
@@ -44,6 +45,23 @@ export async function runSendTest(values: SendTestValues, io: CliIo, usage: stri
     return code;
   };
 
+  // Follow before submitting: a message sent to a stack whose status cannot then be read would be mail
+  // sent for nothing, and a second run would send another.
+  const dynamodb = createDynamoClient(target.aws);
+  const store = new DynamoMessageStore(dynamodb, target.tableName, 1);
+  try {
+    await store.get(`${marker}-probe`);
+  } catch (error) {
+    dynamodb.destroy();
+    const missing = answered(error) && (error as Error).name === 'ResourceNotFoundException';
+    const text = missing
+      ? `There is no table ${target.tableName} at ${tableAt}: ${local ? 'restart the local stack (npm start).' : 'check --stack and --region.'}`
+      : answered(error)
+        ? `Could not read the message status in ${tableAt} (${networkReason(error)}). ${reachHint(target, 'dynamodb')}`
+        : `Could not reach DynamoDB at ${tableAt} to follow the message (${networkReason(error)}). ${reachHint(target, 'dynamodb')}`;
+    return report({ outcome: 'unreachable', endpoint: tableAt }, 3, `Nothing was sent. ${text}\n`);
+  }
+
   const started = now();
   let response: Response;
   try {
@@ -57,16 +75,17 @@ export async function runSendTest(values: SendTestValues, io: CliIo, usage: stri
       }),
     });
   } catch (error) {
-    const name = error instanceof Error ? error.message : String(error);
+    dynamodb.destroy();
     return report(
       { outcome: 'unreachable', api: apiUrl },
       3,
-      `Could not reach the API at ${apiUrl} (${name}).${local ? ' Is the local stack running (npm start)?' : ''}\n`,
+      `Could not reach the API at ${apiUrl} (${networkReason(error)}). ${reachHint(target, 'api')}\n`,
     );
   }
   const answer = await response.text();
   const id = response.status === 202 ? parseId(answer) : undefined;
   if (id === undefined) {
+    dynamodb.destroy();
     return report(
       { outcome: 'refused', httpStatus: response.status, answer: answer.slice(0, 500) },
       1,
@@ -75,8 +94,6 @@ export async function runSendTest(values: SendTestValues, io: CliIo, usage: stri
   }
   if (!values.json) io.out(`Submitted to form ${formId}: job ${id} (marker ${marker})\n`);
 
-  const dynamodb = createDynamoClient(target.aws);
-  const store = new DynamoMessageStore(dynamodb, target.tableName, 1);
   const deadline = started + timeoutSeconds * 1000;
   try {
     for (;;) {
@@ -84,11 +101,10 @@ export async function runSendTest(values: SendTestValues, io: CliIo, usage: stri
       try {
         record = await store.get(id);
       } catch (error) {
-        const name = error instanceof Error ? error.name : String(error);
         return report(
           { id, outcome: 'unreachable', endpoint: tableAt },
           3,
-          `Could not read the message status (${name}) at ${tableAt}. ${local ? 'Is the local stack running?' : 'Check your AWS credentials.'}\n`,
+          `Could not read the message status (${networkReason(error)}) at ${tableAt}. ${reachHint(target, 'dynamodb')}\n`,
         );
       }
       // The history comes back in time order, and `queued` may land after `sending`: print what is new.

@@ -2,8 +2,8 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoSuppressionList } from '../functions/adapters/dynamodb-suppression';
 import { maskAddress } from '../functions/core/address';
 import { suppressionKey } from '../functions/core/suppression';
-import type { CliIo } from './cli';
-import { table } from './cli-queues';
+import type { CliIo } from './command';
+import { table } from './queues';
 
 /**
  * `postroom suppression list|remove <address>`: the addresses Postroom no longer sends to (hard bounces and

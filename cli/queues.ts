@@ -13,7 +13,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { ATTRIBUTE } from '../functions/adapters/queue-attributes';
 import { maskAddress } from '../functions/core/address';
-import { LOCAL_HOST, LOCAL_NAMES } from './emulators';
+import { LOCAL_HOST, LOCAL_NAMES } from '../local/emulators';
 
 /**
  * `postroom status` and `postroom dlq list|redrive|purge`: the mail queue and its dead-letter queue, read and

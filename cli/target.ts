@@ -1,9 +1,9 @@
 import { CloudFormationClient, DescribeStacksCommand, type Output } from '@aws-sdk/client-cloudformation';
 import type { AwsClientOptions } from '../functions/adapters/aws-clients';
 import { createSqsClient } from '../functions/adapters/sqs-client';
-import { answered } from './cli-errors';
-import { localQueueUrls, sqsEndpoint } from './cli-queues';
-import { LOCAL_HOST, LOCAL_NAMES } from './emulators';
+import { LOCAL_HOST, LOCAL_NAMES } from '../local/emulators';
+import { answered } from './errors';
+import { localQueueUrls, sqsEndpoint } from './queues';
 
 /**
  * What a command operates on: the local stack (npm start) or a deployed stack, found by name through its
@@ -47,6 +47,55 @@ export interface Target extends Partial<Record<TargetResource, string>> {
 /** The target cannot be used: no such stack, an output missing, the local stack not running. Exit 3. */
 export class TargetError extends Error {
   override readonly name = 'TargetError';
+}
+
+/**
+ * The local stack's services as the CLI finds them: the flag that points it elsewhere and the variable it
+ * shares with `npm start` (local/main.ts reads the same names), with the default port.
+ */
+export const LOCAL_SERVICE = {
+  sqs: { name: 'the queues (SQS)', flag: '--sqs-endpoint URL', variable: 'POSTROOM_SQS_PORT', port: 9324 },
+  ses: { name: 'SES', flag: '--ses-endpoint URL', variable: 'POSTROOM_SES_PORT', port: 8005 },
+  dynamodb: { name: 'DynamoDB', flag: '--endpoint URL', variable: 'POSTROOM_DYNAMODB_PORT', port: 8000 },
+  api: { name: 'the API', flag: '--api URL', variable: 'POSTROOM_API_PORT', port: 3000 },
+} as const;
+
+export type LocalService = keyof typeof LOCAL_SERVICE;
+
+/** What an unreachable error says: the socket's code (ECONNREFUSED), else the error's name and message. */
+export function networkReason(error: unknown): string {
+  const code = (error as { code?: unknown })?.code ?? (error as { cause?: { code?: unknown } })?.cause?.code;
+  if (typeof code === 'string') return code;
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+/**
+ * The sentence after "Could not reach X": for the local stack, how to start it and which variable or flag
+ * points the CLI at another port; for a deployed stack, the flags that choose it.
+ */
+export function reachHint(target: Pick<Target, 'kind'>, service: LocalService): string {
+  if (target.kind === 'deployed') {
+    const override = service === 'api' ? '' : ` (or ${LOCAL_SERVICE[service].flag})`;
+    return `Check your AWS credentials, --region and --stack${override}.`;
+  }
+  const { variable, flag, port } = LOCAL_SERVICE[service];
+  return (
+    'Is the local stack running (npm start)? If it listens elsewhere, set ' +
+    `${variable} (default ${port}) as you did for npm start, or pass ${flag}.`
+  );
+}
+
+/** `Could not reach DynamoDB at URL (ECONNREFUSED). Is the local stack running ...` */
+export function unreachable(
+  target: Pick<Target, 'kind'>,
+  service: LocalService,
+  at: string | undefined,
+  error: unknown,
+): TargetError {
+  const where = at === undefined ? '' : ` at ${at}`;
+  return new TargetError(
+    `Could not reach ${LOCAL_SERVICE[service].name}${where} (${networkReason(error)}). ${reachHint(target, service)}`,
+  );
 }
 
 // The local emulators accept any credentials; these never leave the machine.
@@ -102,11 +151,10 @@ async function localTarget(
   try {
     return { ...base, ...(await localQueueUrls(sqs)) };
   } catch (error) {
+    if (!answered(error)) throw unreachable(base, 'sqs', aws.endpoints?.sqs, error);
     const what = error instanceof Error ? error.name : String(error);
     throw new TargetError(
-      answered(error)
-        ? `The local stack has no queue ${LOCAL_NAMES.queue} or ${LOCAL_NAMES.deadLetterQueue} (${what}): restart it (npm start).`
-        : `Could not reach the queues (${what}) at ${aws.endpoints?.sqs}. Is the local stack running (npm start)?`,
+      `The local stack has no queue ${LOCAL_NAMES.queue} or ${LOCAL_NAMES.deadLetterQueue} (${what}): restart it (npm start).`,
     );
   } finally {
     sqs.destroy();
