@@ -6,7 +6,7 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { GuardStore } from '../core/guards';
+import type { GuardStore } from '../core/ports';
 
 /**
  * Rate-limit counters and duplicate fingerprints, in the same table as the claims. Keys start with

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { HttpError } from './errors';
-import type { GuardStore } from './guards';
 import type { HttpRequest } from './http';
+import type { GuardStore } from './ports';
 import { KEY_PREFIX } from './table-keys';
 
 /**

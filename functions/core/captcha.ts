@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import type { CaptchaConfig, FormConfig } from './config';
 import { HttpError, ServiceUnavailableError } from './errors';
 import type { SubmittedFields } from './form-body';
-import type { GuardStore } from './guards';
-import type { Log } from './ports';
+import type { GuardStore, Log } from './ports';
 
 /**
  * Server-side captcha verification for Cloudflare Turnstile, hCaptcha and reCAPTCHA v2/v3. All three

@@ -2,8 +2,8 @@ import * as z from 'zod/mini';
 import { parseAddress, parseMailbox } from './address';
 import { describeIssue, fieldPath } from './config-messages';
 import { ConfigError } from './errors';
-import { uncarriableText } from './text';
 import { subjectPlaceholderProblems } from './subject-placeholders';
+import { uncarriableText } from './text';
 import { addIssue } from './zod';
 
 /** A single address (`owner@example.com`), checked by the same rules as a visitor's address. */

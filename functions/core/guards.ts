@@ -2,31 +2,12 @@ import { hash } from 'node:crypto';
 import type { FormConfig } from './config';
 import { HttpError, ValidationError } from './errors';
 import type { FormSubmission } from './form-submission';
+import type { GuardStore } from './ports';
 
 /**
  * The guards a public form runs besides validation: per-IP and per-form rate limits, content rules and
- * duplicate suppression. Their state (counters, fingerprints) lives in the table, behind GuardStore.
+ * duplicate suppression. Their state (counters, fingerprints) lives in the table, behind GuardStore (ports.ts).
  */
-export interface GuardStore {
-  /**
-   * Adds `by` (default 1; -1 takes a count back) to a counter and returns the new count; the counter
-   * disappears at `expiresAtSeconds`.
-   */
-  increment(key: string, expiresAtSeconds: number, by?: number): Promise<number>;
-  /**
-   * Stores `value` under `key` unless an unexpired value is already there; returns the value already
-   * stored, or undefined when this call stored it. (DynamoDB deletes expired items up to days late, so
-   * expiry is checked on read, not left to TTL.)
-   */
-  remember(
-    key: string,
-    value: string,
-    nowSeconds: number,
-    expiresAtSeconds: number,
-  ): Promise<string | undefined>;
-  /** Removes a key stored by remember, when what it recorded did not happen after all. */
-  forget(key: string): Promise<void>;
-}
 
 export class TooManyRequestsError extends HttpError {
   constructor(retryAfterSeconds: number) {

@@ -135,3 +135,28 @@ export function withLogAttributes(log: Log, attributes: Record<string, unknown>)
     error: (message, extra) => log.error(message, { ...attributes, ...extra }),
   };
 }
+
+/**
+ * The form guards' and API key checks' counters and one-time records (rate limits, duplicates, captcha tokens),
+ * in the table on AWS.
+ */
+export interface GuardStore {
+  /**
+   * Adds `by` (default 1; -1 takes a count back) to a counter and returns the new count; the counter
+   * disappears at `expiresAtSeconds`.
+   */
+  increment(key: string, expiresAtSeconds: number, by?: number): Promise<number>;
+  /**
+   * Stores `value` under `key` unless an unexpired value is already there; returns the value already
+   * stored, or undefined when this call stored it. (DynamoDB deletes expired items up to days late, so
+   * expiry is checked on read, not left to TTL.)
+   */
+  remember(
+    key: string,
+    value: string,
+    nowSeconds: number,
+    expiresAtSeconds: number,
+  ): Promise<string | undefined>;
+  /** Removes a key stored by remember, when what it recorded did not happen after all. */
+  forget(key: string): Promise<void>;
+}

@@ -21,14 +21,13 @@ import {
   duplicateKey,
   enforceRateLimits,
   findBlockedWord,
-  type GuardStore,
   refundRateLimits,
 } from './guards';
 import { type HttpRequest, type HttpResponse, jsonResponse, problemResponse } from './http';
 import { MAX_MAIL_JOB_BYTES, mailJobBytes } from './mail-job';
 import { type MessageStore, recordStatus } from './messages';
 import { METRIC, type Metrics, rejectionReason, type SpamGuard } from './metrics';
-import type { BlobStore, Clock, Log, MailQueue } from './ports';
+import type { BlobStore, Clock, GuardStore, Log, MailQueue } from './ports';
 import type { SuppressionList } from './suppression';
 
 export interface SubmitFormDeps {

@@ -1,6 +1,5 @@
 import { type ApiKeyRecord, type ApiKeyStore, hashApiKey } from '../../functions/core/api-keys';
 import { BlobNotFoundError } from '../../functions/core/errors';
-import type { GuardStore } from '../../functions/core/guards';
 import type { MailJob } from '../../functions/core/mail-job';
 import {
   inTimeOrder,
@@ -17,6 +16,7 @@ import type {
   ClaimResult,
   ClaimStore,
   Clock,
+  GuardStore,
   Log,
   MailQueue,
   OutboundMail,

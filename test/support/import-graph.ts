@@ -6,7 +6,8 @@ import path from 'node:path';
  * still two modules that cannot be understood apart), and the cycles in it.
  */
 
-const IMPORT = /(?:import|export)\s[^'"]*?from\s*(['"])(\.{1,2}\/[^'"]+)\1|import\s*\(\s*(['"])(\.{1,2}\/[^'"]+)\3/g;
+const IMPORT =
+  /(?:import|export)\s[^'"]*?from\s*(['"])(\.{1,2}\/[^'"]+)\1|import\s*\(\s*(['"])(\.{1,2}\/[^'"]+)\3/g;
 
 /** The files `source` (at `file`) imports by a relative path that resolves to a TypeScript module. */
 export function relativeImports(file: string, source: string): string[] {
