@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildSync, type Metafile } from 'esbuild';
-import { parseConfig } from '../functions/core/config';
+import { parseConfig } from '../functions/core/config/config';
 import { bundleFunction, type FunctionEntry, functionBuildOptions } from '../infra/bundling';
 import { REPO_ROOT } from '../infra/paths';
 import { readPostroomContext } from '../local/config-file';

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { buildSync } from 'esbuild';
-import { type MailJob, serializeMailJob } from '../functions/core/mail-job';
+import { type MailJob, serializeMailJob } from '../functions/core/mail/mail-job';
 import type { Metrics } from '../functions/core/metrics';
 import type { Log, MailQueue } from '../functions/core/ports';
 import { createSendHandler } from '../functions/send/app';

@@ -1,5 +1,5 @@
 import { type RelayWorkers, startStackWithRelayProcess } from '../chaos/worker-process';
-import { type PostroomConfig, parseConfig } from '../functions/core/config';
+import { type PostroomConfig, parseConfig } from '../functions/core/config/config';
 import { contextWithoutRateLimits } from '../local/config-file';
 import { type BenchSection, percentile, sleep, waitFor } from './section';
 

@@ -25,7 +25,7 @@ export interface FaultPeer {
   stop(): Promise<void>;
 }
 
-// composeMail writes the job id in this header (functions/core/mime.ts); a UUID is never folded.
+// composeMail writes the job id in this header (functions/core/mail/mime.ts); a UUID is never folded.
 const JOB_ID_HEADER = /^x-postroom-job-id:[ \t]*([^\r\n]+)/im;
 
 /** The job id in a raw message's header section. */

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { queueDepth } from '../cli/queues';
 import { ATTRIBUTE } from '../functions/adapters/queue-attributes';
-import { parseConfig } from '../functions/core/config';
+import { parseConfig } from '../functions/core/config/config';
 import type { Log } from '../functions/core/ports';
 import { contextWithoutRateLimits } from '../local/config-file';
 import { startLocalStack } from '../local/stack';

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { parseConfig } from '../functions/core/config';
+import { parseConfig } from '../functions/core/config/config';
 import type { Log } from '../functions/core/ports';
 import { RELAY_WORKER_ENV, type RelayWorkerSettings, WINDOW_LOG } from '../local/relay-worker';
 import { type LocalStack, startLocalStack } from '../local/stack';

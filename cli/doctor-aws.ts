@@ -4,7 +4,7 @@ import {
   type GetEmailIdentityCommandOutput,
   type SESv2Client,
 } from '@aws-sdk/client-sesv2';
-import type { PostroomConfig } from '../functions/core/config';
+import type { PostroomConfig } from '../functions/core/config/config';
 import type { Finding } from './command';
 import { answered, describeError } from './errors';
 import type { Target } from './target';

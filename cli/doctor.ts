@@ -2,8 +2,8 @@ import { GetAccountCommand, type GetAccountCommandOutput } from '@aws-sdk/client
 import { GetQueueAttributesCommand, type GetQueueAttributesCommandOutput } from '@aws-sdk/client-sqs';
 import { createSesClient } from '../functions/adapters/ses-client';
 import { createSqsClient } from '../functions/adapters/sqs-client';
-import type { PostroomConfig } from '../functions/core/config';
-import { findPlaceholders } from '../functions/core/placeholders';
+import type { PostroomConfig } from '../functions/core/config/config';
+import { findPlaceholders } from '../functions/core/config/placeholders';
 import { localConfig, readPostroomContext } from '../local/config-file';
 import { LOCAL_NAMES } from '../local/emulators';
 import type { CliIo, Finding } from './command';
@@ -123,7 +123,7 @@ export async function runDoctor(values: DoctorValues, io: CliIo): Promise<number
 }
 
 /**
- * Example addresses and loopback origins (functions/core/placeholders.ts): what `npm start` ships with, and
+ * Example addresses and loopback origins (functions/core/config/placeholders.ts): what `npm start` ships with, and
  * what `cdk synth` refuses. Locally they are expected; on a deployed stack they mean mail to nobody.
  */
 function placeholderFinding(config: PostroomConfig, target: Target): Finding {

@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDynamoClient } from '../functions/adapters/aws-clients';
 import { DynamoApiKeyStore } from '../functions/adapters/dynamodb-api-keys';
-import { generateApiKey } from '../functions/core/api-keys';
+import { generateApiKey } from '../functions/core/api/api-keys';
 import { LOCAL_HOST, LOCAL_NAMES } from '../local/emulators';
 import type { CliIo } from './command';
 import { answered } from './errors';

@@ -12,7 +12,7 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { ATTRIBUTE } from '../functions/adapters/queue-attributes';
-import { maskAddress } from '../functions/core/address';
+import { maskAddress } from '../functions/core/mail/address';
 import { LOCAL_HOST, LOCAL_NAMES } from '../local/emulators';
 
 /**

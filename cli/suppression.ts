@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoSuppressionList } from '../functions/adapters/dynamodb-suppression';
-import { maskAddress } from '../functions/core/address';
-import { suppressionKey } from '../functions/core/suppression';
+import { suppressionKey } from '../functions/core/events/suppression';
+import { maskAddress } from '../functions/core/mail/address';
 import type { CliIo } from './command';
 import { table } from './queues';
 

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { type PostroomConfig, parseConfig } from '../functions/core/config';
-import { parseConfigFile } from '../functions/core/config-file';
+import { type PostroomConfig, parseConfig } from '../functions/core/config/config';
+import { parseConfigFile } from '../functions/core/config/config-file';
+import { findPlaceholders } from '../functions/core/config/placeholders';
 import { ConfigError } from '../functions/core/errors';
-import { findPlaceholders } from '../functions/core/placeholders';
 import { buildApp } from './postroom-stack';
 import { placeholderReport, synthSummary } from './synth-summary';
 

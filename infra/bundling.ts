@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type BuildOptions, type BuildResult, buildSync } from 'esbuild';
 import { CONFIG_FILE } from '../functions/adapters/function-env';
-import type { PostroomConfig } from '../functions/core/config';
+import type { PostroomConfig } from '../functions/core/config/config';
 import { REPO_ROOT } from './paths';
 
 /** A folder under `functions/` whose `index.ts` exports `handler`. */

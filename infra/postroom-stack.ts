@@ -1,7 +1,7 @@
 import { App, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { type PostroomConfig, parseConfig } from '../functions/core/config';
+import { type PostroomConfig, parseConfig } from '../functions/core/config/config';
 import { Api } from './constructs/api';
 import { Attachments } from './constructs/attachments';
 import { DeliveryEvents } from './constructs/delivery-events';

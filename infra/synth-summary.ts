@@ -1,5 +1,5 @@
-import type { PostroomConfig } from '../functions/core/config';
-import type { Placeholder } from '../functions/core/placeholders';
+import type { PostroomConfig } from '../functions/core/config/config';
+import type { Placeholder } from '../functions/core/config/placeholders';
 import { pascalCase } from './postroom-stack';
 
 /**

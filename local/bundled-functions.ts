@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyResult, SNSEvent, SQSBatchResponse } from 'aws-lambda';
-import type { PostroomConfig } from '../functions/core/config';
+import type { PostroomConfig } from '../functions/core/config/config';
 import type { Log } from '../functions/core/ports';
 import type { ApiHandler } from './api-server';
 import type { LocalResources } from './emulators';

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { type PostroomConfig, parseConfig } from '../functions/core/config';
-import { parseConfigFile } from '../functions/core/config-file';
+import { type PostroomConfig, parseConfig } from '../functions/core/config/config';
+import { parseConfigFile } from '../functions/core/config/config-file';
 import { ConfigError } from '../functions/core/errors';
 
 /**
  * Reads the configuration from a file: a per-environment file holding the configuration itself, or a
- * cdk.json with it in `context.postroom` (functions/core/config-file.ts).
+ * cdk.json with it in `context.postroom` (functions/core/config/config-file.ts).
  */
 export function readPostroomContext(path: string): unknown {
   let text: string;

@@ -1,4 +1,4 @@
-import type { FormConfig, PostroomConfig } from '../functions/core/config';
+import type { FormConfig, PostroomConfig } from '../functions/core/config/config';
 import { escapeHtml } from '../functions/core/http';
 
 /** The form the demo page posts to, and what the local stack allows it on top of the configuration. */

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, type S3Client } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { PostroomConfig } from '../functions/core/config';
+import type { PostroomConfig } from '../functions/core/config/config';
 
 /**
  * The AWS services Postroom uses, emulated on this machine and bound to loopback only: fauxqs (SQS, and

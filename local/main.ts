@@ -10,8 +10,8 @@ import {
   portFromEnv,
   readPostroomContext,
 } from './config-file';
-import { functionsFromEnv } from './functions-from-env';
 import { PortInUseError } from './emulators';
+import { functionsFromEnv } from './functions-from-env';
 import { startLocalStack } from './stack';
 import { formLines, startOptions, withoutRateLimits } from './start-options';
 import { StateDirInUseError } from './state';
@@ -80,11 +80,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (
-    error instanceof ConfigError ||
-    error instanceof StateDirInUseError ||
-    error instanceof PortInUseError
-  )
+  if (error instanceof ConfigError || error instanceof StateDirInUseError || error instanceof PortInUseError)
     process.stderr.write(`${error.message}\n`);
   else if (error instanceof Error && 'code' in error && error.code === 'EADDRINUSE') {
     process.stderr.write(

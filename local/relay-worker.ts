@@ -6,7 +6,7 @@ import { createLogger } from '../functions/adapters/powertools-log';
 import { createS3Client, S3BlobStore } from '../functions/adapters/s3-blobs';
 import { createSqsClient } from '../functions/adapters/sqs-client';
 import { createMailTransport } from '../functions/adapters/transport';
-import { parseConfig } from '../functions/core/config';
+import { parseConfig } from '../functions/core/config/config';
 import { noMetrics } from '../functions/core/metrics';
 import { type ClaimStore, type Log, systemClock, type Transport } from '../functions/core/ports';
 import type { LocalResources } from './emulators';

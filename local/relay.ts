@@ -1,7 +1,7 @@
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { relayQueueOnFirstUse } from '../functions/adapters/relay-queue';
-import type { RelayDeps } from '../functions/core/relay';
-import { pacerForRate } from '../functions/core/send-pacer';
+import type { RelayDeps } from '../functions/core/relay/relay';
+import { pacerForRate } from '../functions/core/relay/send-pacer';
 import { createRelayHandler } from '../functions/relay/app';
 import type { LocalResources } from './emulators';
 import { startEventSource } from './event-source';

@@ -1,7 +1,7 @@
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SNSEvent } from 'aws-lambda';
-import { CORRELATION_ID_TAG, JOB_ID_TAG } from '../functions/core/message-tags';
+import { CORRELATION_ID_TAG, JOB_ID_TAG } from '../functions/core/mail/message-tags';
 import type { Log, OutboundMail } from '../functions/core/ports';
 import { LOCAL_HOST } from './emulators';
 import { LocalSesEvents } from './ses-events';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SNSEvent } from 'aws-lambda';
 import { errorName } from '../functions/core/errors';
-import { providerTags } from '../functions/core/message-tags';
+import { providerTags } from '../functions/core/mail/message-tags';
 import type { Log, OutboundMail, Transport } from '../functions/core/ports';
 
 /**

@@ -11,8 +11,8 @@ import { createS3Client, S3BlobStore } from '../functions/adapters/s3-blobs';
 import { createSqsClient } from '../functions/adapters/sqs-client';
 import { SqsMailQueue } from '../functions/adapters/sqs-queue';
 import { createMailTransport } from '../functions/adapters/transport';
-import { hashApiKey } from '../functions/core/api-keys';
-import type { PostroomConfig } from '../functions/core/config';
+import { hashApiKey } from '../functions/core/api/api-keys';
+import type { PostroomConfig } from '../functions/core/config/config';
 import { type Metrics, noMetrics } from '../functions/core/metrics';
 import { type Clock, type Log, systemClock, type Transport } from '../functions/core/ports';
 import { createEventsHandler } from '../functions/events/app';
@@ -197,7 +197,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     // The bundled send function reads the configuration built into its bundle: the demo's additions are
     // this process's, so with bundles the demo form keeps the configured origins only.
-    send = bundled ? (event, context) => bundled.send(event, context) : (event, context) => handler(event, context);
+    send = bundled
+      ? (event, context) => bundled.send(event, context)
+      : (event, context) => handler(event, context);
 
     return {
       apiUrl: api.url,

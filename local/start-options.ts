@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { FormConfig, PostroomConfig } from '../functions/core/config';
+import type { FormConfig, PostroomConfig } from '../functions/core/config/config';
 import { ConfigError } from '../functions/core/errors';
 import type { DemoForm } from './demo-page';
 

@@ -67,7 +67,7 @@ const guards = [KEY_PREFIX.dup, KEY_PREFIX.captcha, KEY_PREFIX.idem];
 export const FUNCTION_CALLS: Readonly<Record<FunctionName, ReadonlyArray<AwsCall>>> = {
   send: [
     ...PLATFORM_CALLS,
-    // Rate-limit and autoresponse counters (core/guards.ts, failed API authentications in core/api-keys.ts).
+    // Rate-limit and autoresponse counters (core/forms/guards.ts, failed API authentications in core/api/api-keys.ts).
     {
       site: 'DynamoGuardStore.increment',
       command: 'UpdateItemCommand',

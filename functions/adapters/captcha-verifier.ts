@@ -1,4 +1,8 @@
-import { CaptchaUnavailableError, type CaptchaVerification, type CaptchaVerifier } from '../core/captcha';
+import {
+  CaptchaUnavailableError,
+  type CaptchaVerification,
+  type CaptchaVerifier,
+} from '../core/forms/captcha';
 
 /** The siteverify call over HTTPS, bounded by the form's timeout. */
 export const httpCaptchaVerifier: CaptchaVerifier = {

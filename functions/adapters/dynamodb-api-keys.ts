@@ -6,7 +6,7 @@ import {
   ScanCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import { type ApiKeyAdmin, type ApiKeyRecord, apiKeyItemKey } from '../core/api-keys';
+import { type ApiKeyAdmin, type ApiKeyRecord, apiKeyItemKey } from '../core/api/api-keys';
 import { KEY_PREFIX } from '../core/table-keys';
 
 /**

@@ -11,7 +11,7 @@ import {
   type SuppressionList,
   type SuppressionReason,
   suppressionKey,
-} from '../core/suppression';
+} from '../core/events/suppression';
 import { KEY_PREFIX } from '../core/table-keys';
 
 /**

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { PostroomConfig } from '../core/config';
+import type { PostroomConfig } from '../core/config/config';
 import { ConfigError } from '../core/errors';
 
 /**

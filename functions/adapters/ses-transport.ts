@@ -1,5 +1,5 @@
 import { type SESv2Client, SendEmailCommand } from '@aws-sdk/client-sesv2';
-import { providerTags } from '../core/message-tags';
+import { providerTags } from '../core/mail/message-tags';
 import type { OutboundMail, Transport } from '../core/ports';
 
 /**

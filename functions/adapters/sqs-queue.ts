@@ -4,8 +4,8 @@ import {
   SendMessageCommand,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import type { MailJob } from '../core/mail-job';
-import { MAX_MAIL_JOB_BYTES, serializeMailJob } from '../core/mail-job';
+import type { MailJob } from '../core/mail/mail-job';
+import { MAX_MAIL_JOB_BYTES, serializeMailJob } from '../core/mail/mail-job';
 import type { MailQueue, RelayQueue } from '../core/ports';
 import { ATTRIBUTE } from './queue-attributes';
 

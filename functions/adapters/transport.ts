@@ -1,4 +1,4 @@
-import type { TransportConfig } from '../core/config';
+import type { TransportConfig } from '../core/config/config';
 import type { Transport } from '../core/ports';
 import type { AwsClientOptions } from './aws-clients';
 import { tracedTransport } from './xray-tracer';

@@ -1,4 +1,4 @@
-import type { MailJob } from './mail-job';
+import type { MailJob } from './mail/mail-job';
 
 /**
  * The ports through which core code reaches the outside. Adapters implement them against AWS or the
@@ -63,7 +63,7 @@ export interface Transport {
   close?(): Promise<void>;
 }
 
-/** Recipients an earlier attempt settled, as recipientKey values (core/relay): they are not sent to again. */
+/** Recipients an earlier attempt settled, as recipientKey values (core/relay/relay): they are not sent to again. */
 export interface SettledRecipients {
   /** The provider took the mail for these. */
   readonly delivered: ReadonlyArray<string>;

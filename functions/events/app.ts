@@ -1,6 +1,6 @@
 import middy from '@middy/core';
 import type { SNSEvent } from 'aws-lambda';
-import { type DeliveryEventDeps, handleDeliveryNotifications } from '../core/delivery-events';
+import { type DeliveryEventDeps, handleDeliveryNotifications } from '../core/events/delivery-events';
 
 /**
  * The events function: SES event notifications arrive through the configuration set's SNS topic, one JSON

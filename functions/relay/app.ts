@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { ATTRIBUTE } from '../adapters/queue-attributes';
-import { type RelayDeps, type RelayRecord, relayBatch } from '../core/relay';
+import { type RelayDeps, type RelayRecord, relayBatch } from '../core/relay/relay';
 
 /**
  * The relay function: an SQS batch in, partial batch failures out. Only records that may be retried are

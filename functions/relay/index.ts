@@ -12,7 +12,7 @@ import { readSecretString } from '../adapters/secrets';
 import { createMailTransport } from '../adapters/transport';
 import { SERVICE } from '../core/metrics';
 import { systemClock } from '../core/ports';
-import { pacerForRate } from '../core/send-pacer';
+import { pacerForRate } from '../core/relay/send-pacer';
 import { createRelayHandler } from './app';
 
 // Cold start: read the configuration validated at synth, read the SMTP password from Secrets Manager when

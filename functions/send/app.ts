@@ -1,11 +1,11 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { toHttpRequest, toProxyResult } from '../adapters/lambda-http';
+import { getMessage, type SendApiDeps, sendBatch, sendMessage } from '../core/api/send-api';
 import { errorName, HttpError, MethodNotAllowedError, NotFoundError } from '../core/errors';
+import { checkHealth, preflightForm, submitForm } from '../core/forms/submit-form';
 import { problemResponse } from '../core/http';
 import type { Log } from '../core/ports';
-import { getMessage, type SendApiDeps, sendBatch, sendMessage } from '../core/send-api';
-import { checkHealth, preflightForm, submitForm } from '../core/submit-form';
 
 /**
  * The API function: `POST|OPTIONS /v1/forms/{formId}`, `POST /v1/send`, `POST /v1/send/batch`,

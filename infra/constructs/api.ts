@@ -14,7 +14,7 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { PostroomConfig } from '../../functions/core/config';
+import type { PostroomConfig } from '../../functions/core/config/config';
 import {
   SEND_DELETE_KEY_PREFIXES,
   SEND_KEY_PREFIXES,
@@ -206,7 +206,7 @@ export class Api extends Construct {
       this.restApi.root.addResource('health').addMethod('GET', integration),
     ];
     // The transactional API: every method checks `Authorization: Bearer <api key>` in the function itself
-    // (functions/core/api-keys.ts), against hashes in the table, and rate-limits failed attempts per IP.
+    // (functions/core/api/api-keys.ts), against hashes in the table, and rate-limits failed attempts per IP.
     const v1 = this.restApi.root.getResource('v1') ?? this.restApi.root.addResource('v1');
     const sendResource = v1.addResource('send');
     const keyedMethods = [

@@ -3,7 +3,7 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { BlockPublicAccess, Bucket, BucketEncryption, type CfnBucket } from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
-import { ATTACHMENT_KEY_PREFIX } from '../../functions/core/attachments';
+import { ATTACHMENT_KEY_PREFIX } from '../../functions/core/mail/attachments';
 
 export interface AttachmentsProps {
   /**

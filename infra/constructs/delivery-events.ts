@@ -12,7 +12,7 @@ import {
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { LambdaSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Construct } from 'constructs';
-import type { PostroomConfig } from '../../functions/core/config';
+import type { PostroomConfig } from '../../functions/core/config/config';
 import { EVENTS_PUT_KEY_PREFIXES, EVENTS_UPDATE_KEY_PREFIXES } from '../../functions/core/table-keys';
 import { MailFunction } from './mail-function';
 import type { MailProvider } from './mail-provider';

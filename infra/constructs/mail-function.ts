@@ -5,7 +5,7 @@ import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Code, Function as LambdaFunction, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import type { PostroomConfig } from '../../functions/core/config';
+import type { PostroomConfig } from '../../functions/core/config/config';
 import { bundleFunction, type FunctionEntry, HANDLER } from '../bundling';
 import { REPO_ROOT } from '../paths';
 

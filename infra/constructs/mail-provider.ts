@@ -3,7 +3,7 @@ import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { ConfigurationSet, EmailIdentity, type IConfigurationSet, Identity } from 'aws-cdk-lib/aws-ses';
 import { Construct } from 'constructs';
-import type { PostroomConfig } from '../../functions/core/config';
+import type { PostroomConfig } from '../../functions/core/config/config';
 import { ConfigError } from '../../functions/core/errors';
 
 export interface MailProviderProps {

@@ -21,7 +21,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { PostroomConfig } from '../../functions/core/config';
+import type { PostroomConfig } from '../../functions/core/config/config';
 import {
   DURATION_METRIC,
   type DurationMetricName,

@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { MAX_MAIL_JOB_BYTES } from '../../functions/core/mail-job';
+import { MAX_MAIL_JOB_BYTES } from '../../functions/core/mail/mail-job';
 
 export interface QueueingProps {
   /** Receives before SQS moves a mail job to the dead-letter queue (`queue.maxReceiveCount`). */

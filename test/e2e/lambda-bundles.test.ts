@@ -5,7 +5,7 @@ import path from 'node:path';
 import { buildSync } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONFIG_FILE } from '../../functions/adapters/function-env';
-import { type PostroomConfig, parseConfig } from '../../functions/core/config';
+import { type PostroomConfig, parseConfig } from '../../functions/core/config/config';
 import { functionBuildOptions } from '../../infra/bundling';
 import { functionEnvironment } from '../../local/bundled-functions';
 import { contextWithoutRateLimits } from '../../local/config-file';

@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url';
-import { type PostroomConfig, parseConfig } from '../../functions/core/config';
-import type { FormSubmission } from '../../functions/core/form-submission';
-import { buildFormMailJob, validateSubmission } from '../../functions/core/form-submission';
-import type { MailJob } from '../../functions/core/mail-job';
+import { type PostroomConfig, parseConfig } from '../../functions/core/config/config';
+import type { FormSubmission } from '../../functions/core/forms/form-submission';
+import { buildFormMailJob, validateSubmission } from '../../functions/core/forms/form-submission';
+import type { MailJob } from '../../functions/core/mail/mail-job';
 import { readPostroomContext } from '../../local/config-file';
 
 /**

@@ -1,6 +1,11 @@
-import { type ApiKeyRecord, type ApiKeyStore, hashApiKey } from '../../functions/core/api-keys';
+import { type ApiKeyRecord, type ApiKeyStore, hashApiKey } from '../../functions/core/api/api-keys';
 import { BlobNotFoundError } from '../../functions/core/errors';
-import type { MailJob } from '../../functions/core/mail-job';
+import {
+  type SuppressionEntry,
+  type SuppressionList,
+  suppressionKey,
+} from '../../functions/core/events/suppression';
+import type { MailJob } from '../../functions/core/mail/mail-job';
 import {
   inTimeOrder,
   isOutcome,
@@ -24,11 +29,6 @@ import type {
   SettledRecipients,
   Transport,
 } from '../../functions/core/ports';
-import {
-  type SuppressionEntry,
-  type SuppressionList,
-  suppressionKey,
-} from '../../functions/core/suppression';
 
 /**
  * Small in-memory implementations of the ports in functions/core/ports.ts. They keep what was done to

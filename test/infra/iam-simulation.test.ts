@@ -5,7 +5,7 @@ import {
   FUNCTION_CALLS,
   type FunctionName,
 } from '../../functions/adapters/aws-calls';
-import { type PostroomConfig, parseConfig } from '../../functions/core/config';
+import { type PostroomConfig, parseConfig } from '../../functions/core/config/config';
 import { KEY_PREFIX } from '../../functions/core/table-keys';
 import {
   type Decision,

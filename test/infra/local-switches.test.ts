@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Template } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../functions/core/config';
+import { parseConfig } from '../../functions/core/config/config';
 import { defaultConfig, SYNTH_TIMEOUT_MS, synthesize } from './stack-fixture';
 
 /**

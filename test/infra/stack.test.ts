@@ -3,7 +3,7 @@ import path from 'node:path';
 import { App, type Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../functions/core/config';
+import { parseConfig } from '../../functions/core/config/config';
 import { buildApp, PostroomStack } from '../../infra/postroom-stack';
 
 /** Values unlike the schema's defaults, so each test proves the configuration reaches the resource. */

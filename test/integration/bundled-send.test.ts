@@ -5,7 +5,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../functions/core/config';
+import { parseConfig } from '../../functions/core/config/config';
 import { bundleFunction } from '../../infra/bundling';
 import { contextWithoutRateLimits } from '../../local/config-file';
 import { FIXTURE_CONFIG_FILE } from '../fakes/config';

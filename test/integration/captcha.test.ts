@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CAPTCHA_TOKEN_FIELD } from '../../functions/core/captcha';
+import { CAPTCHA_TOKEN_FIELD } from '../../functions/core/forms/captcha';
 import { CaptchaProvider } from '../support/captcha-provider';
 import { eventually, startTestStack, type TestStack, testConfig } from '../support/local-stack';
 

@@ -7,7 +7,7 @@ import { type FaultSmtpPeer, startFaultSmtp } from '../../chaos/fault-smtp';
 import { SesTransport } from '../../functions/adapters/ses-transport';
 import { SmtpTransport } from '../../functions/adapters/smtp-transport';
 import type { OutboundMail } from '../../functions/core/ports';
-import { classifySendError } from '../../functions/core/send-errors';
+import { classifySendError } from '../../functions/core/relay/send-errors';
 
 function mail(to = 'jane@example.org'): OutboundMail {
   const jobId = randomUUID();

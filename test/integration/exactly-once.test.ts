@@ -3,9 +3,9 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoClaimStore } from '../../functions/adapters/dynamodb-claims';
 import { ATTRIBUTE } from '../../functions/adapters/queue-attributes';
-import type { PostroomConfig } from '../../functions/core/config';
-import { buildFormMailJob, validateSubmission } from '../../functions/core/form-submission';
-import { serializeMailJob } from '../../functions/core/mail-job';
+import type { PostroomConfig } from '../../functions/core/config/config';
+import { buildFormMailJob, validateSubmission } from '../../functions/core/forms/form-submission';
+import { serializeMailJob } from '../../functions/core/mail/mail-job';
 import { eventually, sleep, startTestStack, type TestStack, testConfig } from '../support/local-stack';
 
 function jobBody(config: PostroomConfig, marker: string): { id: string; body: string } {

@@ -5,7 +5,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createDynamoClient } from '../../functions/adapters/aws-clients';
 import { DynamoApiKeyStore } from '../../functions/adapters/dynamodb-api-keys';
 import { DynamoSuppressionList } from '../../functions/adapters/dynamodb-suppression';
-import { generateApiKey } from '../../functions/core/api-keys';
+import { generateApiKey } from '../../functions/core/api/api-keys';
 import { StateDirInUseError } from '../../local/state';
 import { eventually, startTestStack, type TestStack, testConfig } from '../support/local-stack';
 

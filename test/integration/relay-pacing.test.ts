@@ -1,7 +1,7 @@
 import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SesTransport } from '../../functions/adapters/ses-transport';
-import type { PostroomConfig } from '../../functions/core/config';
+import type { PostroomConfig } from '../../functions/core/config/config';
 import { eventually, startTestStack, type TestStack, testConfig } from '../support/local-stack';
 import { expectThrottlingRetried, formJobs } from '../support/scenarios';
 import { startThrottledSesPeer, type ThrottledSesPeer } from '../support/throttled-ses-peer';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ATTRIBUTE } from '../../functions/adapters/queue-attributes';
-import { maskAddress } from '../../functions/core/address';
+import { maskAddress } from '../../functions/core/mail/address';
 import type { StatusChange } from '../../functions/core/messages';
 import { METRIC } from '../../functions/core/metrics';
 import { RecordingMetrics } from '../fakes/ports';

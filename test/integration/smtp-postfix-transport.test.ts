@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SmtpTransport } from '../../functions/adapters/smtp-transport';
 import { PermanentSendError, RecipientsRefusedError } from '../../functions/core/errors';
-import { classifySendError, relaySessionFailure } from '../../functions/core/send-errors';
+import { classifySendError, relaySessionFailure } from '../../functions/core/relay/send-errors';
 import { eventually, testConfig } from '../support/local-stack';
 import { LATER_ADDRESS, PostfixPeer, postfixSupport, REFUSED_ADDRESS } from '../support/postfix';
 
 const support = postfixSupport();
 
-/** A plain RFC 5322 message with CRLF line ends, as core/mime composes them. */
+/** A plain RFC 5322 message with CRLF line ends, as core/mail/mime composes them. */
 function message(to: string, marker: string, extra = ''): Buffer {
   return Buffer.from(
     [

@@ -1,6 +1,6 @@
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { queueDepth } from '../../cli/queues';
-import { type PostroomConfig, parseConfig } from '../../functions/core/config';
+import { type PostroomConfig, parseConfig } from '../../functions/core/config/config';
 import { contextWithoutRateLimits } from '../../local/config-file';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack';
 import { FIXTURE_CONFIG_FILE } from '../fakes/config';

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { expect, it } from 'vitest';
-import type { PostroomConfig } from '../../functions/core/config';
-import { buildFormMailJob, validateSubmission } from '../../functions/core/form-submission';
-import { serializeMailJob } from '../../functions/core/mail-job';
+import type { PostroomConfig } from '../../functions/core/config/config';
+import { buildFormMailJob, validateSubmission } from '../../functions/core/forms/form-submission';
+import { serializeMailJob } from '../../functions/core/mail/mail-job';
 import { eventually, type SesEmail, type TestStack } from './local-stack';
 import type { ThrottledSesPeer } from './throttled-ses-peer';
 

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { maskAddress, parseAddress, parseMailbox } from '../../functions/core/address';
+import { maskAddress, parseAddress, parseMailbox } from '../../functions/core/mail/address';
 
 function accepted(input: string): string {
   const parsed = parseAddress(input);

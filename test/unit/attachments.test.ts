@@ -1,10 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { attachmentKey, planAttachments } from '../../functions/core/attachments';
-import type { PostroomConfig } from '../../functions/core/config';
-import type { UploadedFile } from '../../functions/core/form-body';
+import type { PostroomConfig } from '../../functions/core/config/config';
+import type { UploadedFile } from '../../functions/core/forms/form-body';
+import { type SubmitFormDeps, submitForm } from '../../functions/core/forms/submit-form';
 import type { HttpRequest } from '../../functions/core/http';
-import { type MailJob, mailJobSchema, parseMailJob, serializeMailJob } from '../../functions/core/mail-job';
-import { type SubmitFormDeps, submitForm } from '../../functions/core/submit-form';
+import { attachmentKey, planAttachments } from '../../functions/core/mail/attachments';
+import {
+  type MailJob,
+  mailJobSchema,
+  parseMailJob,
+  serializeMailJob,
+} from '../../functions/core/mail/mail-job';
 import { configWith, contactJob, JOB_ID, shippedConfigInput } from '../fakes/config';
 import {
   FakeClock,

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { senderIdentities } from '../../cli/doctor-aws';
 import { clientOptions } from '../../cli/keys';
 import { resolveTarget, TargetError } from '../../cli/target';
-import { parseConfig } from '../../functions/core/config';
+import { parseConfig } from '../../functions/core/config/config';
 import { readPostroomContext } from '../../local/config-file';
 import { FIXTURE_CONFIG_FILE } from '../fakes/config';
 

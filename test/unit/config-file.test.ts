@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { jsonErrorOffset, parseConfigFile } from '../../functions/core/config-file';
+import { jsonErrorOffset, parseConfigFile } from '../../functions/core/config/config-file';
 import { ConfigError } from '../../functions/core/errors';
 
 function problem(text: string): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../functions/core/config';
+import { parseConfig } from '../../functions/core/config/config';
 import { ConfigError } from '../../functions/core/errors';
 
 function problems(raw: unknown): string[] {

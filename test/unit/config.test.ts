@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../functions/core/config';
+import { parseConfig } from '../../functions/core/config/config';
 import { ConfigError } from '../../functions/core/errors';
-import { buildFormMailJob, validateSubmission } from '../../functions/core/form-submission';
-import { mailJobSchema } from '../../functions/core/mail-job';
+import { buildFormMailJob, validateSubmission } from '../../functions/core/forms/form-submission';
+import { mailJobSchema } from '../../functions/core/mail/mail-job';
 import { CREATED_AT, JOB_ID, shippedConfigInput } from '../fakes/config';
 
 type RawForm = Record<string, unknown>;

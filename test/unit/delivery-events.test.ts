@@ -3,7 +3,7 @@ import {
   effectOf,
   handleDeliveryNotifications,
   parseNotification,
-} from '../../functions/core/delivery-events';
+} from '../../functions/core/events/delivery-events';
 import { METRIC } from '../../functions/core/metrics';
 import { SIMULATOR, sesNotifications } from '../../local/ses-events';
 import { MemoryMessageStore, MemorySuppressionList, RecordingLog, RecordingMetrics } from '../fakes/ports';

@@ -5,7 +5,7 @@ import {
   UnsupportedMediaTypeError,
   ValidationError,
 } from '../../functions/core/errors';
-import { bodyFormat, parseFormBody } from '../../functions/core/form-body';
+import { bodyFormat, parseFormBody } from '../../functions/core/forms/form-body';
 
 const LIMITS = { maxFields: 5, maxFieldLength: 100 };
 const BOUNDARY = '----postroom-test-boundary-7MA4YWxkTrZu0gW';

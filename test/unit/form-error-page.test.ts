@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../functions/core/config';
-import { wantsHtml } from '../../functions/core/error-page';
+import { parseConfig } from '../../functions/core/config/config';
+import { wantsHtml } from '../../functions/core/forms/error-page';
+import { preflightForm, type SubmitFormDeps, submitForm } from '../../functions/core/forms/submit-form';
 import type { HttpRequest, HttpResponse } from '../../functions/core/http';
-import { preflightForm, type SubmitFormDeps, submitForm } from '../../functions/core/submit-form';
 import {
   FakeClock,
   MemoryGuardStore,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HttpError, ValidationError } from '../../functions/core/errors';
-import { type FileRules, parseFormBody, parseFormUpload } from '../../functions/core/form-body';
+import { type FileRules, parseFormBody, parseFormUpload } from '../../functions/core/forms/form-body';
 import { MULTIPART_TYPE, type MultipartPart, multipartBody, sampleFile } from '../support/multipart';
 
 const RULES: FileRules = {

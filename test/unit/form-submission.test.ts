@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import type { FormConfig } from '../../functions/core/config';
+import type { FormConfig } from '../../functions/core/config/config';
 import { type FieldError, ValidationError } from '../../functions/core/errors';
-import type { SubmittedFields } from '../../functions/core/form-body';
+import type { SubmittedFields } from '../../functions/core/forms/form-body';
 import {
   buildFormMailJob,
   type FormSubmission,
   renderBody,
   renderSubject,
   validateSubmission,
-} from '../../functions/core/form-submission';
-import { mailJobSchema } from '../../functions/core/mail-job';
+} from '../../functions/core/forms/form-submission';
+import { mailJobSchema } from '../../functions/core/mail/mail-job';
 import { CREATED_AT, configWith, JOB_ID, shippedConfig } from '../fakes/config';
 
 const config = shippedConfig();

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { type SubmitFormDeps, submitForm } from '../../functions/core/forms/submit-form';
 import type { HttpRequest, HttpResponse } from '../../functions/core/http';
-import { type SubmitFormDeps, submitForm } from '../../functions/core/submit-form';
 import { configWith, shippedConfigInput } from '../fakes/config';
 import {
   FakeClock,

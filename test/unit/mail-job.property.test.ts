@@ -1,19 +1,23 @@
 import { domainToASCII } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { asciiDomain } from '../../functions/core/address';
-import { planAttachments } from '../../functions/core/attachments';
-import type { FormConfig } from '../../functions/core/config';
+import {
+  buildApiMailJob,
+  sendRequestSchema,
+  validateSendRequest,
+} from '../../functions/core/api/send-request';
+import type { FormConfig } from '../../functions/core/config/config';
 import { ValidationError } from '../../functions/core/errors';
-import type { SubmittedFields } from '../../functions/core/form-body';
+import type { SubmittedFields } from '../../functions/core/forms/form-body';
 import {
   buildAutoresponseJob,
   buildFormMailJob,
   type FormSubmission,
   validateSubmission,
-} from '../../functions/core/form-submission';
-import { type MailJob, parseMailJob, serializeMailJob } from '../../functions/core/mail-job';
-import { buildApiMailJob, sendRequestSchema, validateSendRequest } from '../../functions/core/send-request';
+} from '../../functions/core/forms/form-submission';
+import { asciiDomain } from '../../functions/core/mail/address';
+import { planAttachments } from '../../functions/core/mail/attachments';
+import { type MailJob, parseMailJob, serializeMailJob } from '../../functions/core/mail/mail-job';
 import { CREATED_AT, configWith, JOB_ID } from '../fakes/config';
 
 /**

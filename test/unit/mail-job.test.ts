@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type MailJob, parseMailJob, serializeMailJob } from '../../functions/core/mail-job';
+import { type MailJob, parseMailJob, serializeMailJob } from '../../functions/core/mail/mail-job';
 import { contactJob } from '../fakes/config';
 
 function body(job: Record<string, unknown>): string {

@@ -5,8 +5,8 @@ import {
   mailJobBytes,
   parseMailJob,
   serializeMailJob,
-} from '../../functions/core/mail-job';
-import { uncarriableText } from '../../functions/core/text';
+} from '../../functions/core/mail/mail-job';
+import { uncarriableText } from '../../functions/core/mail/text';
 import { contactJob } from '../fakes/config';
 
 /**

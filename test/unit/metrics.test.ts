@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TooManyFailedAuthenticationsError, UnauthorizedError } from '../../functions/core/api-keys';
-import { CaptchaRejectedError } from '../../functions/core/captcha';
+import { TooManyFailedAuthenticationsError, UnauthorizedError } from '../../functions/core/api/api-keys';
 import {
   BadRequestError,
   ConflictError,
@@ -12,7 +11,8 @@ import {
   UnsupportedMediaTypeError,
   ValidationError,
 } from '../../functions/core/errors';
-import { TooManyRequestsError } from '../../functions/core/guards';
+import { CaptchaRejectedError } from '../../functions/core/forms/captcha';
+import { TooManyRequestsError } from '../../functions/core/forms/guards';
 import { REJECTION_REASONS, rejectionReason } from '../../functions/core/metrics';
 
 describe('Core: rejectionReason', () => {

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
-import type { MailJob } from '../../functions/core/mail-job';
-import { composeMail } from '../../functions/core/mime';
-import { checkFilename } from '../../functions/core/uploads';
+import { checkFilename } from '../../functions/core/forms/uploads';
+import type { MailJob } from '../../functions/core/mail/mail-job';
+import { composeMail } from '../../functions/core/mail/mime';
 import { contactJob, JOB_ID } from '../fakes/config';
 import { sampleFile } from '../support/multipart';
 

@@ -1,12 +1,20 @@
 import fc from 'fast-check';
 import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
-import type { FormConfig } from '../../functions/core/config';
+import {
+  buildApiMailJob,
+  sendRequestSchema,
+  validateSendRequest,
+} from '../../functions/core/api/send-request';
+import type { FormConfig } from '../../functions/core/config/config';
 import { ValidationError } from '../../functions/core/errors';
-import type { SubmittedFields } from '../../functions/core/form-body';
-import { buildFormMailJob, renderSubject, validateSubmission } from '../../functions/core/form-submission';
-import { composeMail } from '../../functions/core/mime';
-import { buildApiMailJob, sendRequestSchema, validateSendRequest } from '../../functions/core/send-request';
+import type { SubmittedFields } from '../../functions/core/forms/form-body';
+import {
+  buildFormMailJob,
+  renderSubject,
+  validateSubmission,
+} from '../../functions/core/forms/form-submission';
+import { composeMail } from '../../functions/core/mail/mime';
 import { CREATED_AT, configWith, JOB_ID } from '../fakes/config';
 
 /**

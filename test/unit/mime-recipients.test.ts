@@ -1,7 +1,7 @@
 import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
-import type { MailJob } from '../../functions/core/mail-job';
-import { composeMail } from '../../functions/core/mime';
+import type { MailJob } from '../../functions/core/mail/mail-job';
+import { composeMail } from '../../functions/core/mail/mime';
 import { contactJob } from '../fakes/config';
 
 function apiJob(change: Partial<MailJob> = {}): MailJob {

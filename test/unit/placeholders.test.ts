@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../functions/core/config';
-import { findPlaceholders, isLoopbackHost, isReservedDomain } from '../../functions/core/placeholders';
+import { parseConfig } from '../../functions/core/config/config';
+import { findPlaceholders, isLoopbackHost, isReservedDomain } from '../../functions/core/config/placeholders';
 
 const own = {
   sender: 'Acme <no-reply@mail.acme-widgets.com>',

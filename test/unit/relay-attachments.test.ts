@@ -1,8 +1,8 @@
 import { simpleParser } from 'mailparser';
 import { describe, expect, it } from 'vitest';
-import type { MailJob } from '../../functions/core/mail-job';
-import { serializeMailJob } from '../../functions/core/mail-job';
-import { type RelayDeps, type RelayRecord, relayBatch } from '../../functions/core/relay';
+import type { MailJob } from '../../functions/core/mail/mail-job';
+import { serializeMailJob } from '../../functions/core/mail/mail-job';
+import { type RelayDeps, type RelayRecord, relayBatch } from '../../functions/core/relay/relay';
 import { contactJob, JOB_ID, shippedConfig } from '../fakes/config';
 import {
   FakeClock,

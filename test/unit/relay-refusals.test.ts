@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { RecipientsRefusedError } from '../../functions/core/errors';
-import { serializeMailJob } from '../../functions/core/mail-job';
+import { serializeMailJob } from '../../functions/core/mail/mail-job';
 import type { OutboundMail, SendReceipt, Transport } from '../../functions/core/ports';
-import { type RelayDeps, type RelayRecord, recipientKey, relayBatch } from '../../functions/core/relay';
+import { type RelayDeps, type RelayRecord, recipientKey, relayBatch } from '../../functions/core/relay/relay';
 import { contactJob, JOB_ID, shippedConfig } from '../fakes/config';
 import {
   FakeClock,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { serializeMailJob } from '../../functions/core/mail-job';
-import { type RelayDeps, type RelayRecord, relayBatch } from '../../functions/core/relay';
+import { serializeMailJob } from '../../functions/core/mail/mail-job';
+import { type RelayDeps, type RelayRecord, relayBatch } from '../../functions/core/relay/relay';
 import { contactJob, JOB_ID, shippedConfig } from '../fakes/config';
 import {
   FakeClock,

@@ -1,9 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { PostroomConfig } from '../../functions/core/config';
+import type { PostroomConfig } from '../../functions/core/config/config';
 import { PermanentSendError } from '../../functions/core/errors';
-import { serializeMailJob } from '../../functions/core/mail-job';
-import { backoffSeconds, type RelayDeps, type RelayRecord, relayBatch } from '../../functions/core/relay';
+import { serializeMailJob } from '../../functions/core/mail/mail-job';
+import {
+  backoffSeconds,
+  type RelayDeps,
+  type RelayRecord,
+  relayBatch,
+} from '../../functions/core/relay/relay';
 import { configWith, contactJob, JOB_ID, shippedConfig } from '../fakes/config';
 import {
   FakeClock,

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { generateApiKey } from '../../functions/core/api-keys';
+import { generateApiKey } from '../../functions/core/api/api-keys';
+import { getMessage, type SendApiDeps, sendBatch, sendMessage } from '../../functions/core/api/send-api';
 import type { HttpRequest } from '../../functions/core/http';
-import { mailJobSchema } from '../../functions/core/mail-job';
-import { getMessage, type SendApiDeps, sendBatch, sendMessage } from '../../functions/core/send-api';
+import { mailJobSchema } from '../../functions/core/mail/mail-job';
 import { shippedConfig } from '../fakes/config';
 import {
   FakeClock,

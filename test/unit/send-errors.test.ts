@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PermanentSendError, TransientSendError } from '../../functions/core/errors';
-import { classifySendError } from '../../functions/core/send-errors';
+import { classifySendError } from '../../functions/core/relay/send-errors';
 
 /** An error shaped like the ones the AWS SDK v3 throws for SES v2. */
 function sesError(name: string, message: string, httpStatusCode: number): Error {

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { serializeMailJob } from '../../functions/core/mail-job';
-import { relayBatch } from '../../functions/core/relay';
-import { SendPacer } from '../../functions/core/send-pacer';
+import { serializeMailJob } from '../../functions/core/mail/mail-job';
+import { relayBatch } from '../../functions/core/relay/relay';
+import { SendPacer } from '../../functions/core/relay/send-pacer';
 import { contactJob, shippedConfig } from '../fakes/config';
 import {
   FakeClock,

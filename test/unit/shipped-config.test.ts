@@ -4,7 +4,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CONFIG_FILE, readShippedConfig } from '../../functions/adapters/function-env';
-import { parseConfig } from '../../functions/core/config';
+import { parseConfig } from '../../functions/core/config/config';
 import { ConfigError } from '../../functions/core/errors';
 import { readPostroomContext } from '../../local/config-file';
 import { defaultConfig, fullConfig, smtpConfig } from '../infra/stack-fixture';

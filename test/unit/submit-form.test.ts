@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { PostroomConfig } from '../../functions/core/config';
-import type { HttpRequest, HttpResponse } from '../../functions/core/http';
-import { mailJobSchema } from '../../functions/core/mail-job';
+import type { PostroomConfig } from '../../functions/core/config/config';
 import {
   checkHealth,
   preflightForm,
   type SubmitFormDeps,
   submitForm,
-} from '../../functions/core/submit-form';
+} from '../../functions/core/forms/submit-form';
+import type { HttpRequest, HttpResponse } from '../../functions/core/http';
+import { mailJobSchema } from '../../functions/core/mail/mail-job';
 import { configWith, shippedConfig, shippedConfigInput } from '../fakes/config';
 import {
   FakeClock,

@@ -1,8 +1,8 @@
 import * as z from 'zod/mini';
+import { checkFilename, MIME_TYPE } from '../forms/uploads';
 import { MAX_ADDRESS_LENGTH, MAX_DISPLAY_NAME_LENGTH, parseAddress } from './address';
 import { uncarriableText } from './text';
-import { checkFilename, MIME_TYPE } from './uploads';
-import './zod';
+import '../zod';
 
 /**
  * The queue message: one mail, fully rendered by the send function, relayed as-is by the relay function.

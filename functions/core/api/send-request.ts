@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod/mini';
-import { parseAddress, parseMailbox } from './address';
-import type { PostroomConfig } from './config';
-import type { FieldError } from './errors';
-import type { UploadedFile } from './form-body';
+import type { PostroomConfig } from '../config/config';
+import type { FieldError } from '../errors';
+import type { UploadedFile } from '../forms/form-body';
+import { checkFilename, contentMatchesType, MIME_TYPE } from '../forms/uploads';
+import { parseAddress, parseMailbox } from '../mail/address';
 import {
   ALLOWED_HEADERS,
   type AllowedHeader,
@@ -14,10 +15,9 @@ import {
   type MailJob,
   type MailJobAttachment,
   TAG_TEXT,
-} from './mail-job';
-import { CONTROL_BUT_LINES, uncarriableText } from './text';
-import { checkFilename, contentMatchesType, MIME_TYPE } from './uploads';
-import { addIssue } from './zod';
+} from '../mail/mail-job';
+import { CONTROL_BUT_LINES, uncarriableText } from '../mail/text';
+import { addIssue } from '../zod';
 
 /**
  * The body of `POST /v1/send` (and of each message of `/v1/send/batch`): one schema, whose output is what the

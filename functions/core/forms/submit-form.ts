@@ -1,8 +1,4 @@
-import { maskAddress } from './address';
-import { planAttachments, storeAttachments } from './attachments';
-import { type CaptchaVerifier, checkCaptcha } from './captcha';
-import type { FormConfig, PostroomConfig } from './config';
-import { formErrorHtml, wantsHtml } from './error-page';
+import type { FormConfig, PostroomConfig } from '../config/config';
 import {
   errorName,
   ForbiddenOriginError,
@@ -10,7 +6,17 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   ServiceUnavailableError,
-} from './errors';
+} from '../errors';
+import type { SuppressionList } from '../events/suppression';
+import { type HttpRequest, type HttpResponse, jsonResponse, problemResponse } from '../http';
+import { maskAddress } from '../mail/address';
+import { planAttachments, storeAttachments } from '../mail/attachments';
+import { MAX_MAIL_JOB_BYTES, mailJobBytes } from '../mail/mail-job';
+import { type MessageStore, recordStatus } from '../messages';
+import { METRIC, type Metrics, rejectionReason, type SpamGuard } from '../metrics';
+import type { BlobStore, Clock, GuardStore, Log, MailQueue } from '../ports';
+import { type CaptchaVerifier, checkCaptcha } from './captcha';
+import { formErrorHtml, wantsHtml } from './error-page';
 import { bodyFormat, parseFormUpload } from './form-body';
 import { buildAutoresponseJob, buildFormMailJob, validateSubmission } from './form-submission';
 import {
@@ -23,12 +29,6 @@ import {
   findBlockedWord,
   refundRateLimits,
 } from './guards';
-import { type HttpRequest, type HttpResponse, jsonResponse, problemResponse } from './http';
-import { MAX_MAIL_JOB_BYTES, mailJobBytes } from './mail-job';
-import { type MessageStore, recordStatus } from './messages';
-import { METRIC, type Metrics, rejectionReason, type SpamGuard } from './metrics';
-import type { BlobStore, Clock, GuardStore, Log, MailQueue } from './ports';
-import type { SuppressionList } from './suppression';
 
 export interface SubmitFormDeps {
   readonly config: PostroomConfig;

@@ -1,4 +1,4 @@
-import { ConfigError } from './errors';
+import { ConfigError } from '../errors';
 
 /**
  * The configuration file, as a person writes it. Every entry point (npm start, postroom doctor, cdk synth

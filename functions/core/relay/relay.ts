@@ -1,18 +1,18 @@
 import { createHash } from 'node:crypto';
-import { maskAddress } from './address';
-import { fetchAttachments } from './attachments';
-import type { PostroomConfig } from './config';
+import type { PostroomConfig } from '../config/config';
 import {
   errorName,
   PermanentSendError,
   RecipientsRefusedError,
   type SendError,
   TransientSendError,
-} from './errors';
-import { type MailJob, parseMailJob } from './mail-job';
-import { type MessageStore, recordStatus } from './messages';
-import { DURATION_METRIC, type FailureReason, METRIC, type Metrics } from './metrics';
-import { composeMail } from './mime';
+} from '../errors';
+import { maskAddress } from '../mail/address';
+import { fetchAttachments } from '../mail/attachments';
+import { type MailJob, parseMailJob } from '../mail/mail-job';
+import { composeMail } from '../mail/mime';
+import { type MessageStore, recordStatus } from '../messages';
+import { DURATION_METRIC, type FailureReason, METRIC, type Metrics } from '../metrics';
 import type {
   BlobStore,
   ClaimStore,
@@ -23,7 +23,7 @@ import type {
   SendReceipt,
   SettledRecipients,
   Transport,
-} from './ports';
+} from '../ports';
 import { classifySendError, maskedReason, relaySessionFailure } from './send-errors';
 
 /** One received queue message, as the relay needs it (from an SQS record or the local poller). */

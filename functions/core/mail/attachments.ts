@@ -4,10 +4,10 @@ import {
   PermanentSendError,
   ServiceUnavailableError,
   TransientSendError,
-} from './errors';
-import type { UploadedFile } from './form-body';
+} from '../errors';
+import type { UploadedFile } from '../forms/form-body';
+import type { BlobStore, Log } from '../ports';
 import type { MailJob, MailJobAttachment } from './mail-job';
-import type { BlobStore, Log } from './ports';
 
 /**
  * The claim check for attachments. An SQS message holds at most 1 MiB, so small files ride inside the

@@ -1,12 +1,12 @@
 import * as z from 'zod/mini';
-import { maskAddress } from './address';
-import { errorName } from './errors';
-import { CORRELATION_ID_TAG, isTagValue, JOB_ID_TAG } from './message-tags';
-import type { MessageStore, OutcomeStatus } from './messages';
-import { METRIC, type Metrics } from './metrics';
-import { type Log, withLogAttributes } from './ports';
+import { errorName } from '../errors';
+import { maskAddress } from '../mail/address';
+import { CORRELATION_ID_TAG, isTagValue, JOB_ID_TAG } from '../mail/message-tags';
+import type { MessageStore, OutcomeStatus } from '../messages';
+import { METRIC, type Metrics } from '../metrics';
+import { type Log, withLogAttributes } from '../ports';
 import type { SuppressionList, SuppressionReason } from './suppression';
-import './zod';
+import '../zod';
 
 /**
  * SES event publishing: for a configuration set with an SNS event destination, SES publishes one JSON
@@ -17,7 +17,7 @@ import './zod';
  * https://docs.aws.amazon.com/ses/latest/dg/event-publishing-retrieving-sns-examples.html
  */
 
-export { JOB_ID_TAG } from './message-tags';
+export { JOB_ID_TAG } from '../mail/message-tags';
 
 const timestamp = z.pipe(
   z.string().check(z.refine((value) => !Number.isNaN(Date.parse(value)), 'must be an ISO 8601 timestamp')),

@@ -1,4 +1,4 @@
-import type { FieldError } from './errors';
+import type { FieldError } from '../errors';
 
 /**
  * Addresses Postroom no longer sends to: those that bounced permanently and those whose owner complained.

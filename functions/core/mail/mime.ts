@@ -1,5 +1,5 @@
+import type { OutboundMail } from '../ports';
 import { envelopeRecipients, type MailJob } from './mail-job';
-import type { OutboundMail } from './ports';
 
 /**
  * nodemailer's MIME composer is loaded with the first job a process composes, not at the relay's cold

@@ -1,5 +1,5 @@
-import { PermanentSendError, RecipientsRefusedError, type SendError, TransientSendError } from './errors';
-import type { SessionFailure } from './metrics';
+import { PermanentSendError, RecipientsRefusedError, type SendError, TransientSendError } from '../errors';
+import type { SessionFailure } from '../metrics';
 
 /**
  * Decides whether a provider error is worth retrying. Works on the shape of the error so that core
@@ -36,7 +36,7 @@ const MAX_REASON_LENGTH = 200;
 export function classifySendError(error: unknown): SendError {
   if (error instanceof PermanentSendError || error instanceof TransientSendError) return error;
   if (error instanceof RecipientsRefusedError) {
-    // The relay settles each refusal on its own (core/relay); taken whole, any one refused for now may pass.
+    // The relay settles each refusal on its own (core/relay/relay); taken whole, any one refused for now may pass.
     const reason = maskedReason(`every recipient was refused: ${error.refused[0]?.reply ?? ''}`);
     return error.refused.some((r) => r.code < 500)
       ? new TransientSendError(reason, { cause: error })

@@ -1,8 +1,8 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { HttpError } from './errors';
-import type { HttpRequest } from './http';
-import type { GuardStore } from './ports';
-import { KEY_PREFIX } from './table-keys';
+import { HttpError } from '../errors';
+import type { HttpRequest } from '../http';
+import type { GuardStore } from '../ports';
+import { KEY_PREFIX } from '../table-keys';
 
 /**
  * API keys for the transactional routes. A key is `pr_` + 32 random bytes (base64url), shown once when it is

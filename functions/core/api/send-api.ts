@@ -1,7 +1,4 @@
 import { createHash } from 'node:crypto';
-import { maskAddress } from './address';
-import { type ApiKeyStore, authenticate } from './api-keys';
-import { planAttachments, storeAttachments } from './attachments';
 import {
   BadRequestError,
   ConflictError,
@@ -11,11 +8,17 @@ import {
   PayloadTooLargeError,
   ServiceUnavailableError,
   ValidationError,
-} from './errors';
-import { type HttpRequest, type HttpResponse, jsonResponse, mediaType, problemResponse } from './http';
-import { envelopeRecipients, MAX_MAIL_JOB_BYTES, type MailJob, mailJobBytes } from './mail-job';
-import type { MessageStore } from './messages';
-import { METRIC, rejectionReason } from './metrics';
+} from '../errors';
+import { suppressedRecipients } from '../events/suppression';
+import { guarded, notAcceptedStatus, type SubmitFormDeps } from '../forms/submit-form';
+import { type HttpRequest, type HttpResponse, jsonResponse, mediaType, problemResponse } from '../http';
+import { maskAddress } from '../mail/address';
+import { planAttachments, storeAttachments } from '../mail/attachments';
+import { envelopeRecipients, MAX_MAIL_JOB_BYTES, type MailJob, mailJobBytes } from '../mail/mail-job';
+import type { MessageStore } from '../messages';
+import { METRIC, rejectionReason } from '../metrics';
+import { KEY_PREFIX } from '../table-keys';
+import { type ApiKeyStore, authenticate } from './api-keys';
 import {
   buildApiMailJob,
   payloadHash,
@@ -23,9 +26,6 @@ import {
   sendRequestSchema,
   validateSendRequest,
 } from './send-request';
-import { guarded, notAcceptedStatus, type SubmitFormDeps } from './submit-form';
-import { suppressedRecipients } from './suppression';
-import { KEY_PREFIX } from './table-keys';
 
 /**
  * The transactional API: `POST /v1/send`, `POST /v1/send/batch`, `GET /v1/messages/{id}`, each behind an API

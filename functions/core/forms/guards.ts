@@ -1,8 +1,8 @@
 import { hash } from 'node:crypto';
-import type { FormConfig } from './config';
-import { HttpError, ValidationError } from './errors';
+import type { FormConfig } from '../config/config';
+import { HttpError, ValidationError } from '../errors';
+import type { GuardStore } from '../ports';
 import type { FormSubmission } from './form-submission';
-import type { GuardStore } from './ports';
 
 /**
  * The guards a public form runs besides validation: per-IP and per-form rate limits, content rules and

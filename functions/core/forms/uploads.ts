@@ -1,4 +1,4 @@
-import { uncarriableText } from './text';
+import { uncarriableText } from '../mail/text';
 
 /**
  * Rules for files a visitor uploads: what a file name may be, and whether the bytes are what the

@@ -1,7 +1,7 @@
-import type { FormConfig } from './config';
-import { ForbiddenOriginError, type HttpError } from './errors';
-import { escapeHtml, type HttpRequest, type HttpResponse, mediaType } from './http';
-import { rejectionReason } from './metrics';
+import type { FormConfig } from '../config/config';
+import { ForbiddenOriginError, type HttpError } from '../errors';
+import { escapeHtml, type HttpRequest, type HttpResponse, mediaType } from '../http';
+import { rejectionReason } from '../metrics';
 
 /**
  * A refused form post, answered to a visitor without JavaScript. A plain HTML form navigates the browser

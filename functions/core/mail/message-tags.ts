@@ -1,4 +1,4 @@
-import type { OutboundMail } from './ports';
+import type { OutboundMail } from '../ports';
 
 /**
  * The message tags Postroom puts on every mail it hands to SES. SES returns them in each event it publishes

@@ -1,4 +1,4 @@
-import type { Clock } from './ports';
+import type { Clock } from '../ports';
 
 /**
  * Keeps sends within a provider's maximum send rate. SES counts its maximum send rate per second and

@@ -1,10 +1,10 @@
 import * as z from 'zod/mini';
-import { parseAddress, parseMailbox } from './address';
+import { ConfigError } from '../errors';
+import { parseAddress, parseMailbox } from '../mail/address';
+import { uncarriableText } from '../mail/text';
+import { addIssue } from '../zod';
 import { describeIssue, fieldPath } from './config-messages';
-import { ConfigError } from './errors';
 import { subjectPlaceholderProblems } from './subject-placeholders';
-import { uncarriableText } from './text';
-import { addIssue } from './zod';
 
 /** A single address (`owner@example.com`), checked by the same rules as a visitor's address. */
 const addressSchema = z.pipe(

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { CaptchaConfig, FormConfig } from './config';
-import { HttpError, ServiceUnavailableError } from './errors';
+import type { CaptchaConfig, FormConfig } from '../config/config';
+import { HttpError, ServiceUnavailableError } from '../errors';
+import type { GuardStore, Log } from '../ports';
 import type { SubmittedFields } from './form-body';
-import type { GuardStore, Log } from './ports';
 
 /**
  * Server-side captcha verification for Cloudflare Turnstile, hCaptcha and reCAPTCHA v2/v3. All three

@@ -1,6 +1,6 @@
 import type { Busboy, FileInfo } from 'busboy';
-import { BadRequestError, UnsupportedMediaTypeError, ValidationError } from './errors';
-import { mediaType } from './http';
+import { BadRequestError, UnsupportedMediaTypeError, ValidationError } from '../errors';
+import { mediaType } from '../http';
 import { checkFilename, contentMatchesType } from './uploads';
 
 /** The fields of a submission in the order they came, with repeated names kept so validation can refuse them. */

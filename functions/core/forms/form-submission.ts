@@ -1,11 +1,11 @@
-import { type Address, parseAddress } from './address';
+import type { FormConfig, PostroomConfig } from '../config/config';
+import { type FieldError, ValidationError } from '../errors';
+import { escapeHtml } from '../http';
+import { type Address, parseAddress } from '../mail/address';
+import { MAIL_JOB_VERSION, type MailJob, type MailJobAttachment } from '../mail/mail-job';
+import { CONTROL_BUT_LINES, uncarriableText } from '../mail/text';
 import { CAPTCHA_FIELDS } from './captcha';
-import type { FormConfig, PostroomConfig } from './config';
-import { type FieldError, ValidationError } from './errors';
 import type { SubmittedFields } from './form-body';
-import { escapeHtml } from './http';
-import { MAIL_JOB_VERSION, type MailJob, type MailJobAttachment } from './mail-job';
-import { CONTROL_BUT_LINES, uncarriableText } from './text';
 
 /** The honeypot: hidden from people by the form's CSS, filled in by bots that fill every field. */
 export const HONEYPOT_FIELD = '_gotcha';
