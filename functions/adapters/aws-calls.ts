@@ -265,7 +265,7 @@ export const FUNCTION_CALLS: Readonly<Record<FunctionName, ReadonlyArray<AwsCall
 export const OPERATOR_CALLS: ReadonlyArray<Pick<AwsCall, 'site' | 'command' | 'action'>> = [
   { site: 'DynamoApiKeyStore.create', command: 'PutItemCommand', action: 'dynamodb:PutItem' },
   { site: 'DynamoApiKeyStore.list', command: 'ScanCommand', action: 'dynamodb:Scan' },
-  { site: 'DynamoApiKeyStore.revoke', command: 'UpdateItemCommand', action: 'dynamodb:UpdateItem' },
+  { site: 'DynamoApiKeyStore.revokeHash', command: 'UpdateItemCommand', action: 'dynamodb:UpdateItem' },
   { site: 'DynamoSuppressionList.list', command: 'ScanCommand', action: 'dynamodb:Scan' },
   { site: 'DynamoSuppressionList.remove', command: 'DeleteItemCommand', action: 'dynamodb:DeleteItem' },
 ];

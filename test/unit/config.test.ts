@@ -242,25 +242,25 @@ describe('Core: parseConfig', () => {
     [
       'an encoded-word in a recipient',
       withForm({ recipients: ['owner=?utf-7?q?+AEA-evil.example?=@example.com'] }),
-      'postroom.forms[0].recipients[0]',
+      'postroom.forms["contact"].recipients[0]',
       'must not contain an encoded-word (=?...?=): RFC 2047 forbids them in addresses',
     ],
     [
       'a fullwidth @ in a recipient',
       withForm({ recipients: ['owner@evil.example\uff20example.com'] }),
-      'postroom.forms[0].recipients[0]',
+      'postroom.forms["contact"].recipients[0]',
       'must contain exactly one @ (characters such as ＠ and ﹫ count as @)',
     ],
     [
       'a lone surrogate in a form subject',
       withForm({ subject: 'Hello \ud83d' }),
-      'postroom.forms[0].subject',
+      'postroom.forms["contact"].subject',
       'must be valid Unicode text: it has a lone surrogate (U+D83D), which has no UTF-8 form',
     ],
     [
       'a noncharacter in an autoresponse',
       withForm({ autoresponse: { subject: 'Thanks', text: 'We got it \uffff' } }),
-      'postroom.forms[0].autoresponse.text',
+      'postroom.forms["contact"].autoresponse.text',
       'must not contain the Unicode noncharacter U+FFFF',
     ],
   ])('refuses %s, naming the field', (_, raw, field, message) => {
