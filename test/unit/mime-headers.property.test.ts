@@ -348,7 +348,9 @@ describe('Property: MIME headers of a transactional API mail', () => {
       ),
       { numRuns: 150 },
     );
-    expect(composed).toBeGreaterThan(50);
+    // Not vacuous: enough inputs pass validation to reach the composer. One display name in five is an
+    // encoded-word, which validation refuses, and mostlyValid mixes in refused text: about a third compose.
+    expect(composed).toBeGreaterThan(30);
   });
 
   it('refuses a CRLF Bcc in a header value and keeps the headers intact with a lookalike', async () => {
