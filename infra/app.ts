@@ -1,10 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { type PostroomConfig, parseConfig } from '../functions/core/config/config';
-import { parseConfigFile } from '../functions/core/config/config-file';
 import { findPlaceholders } from '../functions/core/config/placeholders';
 import { ConfigError } from '../functions/core/errors';
+// The same reader as npm start and doctor: one file format for every use (docs/configuration.md).
+import { readPostroomContext } from '../local/config-file';
 import { buildApp } from './postroom-stack';
 import { placeholderReport, synthSummary } from './synth-summary';
 
@@ -24,7 +24,7 @@ let config: PostroomConfig;
 try {
   raw =
     typeof configFile === 'string' && configFile !== ''
-      ? readConfigFile(configFile)
+      ? readPostroomContext(configFile)
       : contextConfig(app.node.tryGetContext('postroom'));
   config = parseConfig(raw);
 } catch (error) {
@@ -63,19 +63,6 @@ try {
       nag: { passed: nagPassed, acknowledged: acknowledgedFindings(app) },
     }),
   );
-}
-
-function readConfigFile(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    throw new ConfigError([
-      { field: path, message: code === 'ENOENT' ? 'does not exist' : `cannot be read (${String(code)})` },
-    ]);
-  }
-  return parseConfigFile(text, path);
 }
 
 function contextConfig(value: unknown): unknown {

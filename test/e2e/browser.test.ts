@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Browser, chromium, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { CHROMIUM_ARGS } from '../support/browser';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, launchChromium } from '../support/launch-chromium';
 import { eventually, sleep, startTestStack, type TestStack, testConfig } from '../support/local-stack';
 
 /**
@@ -14,11 +14,6 @@ import { eventually, sleep, startTestStack, type TestStack, testConfig } from '.
  * (test/support/browser-setup.ts): found, installed, or a reason these tests skip (never under CI).
  */
 
-const CHROMIUM = inject('chromium') ?? {
-  status: 'fail',
-  reason:
-    'the browser set-up did not run: vitest.config.ts lists test/support/browser-setup.ts in globalSetup',
-};
 const SCREENSHOTS = 'test-results/screenshots';
 // Page-side expressions are strings: they run in the browser, whose DOM types this project does not load.
 const RESULT_SHOWN = "document.getElementById('result').textContent !== 'not sent'";
@@ -89,11 +84,7 @@ describe.skipIf(CHROMIUM.status === 'skip')('Browser: forms in headless Chromium
       ],
     });
     stack = await startTestStack(config, { ports: { api: apiPort } });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM.executablePath,
-      headless: true,
-      args: [...CHROMIUM_ARGS],
-    });
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {

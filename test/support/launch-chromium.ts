@@ -1,28 +1,23 @@
-import { existsSync } from 'node:fs';
 import { type Browser, chromium } from 'playwright-core';
+import { inject } from 'vitest';
+import { type BrowserSetup, CHROMIUM_ARGS } from './browser';
 
 /**
- * Headless Chromium for the browser tests: Debian's package (CHROMIUM_PATH overrides), driven by
- * playwright-core, with the launch flags TOOLCHAIN.md lists. The one place a test starts a browser, so a
- * shared way of finding one can replace it.
+ * The browser the run's global set-up found or installed (test/support/browser-setup.ts), or why there is
+ * none: browser test files skip on `skip` (never under CI) and fail on `fail`.
  */
+export const CHROMIUM: BrowserSetup = inject('chromium') ?? {
+  status: 'fail',
+  reason:
+    'the browser set-up did not run: vitest.config.ts lists test/support/browser-setup.ts in globalSetup',
+};
+
+/** Headless Chromium, driven by playwright-core, with the launch flags TOOLCHAIN.md lists. */
 export async function launchChromium(): Promise<Browser> {
-  const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-  if (!existsSync(executablePath)) {
-    throw new Error(
-      `Chromium not found at ${executablePath}: apt-get install chromium, or set CHROMIUM_PATH`,
-    );
-  }
+  if (CHROMIUM.status !== 'ready') throw new Error(CHROMIUM.reason);
   return chromium.launch({
-    executablePath,
+    executablePath: CHROMIUM.executablePath,
     headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
+    args: [...CHROMIUM_ARGS],
   });
 }
