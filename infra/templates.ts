@@ -87,14 +87,19 @@ export function compileTemplate(dir: string, id: string): TemplateSource {
   // CSS inlined at synth: Gmail and Outlook drop or ignore <style> in many cases. Mustaches are left alone
   // (juice's default code blocks include Handlebars' {{ }}); media queries stay in <style> for the clients
   // that read them (dark mode).
-  const inlined = juice(merged.source, { removeStyleTags: false, preserveMediaQueries: true });
+  const inlined = juice(merged.source, { removeStyleTags: true, preserveMediaQueries: true });
   const html = checkedSpec(inlined, declaration, () => ({ file: shown('html.hbs'), line: 1 }), {});
 
   const textFile = path.join(folder, 'text.hbs');
   const text = existsSync(textFile)
-    ? checkedSpec(readFileSync(textFile, 'utf8'), declaration, (line) => ({ file: shown('text.hbs'), line }), {
-        noEscape: true,
-      })
+    ? checkedSpec(
+        readFileSync(textFile, 'utf8'),
+        declaration,
+        (line) => ({ file: shown('text.hbs'), line }),
+        {
+          noEscape: true,
+        },
+      )
     : checkedSpec(derivedText(inlined), declaration, () => ({ file: shown('html.hbs'), line: 1 }), {
         noEscape: true,
         derived: true,
@@ -144,7 +149,11 @@ function readDeclaration(file: string, shown: string): { declaration: TemplateDe
   const field = issue?.path.map(String).join('.') || '(file)';
   const key = issue?.path.at(-1);
   const at = key === undefined ? 0 : text.indexOf(JSON.stringify(String(key)));
-  throw new TemplateCompileError(shown, lineAt(text, Math.max(at, 0)), `${field} ${issue?.message ?? 'is invalid'}`);
+  throw new TemplateCompileError(
+    shown,
+    lineAt(text, Math.max(at, 0)),
+    `${field} ${issue?.message ?? 'is invalid'}`,
+  );
 }
 
 type Locate = (line: number) => { file: string; line: number };
@@ -198,7 +207,9 @@ function checkedSpec(
     program = Handlebars.parse(source);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    const line = Number(/on line (\d+)/.exec(message)?.[1] ?? (error as { lineNumber?: number }).lineNumber ?? 1);
+    const line = Number(
+      /on line (\d+)/.exec(message)?.[1] ?? (error as { lineNumber?: number }).lineNumber ?? 1,
+    );
     return fail(line, `does not compile: ${message.split('\n')[0]}`);
   }
   checkNames(program, [{ kind: 'root', variables: declaration.variables }], fail);
@@ -206,7 +217,10 @@ function checkedSpec(
     return String(Handlebars.precompile(source, { ...COMPILE, noEscape: options.noEscape === true }));
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    return fail((error as { lineNumber?: number }).lineNumber ?? 1, `does not compile: ${message.split('\n')[0]}`);
+    return fail(
+      (error as { lineNumber?: number }).lineNumber ?? 1,
+      `does not compile: ${message.split('\n')[0]}`,
+    );
   }
 }
 
@@ -232,8 +246,12 @@ function checkNames(node: hbs.AST.Node, scopes: Scope[], fail: Fail): void {
       return;
     case 'MustacheStatement': {
       const mustache = node as hbs.AST.MustacheStatement;
-      if (mustache.params.length > 0 || mustache.hash !== undefined || mustache.path.type !== 'PathExpression') {
-        return fail(line, `{{${pathName(mustache.path)} ...}}: only variables and #if, #unless, #each are allowed`);
+      if (
+        mustache.params.length > 0 ||
+        mustache.hash !== undefined ||
+        mustache.path.type !== 'PathExpression'
+      ) {
+        fail(line, `{{${pathName(mustache.path)} ...}}: only variables and #if, #unless, #each are allowed`);
       }
       checkPath(mustache.path as hbs.AST.PathExpression, scopes, fail, 'scalar');
       return;
@@ -242,18 +260,29 @@ function checkNames(node: hbs.AST.Node, scopes: Scope[], fail: Fail): void {
       const block = node as hbs.AST.BlockStatement;
       const helper = pathName(block.path);
       const param = block.params[0];
-      if (!['if', 'unless', 'each'].includes(helper) || block.params.length !== 1 || param?.type !== 'PathExpression') {
-        return fail(line, `{{#${helper}}}: only {{#if name}}, {{#unless name}} and {{#each list}} are allowed`);
+      if (
+        !['if', 'unless', 'each'].includes(helper) ||
+        block.params.length !== 1 ||
+        param?.type !== 'PathExpression'
+      ) {
+        fail(line, `{{#${helper}}}: only {{#if name}}, {{#unless name}} and {{#each list}} are allowed`);
       }
-      const target = checkPath(param as hbs.AST.PathExpression, scopes, fail, helper === 'each' ? 'list' : 'any');
+      const target = checkPath(
+        param as hbs.AST.PathExpression,
+        scopes,
+        fail,
+        helper === 'each' ? 'list' : 'any',
+      );
       const inner: Scope[] =
-        helper === 'each' && target !== undefined ? [...scopes, { kind: 'item', list: target.name, items: target.items }] : scopes;
+        helper === 'each' && target !== undefined
+          ? [...scopes, { kind: 'item', list: target.name, items: target.items }]
+          : scopes;
       if (block.program) checkNames(block.program, inner, fail);
       if (block.inverse) checkNames(block.inverse, scopes, fail);
       return;
     }
     default:
-      return fail(line, `${node.type} is not allowed (no partials, decorators or subexpressions)`);
+      fail(line, `${node.type} is not allowed (no partials, decorators or subexpressions)`);
   }
 }
 
@@ -275,7 +304,8 @@ function checkPath(
     if (head === 'root' || path.original.startsWith('@root')) {
       return checkPath({ ...path, data: false, depth: scopes.length - 1, parts: rest }, scopes, fail, want);
     }
-    if (['index', 'first', 'last'].includes(String(head)) && scopes.some((scope) => scope.kind === 'item')) return;
+    if (['index', 'first', 'last'].includes(String(head)) && scopes.some((scope) => scope.kind === 'item'))
+      return;
     return fail(line, `{{${name}}} is not available here`);
   }
   const scope = scopes[scopes.length - 1 - path.depth];
@@ -284,19 +314,26 @@ function checkPath(
   if (scope.kind === 'root') {
     if (head === undefined) return fail(line, `{{${name}}}: "this" at the top is not a variable`);
     const declared = Object.hasOwn(scope.variables, head) ? scope.variables[head] : undefined;
-    if (declared === undefined) return fail(line, `{{${name}}} uses ${head}, which template.json does not declare`);
+    if (declared === undefined)
+      return fail(line, `{{${name}}} uses ${head}, which template.json does not declare`);
     if (rest.length > 0) return fail(line, `{{${name}}}: ${head} has no fields`);
-    if (want === 'list' && declared.type !== 'list') return fail(line, `{{#each ${name}}}: ${head} is not a list`);
-    if (want === 'scalar' && declared.type === 'list') return fail(line, `{{${name}}}: ${head} is a list, use {{#each ${head}}}`);
+    if (want === 'list' && declared.type !== 'list')
+      return fail(line, `{{#each ${name}}}: ${head} is not a list`);
+    if (want === 'scalar' && declared.type === 'list')
+      return fail(line, `{{${name}}}: ${head} is a list, use {{#each ${head}}}`);
     return declared.type === 'list' ? { name: head, items: declared.items } : undefined;
   }
   if (want === 'list') return fail(line, `{{#each ${name}}}: lists of lists are not supported`);
   if (scope.items === 'string') {
-    if (head !== undefined) return fail(line, `{{${name}}}: the items of ${scope.list} are strings, use {{this}}`);
+    if (head !== undefined)
+      return fail(line, `{{${name}}}: the items of ${scope.list} are strings, use {{this}}`);
     return;
   }
   if (head === undefined || !Object.hasOwn(scope.items, head) || rest.length > 0) {
-    return fail(line, `{{${name}}}: the items of ${scope.list} have the fields ${Object.keys(scope.items).join(', ')}`);
+    return fail(
+      line,
+      `{{${name}}}: the items of ${scope.list} have the fields ${Object.keys(scope.items).join(', ')}`,
+    );
   }
   return;
 }
@@ -331,7 +368,12 @@ function checkPreview(source: TemplateSource, declarationFile: string, text: str
   for (const [name, variable] of Object.entries(source.declaration.variables)) {
     if (variable.type === 'list' || variable.default === undefined) continue;
     const fits = checkVariables({ [name]: variable }, { [name]: variable.default }, 'variables');
-    if (!fits.ok) throw new TemplateCompileError(declarationFile, line, `variables.${name}.default ${fits.errors[0]?.detail}`);
+    if (!fits.ok)
+      throw new TemplateCompileError(
+        declarationFile,
+        line,
+        `variables.${name}.default ${fits.errors[0]?.detail}`,
+      );
   }
   const compiled: CompiledTemplate = {
     id: source.id,

@@ -25,6 +25,7 @@ import { localContext } from './lambda-context';
 import { startLocalRelay } from './relay';
 import { LocalSesEvents } from './ses-events';
 import { openStateDir } from './state';
+import { localTemplates } from './templates';
 
 export interface LocalStackOptions {
   readonly config: PostroomConfig;
@@ -194,6 +195,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       suppression,
       blobs,
       captcha: { verifier: httpCaptchaVerifier, secret: (formId) => options.captchaSecrets?.[formId] },
+      templates: localTemplates(),
     });
     // The bundled send function reads the configuration built into its bundle: the demo's additions are
     // this process's, so with bundles the demo form keeps the configured origins only.

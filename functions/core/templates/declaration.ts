@@ -81,7 +81,8 @@ export function checkVariables(
     if (value === undefined || value === null) {
       const fallback = declaration.type === 'list' ? undefined : declaration.default;
       if (fallback !== undefined) values[name] = fallback;
-      else if (declaration.required === true) errors.push({ field: `${prefix}.${name}`, detail: 'is required' });
+      else if (declaration.required === true)
+        errors.push({ field: `${prefix}.${name}`, detail: 'is required' });
       else values[name] = null;
       continue;
     }
@@ -122,7 +123,8 @@ function scalarProblem(type: ScalarType, value: unknown): string | undefined {
     case 'string':
       if (typeof value !== 'string') return 'must be a string';
       if (value.length > MAX_STRING_CHARS) return `must be at most ${MAX_STRING_CHARS} characters`;
-      if (CONTROL_BUT_LINES.test(value)) return 'must not contain control characters other than tab and line breaks';
+      if (CONTROL_BUT_LINES.test(value))
+        return 'must not contain control characters other than tab and line breaks';
       return uncarriableText(value);
     case 'number':
       return typeof value === 'number' && Number.isFinite(value) ? undefined : 'must be a number';
