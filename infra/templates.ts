@@ -5,13 +5,13 @@ import Handlebars from 'handlebars';
 import { convert } from 'html-to-text';
 import juice from 'juice';
 import type { CompiledTemplate, CompiledTemplates } from '../functions/core/templates/catalog';
+import { checkVariables } from '../functions/core/templates/declaration';
 import {
-  checkVariables,
   TEMPLATE_ID,
   type TemplateDeclaration,
   templateDeclarationSchema,
   type VariableDeclaration,
-} from '../functions/core/templates/declaration';
+} from '../functions/core/templates/declaration-schema';
 import { renderTemplate } from '../functions/core/templates/render';
 import { REPO_ROOT } from './paths';
 
