@@ -5,7 +5,9 @@ import type { CompiledTemplates } from '../../functions/core/templates/catalog';
 import { checkVariables } from '../../functions/core/templates/declaration';
 import { renderTemplate } from '../../functions/core/templates/render';
 import { renderReference } from '../../functions/core/templates/render-request';
+import { bundleFunction } from '../../infra/bundling';
 import { compileTemplates, TemplateCompileError } from '../../infra/templates';
+import { shippedConfig } from '../fakes/config';
 import { shippedTemplates, templatesFolder } from '../support/templates';
 
 const SHIPPED = ['password-reset', 'receipt', 'welcome'];
@@ -111,6 +113,18 @@ describe('Templates: synth refuses a template, naming file and line', () => {
     }
     throw new Error('compiled');
   }
+
+  it("fails the send function's build, which cdk synth runs, before bundling anything", () => {
+    const dir = templatesFolder({
+      'hello/template.json': declaration(NAME, { name: 'Ada' }),
+      'hello/html.hbs': '<p>{{nme}}</p>\n',
+    });
+    folders.push(dir);
+    const outdir = path.join(path.dirname(dir), 'send');
+    expect(() => bundleFunction('send', outdir, shippedConfig(), { templatesDir: dir })).toThrow(
+      'templates/hello/html.hbs:1: {{nme}} uses nme, which template.json does not declare',
+    );
+  });
 
   it('that uses a variable it does not declare', () => {
     expect(
