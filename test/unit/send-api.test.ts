@@ -756,6 +756,24 @@ describe('Core: send API with templates', () => {
     expect(deps.queue.jobs).toHaveLength(0);
   });
 
+  it('returns 422 on subject when the template renders a subject too long for a header line', async () => {
+    const deps = { ...setup(), templates: catalogOf(templates) };
+    const long = {
+      ...TEMPLATED,
+      template: { id: 'welcome', variables: { name: 'a'.repeat(1_000), actionUrl: 'x' } },
+    };
+    const refused = await sendMessage(request(long), deps);
+    const overridden = await sendMessage(request({ ...long, subject: 'Welcome' }), deps);
+    expect(json(refused).errors).toEqual([
+      {
+        field: 'subject',
+        detail: 'as the template renders it, Too big: expected string to have <=998 characters',
+      },
+    ]);
+    expect(overridden.status).toBe(202);
+    expect(deps.queue.jobs).toHaveLength(1);
+  });
+
   it('renders each batch message on its own: a bad template fails its item only', async () => {
     const deps = { ...setup(), templates: catalogOf(templates) };
     const response = await sendBatch(

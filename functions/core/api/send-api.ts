@@ -257,7 +257,7 @@ async function renderRequested(
   // The template's subject is checked as a given one would be (a given subject overrides it).
   const problem = request.subject === undefined ? subjectProblem(rendering.rendered.subject) : undefined;
   if (problem !== undefined) {
-    return { ok: false, errors: [{ field: 'template.variables', detail: `make a subject that ${problem}` }] };
+    return { ok: false, errors: [{ field: 'subject', detail: `as the template renders it, ${problem}` }] };
   }
   return rendering;
 }

@@ -8,8 +8,11 @@ import type { Variables } from './declaration';
  * loaded by import() from the send path, so requests without a template never load it.
  */
 
-/** An environment of our own: no helper or partial registered elsewhere can reach these templates. */
-const runtime = Handlebars.create();
+/**
+ * The runtime's default environment: nothing in the functions registers a helper or partial on it, and the
+ * templates were compiled with knownHelpersOnly, so they call only the built-in ones.
+ */
+const runtime = Handlebars;
 
 type Delegate = (context: Variables) => string;
 const delegates = new WeakMap<CompiledTemplate, { subject: Delegate; html: Delegate; text: Delegate }>();
