@@ -9,8 +9,10 @@ import { buildSync } from 'esbuild';
 import { type MailJob, serializeMailJob } from '../functions/core/mail/mail-job';
 import type { Metrics } from '../functions/core/metrics';
 import type { Log, MailQueue } from '../functions/core/ports';
+import { renderReference } from '../functions/core/templates/render-request';
 import { createSendHandler } from '../functions/send/app';
 import { REPO_ROOT } from '../infra/paths';
+import { compileTemplates, loadTemplates } from '../infra/templates';
 import { contextWithoutRateLimits, localConfig } from '../local/config-file';
 import {
   MemoryApiKeyStore,
@@ -37,6 +39,9 @@ const REQUESTS = 20_000;
 const PROCESSES = 5;
 const TARGET_PER_SECOND = 20_000;
 const TARGET_P99_MS = 0.5;
+/** Rendering one shipped template with its preview data (variable check included), per send. */
+const TARGET_RENDER_P99_MS = 0.2;
+const RENDERS = 20_000;
 
 interface Measurement {
   requests: number;
@@ -154,7 +159,30 @@ function measureBundled(): Measurement[] {
   }
 }
 
+/**
+ * The render a templated send adds to the handler: the variable check and the three precompiled templates
+ * (subject, HTML, text), for each shipped template with its preview data, after a warm-up.
+ */
+async function measureRenders(): Promise<Array<{ id: string; p50: number; p99: number }>> {
+  const sources = compileTemplates();
+  const templates = await loadTemplates(sources);
+  return sources.map((source) => {
+    const reference = { id: source.id, variables: source.declaration.preview };
+    const latencies: number[] = [];
+    for (let i = 0; i < WARM_UP + RENDERS; i++) {
+      const start = performance.now();
+      const rendered = renderReference(templates, reference);
+      const elapsed = performance.now() - start;
+      if (!rendered.ok) throw new Error(`${source.id} does not render its preview`);
+      if (i >= WARM_UP) latencies.push(elapsed);
+    }
+    latencies.sort((a, b) => a - b);
+    return { id: source.id, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+  });
+}
+
 export async function run(): Promise<BenchSection> {
+  const renders = await measureRenders();
   const results = measureBundled();
   const result = results[0] as Measurement;
   // The rate is each process's median; latencies are pooled over all of them.
@@ -192,6 +220,13 @@ export async function run(): Promise<BenchSection> {
         value: Math.round(rates[rates.length - 1] ?? Number.NaN),
         unit: 'req/s',
       },
+      ...renders.map((render) => ({
+        metric: `template render p99: ${render.id} (p50 ${round3(render.p50)} ms)`,
+        value: round3(render.p99),
+        unit: 'ms',
+        target: `≤ ${TARGET_RENDER_P99_MS} ms`,
+        pass: render.p99 <= TARGET_RENDER_P99_MS,
+      })),
     ],
     notes: [
       `${PROCESSES} fresh processes, each ${result.requests.toLocaleString('en-US')} requests after ${WARM_UP.toLocaleString('en-US')} warm-up; ${
@@ -200,6 +235,7 @@ export async function run(): Promise<BenchSection> {
           : `pinned to core ${result.pinnedCore} with taskset`
       }; bundled and minified as the function is; Node ${process.version}`,
       'shipped configuration with its rate limits lifted; Log and Metrics ports discard; each job is serialized as the SQS adapter does',
+      `template renders: ${RENDERS.toLocaleString('en-US')} per shipped template with its preview data after ${WARM_UP.toLocaleString('en-US')} warm-up, in the bench's own process (compiled as synth compiles them, loaded as the function loads them)`,
     ],
   };
 }

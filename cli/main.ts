@@ -30,6 +30,11 @@ Commands:
   send-test --form FORM_ID [--json] [--timeout SECONDS]
                               submit a test message to the form and follow its status until sent,
                               delivered or failed (default timeout ${DEFAULT_TIMEOUT_SECONDS}s)
+  templates list [--json]     the templates in templates/ with their version and variables, compiled and
+                              checked as cdk synth does (exit 1, naming file and line, when one fails)
+  templates render <id> [--data FILE.json] [--out DIR] [--json]
+                              render a template with its preview data or the variables in FILE.json:
+                              print its subject and text part, or write DIR/<id>.html and DIR/<id>.txt
   doctor [--json] [--config PATH]
                               check the configuration (cdk.json), the SES account (sandbox, send rate
                               against queue.batchSize x queue.maxConcurrency), the sender's SES identity
@@ -53,6 +58,7 @@ Endpoints (defaults: the local stack's ports; with --stack, AWS's):
                       CloudFormation and CloudWatch (with --stack), e.g. for a test double
   --table NAME        keys, suppression: a deployed table by name, without --stack (with --endpoint: a local table)
   --config PATH       doctor: the cdk.json to check (default: cdk.json)
+  --templates DIR     templates: the templates folder (default: the project's templates/)
 
 Keys are stored only as SHA-256 hashes.
 
@@ -66,7 +72,7 @@ follow the message before it submits one.
 `;
 
 /**
- * `postroom keys create|list|revoke`, `status`, `dlq list|redrive|purge`, `send-test`, `doctor`, against the
+ * `postroom keys create|list|revoke`, `status`, `dlq list|redrive|purge`, `send-test`, `doctor`, `templates`, against the
  * local stack or, with `--stack`, a deployed one. Returns the exit code: 3, naming what is missing, when the
  * target cannot be used (TargetError, from any command).
  */
@@ -99,6 +105,11 @@ async function runCommand(argv: ReadonlyArray<string>, io: CliIo): Promise<numbe
       return 2;
     }
     return runDoctor(values, io);
+  }
+  if (!values.help && group === 'templates' && command !== undefined) {
+    // Loaded only here: the compiler (Handlebars, juice, html-to-text) is not for the other commands.
+    const { runTemplatesCommand } = await import('./templates');
+    return runTemplatesCommand(command, rest, values, io, USAGE);
   }
   if (!values.help && group === 'send-test') {
     if (command !== undefined) {
@@ -141,6 +152,9 @@ function parse(argv: ReadonlyArray<string>) {
       timeout: { type: 'string' },
       api: { type: 'string' },
       config: { type: 'string' },
+      data: { type: 'string' },
+      out: { type: 'string' },
+      templates: { type: 'string' },
       'ses-endpoint': { type: 'string' },
       stack: { type: 'string' },
       'cloudformation-endpoint': { type: 'string' },

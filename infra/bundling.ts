@@ -1,9 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { type BuildOptions, type BuildResult, buildSync } from 'esbuild';
-import { CONFIG_FILE } from '../functions/adapters/function-env';
+import { CONFIG_FILE, TEMPLATES_FILE } from '../functions/adapters/function-env';
 import type { PostroomConfig } from '../functions/core/config/config';
 import { REPO_ROOT } from './paths';
+import { compileTemplates, TEMPLATES_DIR, templatesModule } from './templates';
 
 /** A folder under `functions/` whose `index.ts` exports `handler`. */
 export type FunctionEntry = 'send' | 'relay' | 'events';
@@ -66,16 +67,23 @@ export function functionBuildOptions(
 
 /**
  * Builds a function into `outdir` (synchronously: CDK's local bundling hook is synchronous), with the
- * configuration it runs with as `config.json` beside `index.mjs`. `config` must be the output of
+ * configuration it runs with as `config.json` beside `index.mjs` (and, for the send function, the compiled
+ * templates as `templates.mjs`). `config` must be the output of
  * `parseConfig`: the function trusts it without validating it again (functions/adapters/function-env.ts).
  */
 export function bundleFunction(
   entry: FunctionEntry,
   outdir: string,
   config: PostroomConfig,
-  options: { sourceMaps?: boolean } = {},
+  options: { sourceMaps?: boolean; templatesDir?: string } = {},
 ): BuildResult<{ metafile: true }> {
+  // Templates first: one that does not compile fails synth, naming its file and line, before any build.
+  const templates =
+    entry === 'send' ? templatesModule(compileTemplates(options.templatesDir ?? TEMPLATES_DIR)) : undefined;
   const result = buildSync({ ...functionBuildOptions(entry, outdir, options), metafile: true });
   writeFileSync(path.join(outdir, CONFIG_FILE), JSON.stringify(config));
+  // Beside config.json, as a module of precompiled Handlebars specifications the function imports on the
+  // first request that names a template (functions/adapters/function-env.ts shippedTemplates).
+  if (templates !== undefined) writeFileSync(path.join(outdir, TEMPLATES_FILE), templates);
   return result;
 }

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { demoPage, thanksPage } from './demo-page';
 import { PORT_VARIABLE, PortInUseError } from './emulators';
+import type { LocalTemplates } from './templates';
 
 export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
@@ -17,6 +18,8 @@ export interface ApiServerOptions {
   readonly inboxUrl: string;
   /** The form the demo page at `/` posts to, given the port the server listens on. */
   readonly demoFormId: (port: number) => string;
+  /** The templates preview page at `/templates` (local/templates.ts). */
+  readonly templates?: LocalTemplates;
 }
 
 /** API Gateway REST routes served locally, by resource template. */
@@ -25,6 +28,11 @@ const ROUTES: ReadonlyArray<{ pattern: RegExp; resource: string; params: Readonl
   { pattern: /^\/v1\/send$/, resource: '/v1/send', params: [] },
   { pattern: /^\/v1\/send\/batch$/, resource: '/v1/send/batch', params: [] },
   { pattern: /^\/v1\/messages\/([^/]+)$/, resource: '/v1/messages/{messageId}', params: ['messageId'] },
+  {
+    pattern: /^\/v1\/templates\/([^/]+)\/render$/,
+    resource: '/v1/templates/{templateId}/render',
+    params: ['templateId'],
+  },
   { pattern: /^\/health$/, resource: '/health', params: [] },
 ];
 
@@ -72,6 +80,22 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: ApiSer
     return sendHtml(res, demoPage(options.inboxUrl, options.demoFormId(port), `http://${host}:${port}`));
   }
   if (req.method === 'GET' && url.pathname === '/thanks') return sendHtml(res, thanksPage(options.inboxUrl));
+  if (req.method === 'GET' && url.pathname === '/templates' && options.templates) {
+    const { html, nonce } = await options.templates.page();
+    res.writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      // The templates' HTML is shown in sandboxed srcdoc frames (no script runs in them); the page's own
+      // script is only the reload poll.
+      'content-security-policy': `default-src 'self'; style-src 'unsafe-inline'; img-src * data:; script-src 'nonce-${nonce}'`,
+    });
+    res.end(html);
+    return;
+  }
+  if (req.method === 'GET' && url.pathname === '/templates/stamp' && options.templates) {
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(options.templates.stampDigest());
+    return;
+  }
 
   for (const route of ROUTES) {
     const match = route.pattern.exec(url.pathname);

@@ -25,6 +25,7 @@ import { localContext } from './lambda-context';
 import { startLocalRelay } from './relay';
 import { LocalSesEvents } from './ses-events';
 import { openStateDir } from './state';
+import { LocalTemplates } from './templates';
 
 export interface LocalStackOptions {
   readonly config: PostroomConfig;
@@ -170,6 +171,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // The demo page's origin is known once the API listens (port 0 picks one): until the handler exists, the
     // server answers 503, which no request sees in practice (it is set before the next turn of the loop).
     let send: ApiHandler | undefined;
+    const templates = new LocalTemplates();
     const api = await startApiServer({
       host: LOCAL_HOST,
       port: options.ports.api,
@@ -178,6 +180,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       maxBodyBytes: config.api.maxBodyBytes,
       inboxUrl: emulators.endpoints.ses,
       demoFormId: (port) => demoForm(config, port).formId,
+      templates,
     });
     stops.push(() => api.stop());
     const demo = demoForm(config, api.port);
@@ -194,6 +197,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       suppression,
       blobs,
       captcha: { verifier: httpCaptchaVerifier, secret: (formId) => options.captchaSecrets?.[formId] },
+      templates: templates.catalog,
     });
     // The bundled send function reads the configuration built into its bundle: the demo's additions are
     // this process's, so with bundles the demo form keeps the configured origins only.

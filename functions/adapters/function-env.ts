@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { PostroomConfig } from '../core/config/config';
 import { ConfigError } from '../core/errors';
+import type { CompiledTemplates, TemplateCatalog } from '../core/templates/catalog';
 
 /**
  * The configuration a function runs with: `config.json` in its code package, beside `index.mjs`, written by
@@ -35,3 +36,26 @@ export function readShippedConfig(entryUrl: string): PostroomConfig {
     throw new ConfigError([{ field: CONFIG_FILE, message: 'is not valid JSON' }]);
   }
 }
+
+/**
+ * The templates compiled at synth, `templates.mjs` beside the entry module (infra/bundling.ts), imported on
+ * the first request that names a template and kept: requests without a template never read it.
+ */
+export function shippedTemplates(entryUrl: string): TemplateCatalog {
+  let loading: Promise<CompiledTemplates> | undefined;
+  return {
+    load() {
+      loading ??= import(new URL(TEMPLATES_FILE, entryUrl).href).then(
+        (module: { templates: CompiledTemplates }) => module.templates,
+        (error: unknown) => {
+          loading = undefined;
+          throw error;
+        },
+      );
+      return loading;
+    },
+  };
+}
+
+/** The compiled templates' module in a function's code package. */
+export const TEMPLATES_FILE = 'templates.mjs';

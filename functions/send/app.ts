@@ -1,7 +1,13 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { toHttpRequest, toProxyResult } from '../adapters/lambda-http';
-import { getMessage, type SendApiDeps, sendBatch, sendMessage } from '../core/api/send-api';
+import {
+  getMessage,
+  renderTemplatePreview,
+  type SendApiDeps,
+  sendBatch,
+  sendMessage,
+} from '../core/api/send-api';
 import { errorName, HttpError, MethodNotAllowedError, NotFoundError } from '../core/errors';
 import { checkHealth, preflightForm, submitForm } from '../core/forms/submit-form';
 import { problemResponse } from '../core/http';
@@ -9,7 +15,7 @@ import type { Log } from '../core/ports';
 
 /**
  * The API function: `POST|OPTIONS /v1/forms/{formId}`, `POST /v1/send`, `POST /v1/send/batch`,
- * `GET /v1/messages/{messageId}` and `GET /health`. A thin adapter from the API Gateway REST proxy event to
+ * `GET /v1/messages/{messageId}`, `POST /v1/templates/{templateId}/render` and `GET /health`. A thin adapter from the API Gateway REST proxy event to
  * the core; the same handler serves Lambda and the local stack.
  */
 export function createSendHandler(deps: SendApiDeps) {
@@ -46,6 +52,10 @@ async function route(event: APIGatewayProxyEvent, unscoped: SendApiDeps) {
     case '/v1/messages/{messageId}':
       if (event.httpMethod === 'GET') return getMessage(event.pathParameters?.messageId ?? '', request, deps);
       return problemResponse(new MethodNotAllowedError('GET'));
+    case '/v1/templates/{templateId}/render':
+      if (event.httpMethod === 'POST')
+        return renderTemplatePreview(event.pathParameters?.templateId ?? '', request, deps);
+      return problemResponse(new MethodNotAllowedError('POST'));
     case '/health':
       if (event.httpMethod === 'GET' || event.httpMethod === 'HEAD') return checkHealth(deps.queue, deps.log);
       return problemResponse(new MethodNotAllowedError('GET'));

@@ -8,7 +8,7 @@ import { DynamoApiKeyStore } from '../adapters/dynamodb-api-keys';
 import { DynamoGuardStore } from '../adapters/dynamodb-guards';
 import { DynamoMessageStore } from '../adapters/dynamodb-messages';
 import { DynamoSuppressionList } from '../adapters/dynamodb-suppression';
-import { readShippedConfig, requireEnv } from '../adapters/function-env';
+import { readShippedConfig, requireEnv, shippedTemplates } from '../adapters/function-env';
 import { createLogger } from '../adapters/powertools-log';
 import { createMetrics } from '../adapters/powertools-metrics';
 import { readSecretString } from '../adapters/secrets';
@@ -52,6 +52,7 @@ export const handler = createSendHandler({
   apiKeys: new DynamoApiKeyStore(dynamodb, tableName),
   messages: new DynamoMessageStore(dynamodb, tableName, config.relay.recordTtlDays),
   suppression: new DynamoSuppressionList(dynamodb, tableName),
+  templates: shippedTemplates(import.meta.url),
 })
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics));

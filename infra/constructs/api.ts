@@ -213,6 +213,11 @@ export class Api extends Construct {
       sendResource.addMethod('POST', integration),
       sendResource.addResource('batch').addMethod('POST', integration),
       v1.addResource('messages').addResource('{messageId}').addMethod('GET', integration),
+      v1
+        .addResource('templates')
+        .addResource('{templateId}')
+        .addResource('render')
+        .addMethod('POST', integration),
     ];
 
     this.acknowledgeNagFindings(publicMethods, keyedMethods);
@@ -240,7 +245,8 @@ export class Api extends Construct {
             'Public by design: a contact form is posted by anonymous visitors (guarded by allowed origins, ' +
             'honeypot, rate limits and optional WAF in place of credentials); OPTIONS is CORS preflight, ' +
             'which browsers send without credentials; /health is a probe. Authenticated routes (/v1/send, ' +
-            '/v1/send/batch, /v1/messages/{messageId}) bring their own API-key check.',
+            '/v1/send/batch, /v1/messages/{messageId}, /v1/templates/{templateId}/render) bring their own ' +
+            'API-key check.',
         });
       }
     }

@@ -22,8 +22,19 @@ describe('Construct: Api', { timeout: SYNTH_TIMEOUT_MS }, () => {
     );
 
     // Assess
-    expect(paths).toEqual(expect.arrayContaining(['send', 'batch', 'messages', '{messageId}']));
-    expect(methods.filter((method) => method === 'POST NONE')).toHaveLength(3);
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        'send',
+        'batch',
+        'messages',
+        '{messageId}',
+        'templates',
+        '{templateId}',
+        'render',
+      ]),
+    );
+    // The form, send, batch and template render.
+    expect(methods.filter((method) => method === 'POST NONE')).toHaveLength(4);
     expect(methods.filter((method) => method === 'GET NONE')).toHaveLength(2);
   });
 

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import type { Metafile } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/core/config/config';
 import { bundleFunction } from '../../infra/bundling';
@@ -45,6 +47,26 @@ for (const event of JSON.parse(process.env.EVENTS)) {
 }
 `;
 
+const API_KEY = 'pr_bundled-send-test-key-aaaaaaaaaaaaaaaaaaaaaaaaaaaa';
+
+/** The send function's budget for the code a cold start reads (bench/cold-start.ts sets the same). */
+const EAGER_BUDGET_BYTES = 450 * 1024;
+
+/** `POST /v1/send` with a template, as API Gateway hands it over. */
+function templatedSendEvent(): APIGatewayProxyEvent {
+  const event = formPostEvent({
+    contentType: 'application/json',
+    sourceIp: '203.0.113.9',
+    headers: { Authorization: `Bearer ${API_KEY}` },
+    body: JSON.stringify({
+      from: 'no-reply@example.com',
+      to: 'ada@example.org',
+      template: { id: 'welcome', variables: { name: 'Bundled Ada', actionUrl: 'https://example.com/go' } },
+    }),
+  });
+  return { ...event, resource: '/v1/send', path: '/v1/send', pathParameters: null };
+}
+
 function formEvent(contentType: string, body: string) {
   return formPostEvent({ contentType, body, sourceIp: '203.0.113.9' });
 }
@@ -55,15 +77,16 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
   let bundleUrl: string;
   /** The input files of each chunk the entry loads by import(), one string per chunk. */
   let lazyChunks: string[];
+  let metafile: Metafile;
 
   beforeAll(async () => {
-    stack = await startTestStack(testConfig());
+    stack = await startTestStack(testConfig(), { apiKey: API_KEY });
     workDir = mkdtempSync(path.join(tmpdir(), 'postroom-bundled-send-'));
-    const { metafile } = bundleFunction(
+    ({ metafile } = bundleFunction(
       'send',
       path.join(workDir, 'send'),
       parseConfig(contextWithoutRateLimits(FIXTURE_CONFIG_FILE)),
-    );
+    ));
     // The SDK's credential chain was swapped for the environment provider.
     const inputs = Object.keys(metafile.inputs);
     expect(inputs.some((input) => input.includes('credential-provider-node/'))).toBe(false);
@@ -83,7 +106,7 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
     if (workDir) rmSync(workDir, { recursive: true, force: true });
   });
 
-  it('accepts a JSON and a multipart submission and the relay delivers both', async () => {
+  it('accepts a JSON and a multipart submission and a templated send, and the relay delivers all three', async () => {
     // Prepare
     const boundary = 'postroom-bundled-test';
     const multipart = [
@@ -107,6 +130,7 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
         }),
       ),
       formEvent(`multipart/form-data; boundary=${boundary}`, multipart),
+      templatedSendEvent(),
     ];
     const home = path.join(workDir, 'home');
 
@@ -141,7 +165,7 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
     expect(
       responses.map((response) => response.statusCode),
       stdout + stderr,
-    ).toEqual([202, 202]);
+    ).toEqual([202, 202, 202]);
     const emails = await eventually(async () => {
       const found = (await stack.sesEmails()).filter((email) => email.subject.startsWith('New message from'));
       return found.length === 2 ? found : undefined;
@@ -151,7 +175,44 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
       'New message from Multipart Visitor',
     ]);
     expect(emails.every((email) => email.destination.to.includes('owner@example.com'))).toBe(true);
+    // The templated send was rendered from templates.mjs by the lazily loaded runtime.
+    const welcome = await eventually(async () => {
+      const found = (await stack.sesEmails()).find((email) => email.subject === 'Welcome, Bundled Ada');
+      return found;
+    }, 15_000);
+    expect(welcome.destination.to).toContain('ada@example.org');
     // The multipart post was parsed by code from a chunk of its own, not from the entry file.
     expect(lazyChunks.some((chunk) => chunk.includes('node_modules/busboy/'))).toBe(true);
   }, 90_000);
+
+  it('keeps the template runtime out of the cold start, within the 450 KB budget', () => {
+    // What the entry loads by static import, transitively: the code every cold start reads.
+    const outputs = metafile.outputs;
+    const entry = Object.keys(outputs).find((file) => file.endsWith('/index.mjs')) ?? '';
+    const eager = new Set([entry]);
+    for (const file of eager)
+      for (const imported of outputs[file]?.imports ?? [])
+        if (imported.kind === 'import-statement' && !imported.external) eager.add(imported.path);
+    const inputsOf = (files: string[]) => files.flatMap((file) => Object.keys(outputs[file]?.inputs ?? {}));
+    const coldStart = inputsOf([...eager]);
+    const later = inputsOf(Object.keys(outputs).filter((file) => file.endsWith('.mjs') && !eager.has(file)));
+    const eagerBytes = [...eager].reduce((sum, file) => sum + (outputs[file]?.bytes ?? 0), 0);
+
+    expect(
+      coldStart.filter((input) =>
+        /node_modules\/handlebars\/|core\/templates\/(render|declaration)/.test(input),
+      ),
+    ).toEqual([]);
+    expect(later.some((input) => input.includes('node_modules/handlebars/dist/cjs/handlebars.runtime'))).toBe(
+      true,
+    );
+    expect(later.some((input) => input.endsWith('functions/core/templates/render.ts'))).toBe(true);
+    // The compiler never ships.
+    expect(
+      [...coldStart, ...later].some((input) =>
+        /handlebars\/compiler|node_modules\/(juice|html-to-text)\//.test(input),
+      ),
+    ).toBe(false);
+    expect(eagerBytes).toBeLessThanOrEqual(EAGER_BUDGET_BYTES);
+  });
 });

@@ -1,8 +1,15 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey } from '../../functions/core/api/api-keys';
-import { getMessage, type SendApiDeps, sendBatch, sendMessage } from '../../functions/core/api/send-api';
+import {
+  getMessage,
+  renderTemplatePreview,
+  type SendApiDeps,
+  sendBatch,
+  sendMessage,
+} from '../../functions/core/api/send-api';
 import type { HttpRequest } from '../../functions/core/http';
 import { mailJobSchema } from '../../functions/core/mail/mail-job';
+import { type CompiledTemplates, catalogOf } from '../../functions/core/templates/catalog';
 import { shippedConfig } from '../fakes/config';
 import {
   FakeClock,
@@ -15,6 +22,7 @@ import {
   RecordingMetrics,
   sequentialIds,
 } from '../fakes/ports';
+import { shippedTemplates } from '../support/templates';
 
 const ID_1 = '11111111-1111-4111-8111-111111111111';
 const ID_2 = '22222222-2222-4222-8222-222222222222';
@@ -667,5 +675,144 @@ describe('Core: attachments on /v1/send', () => {
 
     expect(first.status).toBe(202);
     expect(changed.status).toBe(409);
+  });
+});
+
+describe('Core: send API with templates', () => {
+  let templates: CompiledTemplates;
+  beforeAll(async () => {
+    templates = await shippedTemplates();
+  });
+
+  const TEMPLATED = {
+    from: 'Accounts <accounts@example.com>',
+    to: 'ada@example.org',
+    template: {
+      id: 'welcome',
+      variables: { name: 'Ada & Co', actionUrl: 'https://example.com/start?a=1&b=2' },
+    },
+  };
+
+  it('renders the template into the queued job, and the status names the template and its version', async () => {
+    // Prepare
+    const deps = { ...setup(), templates: catalogOf(templates) };
+
+    // Act
+    const response = await sendMessage(request(TEMPLATED), deps);
+
+    // Assess
+    expect(response.status).toBe(202);
+    const job = mailJobSchema.parse(deps.queue.jobs[0]);
+    expect(job.subject).toBe('Welcome, Ada & Co');
+    expect(job.html).toContain('Welcome, Ada &amp; Co');
+    expect(job.html).toContain('href="https://example.com/start?a&#x3D;1&amp;b&#x3D;2"');
+    expect(job.text).toContain('Welcome, Ada & Co');
+    expect(deps.messages.records.get(ID_1)?.history[0]?.detail).toBe(
+      `template welcome@${templates.welcome?.version}`,
+    );
+  });
+
+  it("lets a given subject override the template's", async () => {
+    const deps = { ...setup(), templates: catalogOf(templates) };
+    await sendMessage(request({ ...TEMPLATED, subject: 'Hello from us' }), deps);
+    expect(deps.queue.jobs[0]?.subject).toBe('Hello from us');
+  });
+
+  it('returns 422 naming template.id for an unknown template, and queues nothing', async () => {
+    const deps = { ...setup(), templates: catalogOf(templates) };
+    const response = await sendMessage(
+      request({ ...TEMPLATED, template: { id: 'welcom', variables: {} } }),
+      deps,
+    );
+    expect(response.status).toBe(422);
+    expect(json(response).errors).toEqual([
+      { field: 'template.id', detail: 'is not a template (templates: password-reset, receipt, welcome)' },
+    ]);
+    expect(deps.queue.jobs).toHaveLength(0);
+    expect(deps.messages.records.size).toBe(0);
+  });
+
+  it('returns 422 with one entry per missing, unknown or mistyped variable, and queues nothing', async () => {
+    const deps = { ...setup(), templates: catalogOf(templates) };
+    const response = await sendMessage(
+      request({ ...TEMPLATED, template: { id: 'welcome', variables: { name: 42, colour: 'red' } } }),
+      deps,
+    );
+    expect(response.status).toBe(422);
+    expect(json(response).errors).toEqual([
+      { field: 'template.variables.colour', detail: 'is not a variable of this template' },
+      { field: 'template.variables.name', detail: 'must be a string' },
+      { field: 'template.variables.actionUrl', detail: 'is required' },
+    ]);
+    expect(deps.queue.jobs).toHaveLength(0);
+  });
+
+  it('returns 422 for html or text given beside a template, and for a subject missing without one', async () => {
+    const deps = { ...setup(), templates: catalogOf(templates) };
+    const both = await sendMessage(request({ ...TEMPLATED, html: '<p>x</p>' }), deps);
+    const noSubject = await sendMessage(request({ ...MESSAGE, subject: undefined }), deps);
+    expect(json(both).errors).toEqual([{ field: 'html', detail: 'must not be given with a template' }]);
+    expect(json(noSubject).errors).toEqual([{ field: 'subject', detail: 'is required without a template' }]);
+    expect(deps.queue.jobs).toHaveLength(0);
+  });
+
+  it('returns 422 on subject when the template renders a subject too long for a header line', async () => {
+    const deps = { ...setup(), templates: catalogOf(templates) };
+    const long = {
+      ...TEMPLATED,
+      template: { id: 'welcome', variables: { name: 'a'.repeat(1_000), actionUrl: 'x' } },
+    };
+    const refused = await sendMessage(request(long), deps);
+    const overridden = await sendMessage(request({ ...long, subject: 'Welcome' }), deps);
+    expect(json(refused).errors).toEqual([
+      {
+        field: 'subject',
+        detail: 'as the template renders it, Too big: expected string to have <=998 characters',
+      },
+    ]);
+    expect(overridden.status).toBe(202);
+    expect(deps.queue.jobs).toHaveLength(1);
+  });
+
+  it('renders each batch message on its own: a bad template fails its item only', async () => {
+    const deps = { ...setup(), templates: catalogOf(templates) };
+    const response = await sendBatch(
+      request({
+        messages: [TEMPLATED, { ...TEMPLATED, template: { id: 'receipt', variables: { name: 'Ada' } } }],
+      }),
+      deps,
+    );
+    expect(json(response).results).toEqual([
+      { index: 0, id: ID_1 },
+      {
+        index: 1,
+        errors: [
+          { field: 'template.variables.items', detail: 'is required' },
+          { field: 'template.variables.total', detail: 'is required' },
+        ],
+      },
+    ]);
+    expect(deps.queue.jobs).toHaveLength(1);
+  });
+
+  it('renders without sending at POST /v1/templates/{id}/render, behind the API key', async () => {
+    const deps = { ...setup(), templates: catalogOf(templates) };
+    const variables = { name: 'Ada', resetUrl: 'https://example.com/r' };
+    const ok = await renderTemplatePreview('password-reset', request({ variables }), deps);
+    const unknown = await renderTemplatePreview('nope', request({ variables }), deps);
+    const bad = await renderTemplatePreview('password-reset', request({ variables: {} }), deps);
+    const anonymous = await renderTemplatePreview('password-reset', request({ variables }, {}, null), deps);
+
+    expect(ok.status).toBe(200);
+    expect(json(ok)).toMatchObject({
+      subject: 'Reset your password',
+      version: templates['password-reset']?.version,
+    });
+    expect(json(ok).text).toContain('works for 30 minutes');
+    expect(json(ok).html).toContain('href="https://example.com/r"');
+    expect(unknown.status).toBe(404);
+    expect(bad.status).toBe(422);
+    expect(anonymous.status).toBe(401);
+    expect(deps.queue.jobs).toHaveLength(0);
   });
 });

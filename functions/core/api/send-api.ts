@@ -3,6 +3,7 @@ import {
   BadRequestError,
   ConflictError,
   errorName,
+  type FieldError,
   HttpError,
   NotFoundError,
   PayloadTooLargeError,
@@ -18,12 +19,14 @@ import { envelopeRecipients, MAX_MAIL_JOB_BYTES, type MailJob, mailJobBytes } fr
 import type { MessageStore } from '../messages';
 import { METRIC, rejectionReason } from '../metrics';
 import { KEY_PREFIX } from '../table-keys';
+import type { RenderedMail, TemplateCatalog } from '../templates/catalog';
 import { type ApiKeyStore, authenticate } from './api-keys';
 import {
   buildApiMailJob,
   payloadHash,
   type SendRequest,
   sendRequestSchema,
+  subjectProblem,
   validateSendRequest,
 } from './send-request';
 
@@ -35,6 +38,8 @@ import {
 export interface SendApiDeps extends SubmitFormDeps {
   readonly apiKeys: ApiKeyStore;
   readonly messages: MessageStore;
+  /** The templates compiled at synth; absent, a request naming a template is answered 422. */
+  readonly templates?: TemplateCatalog;
 }
 
 /** How long an Idempotency-Key is remembered (the IETF draft and Stripe use 24 hours). */
@@ -52,6 +57,8 @@ export async function sendMessage(request: HttpRequest, deps: SendApiDeps): Prom
     const body = jsonBody(request, deps);
     const validated = validateSendRequest(sendRequestSchema(deps.config), body);
     if (!validated.ok) throw new ValidationError(validated.errors);
+    const rendering = await renderRequested(validated.request, deps);
+    if (!rendering.ok) throw new ValidationError(rendering.errors);
     const idempotencyKey = readIdempotencyKey(request);
 
     const id = deps.newId();
@@ -66,7 +73,7 @@ export async function sendMessage(request: HttpRequest, deps: SendApiDeps): Prom
     }
     // After the replay check: a request accepted before its recipient was suppressed replays its 202.
     const result = await refuseSuppressed(validated.request, deps).then(
-      () => enqueueMessage(validated.request, id, keyId, deps, request.correlationId),
+      () => enqueueMessage(validated.request, id, keyId, deps, request.correlationId, rendering.rendered),
       (error: unknown) => ({ ok: false as const, error }),
     );
     if (!result.ok) {
@@ -103,6 +110,8 @@ export async function sendBatch(request: HttpRequest, deps: SendApiDeps): Promis
       messages.map(async (message: unknown, index) => {
         const validated = validateSendRequest(schema, message);
         if (!validated.ok) return { index, errors: validated.errors };
+        const rendering = await renderRequested(validated.request, deps);
+        if (!rendering.ok) return { index, errors: rendering.errors };
         try {
           await refuseSuppressed(validated.request, deps);
         } catch (error) {
@@ -110,7 +119,14 @@ export async function sendBatch(request: HttpRequest, deps: SendApiDeps): Promis
           return { index, errors: error.errors ?? [{ field: '(message)', detail: error.message }] };
         }
         const id = deps.newId();
-        const result = await enqueueMessage(validated.request, id, keyId, deps, request.correlationId);
+        const result = await enqueueMessage(
+          validated.request,
+          id,
+          keyId,
+          deps,
+          request.correlationId,
+          rendering.rendered,
+        );
         if (!result.ok) return { index, errors: [{ field: '(message)', detail: result.error.message }] };
         return { index, id };
       }),
@@ -133,6 +149,35 @@ export async function getMessage(id: string, request: HttpRequest, deps: SendApi
       { id: record.id, status: record.status, history: record.history },
       { 'cache-control': 'no-store' },
     );
+  });
+}
+
+/**
+ * `POST /v1/templates/{id}/render`: `{variables}` in, `{subject, html, text, version}` out, without sending;
+ * the same checks and the same 422 as a send, so a backend's own tests can call it. 404 for an unknown id.
+ */
+export async function renderTemplatePreview(
+  id: string,
+  request: HttpRequest,
+  deps: SendApiDeps,
+): Promise<HttpResponse> {
+  return answering(deps, async () => {
+    await authenticated(request, deps);
+    const body = request.body.length === 0 ? {} : jsonBody(request, deps);
+    if (typeof body !== 'object' || body === null || Object.keys(body).some((key) => key !== 'variables')) {
+      throw new ValidationError([{ field: '(body)', detail: 'must be an object with only "variables"' }]);
+    }
+    const variables = (body as { variables?: unknown }).variables;
+    const templates = deps.templates === undefined ? {} : await deps.templates.load();
+    if (!Object.hasOwn(templates, id)) throw new NotFoundError('There is no template with this id.');
+    const { renderReference } = await import('../templates/render-request');
+    const rendering = renderReference(templates, {
+      id,
+      variables: variables as Record<string, unknown> | undefined,
+    });
+    if (!rendering.ok) throw new ValidationError(rendering.errors);
+    const { subject, html, text, version } = rendering.rendered;
+    return jsonResponse(200, { subject, html, text, version }, { 'cache-control': 'no-store' });
   });
 }
 
@@ -191,6 +236,30 @@ class SuppressedRecipientsError extends ValidationError {
     super(errors);
     this.name = 'SuppressedRecipientsError';
   }
+}
+
+/**
+ * Renders the request's template, if it names one, before anything is stored or queued: a request whose
+ * template is unknown or whose variables do not fit is answered 422 and leaves no trace. The renderer and
+ * Handlebars' runtime are loaded by import() here, so requests without a template never load them.
+ */
+async function renderRequested(
+  request: SendRequest,
+  deps: Pick<SendApiDeps, 'templates' | 'log'>,
+): Promise<
+  { ok: true; rendered: RenderedMail | undefined } | { ok: false; errors: ReadonlyArray<FieldError> }
+> {
+  if (request.template === undefined) return { ok: true, rendered: undefined };
+  const templates = deps.templates === undefined ? {} : await deps.templates.load();
+  const { renderReference } = await import('../templates/render-request');
+  const rendering = renderReference(templates, request.template);
+  if (!rendering.ok) return rendering;
+  // The template's subject is checked as a given one would be (a given subject overrides it).
+  const problem = request.subject === undefined ? subjectProblem(rendering.rendered.subject) : undefined;
+  if (problem !== undefined) {
+    return { ok: false, errors: [{ field: 'subject', detail: `as the template renders it, ${problem}` }] };
+  }
+  return rendering;
 }
 
 function readIdempotencyKey(request: HttpRequest): string | undefined {
@@ -252,12 +321,14 @@ async function enqueueMessage(
   keyId: string,
   deps: SendApiDeps,
   correlationId: string | undefined,
+  rendered?: RenderedMail,
 ): Promise<{ ok: true } | { ok: false; error: HttpError }> {
   const files = planAttachments(request.attachments ?? [], id, deps.config.attachments.inlineMaxBytes);
   const job: MailJob = buildApiMailJob(
     request,
     { id, createdAt: new Date(deps.clock.now()), keyId },
     files.attachments,
+    rendered,
   );
   if (mailJobBytes(job) > MAX_MAIL_JOB_BYTES) {
     return { ok: false, error: new PayloadTooLargeError('The message is too large to send.') };
@@ -273,7 +344,12 @@ async function enqueueMessage(
     deps.queue.enqueue(job, correlationId),
     deps.messages.recordInitial(
       id,
-      { status: 'queued', at: new Date(deps.clock.now()).toISOString() },
+      {
+        status: 'queued',
+        at: new Date(deps.clock.now()).toISOString(),
+        // The template and its version, so a caller can tell which design a message went out with.
+        ...(rendered === undefined ? {} : { detail: `template ${rendered.label}` }),
+      },
       { keyId },
     ),
   ]);

@@ -65,6 +65,39 @@ const bodyText = z.string().check(
   carriable,
 );
 
+/** A subject header's text: one line (RFC 5322 section 2.1.1 caps a line at 998 characters). */
+const subject = z
+  .string()
+  .check(
+    z.trim(),
+    z.minLength(1),
+    z.maxLength(998),
+    z.regex(ONE_LINE, 'must be one line without control characters'),
+    carriable,
+  );
+
+/**
+ * `template: {id, variables}` instead of html/text: the id is looked up and the variables checked against
+ * its declaration after this schema (send-api.ts), each with its own error.
+ */
+const templateReference = z.strictObject({
+  id: z.string().check(z.maxLength(64)),
+  variables: z.optional(z.record(z.string(), z.unknown())),
+});
+
+/** What a template rendered to (templates/render.ts), used instead of the request's subject and body. */
+export interface RenderedContent {
+  readonly subject: string;
+  readonly html: string;
+  readonly text: string;
+}
+
+/** Checks a rendered subject as a given one is checked; undefined when it fits. */
+export function subjectProblem(value: string): string | undefined {
+  const result = subject.safeParse(value);
+  return result.success ? undefined : result.error.issues[0]?.message;
+}
+
 /** Attachments of one API message: bounded in count here, in bytes by api.maxBodyBytes. */
 const MAX_ATTACHMENTS = 10;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
@@ -149,15 +182,7 @@ function buildSendRequestSchema(config: PostroomConfig) {
       cc: z.optional(addressList),
       bcc: z.optional(addressList),
       replyTo: z.optional(address),
-      subject: z
-        .string()
-        .check(
-          z.trim(),
-          z.minLength(1),
-          z.maxLength(998),
-          z.regex(ONE_LINE, 'must be one line without control characters'),
-          carriable,
-        ),
+      subject: z.optional(subject),
       text: z.optional(bodyText),
       html: z.optional(bodyText),
       headers: z.optional(headers),
@@ -172,6 +197,7 @@ function buildSendRequestSchema(config: PostroomConfig) {
           .check(z.maxLength(MAX_TAGS)),
       ),
       attachments: z.optional(z.array(attachment).check(z.maxLength(MAX_ATTACHMENTS))),
+      template: z.optional(templateReference),
     })
     .check(
       z.superRefine((request, ctx) => {
@@ -183,8 +209,19 @@ function buildSendRequestSchema(config: PostroomConfig) {
             message: `to, cc and bcc together must have at most ${MAX_RECIPIENTS} recipients`,
           });
         }
-        if (!request.text && !request.html) {
-          ctx.addIssue({ code: 'custom', path: ['text'], message: 'text or html is required' });
+        if (request.template !== undefined) {
+          // A template renders both parts; a body given beside it would be silently dropped.
+          for (const part of ['text', 'html'] as const) {
+            if (request[part] !== undefined)
+              ctx.addIssue({ code: 'custom', path: [part], message: 'must not be given with a template' });
+          }
+        } else {
+          if (!request.text && !request.html) {
+            ctx.addIssue({ code: 'custom', path: ['text'], message: 'text or html is required' });
+          }
+          if (request.subject === undefined) {
+            ctx.addIssue({ code: 'custom', path: ['subject'], message: 'is required without a template' });
+          }
         }
       }),
     );
@@ -232,6 +269,7 @@ export function buildApiMailJob(
   request: SendRequest,
   meta: { id: string; createdAt: Date; keyId: string },
   attachments: ReadonlyArray<MailJobAttachment> = [],
+  rendered?: RenderedContent,
 ): MailJob {
   const from = request.from.name === undefined ? { address: request.from.address } : request.from;
   return {
@@ -244,9 +282,10 @@ export function buildApiMailJob(
     ...(request.cc ? { cc: request.cc } : {}),
     ...(request.bcc ? { bcc: request.bcc } : {}),
     ...(request.replyTo ? { replyTo: request.replyTo } : {}),
-    subject: request.subject,
-    text: request.text ?? '',
-    html: request.html ?? '',
+    // A given subject overrides the template's.
+    subject: request.subject ?? rendered?.subject ?? '',
+    text: rendered?.text ?? request.text ?? '',
+    html: rendered?.html ?? request.html ?? '',
     ...(request.headers && Object.keys(request.headers).length > 0 ? { headers: request.headers } : {}),
     ...(request.tags && request.tags.length > 0 ? { tags: request.tags } : {}),
     ...(attachments.length > 0 ? { attachments: [...attachments] } : {}),
