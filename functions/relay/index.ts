@@ -10,6 +10,7 @@ import { createMetrics } from '../adapters/powertools-metrics';
 import { relayQueueOnFirstUse } from '../adapters/relay-queue';
 import { readSecretString } from '../adapters/secrets';
 import { createMailTransport } from '../adapters/transport';
+import { webhookQueueOnFirstUse } from '../adapters/webhook-queue';
 import { SERVICE } from '../core/metrics';
 import { systemClock } from '../core/ports';
 import { pacerForRate } from '../core/relay/send-pacer';
@@ -33,6 +34,10 @@ const pacer = pacerForRate(
   systemClock,
 );
 
+// Set by the webhooks construct when the config has endpoints; the client loads with the first event.
+const webhookQueueUrl = process.env.WEBHOOK_QUEUE_URL;
+const sqsClient = () => import('../adapters/sqs-client').then(({ createSqsClient }) => createSqsClient(aws));
+
 export const handler = createRelayHandler({
   config,
   transport: createMailTransport(config.transport, aws, {
@@ -41,19 +46,17 @@ export const handler = createRelayHandler({
   }),
   claims: new DynamoClaimStore(dynamodb, tableName, config.relay.recordTtlDays),
   messages: new DynamoMessageStore(dynamodb, tableName, config.relay.recordTtlDays),
-  queue: relayQueueOnFirstUse(
-    () => import('../adapters/sqs-client').then(({ createSqsClient }) => createSqsClient(aws)),
-    {
-      queueUrl: requireEnv(process.env, 'MAIL_QUEUE_URL'),
-      deadLetterQueueUrl: requireEnv(process.env, 'DEAD_LETTER_QUEUE_URL'),
-    },
-  ),
+  queue: relayQueueOnFirstUse(sqsClient, {
+    queueUrl: requireEnv(process.env, 'MAIL_QUEUE_URL'),
+    deadLetterQueueUrl: requireEnv(process.env, 'DEAD_LETTER_QUEUE_URL'),
+  }),
   clock: systemClock,
   log,
   metrics: port,
   random: Math.random,
   blobs: blobStoreFromEnv(process.env, config.region),
   pacer,
+  ...(webhookQueueUrl ? { webhookQueue: webhookQueueOnFirstUse(sqsClient, webhookQueueUrl) } : {}),
 })
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics));
