@@ -89,7 +89,12 @@ export type DispatchDecision =
  * other failure (3xx, which is not followed: a redirect could point anywhere; 4xx; 5xx; no answer) is
  * retried on the schedule; 429 and 5xx answers' Retry-After is honoured when longer than the schedule.
  */
-export function decide(answer: WebhookAnswer, attempt: number, nowMs: number): DispatchDecision {
+export function decide(
+  answer: WebhookAnswer,
+  attempt: number,
+  nowMs: number,
+  schedule: ReadonlyArray<number> = RETRY_SCHEDULE_SECONDS,
+): DispatchDecision {
   let reason: string;
   let retryAfter = 0;
   if (answer.kind === 'answered') {
@@ -102,9 +107,9 @@ export function decide(answer: WebhookAnswer, attempt: number, nowMs: number): D
     reason = answer.reason;
     if (!answer.retryable) return { kind: 'dead-letter', reason };
   }
-  if (attempt >= MAX_ATTEMPTS)
-    return { kind: 'dead-letter', reason: `${MAX_ATTEMPTS} attempts failed; the last: ${reason}` };
-  const scheduled = RETRY_SCHEDULE_SECONDS[attempt] ?? MAX_DELAY_SECONDS;
+  if (attempt >= schedule.length)
+    return { kind: 'dead-letter', reason: `${schedule.length} attempts failed; the last: ${reason}` };
+  const scheduled = schedule[attempt] ?? MAX_DELAY_SECONDS;
   return {
     kind: 'retry',
     delaySeconds: Math.min(MAX_DELAY_SECONDS, Math.max(scheduled, retryAfter)),
@@ -165,6 +170,8 @@ export interface DispatchDeps {
   readonly clock: Clock;
   readonly log: Log;
   readonly metrics: Metrics;
+  /** The retry schedule. @default RETRY_SCHEDULE_SECONDS (tests shorten it) */
+  readonly schedule?: ReadonlyArray<number>;
 }
 
 export type DispatchOutcome = DispatchDecision['kind'] | 'endpoint-disabled' | 'invalid';
@@ -239,7 +246,7 @@ async function dispatchRecord(record: WebhookRecord, deps: DispatchDeps): Promis
   }
   const latencyMs = clock.now() - started;
   metrics.duration(DURATION_METRIC.webhookLatency, latencyMs);
-  const decision = decide(answer, record.receiveCount, clock.now());
+  const decision = decide(answer, record.receiveCount, clock.now(), deps.schedule);
   const at = new Date(clock.now()).toISOString();
   // A lost record must not resend a delivered event, nor lose a failed one: it is logged and the decision stands.
   await store
