@@ -8,7 +8,8 @@ import { ANSWER_START_CHARS, type WebhookAnswer, type WebhookSender } from '../c
  * Addresses a deployed dispatcher never posts to (SSRF): a webhook URL is configuration, but what its name
  * resolves to can change at any time (DNS rebinding), so the check is on the address actually connected to,
  * in the socket's own lookup. Private (RFC 1918, RFC 4193), loopback, link-local (which holds the instance
- * metadata service, 169.254.169.254, and fd00:ec2::254), CGNAT, unspecified, multicast and IPv4-mapped forms.
+ * metadata service, 169.254.169.254, and fd00:ec2::254), CGNAT, unspecified and multicast. BlockList checks an
+ * IPv4-mapped IPv6 address (::ffff:127.0.0.1) against the IPv4 rules, so those need no rule of their own.
  * https://owasp.org/www-community/attacks/Server_Side_Request_Forgery
  */
 export function refusedAddresses(): BlockList {
@@ -30,7 +31,6 @@ export function refusedAddresses(): BlockList {
   for (const [network, prefix] of [
     ['::', 128],
     ['::1', 128],
-    ['::ffff:0:0', 96],
     ['64:ff9b::', 96],
     ['fc00::', 7],
     ['fe80::', 10],
