@@ -6,7 +6,7 @@ import type { PostroomConfig } from '../functions/core/config/config';
 import { REPO_ROOT } from './paths';
 
 /** A folder under `functions/` whose `index.ts` exports `handler`. */
-export type FunctionEntry = 'send' | 'relay' | 'events';
+export type FunctionEntry = 'send' | 'relay' | 'events' | 'webhooks';
 
 /** The file Lambda loads: `index.mjs`, so the handler is `index.handler`. */
 export const HANDLER = 'index.handler';
