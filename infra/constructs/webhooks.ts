@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import { Alarm, ComparisonOperator, Metric, Stats, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Function as LambdaFunction } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -109,7 +110,11 @@ export class Webhooks extends Construct {
     });
 
     for (const producer of props.producers) {
-      this.queue.grantSendMessages(producer);
+      // SendMessage only (SendMessageBatch is authorized as it): grantSendMessages adds GetQueueAttributes and
+      // GetQueueUrl, which a producer never calls.
+      producer.addToRolePolicy(
+        new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.queue.queueArn] }),
+      );
       if (!(producer instanceof LambdaFunction)) throw new Error(`${producer.node.path}: not a Function`);
       producer.addEnvironment('WEBHOOK_QUEUE_URL', this.queue.queueUrl);
     }
