@@ -133,6 +133,12 @@ export class PostroomStack extends Stack {
       value: this.queueing.deadLetterQueue.queueUrl,
     });
     // `postroom --stack NAME` finds the table and the configuration set through these.
+    if (this.webhooks) {
+      new CfnOutput(this, 'WebhookQueueUrl', {
+        description: 'The webhook queue (postroom webhooks replay|test --stack NAME)',
+        value: this.webhooks.queue.queueUrl,
+      });
+    }
     new CfnOutput(this, 'TableName', {
       description:
         'DynamoDB record table: message status, API key hashes, suppression list (postroom keys --stack)',

@@ -1,4 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoClient } from '../../functions/adapters/aws-clients';
 import { DynamoWebhookStore } from '../../functions/adapters/dynamodb-webhooks';
@@ -6,6 +9,8 @@ import { ATTRIBUTE } from '../../functions/adapters/queue-attributes';
 import { SqsWebhookQueue } from '../../functions/adapters/sqs-webhook-queue';
 import { replayWebhookEvent } from '../../functions/core/webhooks/replay';
 import { SIMULATOR } from '../../local/ses-events';
+import { shippedConfigInput } from '../fakes/config';
+import { runCliCaptured } from '../support/cli';
 import { eventually, startTestStack, type TestStack, testConfig } from '../support/local-stack';
 import { newWebhookSecret, type ReceivedWebhook, WebhookReceiver } from '../support/webhook-receiver';
 
@@ -36,6 +41,7 @@ describe('Webhooks on the local stack (real dispatcher, receiver verifying with 
   let stack: TestStack;
   let store: DynamoWebhookStore;
   let destroy: () => void;
+  let webhooks: unknown[];
 
   beforeAll(async () => {
     await receiver.start();
@@ -54,18 +60,18 @@ describe('Webhooks on the local stack (real dispatcher, receiver verifying with 
       secret: `postroom/webhooks/${id}`,
       ...extra,
     });
-    stack = await startTestStack(
-      testConfig({
-        webhooks: [
-          { ...only('crm', '/crm'), events: ALL_EVENTS },
-          only('spam', '/spam', { includeSpam: true, forms: ['contact'] }),
-          only('gone', '/gone'),
-          only('busy', '/busy'),
-          only('moved', '/moved'),
-        ],
-      }),
-      { apiKey: API_KEY, webhookSecrets: secrets, webhookSchedule: SCHEDULE },
-    );
+    webhooks = [
+      { ...only('crm', '/crm'), events: ALL_EVENTS },
+      only('spam', '/spam', { includeSpam: true, forms: ['contact'] }),
+      only('gone', '/gone'),
+      only('busy', '/busy'),
+      only('moved', '/moved'),
+    ];
+    stack = await startTestStack(testConfig({ webhooks }), {
+      apiKey: API_KEY,
+      webhookSecrets: secrets,
+      webhookSchedule: SCHEDULE,
+    });
     const dynamodb = createDynamoClient({
       region: 'us-east-1',
       endpoints: { dynamodb: stack.endpoints.dynamodb },
@@ -229,7 +235,9 @@ describe('Webhooks on the local stack (real dispatcher, receiver verifying with 
   });
 
   it('honours Retry-After on 429 and retries with the same webhook-id and a new timestamp', async () => {
-    receiver.script('/busy', [{ status: 429, headers: { 'retry-after': '3' } }, { status: 200 }]);
+    receiver.answerByAttempt('/busy', (attempt) =>
+      attempt === 1 ? { status: 429, headers: { 'retry-after': '3' } } : { status: 200 },
+    );
     const id = await submitted();
     const attempts = await eventually(
       async () => {
@@ -310,5 +318,64 @@ describe('Webhooks on the local stack (real dispatcher, receiver verifying with 
       Number(original.headers['webhook-timestamp']),
     );
     expect(replayed.verified).toBeDefined();
+  });
+
+  it('operates the endpoints with the CLI: list, attempts, enable, test, replay', async () => {
+    // Prepare: the CLI reads the endpoints from a cdk.json, as an operator's.
+    const dir = mkdtempSync(path.join(tmpdir(), 'postroom-webhooks-'));
+    const configPath = path.join(dir, 'cdk.json');
+    writeFileSync(
+      configPath,
+      JSON.stringify({ context: { postroom: { ...shippedConfigInput(), webhooks } } }),
+    );
+    const cli = (...argv: string[]) =>
+      runCliCaptured([
+        'webhooks',
+        ...argv,
+        '--config',
+        configPath,
+        '--endpoint',
+        stack.endpoints.dynamodb,
+        '--sqs-endpoint',
+        stack.endpoints.sqs,
+      ]);
+    const id = await submitted();
+    const eventId = String((await arrival('/crm', about(id))).headers['webhook-id']);
+    await store.disable('busy', 'the endpoint answered 410 Gone', new Date().toISOString());
+
+    // Act & Assess
+    const listed = await cli('list');
+    expect(listed.code).toBe(1);
+    expect(listed.out).toMatch(/busy\s+disabled: the endpoint answered 410 Gone/);
+    const attempts = await eventually(
+      async () => {
+        const run = await cli('attempts', eventId);
+        return run.code === 0 ? run : undefined;
+      },
+      5_000,
+      'recorded attempts',
+    );
+    expect(attempts.out).toMatch(/crm\s+\S+\s+204\s+\d+ ms\s+delivered/);
+    expect((await cli('attempts', 'msg_nothing')).code).toBe(1);
+    expect((await cli('enable', 'busy')).code).toBe(0);
+    expect((await cli('list')).code).toBe(0);
+
+    const tested = await cli('test', 'crm');
+    expect(tested.code).toBe(0);
+    const testId = /Queued (msg_\w+)/.exec(tested.out)?.[1];
+    const testHook = await arrival('/crm', (h) => h.headers['webhook-id'] === testId);
+    expect(testHook.verified).toMatchObject({ type: 'webhook.test', data: { endpointId: 'crm' } });
+
+    const replayed = await cli('replay', eventId, 'crm');
+    expect(replayed.code).toBe(0);
+    await eventually(
+      async () => {
+        const hooks = receiver.at('/crm').filter((h) => h.headers['webhook-id'] === eventId);
+        return hooks.length >= 2 ? true : undefined;
+      },
+      10_000,
+      'the replay',
+    );
+    expect((await cli('replay', eventId, 'nope')).code).toBe(2);
   });
 });

@@ -33,6 +33,7 @@ export class WebhookReceiver {
   readonly received: ReceivedWebhook[] = [];
   private readonly scripts = new Map<string, ScriptedAnswer[]>();
   private readonly secrets = new Map<string, string>();
+  private readonly byAttempt = new Map<string, (attempt: number) => ScriptedAnswer>();
   private server: Server | undefined;
   url = '';
 
@@ -51,7 +52,16 @@ export class WebhookReceiver {
           verified: this.verify(path, body, request.headers),
         });
         const script = this.scripts.get(path) ?? [];
-        const answer = script.length > 1 ? script.shift() : script[0];
+        const perAttempt = this.byAttempt.get(path);
+        const id = request.headers['webhook-id'];
+        const answer = perAttempt
+          ? perAttempt(
+              this.received.filter((entry) => entry.path === path && entry.headers['webhook-id'] === id)
+                .length,
+            )
+          : script.length > 1
+            ? script.shift()
+            : script[0];
         if (answer?.stall) return;
         response.writeHead(answer?.status ?? 204, answer?.headers ?? {});
         response.end(answer && answer.status >= 300 ? `answer ${answer.status} from ${path}` : '');
@@ -69,6 +79,11 @@ export class WebhookReceiver {
 
   script(path: string, answers: ScriptedAnswer[]): void {
     this.scripts.set(path, [...answers]);
+  }
+
+  /** Answers by the attempt number of the request's webhook-id at this path (1 for the first). */
+  answerByAttempt(path: string, answer: (attempt: number) => ScriptedAnswer): void {
+    this.byAttempt.set(path, answer);
   }
 
   at(path: string): ReceivedWebhook[] {
