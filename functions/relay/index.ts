@@ -1,5 +1,6 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { blobStoreFromEnv } from '../adapters/attachments-bucket';
 import { createDynamoClient } from '../adapters/aws-clients';
 import { DynamoClaimStore } from '../adapters/dynamodb-claims';
@@ -36,7 +37,10 @@ const pacer = pacerForRate(
 
 // Set by the webhooks construct when the config has endpoints; the client loads with the first event.
 const webhookQueueUrl = process.env.WEBHOOK_QUEUE_URL;
-const sqsClient = () => import('../adapters/sqs-client').then(({ createSqsClient }) => createSqsClient(aws));
+// One client, made on first use, shared by the retry/dead-letter queue and the webhook queue.
+let sqs: Promise<SQSClient> | undefined;
+const sqsClient = () =>
+  (sqs ??= import('../adapters/sqs-client').then(({ createSqsClient }) => createSqsClient(aws)));
 
 export const handler = createRelayHandler({
   config,
