@@ -24,6 +24,7 @@ const TARGETS: Record<FunctionEntry, { importRatio?: number; eagerKb?: number }>
   send: { importRatio: 1.8, eagerKb: 450 },
   relay: { importRatio: 2.2 },
   events: {},
+  webhooks: {},
 };
 
 /** What Lambda and the stack give each function (the configuration is in the bundle); credentials are fake and nothing is called at import. */

@@ -8,6 +8,7 @@ import { runQueueCommand } from './queue-commands';
 import { DEFAULT_TIMEOUT_SECONDS, runSendTest } from './send-test';
 import { runSuppressionCommand } from './suppression';
 import { networkReason, TargetError } from './target';
+import { runWebhooksCommand } from './webhooks';
 
 const USAGE = `Usage: postroom <command> [--stack NAME] [options]
 
@@ -35,6 +36,17 @@ Commands:
   templates render <id> [--data FILE.json] [--out DIR] [--json]
                               render a template with its preview data or the variables in FILE.json:
                               print its subject and text part, or write DIR/<id>.html and DIR/<id>.txt
+  webhooks list [--json]      the configured endpoints: state (enabled, or disabled after a 410), last
+                              success and failure. Exit 1 when one is disabled
+  webhooks attempts <event-id> [--json]
+                              each attempt of an event (the webhook-id header): endpoint, status, latency,
+                              the start of the answer
+  webhooks replay <event-id> [ENDPOINT_ID]
+                              send an event again (same webhook-id, new timestamp), to every endpoint that
+                              had it or to one
+  webhooks enable <id>        re-enable an endpoint disabled by a 410
+  webhooks test <id>          send a webhook.test event to an endpoint
+                              (webhooks: endpoints from --config PATH, default cdk.json)
   doctor [--json] [--config PATH]
                               check the configuration (cdk.json), the SES account (sandbox, send rate
                               against queue.batchSize x queue.maxConcurrency), the sender's SES identity
@@ -117,6 +129,9 @@ async function runCommand(argv: ReadonlyArray<string>, io: CliIo): Promise<numbe
       return 2;
     }
     return runSendTest(values, io, USAGE);
+  }
+  if (!values.help && group === 'webhooks' && command !== undefined) {
+    return runWebhooksCommand(command, rest, values, io, USAGE);
   }
   if (values.help || (group !== 'keys' && group !== 'suppression') || command === undefined) {
     (values.help ? io.out : io.err)(USAGE);

@@ -30,6 +30,7 @@ export const OUTPUT_OF = {
   apiUrl: 'ApiUrl',
   alarmTopicArn: 'AlarmTopicArn',
   sesConfigurationSet: 'SesConfigurationSet',
+  webhookQueueUrl: 'WebhookQueueUrl',
 } as const;
 
 export type TargetResource = keyof typeof OUTPUT_OF;

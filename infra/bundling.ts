@@ -7,7 +7,7 @@ import { REPO_ROOT } from './paths';
 import { compileTemplates, TEMPLATES_DIR, templatesModule } from './templates';
 
 /** A folder under `functions/` whose `index.ts` exports `handler`. */
-export type FunctionEntry = 'send' | 'relay' | 'events';
+export type FunctionEntry = 'send' | 'relay' | 'events' | 'webhooks';
 
 /** The file Lambda loads: `index.mjs`, so the handler is `index.handler`. */
 export const HANDLER = 'index.handler';

@@ -10,6 +10,7 @@ import { Monitoring } from './constructs/monitoring';
 import { Queueing } from './constructs/queueing';
 import { Relay } from './constructs/relay';
 import { Store } from './constructs/store';
+import { Webhooks } from './constructs/webhooks';
 import { FEATURE_FLAGS } from './feature-flags';
 
 export interface PostroomStackProps extends StackProps {
@@ -28,6 +29,8 @@ export class PostroomStack extends Stack {
   readonly attachments: Attachments;
   /** SES delivery events (SES only: an SMTP relay publishes none). */
   readonly deliveryEvents: DeliveryEvents | undefined;
+  /** Signed webhooks (only when the config has endpoints). */
+  readonly webhooks: Webhooks | undefined;
 
   constructor(scope: Construct, id: string, props: PostroomStackProps) {
     super(scope, id, props);
@@ -87,6 +90,20 @@ export class PostroomStack extends Stack {
       monitoring: config.monitoring,
       sesConfigurationSetName: this.provider.configurationSetName,
     });
+    this.webhooks =
+      config.webhooks.length > 0
+        ? new Webhooks(this, 'Webhooks', {
+            config,
+            table: this.store.table,
+            producers: [
+              this.api.function,
+              this.relay.function,
+              ...(this.deliveryEvents ? [this.deliveryEvents.function] : []),
+            ],
+            logRetention,
+            alarmTopic: this.monitoring.alarmTopic,
+          })
+        : undefined;
 
     new CfnOutput(this, 'ApiUrl', {
       description:
@@ -116,6 +133,12 @@ export class PostroomStack extends Stack {
       value: this.queueing.deadLetterQueue.queueUrl,
     });
     // `postroom --stack NAME` finds the table and the configuration set through these.
+    if (this.webhooks) {
+      new CfnOutput(this, 'WebhookQueueUrl', {
+        description: 'The webhook queue (postroom webhooks replay|test --stack NAME)',
+        value: this.webhooks.queue.queueUrl,
+      });
+    }
     new CfnOutput(this, 'TableName', {
       description:
         'DynamoDB record table: message status, API key hashes, suppression list (postroom keys --stack)',

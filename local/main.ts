@@ -15,6 +15,7 @@ import { functionsFromEnv } from './functions-from-env';
 import { startLocalStack } from './stack';
 import { formLines, startOptions, withoutRateLimits } from './start-options';
 import { StateDirInUseError } from './state';
+import { webhookSecretsFromEnv } from './webhooks';
 
 /** `npm start`: the whole of Postroom on this machine, on loopback, until Ctrl-C. */
 async function main(): Promise<void> {
@@ -31,12 +32,14 @@ async function main(): Promise<void> {
   };
   const { log } = createLogger('postroom-local');
   const captchaSecrets = captchaSecretsFromEnv(config, env);
+  const webhookSecrets = webhookSecretsFromEnv(config, env);
   const stack = await startLocalStack({
     config,
     ports,
     smtpPassword: env.POSTROOM_SMTP_PASSWORD,
     log,
     captchaSecrets,
+    webhookSecrets,
     apiKey: env.POSTROOM_API_KEY,
     functions: await functionsFromEnv(localContext(raw, env), env, log),
     stateDir: options.stateDir,

@@ -7,9 +7,11 @@ import { DynamoClaimStore } from '../functions/adapters/dynamodb-claims';
 import { DynamoGuardStore } from '../functions/adapters/dynamodb-guards';
 import { DynamoMessageStore } from '../functions/adapters/dynamodb-messages';
 import { DynamoSuppressionList } from '../functions/adapters/dynamodb-suppression';
+import { DynamoWebhookStore } from '../functions/adapters/dynamodb-webhooks';
 import { createS3Client, S3BlobStore } from '../functions/adapters/s3-blobs';
 import { createSqsClient } from '../functions/adapters/sqs-client';
 import { SqsMailQueue } from '../functions/adapters/sqs-queue';
+import { SqsWebhookQueue } from '../functions/adapters/sqs-webhook-queue';
 import { createMailTransport } from '../functions/adapters/transport';
 import { hashApiKey } from '../functions/core/api/api-keys';
 import type { PostroomConfig } from '../functions/core/config/config';
@@ -26,6 +28,7 @@ import { startLocalRelay } from './relay';
 import { LocalSesEvents } from './ses-events';
 import { openStateDir } from './state';
 import { LocalTemplates } from './templates';
+import { createWebhookResources, startLocalDispatcher, type WebhookResources } from './webhooks';
 
 export interface LocalStackOptions {
   readonly config: PostroomConfig;
@@ -61,6 +64,10 @@ export interface LocalStackOptions {
   readonly stateDir?: string | undefined;
   /** Deletes the tables kept in `stateDir` before starting. */
   readonly fresh?: boolean;
+  /** Webhook signing secrets by endpoint id (POSTROOM_WEBHOOK_SECRET_<ID>), for the configured webhooks. */
+  readonly webhookSecrets?: Readonly<Record<string, string>>;
+  /** Replaces the webhook retry schedule (tests shorten it). */
+  readonly webhookSchedule?: ReadonlyArray<number>;
 }
 
 export interface LocalStack {
@@ -77,6 +84,8 @@ export interface LocalStack {
   readonly demo: DemoForm;
   /** The state folder in use, if any. */
   readonly stateDir: string | undefined;
+  /** The webhook queue and its DLQ, when the config has webhooks. */
+  readonly webhooks: WebhookResources | undefined;
   /** Requests the emulators have served, by operation. */
   emulatorCalls(): Promise<Record<string, number>>;
   /** How long each emulator's thread has been busy, in ms (RunningEmulators.busyMs). */
@@ -123,7 +132,30 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const metrics = options.metrics ?? noMetrics;
     const suppression = new DynamoSuppressionList(dynamodb, resources.tableName);
-    const events = createEventsHandler({ messages, suppression, log, metrics });
+    // Webhooks: their own queue and DLQ, and the real dispatcher on it, as on AWS.
+    const webhooks = config.webhooks.length > 0 ? await createWebhookResources(sqs) : undefined;
+    const webhookQueue = webhooks ? new SqsWebhookQueue(sqs, webhooks.queueUrl) : undefined;
+    if (webhooks) {
+      const dispatcher = await startLocalDispatcher({
+        config,
+        sqs,
+        store: new DynamoWebhookStore(dynamodb, resources.tableName),
+        resources: webhooks,
+        secrets: options.webhookSecrets ?? {},
+        clock,
+        log,
+        metrics,
+        schedule: options.webhookSchedule,
+      });
+      stops.push(() => dispatcher.stop());
+    }
+    const events = createEventsHandler({
+      messages,
+      suppression,
+      log,
+      metrics,
+      ...(webhookQueue ? { webhooks: { config, queue: webhookQueue } } : {}),
+    });
     // SES publishes delivery events through the configuration set's SNS topic; the emulator does not, so
     // LocalSesEvents does, into the real events handler. An SMTP relay reports nothing back: no events.
     const localTransport = (): Transport => {
@@ -161,6 +193,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           metrics,
           blobs,
           messages,
+          ...(webhookQueue ? { webhookQueue } : {}),
         },
         sqs,
         resources,
@@ -196,6 +229,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       messages,
       suppression,
       blobs,
+      ...(webhookQueue ? { webhookQueue } : {}),
       captcha: { verifier: httpCaptchaVerifier, secret: (formId) => options.captchaSecrets?.[formId] },
       templates: templates.catalog,
     });
@@ -212,6 +246,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       resources,
       demo: { formId: demo.formId, origins: demo.origins, thanksUrls: demo.thanksUrls },
       stateDir: state?.dir,
+      webhooks,
       emulatorCalls: () => emulators.calls(),
       emulatorBusyMs: () => emulators.busyMs(),
       stop,

@@ -25,13 +25,18 @@ export type AwsResource =
   | 'smtpPasswordSecret'
   /** A form's `captcha.secret`. */
   | 'captchaSecret'
+  /** The webhook queue (its producers send, the dispatcher consumes) and its dead-letter queue. */
+  | 'webhookQueue'
+  | 'webhookDeadLetterQueue'
+  /** A webhook endpoint's `secret`. */
+  | 'webhookSecret'
   /** The function's own log group. */
   | 'ownLogGroup'
   /** Actions without resource-level permissions (X-Ray). */
   | 'anyResource';
 
 /** The configuration under which a function makes a call; absent: always. */
-export type CallCondition = 'sesTransport' | 'smtpPassword' | 'captcha';
+export type CallCondition = 'sesTransport' | 'smtpPassword' | 'captcha' | 'webhooks';
 
 export interface AwsCall {
   /**
@@ -52,7 +57,7 @@ export interface AwsCall {
   readonly when?: CallCondition;
 }
 
-export type FunctionName = 'send' | 'relay' | 'events';
+export type FunctionName = 'send' | 'relay' | 'events' | 'webhooks';
 
 /** What the Lambda service does with every function's role: write its logs, send its traces. */
 const PLATFORM_CALLS: ReadonlyArray<AwsCall> = [
@@ -63,6 +68,15 @@ const PLATFORM_CALLS: ReadonlyArray<AwsCall> = [
 ];
 
 const guards = [KEY_PREFIX.dup, KEY_PREFIX.captcha, KEY_PREFIX.idem];
+
+/** A producer's one webhook call: it enqueues events, when the config has endpoints (core/webhooks/publish.ts). */
+const PUBLISH_WEBHOOKS: AwsCall = {
+  site: 'SqsWebhookQueue.enqueue',
+  command: 'SendMessageBatchCommand',
+  action: 'sqs:SendMessage',
+  resource: 'webhookQueue',
+  when: 'webhooks',
+};
 
 export const FUNCTION_CALLS: Readonly<Record<FunctionName, ReadonlyArray<AwsCall>>> = {
   send: [
@@ -151,6 +165,7 @@ export const FUNCTION_CALLS: Readonly<Record<FunctionName, ReadonlyArray<AwsCall
       resource: 'captchaSecret',
       when: 'captcha',
     },
+    PUBLISH_WEBHOOKS,
   ],
   relay: [
     ...PLATFORM_CALLS,
@@ -237,6 +252,7 @@ export const FUNCTION_CALLS: Readonly<Record<FunctionName, ReadonlyArray<AwsCall
       resource: 'smtpPasswordSecret',
       when: 'smtpPassword',
     },
+    PUBLISH_WEBHOOKS,
   ],
   events: [
     ...PLATFORM_CALLS,
@@ -254,6 +270,60 @@ export const FUNCTION_CALLS: Readonly<Record<FunctionName, ReadonlyArray<AwsCall
       resource: 'recordTable',
       keyPrefixes: [KEY_PREFIX.supp],
     },
+    PUBLISH_WEBHOOKS,
+  ],
+  webhooks: [
+    ...PLATFORM_CALLS,
+    { site: 'Lambda: SQS event source', action: 'sqs:ReceiveMessage', resource: 'webhookQueue' },
+    { site: 'Lambda: SQS event source', action: 'sqs:DeleteMessage', resource: 'webhookQueue' },
+    { site: 'Lambda: SQS event source', action: 'sqs:GetQueueAttributes', resource: 'webhookQueue' },
+    {
+      site: 'DynamoWebhookStore.recordAttempt',
+      command: 'UpdateItemCommand',
+      action: 'dynamodb:UpdateItem',
+      resource: 'recordTable',
+      keyPrefixes: [KEY_PREFIX.whevt],
+    },
+    {
+      site: 'DynamoWebhookStore.endpointState',
+      command: 'GetItemCommand',
+      action: 'dynamodb:GetItem',
+      resource: 'recordTable',
+      keyPrefixes: [KEY_PREFIX.whep],
+    },
+    {
+      site: 'DynamoWebhookStore.recordResult',
+      command: 'UpdateItemCommand',
+      action: 'dynamodb:UpdateItem',
+      resource: 'recordTable',
+      keyPrefixes: [KEY_PREFIX.whep],
+    },
+    // disable (on 410); the CLI's enable goes through the same method.
+    {
+      site: 'DynamoWebhookStore.setDisabled',
+      command: 'UpdateItemCommand',
+      action: 'dynamodb:UpdateItem',
+      resource: 'recordTable',
+      keyPrefixes: [KEY_PREFIX.whep],
+    },
+    {
+      site: 'SqsWebhookDispatchQueue.retryLater',
+      command: 'ChangeMessageVisibilityCommand',
+      action: 'sqs:ChangeMessageVisibility',
+      resource: 'webhookQueue',
+    },
+    {
+      site: 'SqsWebhookDispatchQueue.deadLetter',
+      command: 'SendMessageCommand',
+      action: 'sqs:SendMessage',
+      resource: 'webhookDeadLetterQueue',
+    },
+    {
+      site: 'readSecretString',
+      command: 'GetSecretValueCommand',
+      action: 'secretsmanager:GetSecretValue',
+      resource: 'webhookSecret',
+    },
   ],
 };
 
@@ -268,4 +338,5 @@ export const OPERATOR_CALLS: ReadonlyArray<Pick<AwsCall, 'site' | 'command' | 'a
   { site: 'DynamoApiKeyStore.revokeHash', command: 'UpdateItemCommand', action: 'dynamodb:UpdateItem' },
   { site: 'DynamoSuppressionList.list', command: 'ScanCommand', action: 'dynamodb:Scan' },
   { site: 'DynamoSuppressionList.remove', command: 'DeleteItemCommand', action: 'dynamodb:DeleteItem' },
+  { site: 'DynamoWebhookStore.event', command: 'GetItemCommand', action: 'dynamodb:GetItem' },
 ];

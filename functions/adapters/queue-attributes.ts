@@ -8,4 +8,6 @@ export const ATTRIBUTE = {
   reason: 'postroom-failure-reason',
   failedAt: 'postroom-failed-at',
   correlationId: 'postroom-correlation-id',
+  webhookEventId: 'postroom-webhook-id',
+  webhookEndpointId: 'postroom-webhook-endpoint',
 } as const;

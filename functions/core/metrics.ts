@@ -10,6 +10,7 @@ export const SERVICE = {
   send: 'postroom-send',
   relay: 'postroom-relay',
   events: 'postroom-events',
+  webhooks: 'postroom-webhooks',
 } as const;
 
 export const METRIC = {
@@ -50,6 +51,16 @@ export const METRIC = {
   providerRejected: 'MailRejected',
   /** An event the events function could not read or could not match to a message (events). */
   eventDropped: 'DeliveryEventDropped',
+  /** A webhook event could not be put on the webhook queue; the mail went on (send, relay, events). */
+  webhookEnqueueFailed: 'WebhookEnqueueFailed',
+  /** An endpoint answered a webhook with 2xx (webhooks). */
+  webhookDelivered: 'WebhookDelivered',
+  /** A webhook attempt failed and will be retried on the schedule (webhooks). */
+  webhookRetried: 'WebhookRetried',
+  /** A webhook went to the webhooks dead-letter queue (webhooks). */
+  webhookDeadLettered: 'WebhookDeadLettered',
+  /** An endpoint answered 410 Gone and was disabled until `postroom webhooks enable` (webhooks). */
+  webhookEndpointDisabled: 'WebhookEndpointDisabled',
 } as const;
 
 /** Durations in milliseconds, emitted with `Metrics.duration`. */
@@ -58,6 +69,8 @@ export const DURATION_METRIC = {
   sendLatency: 'SendLatency',
   /** From the job's creation (the accepted request) to the provider's acceptance (relay). */
   queueToSentLatency: 'QueueToSentLatency',
+  /** How long an endpoint took to answer one webhook attempt (webhooks). */
+  webhookLatency: 'WebhookLatency',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];

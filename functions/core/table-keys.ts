@@ -23,6 +23,10 @@ export const KEY_PREFIX = {
   job: 'job#',
   /** Suppressed recipients, by lowercased address (SuppressionList): written by the events function. */
   supp: 'supp#',
+  /** A webhook event (for replay) and its delivery attempts (WebhookStore): written by the dispatcher. */
+  whevt: 'whevt#',
+  /** A webhook endpoint's state: disabled (410), last success and failure (WebhookStore). */
+  whep: 'whep#',
 } as const;
 
 /** What the send function reads and writes. */
@@ -56,3 +60,6 @@ export const EVENTS_UPDATE_KEY_PREFIXES = [KEY_PREFIX.msg] as const;
 
 /** What the events function puts: suppressed addresses. It never reads or deletes them. */
 export const EVENTS_PUT_KEY_PREFIXES = [KEY_PREFIX.supp] as const;
+
+/** What the webhook dispatcher reads and writes: its events' attempts and its endpoints' state. */
+export const WEBHOOKS_KEY_PREFIXES = [KEY_PREFIX.whevt, KEY_PREFIX.whep] as const;

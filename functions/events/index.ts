@@ -6,6 +6,7 @@ import { DynamoSuppressionList } from '../adapters/dynamodb-suppression';
 import { readShippedConfig, requireEnv } from '../adapters/function-env';
 import { createLogger } from '../adapters/powertools-log';
 import { createMetrics } from '../adapters/powertools-metrics';
+import { webhookQueueOnFirstUse } from '../adapters/webhook-queue';
 import { SERVICE } from '../core/metrics';
 import { createEventsHandler } from './app';
 
@@ -16,11 +17,28 @@ const { metrics, port } = createMetrics(SERVICE.events);
 const dynamodb = createDynamoClient({ region: config.region });
 const tableName = requireEnv(process.env, 'TABLE_NAME');
 
+// Set by the webhooks construct when the config has endpoints; the client loads with the first event.
+const webhookQueueUrl = process.env.WEBHOOK_QUEUE_URL;
+
 export const handler = createEventsHandler({
   messages: new DynamoMessageStore(dynamodb, tableName, config.relay.recordTtlDays),
   suppression: new DynamoSuppressionList(dynamodb, tableName),
   log,
   metrics: port,
+  ...(webhookQueueUrl
+    ? {
+        webhooks: {
+          config,
+          queue: webhookQueueOnFirstUse(
+            () =>
+              import('../adapters/sqs-client').then(({ createSqsClient }) =>
+                createSqsClient({ region: config.region }),
+              ),
+            webhookQueueUrl,
+          ),
+        },
+      }
+    : {}),
 })
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics));

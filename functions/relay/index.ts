@@ -1,5 +1,6 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { blobStoreFromEnv } from '../adapters/attachments-bucket';
 import { createDynamoClient } from '../adapters/aws-clients';
 import { DynamoClaimStore } from '../adapters/dynamodb-claims';
@@ -10,6 +11,7 @@ import { createMetrics } from '../adapters/powertools-metrics';
 import { relayQueueOnFirstUse } from '../adapters/relay-queue';
 import { readSecretString } from '../adapters/secrets';
 import { createMailTransport } from '../adapters/transport';
+import { webhookQueueOnFirstUse } from '../adapters/webhook-queue';
 import { SERVICE } from '../core/metrics';
 import { systemClock } from '../core/ports';
 import { pacerForRate } from '../core/relay/send-pacer';
@@ -33,6 +35,13 @@ const pacer = pacerForRate(
   systemClock,
 );
 
+// Set by the webhooks construct when the config has endpoints; the client loads with the first event.
+const webhookQueueUrl = process.env.WEBHOOK_QUEUE_URL;
+// One client, made on first use, shared by the retry/dead-letter queue and the webhook queue.
+let sqs: Promise<SQSClient> | undefined;
+const sqsClient = () =>
+  (sqs ??= import('../adapters/sqs-client').then(({ createSqsClient }) => createSqsClient(aws)));
+
 export const handler = createRelayHandler({
   config,
   transport: createMailTransport(config.transport, aws, {
@@ -41,19 +50,17 @@ export const handler = createRelayHandler({
   }),
   claims: new DynamoClaimStore(dynamodb, tableName, config.relay.recordTtlDays),
   messages: new DynamoMessageStore(dynamodb, tableName, config.relay.recordTtlDays),
-  queue: relayQueueOnFirstUse(
-    () => import('../adapters/sqs-client').then(({ createSqsClient }) => createSqsClient(aws)),
-    {
-      queueUrl: requireEnv(process.env, 'MAIL_QUEUE_URL'),
-      deadLetterQueueUrl: requireEnv(process.env, 'DEAD_LETTER_QUEUE_URL'),
-    },
-  ),
+  queue: relayQueueOnFirstUse(sqsClient, {
+    queueUrl: requireEnv(process.env, 'MAIL_QUEUE_URL'),
+    deadLetterQueueUrl: requireEnv(process.env, 'DEAD_LETTER_QUEUE_URL'),
+  }),
   clock: systemClock,
   log,
   metrics: port,
   random: Math.random,
   blobs: blobStoreFromEnv(process.env, config.region),
   pacer,
+  ...(webhookQueueUrl ? { webhookQueue: webhookQueueOnFirstUse(sqsClient, webhookQueueUrl) } : {}),
 })
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics));

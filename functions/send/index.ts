@@ -14,6 +14,7 @@ import { createMetrics } from '../adapters/powertools-metrics';
 import { readSecretString } from '../adapters/secrets';
 import { createSqsClient } from '../adapters/sqs-client';
 import { SqsMailQueue } from '../adapters/sqs-queue';
+import { webhookQueueOnFirstUse } from '../adapters/webhook-queue';
 import { SERVICE } from '../core/metrics';
 import { systemClock } from '../core/ports';
 import { createSendHandler } from './app';
@@ -34,10 +35,10 @@ const captchaSecrets = new Map(
 );
 const dynamodb = createDynamoClient({ region: config.region });
 const tableName = requireEnv(process.env, 'TABLE_NAME');
-const queue = new SqsMailQueue(
-  createSqsClient({ region: config.region }),
-  requireEnv(process.env, 'MAIL_QUEUE_URL'),
-);
+const sqs = createSqsClient({ region: config.region });
+const queue = new SqsMailQueue(sqs, requireEnv(process.env, 'MAIL_QUEUE_URL'));
+// Set by the webhooks construct when the config has endpoints; the queue's code loads with the first event.
+const webhookQueueUrl = process.env.WEBHOOK_QUEUE_URL;
 
 export const handler = createSendHandler({
   config,
@@ -53,6 +54,7 @@ export const handler = createSendHandler({
   messages: new DynamoMessageStore(dynamodb, tableName, config.relay.recordTtlDays),
   suppression: new DynamoSuppressionList(dynamodb, tableName),
   templates: shippedTemplates(import.meta.url),
+  ...(webhookQueueUrl ? { webhookQueue: webhookQueueOnFirstUse(() => sqs, webhookQueueUrl) } : {}),
 })
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics));

@@ -61,6 +61,26 @@ const SHAPES: ReadonlyArray<{ name: string; raw: Record<string, unknown> }> = [
       ],
     },
   },
+  {
+    name: 'SES with webhooks (secrets by name and by ARN)',
+    raw: {
+      ...defaultConfig,
+      webhooks: [
+        {
+          id: 'crm',
+          url: 'https://crm.example.com/hooks',
+          events: ['submission.received', 'email.bounced'],
+          secret: 'postroom/webhooks/crm',
+        },
+        {
+          id: 'chat',
+          url: 'https://chat.example.com/hooks',
+          events: ['email.failed'],
+          secret: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:chat-Ab12Cd',
+        },
+      ],
+    },
+  },
 ];
 
 /**
@@ -75,6 +95,7 @@ const DESCRIPTIONS: Record<FunctionName, string> = {
   send: 'Postroom send',
   relay: 'Postroom relay',
   events: 'Postroom events',
+  webhooks: 'Postroom webhooks',
 };
 
 type Context = Record<string, string | string[]>;
@@ -107,6 +128,7 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
     policies = new StackPolicies(synthesize(raw).template, config.region);
     for (const fn of Object.keys(DESCRIPTIONS) as FunctionName[]) {
       if (fn === 'events' && config.transport.kind !== 'ses') continue;
+      if (fn === 'webhooks' && config.webhooks.length === 0) continue;
       functions.set(fn, policies.deployedFunction(DESCRIPTIONS[fn]));
     }
   }, SYNTH_TIMEOUT_MS);
@@ -133,6 +155,14 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
   const bucket = () => r().getAtt(r().only('AWS::S3::Bucket', 'Attachments'), 'Arn');
   const mailQueue = () => queueArnOf(functionOf('send').environment.MAIL_QUEUE_URL as string);
   const deadLetterQueue = () => queueArnOf(functionOf('relay').environment.DEAD_LETTER_QUEUE_URL as string);
+  const webhookQueue = () =>
+    config.webhooks.length === 0
+      ? []
+      : [queueArnOf(functionOf('webhooks').environment.WEBHOOK_QUEUE_URL as string)];
+  const webhookDeadLetterQueue = () =>
+    config.webhooks.length === 0
+      ? []
+      : [queueArnOf(functionOf('webhooks').environment.WEBHOOK_DEAD_LETTER_QUEUE_URL as string)];
   const functionOf = (fn: FunctionName) => {
     const deployed = functions.get(fn);
     if (deployed === undefined) throw new Error(`no ${fn} function in this shape`);
@@ -182,6 +212,12 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
           : [];
       case 'captchaSecret':
         return config.forms.flatMap((form) => (form.captcha ? [secretArn(form.captcha.secret)] : []));
+      case 'webhookQueue':
+        return webhookQueue();
+      case 'webhookDeadLetterQueue':
+        return webhookDeadLetterQueue();
+      case 'webhookSecret':
+        return config.webhooks.map((endpoint) => secretArn(endpoint.secret));
       case 'ownLogGroup':
         return [
           r().arn('logs', `log-group:${fn.logGroupName}:log-stream:2026/12/03/[$LATEST]0123456789abcdef`),
@@ -197,7 +233,8 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
     (call.when === 'smtpPassword' &&
       config.transport.kind === 'smtp' &&
       config.transport.passwordSecret !== undefined) ||
-    (call.when === 'captcha' && config.forms.some((form) => form.captcha !== undefined));
+    (call.when === 'captcha' && config.forms.some((form) => form.captcha !== undefined)) ||
+    (call.when === 'webhooks' && config.webhooks.length > 0);
 
   /** One request per resource and per key prefix of a listed call. */
   function requestsFor(fnName: FunctionName, calls: ReadonlyArray<AwsCall>) {
@@ -237,7 +274,11 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
     actions.flatMap((action) => prefixes.map((prefix) => by(fnName, action, table(), item(prefix))));
 
   const isSes = (raw.transport as { kind?: string } | undefined)?.kind !== 'smtp';
-  const deployed: FunctionName[] = isSes ? ['send', 'relay', 'events'] : ['send', 'relay'];
+  const hasWebhooks = Array.isArray(raw.webhooks) && raw.webhooks.length > 0;
+  const deployed: FunctionName[] = [
+    ...(isSes ? (['send', 'relay', 'events'] as const) : (['send', 'relay'] as const)),
+    ...(hasWebhooks ? (['webhooks'] as const) : []),
+  ];
 
   if (!isSes) {
     it('has no events function: an SMTP relay publishes no delivery events', () => {
@@ -359,6 +400,46 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
         by('events', 'dynamodb:PutItem', table(), item(KEY_PREFIX.msg)),
         by('events', 'sqs:SendMessage', mailQueue()),
         ...senderIdentities().map((identity) => by('events', 'ses:SendEmail', identity)),
+      ]);
+
+      // Assess
+      expect(wrong).toEqual([]);
+    });
+  }
+
+  if (hasWebhooks) {
+    it('denies the dispatcher mail, other items and other secrets; denies producers consuming webhooks', async () => {
+      // Act
+      const wrong = await unexpected('Denied', [
+        ...items(
+          'webhooks',
+          ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:DeleteItem'],
+          [KEY_PREFIX.msg, KEY_PREFIX.job, KEY_PREFIX.apikey, KEY_PREFIX.supp, KEY_PREFIX.rate],
+        ),
+        ...items(
+          'webhooks',
+          ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+          [KEY_PREFIX.whevt, KEY_PREFIX.whep],
+        ),
+        by('webhooks', 'dynamodb:Scan', table()),
+        by('webhooks', 'sqs:SendMessage', mailQueue()),
+        by('webhooks', 'sqs:ReceiveMessage', mailQueue()),
+        by('webhooks', 'sqs:SendMessage', deadLetterQueue()),
+        ...senderIdentities().map((identity) => by('webhooks', 'ses:SendEmail', identity)),
+        by('webhooks', 'secretsmanager:GetSecretValue', secretArn('postroom/turnstile')),
+        by('webhooks', 'secretsmanager:GetSecretValue', secretArn('postroom/webhooks/other')),
+        ...(['send', 'relay', 'events'] as const).flatMap((fn) => [
+          ...webhookQueue().flatMap((queue) => [
+            by(fn, 'sqs:ReceiveMessage', queue),
+            by(fn, 'sqs:DeleteMessage', queue),
+            by(fn, 'sqs:SendMessage', queue, plainHttp),
+          ]),
+          ...webhookDeadLetterQueue().map((queue) => by(fn, 'sqs:SendMessage', queue)),
+          ...items(fn, ['dynamodb:GetItem', 'dynamodb:UpdateItem'], [KEY_PREFIX.whevt, KEY_PREFIX.whep]),
+          ...config.webhooks.map((endpoint) =>
+            by(fn, 'secretsmanager:GetSecretValue', secretArn(endpoint.secret)),
+          ),
+        ]),
       ]);
 
       // Assess

@@ -32,6 +32,20 @@ describe('cdk-nag: AwsSolutions', { timeout: SYNTH_TIMEOUT_MS }, () => {
     ['the default config', defaultConfig],
     ['every optional feature (WAF, domain identity, captcha, file uploads)', fullConfig],
     ['the SMTP transport', smtpConfig],
+    [
+      'webhooks',
+      {
+        ...defaultConfig,
+        webhooks: [
+          {
+            id: 'crm',
+            url: 'https://crm.example.com/h',
+            events: ['email.sent'],
+            secret: 'postroom/webhooks/crm',
+          },
+        ],
+      },
+    ],
   ] as const) {
     it(`reports no unacknowledged error or warning for ${name}`, () => {
       // Prepare

@@ -67,6 +67,8 @@ export async function startTestStack(
       | 'stateDir'
       | 'fresh'
       | 'metrics'
+      | 'webhookSecrets'
+      | 'webhookSchedule'
     >
   > & {
     ports?: Partial<LocalStackOptions['ports']>;

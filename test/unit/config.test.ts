@@ -99,6 +99,7 @@ describe('Core: parseConfig', () => {
           files: { allowedTypes: [], maxFileBytes: 5_242_880, maxTotalBytes: 10_485_760, maxFiles: 3 },
         },
       ],
+      webhooks: [],
     });
   });
 

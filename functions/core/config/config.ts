@@ -5,6 +5,7 @@ import { uncarriableText } from '../mail/text';
 import { addIssue } from '../zod';
 import { describeIssue, fieldPath } from './config-messages';
 import { subjectPlaceholderProblems } from './subject-placeholders';
+import { webhookRules, webhookSchema } from './webhook-config';
 
 /** A single address (`owner@example.com`), checked by the same rules as a visitor's address. */
 const addressSchema = z.pipe(
@@ -350,6 +351,8 @@ export const configSchema = z
       { inlineMaxBytes: 153_600 },
     ),
     forms: z.array(formSchema).check(z.minLength(1)),
+    /** Endpoints that receive signed events (docs/webhooks.md). */
+    webhooks: z._default(z.array(webhookSchema).check(z.maxLength(20)), []),
   })
   .check(
     // `when` runs these rules even when other fields failed, so one run reports every bad field. The
@@ -388,6 +391,7 @@ function crossFieldRules(value: unknown, ctx: z.core.$RefinementCtx): void {
       seen.add(id);
     });
   }
+  webhookRules(value, seen, ctx);
   const transport = config.transport as { domainIdentity?: unknown } | undefined;
   const sender =
     typeof config.sender === 'object' && config.sender !== null
@@ -455,6 +459,7 @@ export type PostroomConfig = z.output<typeof configSchema>;
 export type FormConfig = z.output<typeof formSchema>;
 export type TransportConfig = PostroomConfig['transport'];
 export type CaptchaConfig = z.output<typeof captchaSchema>;
+export type WebhookConfig = z.output<typeof webhookSchema>;
 
 /** An SMTP transport without an ehloName greets with the sender's domain. */
 function withEhloName(config: PostroomConfig): PostroomConfig {

@@ -1,10 +1,13 @@
 import * as z from 'zod/mini';
+import type { PostroomConfig } from '../config/config';
 import { errorName } from '../errors';
 import { maskAddress } from '../mail/address';
 import { CORRELATION_ID_TAG, isTagValue, JOB_ID_TAG } from '../mail/message-tags';
 import type { MessageStore, OutcomeStatus } from '../messages';
 import { METRIC, type Metrics } from '../metrics';
 import { type Log, withLogAttributes } from '../ports';
+import { emailEvent } from '../webhooks/producers';
+import { publishWebhookEvent, type WebhookQueue } from '../webhooks/publish';
 import type { SuppressionList, SuppressionReason } from './suppression';
 import '../zod';
 
@@ -185,6 +188,8 @@ export interface DeliveryEventDeps {
   readonly suppression: SuppressionList;
   readonly log: Log;
   readonly metrics: Metrics;
+  /** Where `email.delivered|bounced|complained|failed` webhook events go; absent, none are published. */
+  readonly webhooks?: { readonly config: Pick<PostroomConfig, 'webhooks'>; readonly queue: WebhookQueue };
 }
 
 export type EventOutcome = 'recorded' | 'unknown-message' | 'ignored' | 'dropped';
@@ -284,6 +289,54 @@ async function recordEvent(
     metrics.count(METRIC.eventDropped);
     return 'unknown-message';
   }
+  await publishDeliveryEvent(event, jobId, effect, deps);
   log.info('delivery event recorded', { outcome: effect.status });
   return 'recorded';
+}
+
+const WEBHOOK_STATUS = {
+  delivered: 'delivered',
+  bounced: 'bounced',
+  complained: 'complained',
+  // SES took the mail, then refused it (a virus): for the owner, the mail failed.
+  rejected: 'failed',
+} as const;
+
+/** The event's recipients, unmasked (they go to the owner's own endpoint, signed, over TLS). */
+function eventRecipients(event: DeliveryEvent): ReadonlyArray<string> {
+  switch (event.eventType) {
+    case 'Delivery':
+      return event.delivery.recipients;
+    case 'Bounce':
+      return event.bounce.bouncedRecipients.map((r) => r.emailAddress);
+    case 'Complaint':
+      return event.complaint.complainedRecipients.map((r) => r.emailAddress);
+    case 'Reject':
+      return event.mail.destination ?? [];
+  }
+}
+
+/**
+ * A webhook for a recorded event. The event id derives from the message, the status and the event's time, so
+ * SNS's redelivery of a notification gives the receiver the same webhook-id. Never throws. The SES event does
+ * not say which form sent the mail, so `formId` is absent (docs/webhooks.md).
+ */
+async function publishDeliveryEvent(
+  event: DeliveryEvent,
+  jobId: string,
+  effect: EventEffect,
+  deps: DeliveryEventDeps,
+): Promise<void> {
+  if (deps.webhooks === undefined || deps.webhooks.config.webhooks.length === 0) return;
+  const status = WEBHOOK_STATUS[effect.status];
+  await publishWebhookEvent(
+    { ...deps.webhooks, log: deps.log, metrics: deps.metrics },
+    emailEvent(`${jobId}_${status}_${effect.at.replace(/\D/g, '')}`, effect.at, {
+      messageId: jobId,
+      status,
+      recipients: eventRecipients(event),
+      providerMessageId: event.mail.messageId,
+      ...(status === 'delivered' ? {} : { reason: effect.detail }),
+    }),
+  );
 }

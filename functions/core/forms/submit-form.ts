@@ -15,6 +15,8 @@ import { MAX_MAIL_JOB_BYTES, mailJobBytes } from '../mail/mail-job';
 import { type MessageStore, recordStatus } from '../messages';
 import { METRIC, type Metrics, rejectionReason, type SpamGuard } from '../metrics';
 import type { BlobStore, Clock, GuardStore, Log, MailQueue } from '../ports';
+import { submissionReceived } from '../webhooks/producers';
+import { publishWebhookEvent, type WebhookQueue } from '../webhooks/publish';
 import { type CaptchaVerifier, checkCaptcha } from './captcha';
 import { formErrorHtml, wantsHtml } from './error-page';
 import { bodyFormat, parseFormUpload } from './form-body';
@@ -51,6 +53,8 @@ export interface SubmitFormDeps {
    * refusing a visitor's message because the owner's address once bounced would lose it silently.
    */
   readonly suppression?: SuppressionList;
+  /** Where `submission.received` webhook events go; absent, none are published. */
+  readonly webhookQueue?: WebhookQueue;
 }
 
 /** Fields a form may hold besides email, name, message and the underscore controls. */
@@ -171,9 +175,27 @@ export async function submitForm(
       : findBlockedWord(form, submission)
         ? 'blocked-word'
         : undefined;
+    const received = async (spamGuard?: string) => {
+      // Nothing is built (no id drawn) unless an endpoint is configured.
+      if (deps.webhookQueue === undefined || config.webhooks.length === 0) return;
+      await publishWebhookEvent(
+        { config, queue: deps.webhookQueue, log, metrics: deps.metrics },
+        submissionReceived({
+          randomId: deps.newId(),
+          nowMs: deps.clock.now(),
+          formId,
+          submissionId: id,
+          submission,
+          files,
+          spamGuard,
+        }),
+      );
+    };
     if (guard !== undefined) {
       log.info('submission dropped as spam', { formId, jobId: id, outcome: 'spam-blocked', guard });
       deps.metrics.count(METRIC.spamBlocked, 1, { guard });
+      // Only endpoints with includeSpam receive it (core/webhooks/publish.ts).
+      await received(guard);
       return answer(id);
     }
 
@@ -219,6 +241,7 @@ export async function submitForm(
       throw new ServiceUnavailableError('Mail cannot be accepted right now; try again shortly.', 5);
     }
     deps.metrics.count(METRIC.accepted);
+    await received();
     await sendAutoresponse(form, submission.email.address, deps, request.correlationId);
     log.info('submission accepted', {
       formId,

@@ -24,6 +24,8 @@ import type {
   SettledRecipients,
   Transport,
 } from '../ports';
+import { emailEvent } from '../webhooks/producers';
+import { publishWebhookEvent, type WebhookQueue } from '../webhooks/publish';
 import { classifySendError, maskedReason, relaySessionFailure } from './send-errors';
 
 /** One received queue message, as the relay needs it (from an SQS record or the local poller). */
@@ -53,6 +55,8 @@ export interface RelayDeps {
   readonly messages?: MessageStore;
   /** Keeps sends within the provider's send rate (relay.maxSendRate); absent, sends go out at once. */
   readonly pacer?: { acquire(): Promise<() => void> };
+  /** Where `email.sent` and `email.failed` webhook events go; absent, none are published. */
+  readonly webhookQueue?: WebhookQueue;
 }
 
 export type RelayOutcome = 'sent' | 'duplicate' | 'retry' | 'dead-lettered';
@@ -254,6 +258,10 @@ async function relayRecord(record: RelayRecord, deps: RelayDeps): Promise<Record
   const createdAt = Date.parse(job.createdAt);
   if (Number.isFinite(createdAt))
     deps.metrics.duration(DURATION_METRIC.queueToSentLatency, sentAt - createdAt);
+  await publishEmailEvent(deps, job, 'sent', iso(sentAt), {
+    recipients: accepted,
+    providerMessageId,
+  });
   log.info('job sent', {
     ...context,
     outcome: 'sent',
@@ -281,6 +289,7 @@ async function relayRecord(record: RelayRecord, deps: RelayDeps): Promise<Record
       );
       await sending;
       await status({ status: 'failed', at: iso(clock.now()), detail: reason, ...withRefused });
+      await publishEmailEvent(deps, job, 'failed', iso(clock.now()), { recipients: pending, reason });
       log.warn('job dead-lettered', { ...context, outcome: 'dead-lettered', reason });
       return {
         outcome: 'dead-lettered',
@@ -306,6 +315,31 @@ async function relayRecord(record: RelayRecord, deps: RelayDeps): Promise<Record
     });
     return { outcome: 'retry', jobId: job.id };
   }
+}
+
+/**
+ * `email.sent` / `email.failed` for a job. The event id derives from the job, so a receiver sees one webhook-id
+ * for one outcome of one message even if a crash makes the relay publish it twice. Never throws.
+ */
+async function publishEmailEvent(
+  deps: RelayDeps,
+  job: MailJob,
+  status: 'sent' | 'failed',
+  at: string,
+  details: { recipients: ReadonlyArray<string>; providerMessageId?: string; reason?: string },
+): Promise<void> {
+  if (deps.webhookQueue === undefined || deps.config.webhooks.length === 0) return;
+  await publishWebhookEvent(
+    { config: deps.config, queue: deps.webhookQueue, log: deps.log, metrics: deps.metrics },
+    emailEvent(`${job.id}_${status}`, at, {
+      messageId: job.id,
+      ...(job.source.kind === 'api' ? {} : { formId: job.source.formId }),
+      status,
+      recipients: details.recipients,
+      ...(details.providerMessageId !== undefined ? { providerMessageId: details.providerMessageId } : {}),
+      ...(details.reason !== undefined ? { reason: details.reason } : {}),
+    }),
+  );
 }
 
 /**
