@@ -91,8 +91,14 @@ export class SmtpTransport implements Transport {
   async close(): Promise<void> {
     // nodemailer's pool.close() ends idle connections without QUIT (10.6.1); its idle timer does send it.
     const pool = (this.transporter as unknown as { transporter?: PoolView }).transporter;
-    // A connection that has just delivered is handed back to the pool on the next turn (setImmediate).
-    await new Promise((resolve) => setImmediate(resolve));
+    // A connection that has just delivered resets its session (RSET) before the pool marks it available
+    // again; closing it before that answer drops it without QUIT. Wait, bounded, until none is busy.
+    const deadline = Date.now() + QUIT_WAIT_MS;
+    do await new Promise((resolve) => setTimeout(resolve, 5));
+    while (
+      Date.now() < deadline &&
+      (pool?._connections ?? []).some((resource) => resource.connection && !resource.available)
+    );
     const idle = (pool?._connections ?? []).filter((resource) => resource.available && resource.connection);
     await Promise.all(
       idle.map(

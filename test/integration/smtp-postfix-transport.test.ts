@@ -159,7 +159,7 @@ describe.skipIf(!support.ok)(
       });
       await closing.close();
       await eventually(async () =>
-        (await peer.logLines(' quit=1 ')).length === before + 1 ? true : undefined,
+        (await peer.logLines(' quit=1 ')).length >= before + 1 ? true : undefined,
       );
 
       const idle = transport({}, 300);
@@ -172,9 +172,11 @@ describe.skipIf(!support.ok)(
       });
       // No close(): the pool's idle timer ends the session.
       await eventually(
-        async () => ((await peer.logLines(' quit=1 ')).length === before + 2 ? true : undefined),
+        async () => ((await peer.logLines(' quit=1 ')).length >= before + 2 ? true : undefined),
         5_000,
       );
+      // Sessions of earlier tests' pools may end in the same window, so the counts are lower bounds; that no
+      // session was dropped without QUIT is what the log's "lost connection after" lines would show.
       expect(await peer.logLines('lost connection after')).toEqual([]);
     });
 
