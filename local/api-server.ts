@@ -25,6 +25,11 @@ const ROUTES: ReadonlyArray<{ pattern: RegExp; resource: string; params: Readonl
   { pattern: /^\/v1\/send$/, resource: '/v1/send', params: [] },
   { pattern: /^\/v1\/send\/batch$/, resource: '/v1/send/batch', params: [] },
   { pattern: /^\/v1\/messages\/([^/]+)$/, resource: '/v1/messages/{messageId}', params: ['messageId'] },
+  {
+    pattern: /^\/v1\/messages\/([^/]+)\/cancel$/,
+    resource: '/v1/messages/{messageId}/cancel',
+    params: ['messageId'],
+  },
   { pattern: /^\/health$/, resource: '/health', params: [] },
 ];
 

@@ -212,8 +212,14 @@ export class Api extends Construct {
     const keyedMethods = [
       sendResource.addMethod('POST', integration),
       sendResource.addResource('batch').addMethod('POST', integration),
-      v1.addResource('messages').addResource('{messageId}').addMethod('GET', integration),
     ];
+    // Scheduled send (docs/scheduling.md): read, move (PATCH) and cancel one message.
+    const message = v1.addResource('messages').addResource('{messageId}');
+    keyedMethods.push(
+      message.addMethod('GET', integration),
+      message.addMethod('PATCH', integration),
+      message.addResource('cancel').addMethod('POST', integration),
+    );
 
     this.acknowledgeNagFindings(publicMethods, keyedMethods);
   }

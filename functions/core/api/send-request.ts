@@ -172,6 +172,8 @@ function buildSendRequestSchema(config: PostroomConfig) {
           .check(z.maxLength(MAX_TAGS)),
       ),
       attachments: z.optional(z.array(attachment).check(z.maxLength(MAX_ATTACHMENTS))),
+      /** When to send (core/scheduling/schedule.ts parseScheduledAt checks it against the clock). */
+      scheduledAt: z.optional(z.string().check(z.maxLength(64))),
     })
     .check(
       z.superRefine((request, ctx) => {
