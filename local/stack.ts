@@ -6,6 +6,7 @@ import { DynamoApiKeyStore } from '../functions/adapters/dynamodb-api-keys';
 import { DynamoClaimStore } from '../functions/adapters/dynamodb-claims';
 import { DynamoGuardStore } from '../functions/adapters/dynamodb-guards';
 import { DynamoMessageStore } from '../functions/adapters/dynamodb-messages';
+import { DynamoScheduleStore } from '../functions/adapters/dynamodb-schedules';
 import { DynamoSuppressionList } from '../functions/adapters/dynamodb-suppression';
 import { createS3Client, S3BlobStore } from '../functions/adapters/s3-blobs';
 import { createSqsClient } from '../functions/adapters/sqs-client';
@@ -23,6 +24,7 @@ import { type DemoForm, demoForm } from './demo-page';
 import { createResources, LOCAL_HOST, type LocalResources, startEmulators } from './emulators';
 import { localContext } from './lambda-context';
 import { startLocalRelay } from './relay';
+import { LocalScheduler } from './scheduler';
 import { LocalSesEvents } from './ses-events';
 import { openStateDir } from './state';
 
@@ -76,6 +78,8 @@ export interface LocalStack {
   readonly demo: DemoForm;
   /** The state folder in use, if any. */
   readonly stateDir: string | undefined;
+  /** The local stand-in for EventBridge Scheduler (local/scheduler.ts). */
+  readonly scheduler: LocalScheduler;
   /** Requests the emulators have served, by operation. */
   emulatorCalls(): Promise<Record<string, number>>;
   /** How long each emulator's thread has been busy, in ms (RunningEmulators.busyMs). */
@@ -119,6 +123,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const messages = new DynamoMessageStore(dynamodb, resources.tableName, config.relay.recordTtlDays);
     const apiKeys = new DynamoApiKeyStore(dynamodb, resources.tableName);
     await acceptEnvironmentKey(apiKeys, options.apiKey, clock);
+    // Scheduled send: every wait goes to the local scheduler, which keeps its schedules in the table across
+    // restarts (the SQS emulator keeps nothing, so a queue delay would not survive one).
+    const schedules = new DynamoScheduleStore(dynamodb, resources.tableName, config.relay.recordTtlDays);
+    const scheduler = new LocalScheduler({
+      dynamodb,
+      tableName: resources.tableName,
+      sqs,
+      queueUrl: resources.queueUrl,
+      clock,
+      log,
+    });
+    await scheduler.start();
+    stops.push(() => scheduler.stop());
 
     const metrics = options.metrics ?? noMetrics;
     const suppression = new DynamoSuppressionList(dynamodb, resources.tableName);
@@ -160,6 +177,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           metrics,
           blobs,
           messages,
+          schedules,
         },
         sqs,
         resources,
@@ -193,6 +211,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       messages,
       suppression,
       blobs,
+      scheduling: { schedules, scheduler, maxQueueDelaySeconds: 0 },
       captcha: { verifier: httpCaptchaVerifier, secret: (formId) => options.captchaSecrets?.[formId] },
     });
     // The bundled send function reads the configuration built into its bundle: the demo's additions are
@@ -208,6 +227,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       resources,
       demo: { formId: demo.formId, origins: demo.origins, thanksUrls: demo.thanksUrls },
       stateDir: state?.dir,
+      scheduler,
       emulatorCalls: () => emulators.calls(),
       emulatorBusyMs: () => emulators.busyMs(),
       stop,
