@@ -37,8 +37,8 @@ const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?
 export type ScheduleTime = { ok: true; atMs: number } | { ok: false; reason: string };
 
 /**
- * Reads `scheduledAt` and checks it against now and the horizon. The time is kept to the second (fractions are
- * dropped): that is the precision of both delivery paths.
+ * Reads `scheduledAt` and checks it against now and the horizon. The time is kept to the second (a fraction
+ * rounds up to the next one): that is the precision of both delivery paths.
  */
 export function parseScheduledAt(value: unknown, nowMs: number, maxDays: number): ScheduleTime {
   if (typeof value !== 'string') return { ok: false, reason: 'must be an RFC 3339 date-time string' };
@@ -68,7 +68,9 @@ export function parseScheduledAt(value: unknown, nowMs: number, maxDays: number)
     return { ok: false, reason: 'is not a valid date and time' };
   }
   const sign = match[8]?.startsWith('-') ? -1 : 1;
-  const atMs = calendar.getTime() - sign * (offsetHours * 60 + offsetMinutes) * 60_000;
+  // A fraction of a second rounds up: the mail never goes before the time asked for.
+  const fraction = match[7] !== undefined && /[1-9]/.test(match[7]) ? 1_000 : 0;
+  const atMs = calendar.getTime() + fraction - sign * (offsetHours * 60 + offsetMinutes) * 60_000;
   if (atMs < nowMs - CLOCK_SKEW_MS) return { ok: false, reason: 'is in the past' };
   if (atMs > nowMs + maxDays * 86_400_000) {
     return { ok: false, reason: `must be at most ${maxDays} days ahead (schedule.maxDays)` };
