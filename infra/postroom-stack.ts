@@ -9,6 +9,7 @@ import { MailProvider } from './constructs/mail-provider';
 import { Monitoring } from './constructs/monitoring';
 import { Queueing } from './constructs/queueing';
 import { Relay } from './constructs/relay';
+import { Scheduling } from './constructs/scheduling';
 import { Store } from './constructs/store';
 import { FEATURE_FLAGS } from './feature-flags';
 
@@ -26,6 +27,8 @@ export class PostroomStack extends Stack {
   readonly relay: Relay;
   readonly monitoring: Monitoring;
   readonly attachments: Attachments;
+  /** Scheduled send beyond SQS's 15-minute delay: EventBridge Scheduler. */
+  readonly scheduling: Scheduling;
   /** SES delivery events (SES only: an SMTP relay publishes none). */
   readonly deliveryEvents: DeliveryEvents | undefined;
 
@@ -63,6 +66,7 @@ export class PostroomStack extends Stack {
             logRetention,
           })
         : undefined;
+    this.scheduling = new Scheduling(this, 'Scheduling', { mailQueue: this.queueing.mailQueue });
     this.api = new Api(this, 'Api', {
       config,
       mailQueue: this.queueing.mailQueue,
@@ -74,6 +78,7 @@ export class PostroomStack extends Stack {
         ? { requestsPerFiveMinutes: config.api.waf.requestsPerFiveMinutes }
         : undefined,
       attachments: this.attachments,
+      scheduling: this.scheduling,
       captchaSecrets: [
         ...new Set(config.forms.flatMap((form) => (form.captcha ? [form.captcha.secret] : []))),
       ],

@@ -41,7 +41,7 @@ export class LocalScheduler implements Scheduler {
 
   constructor(private readonly options: LocalSchedulerOptions) {}
 
-  async create(id: string, atMs: number, body: string): Promise<void> {
+  async createSchedule(id: string, atMs: number, body: string): Promise<void> {
     try {
       await this.options.dynamodb.send(
         new PutItemCommand({
@@ -61,7 +61,7 @@ export class LocalScheduler implements Scheduler {
     }
   }
 
-  async delete(id: string, atMs: number): Promise<void> {
+  async deleteSchedule(id: string, atMs: number): Promise<void> {
     const pk = `${LOCAL_SCHEDULE_PREFIX}${scheduleName(id, atMs)}`;
     this.schedules.delete(pk);
     await this.options.dynamodb.send(

@@ -93,7 +93,7 @@ export class DynamoScheduleStore implements ScheduleStore {
     return (await this.item(id, 'job'))?.job?.S;
   }
 
-  async list(keyId?: string): Promise<ReadonlyArray<ScheduledMessage>> {
+  async listScheduled(keyId?: string): Promise<ReadonlyArray<ScheduledMessage>> {
     const found: ScheduledMessage[] = [];
     let start: Record<string, AttributeValue> | undefined;
     do {

@@ -7,7 +7,9 @@ import { httpCaptchaVerifier } from '../adapters/captcha-verifier';
 import { DynamoApiKeyStore } from '../adapters/dynamodb-api-keys';
 import { DynamoGuardStore } from '../adapters/dynamodb-guards';
 import { DynamoMessageStore } from '../adapters/dynamodb-messages';
+import { DynamoScheduleStore } from '../adapters/dynamodb-schedules';
 import { DynamoSuppressionList } from '../adapters/dynamodb-suppression';
+import { schedulerOnFirstUse } from '../adapters/eventbridge-scheduler';
 import { readShippedConfig, requireEnv } from '../adapters/function-env';
 import { createLogger } from '../adapters/powertools-log';
 import { createMetrics } from '../adapters/powertools-metrics';
@@ -39,6 +41,23 @@ const queue = new SqsMailQueue(
   requireEnv(process.env, 'MAIL_QUEUE_URL'),
 );
 
+// Scheduled send (infra/constructs/scheduling.ts): the Scheduler SDK loads when a mail is first scheduled
+// more than 15 minutes ahead, or canceled, not at cold start.
+const scheduling = {
+  schedules: new DynamoScheduleStore(dynamodb, tableName, config.relay.recordTtlDays),
+  scheduler: schedulerOnFirstUse(() =>
+    import('../adapters/eventbridge-scheduler').then(({ createEventBridgeScheduler }) =>
+      createEventBridgeScheduler({
+        region: config.region,
+        groupName: requireEnv(process.env, 'SCHEDULE_GROUP'),
+        queueArn: requireEnv(process.env, 'MAIL_QUEUE_ARN'),
+        roleArn: requireEnv(process.env, 'SCHEDULER_ROLE_ARN'),
+        deadLetterQueueArn: requireEnv(process.env, 'SCHEDULE_DLQ_ARN'),
+      }),
+    ),
+  ),
+};
+
 export const handler = createSendHandler({
   config,
   queue,
@@ -52,6 +71,7 @@ export const handler = createSendHandler({
   apiKeys: new DynamoApiKeyStore(dynamodb, tableName),
   messages: new DynamoMessageStore(dynamodb, tableName, config.relay.recordTtlDays),
   suppression: new DynamoSuppressionList(dynamodb, tableName),
+  scheduling,
 })
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics));

@@ -24,6 +24,7 @@ import type { Attachments } from './attachments';
 import { Firewall } from './firewall';
 import { MailFunction } from './mail-function';
 import { importSecret } from './mail-provider';
+import type { Scheduling } from './scheduling';
 import { grantItems } from './store';
 
 export interface ApiProps {
@@ -62,6 +63,8 @@ export interface ApiProps {
    * @default none
    */
   readonly attachments?: Attachments;
+  /** Scheduled send beyond 15 minutes: the send function creates and deletes the group's schedules. */
+  readonly scheduling?: Scheduling;
 }
 
 /**
@@ -127,8 +130,10 @@ export class Api extends Construct {
         MAIL_QUEUE_URL: props.mailQueue.queueUrl,
         TABLE_NAME: props.table.tableName,
         ...(props.attachments ? { ATTACHMENTS_BUCKET: props.attachments.bucket.bucketName } : {}),
+        ...(props.scheduling ? props.scheduling.environment(props.mailQueue) : {}),
       },
     });
+    props.scheduling?.grantSchedules(send.function);
     this.function = send.function;
     // Enqueue, and GetQueueAttributes for /health. Nothing else: the API never reads mail back.
     props.mailQueue.grant(send.function, 'sqs:SendMessage', 'sqs:GetQueueAttributes');

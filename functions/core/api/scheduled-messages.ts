@@ -45,7 +45,7 @@ export async function cancelMessage(
     // that firing.
     if (record.scheduledAt !== undefined) {
       const atMs = Date.parse(record.scheduledAt);
-      await scheduling.scheduler.delete(id, atMs).catch((error: unknown) => {
+      await scheduling.scheduler.deleteSchedule(id, atMs).catch((error: unknown) => {
         deps.log.warn('could not delete the schedule; the relay will drop it', {
           jobId: id,
           error: errorName(error),
@@ -114,7 +114,7 @@ async function move(
     deps.log,
   );
   if (!moved.ok) return notScheduled(id, moved.status ?? record.status, moved.scheduledAt);
-  await scheduling.scheduler.delete(id, Date.parse(from)).catch((error: unknown) => {
+  await scheduling.scheduler.deleteSchedule(id, Date.parse(from)).catch((error: unknown) => {
     deps.log.warn('could not delete the old schedule; the relay will drop it', {
       jobId: id,
       error: errorName(error),

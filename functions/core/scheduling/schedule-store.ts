@@ -24,7 +24,7 @@ export interface ScheduleStore {
   /** The job kept with a scheduled message (a serialized MailJob). */
   job(id: string): Promise<string | undefined>;
   /** Messages currently `scheduled`, of one API key or of all. */
-  list(keyId?: string): Promise<ReadonlyArray<ScheduledMessage>>;
+  listScheduled(keyId?: string): Promise<ReadonlyArray<ScheduledMessage>>;
 }
 
 export type Transition =

@@ -115,9 +115,9 @@ export function scheduleIso(atMs: number): string {
  */
 export interface Scheduler {
   /** Creates the schedule of message `id` at `atMs`, with `body` (a serialized MailJob); an existing one is kept. */
-  create(id: string, atMs: number, body: string): Promise<void>;
+  createSchedule(id: string, atMs: number, body: string): Promise<void>;
   /** Deletes the schedule of message `id` at `atMs`; no such schedule is not an error (it fired, or never was). */
-  delete(id: string, atMs: number): Promise<void>;
+  deleteSchedule(id: string, atMs: number): Promise<void>;
 }
 
 /** `<message id>-<unix seconds>`: within EventBridge Scheduler's 64 characters of [0-9a-zA-Z-_.]. */

@@ -61,7 +61,7 @@ export async function deliverScheduled(
 ): Promise<DeliveryPath> {
   const path = pathFor(atMs, deps.clock, deps.scheduling);
   if (path.kind === 'scheduler') {
-    await deps.scheduling.scheduler.create(job.id, atMs, serializeMailJob(job));
+    await deps.scheduling.scheduler.createSchedule(job.id, atMs, serializeMailJob(job));
   } else {
     await deps.queue.enqueue(
       job,
