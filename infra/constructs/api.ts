@@ -133,7 +133,6 @@ export class Api extends Construct {
         ...(props.scheduling ? props.scheduling.environment(props.mailQueue) : {}),
       },
     });
-    props.scheduling?.grantSchedules(send.function);
     this.function = send.function;
     // Enqueue, and GetQueueAttributes for /health. Nothing else: the API never reads mail back.
     props.mailQueue.grant(send.function, 'sqs:SendMessage', 'sqs:GetQueueAttributes');
@@ -153,6 +152,7 @@ export class Api extends Construct {
     grantItems(send.function, props.table, ['dynamodb:GetItem'], SEND_READ_ONLY_KEY_PREFIXES);
 
     props.attachments?.grantUpload(send.function);
+    props.scheduling?.grantSchedules(send.function);
     (props.captchaSecrets ?? []).forEach((secret, index) => {
       importSecret(this, `CaptchaSecret${index}`, secret).grantRead(send.function);
     });

@@ -22,9 +22,11 @@ describe('Construct: Api', { timeout: SYNTH_TIMEOUT_MS }, () => {
     );
 
     // Assess
-    expect(paths).toEqual(expect.arrayContaining(['send', 'batch', 'messages', '{messageId}']));
-    expect(methods.filter((method) => method === 'POST NONE')).toHaveLength(3);
+    expect(paths).toEqual(expect.arrayContaining(['send', 'batch', 'messages', '{messageId}', 'cancel']));
+    // form, send, batch, and the cancel of a scheduled message (docs/scheduling.md).
+    expect(methods.filter((method) => method === 'POST NONE')).toHaveLength(4);
     expect(methods.filter((method) => method === 'GET NONE')).toHaveLength(2);
+    expect(methods.filter((method) => method === 'PATCH NONE')).toHaveLength(1);
   });
 
   it('throttles the stage at the configured rate and burst', () => {
