@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoClient } from '../../functions/adapters/aws-clients';
 import { DynamoScheduleStore } from '../../functions/adapters/dynamodb-schedules';
+import { runCliCaptured } from '../support/cli';
 import { eventually, sleep, startTestStack, type TestStack, testConfig } from '../support/local-stack';
 
 const API_KEY = `pr_${randomUUID().replaceAll('-', '')}`;
@@ -186,7 +187,7 @@ describe('Scheduled send against the local stack (local scheduler, dynalite, fau
 
   it('never sends a mail whose cancel answered 200, when cancel and schedule race (many runs)', async () => {
     const runs = 24;
-    const { iso, atMs } = inMs(1_500);
+    const { iso, atMs } = inMs(3_000);
     const markers = Array.from({ length: runs }, () => randomUUID());
     const ids = await Promise.all(markers.map((marker) => schedule(marker, iso)));
     const jobs = await Promise.all(ids.map((id) => schedules.job(id)));
@@ -207,6 +208,25 @@ describe('Scheduled send against the local stack (local scheduler, dynalite, fau
     for (const [index, answer] of answers.entries()) {
       expect(counts[index], `run ${index} answered ${answer}`).toBe(answer === 200 ? 0 : 1);
     }
+  });
+
+  it('lists scheduled messages and cancels one with the CLI: never sent, and exit 1 the second time', async () => {
+    const cli = (...argv: string[]) => runCliCaptured([...argv, '--endpoint', stack.endpoints.dynamodb]);
+    const marker = randomUUID();
+    const { iso, atMs } = inMs(2_000);
+    const id = await schedule(marker, iso);
+    const listed = await cli('scheduled', 'list', '--json');
+    expect(listed.code).toBe(0);
+    expect(
+      (JSON.parse(listed.out) as { scheduled: Array<{ id: string; scheduledAt: string }> }).scheduled,
+    ).toContainEqual(expect.objectContaining({ id, scheduledAt: iso }));
+    expect((await cli('scheduled', 'list')).out).toContain(id);
+    expect(await cli('scheduled', 'cancel', id)).toMatchObject({ code: 0 });
+    expect(await cli('scheduled', 'cancel', id)).toMatchObject({ code: 1 });
+    expect(await cli('scheduled', 'cancel', 'not-an-id')).toMatchObject({ code: 2 });
+    await sleep(Math.max(0, atMs - Date.now()) + 1_500);
+    expect(await copies(marker)).toHaveLength(0);
+    expect((await status(id)).status).toBe('canceled');
   });
 
   it('sends once when the schedule fires twice', async () => {
