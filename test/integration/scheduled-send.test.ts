@@ -150,6 +150,26 @@ describe('Scheduled send against the local stack (local scheduler, dynalite, fau
     expect(bad.status).toBe(422);
   });
 
+  it("drops the old time's job of a moved mail when it fires anyway", async () => {
+    const marker = randomUUID();
+    const id = await schedule(marker, inMs(2_000).iso);
+    const oldJob = (await schedules.job(id)) ?? '';
+    const moved = await call('PATCH', `/v1/messages/${id}`, { scheduledAt: inMs(60_000).iso });
+    expect(moved.status).toBe(200);
+    // The old schedule fires (its delete failed, say): superseded, not sent.
+    await stack.sendRaw(oldJob);
+    await eventually(async () =>
+      stack.log.entries.some(
+        (entry) => entry.attributes?.jobId === id && entry.attributes.outcome === 'superseded',
+      )
+        ? true
+        : undefined,
+    );
+    expect(await copies(marker)).toHaveLength(0);
+    expect((await status(id)).status).toBe('scheduled');
+    expect((await call('POST', `/v1/messages/${id}/cancel`)).status).toBe(200);
+  });
+
   it('answers 409 with the current status to a cancel after the mail was sent', async () => {
     const marker = randomUUID();
     const id = await schedule(marker, inMs(1_000).iso);
