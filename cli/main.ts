@@ -5,6 +5,7 @@ import { runDoctor } from './doctor';
 import { answered } from './errors';
 import { runKeysCommand, withRecordTable } from './keys';
 import { runQueueCommand } from './queue-commands';
+import { runScheduledCommand } from './scheduled';
 import { DEFAULT_TIMEOUT_SECONDS, runSendTest } from './send-test';
 import { runSuppressionCommand } from './suppression';
 import { networkReason, TargetError } from './target';
@@ -21,6 +22,9 @@ Commands:
   suppression remove <address>
                               lift an address's suppression (after its owner fixed the mailbox); exit 1
                               when it was not suppressed
+  scheduled list [--json]     messages waiting for their scheduledAt: id, time, API key
+  scheduled cancel <id>       cancel a scheduled message: it is never sent; exit 1 when it is not
+                              scheduled any more (sent, canceled) or does not exist
   status [--json]             mail queue visible / in flight / delayed, dead-letter queue depth, recent
                               failures by reason. Exit 0 when the dead-letter queue is empty, 1 when not
   dlq list [--json]           each dead letter: job id, age, form or API key, masked recipients, reason
@@ -68,7 +72,7 @@ Endpoints (defaults: the local stack's ports; with --stack, AWS's):
   --api URL           send-test, local: the API (http://127.0.0.1:$POSTROOM_API_PORT or 3000)
   --cloudformation-endpoint URL, --cloudwatch-endpoint URL
                       CloudFormation and CloudWatch (with --stack), e.g. for a test double
-  --table NAME        keys, suppression: a deployed table by name, without --stack (with --endpoint: a local table)
+  --table NAME        keys, suppression, scheduled: a deployed table by name, without --stack (with --endpoint: a local table)
   --config PATH       doctor: the cdk.json to check (default: cdk.json)
   --templates DIR     templates: the templates folder (default: the project's templates/)
 
@@ -133,11 +137,23 @@ async function runCommand(argv: ReadonlyArray<string>, io: CliIo): Promise<numbe
   if (!values.help && group === 'webhooks' && command !== undefined) {
     return runWebhooksCommand(command, rest, values, io, USAGE);
   }
-  if (values.help || (group !== 'keys' && group !== 'suppression') || command === undefined) {
+  if (values.help || !['keys', 'suppression', 'scheduled'].includes(group ?? '') || command === undefined) {
     (values.help ? io.out : io.err)(USAGE);
     return values.help ? 0 : 2;
   }
   if (group === 'keys') return runKeysCommand(command, rest, values, io, USAGE);
+  if (group === 'scheduled') {
+    return withRecordTable(values, io.env, async ({ dynamodb, table }) => {
+      try {
+        return await runScheduledCommand(command, rest, { dynamodb, table }, values, io, USAGE);
+      } catch (error) {
+        if (!answered(error) || (error as Error).name === 'ResourceNotFoundException') throw error;
+        io.err(`Scheduled messages could not be read (${networkReason(error)}) in table ${table}.
+`);
+        return 1;
+      }
+    });
+  }
   return withRecordTable(values, io.env, async ({ dynamodb, table }) => {
     try {
       return await runSuppressionCommand(command, rest, { dynamodb, table }, values, io, USAGE);

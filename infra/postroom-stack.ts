@@ -9,6 +9,7 @@ import { MailProvider } from './constructs/mail-provider';
 import { Monitoring } from './constructs/monitoring';
 import { Queueing } from './constructs/queueing';
 import { Relay } from './constructs/relay';
+import { Scheduling } from './constructs/scheduling';
 import { Store } from './constructs/store';
 import { Webhooks } from './constructs/webhooks';
 import { FEATURE_FLAGS } from './feature-flags';
@@ -27,6 +28,8 @@ export class PostroomStack extends Stack {
   readonly relay: Relay;
   readonly monitoring: Monitoring;
   readonly attachments: Attachments;
+  /** Scheduled send beyond SQS's 15-minute delay: EventBridge Scheduler. */
+  readonly scheduling: Scheduling;
   /** SES delivery events (SES only: an SMTP relay publishes none). */
   readonly deliveryEvents: DeliveryEvents | undefined;
   /** Signed webhooks (only when the config has endpoints). */
@@ -66,6 +69,7 @@ export class PostroomStack extends Stack {
             logRetention,
           })
         : undefined;
+    this.scheduling = new Scheduling(this, 'Scheduling', { mailQueue: this.queueing.mailQueue });
     this.api = new Api(this, 'Api', {
       config,
       mailQueue: this.queueing.mailQueue,
@@ -77,6 +81,7 @@ export class PostroomStack extends Stack {
         ? { requestsPerFiveMinutes: config.api.waf.requestsPerFiveMinutes }
         : undefined,
       attachments: this.attachments,
+      scheduling: this.scheduling,
       captchaSecrets: [
         ...new Set(config.forms.flatMap((form) => (form.captcha ? [form.captcha.secret] : []))),
       ],

@@ -33,6 +33,11 @@ const ROUTES: ReadonlyArray<{ pattern: RegExp; resource: string; params: Readonl
     resource: '/v1/templates/{templateId}/render',
     params: ['templateId'],
   },
+  {
+    pattern: /^\/v1\/messages\/([^/]+)\/cancel$/,
+    resource: '/v1/messages/{messageId}/cancel',
+    params: ['messageId'],
+  },
   { pattern: /^\/health$/, resource: '/health', params: [] },
 ];
 

@@ -145,10 +145,32 @@ export function resolveEnvironment(
     ATTACHMENTS_BUCKET: { type: 'AWS::S3::Bucket', value: local.resources.attachmentsBucket },
     SES_CONFIGURATION_SET: { type: 'AWS::SES::ConfigurationSet', value: local.configurationSet },
   };
+  // Scheduled send beyond 15 minutes (infra/constructs/scheduling.ts): there is no EventBridge Scheduler
+  // locally, so the bundled send function gets names that say so; it reads them only when it first creates a
+  // schedule, which then fails (503), while shorter waits go through the queue's delay.
+  const byAttribute: Record<string, { type: string; value: string }> = {
+    MAIL_QUEUE_ARN: { type: 'AWS::SQS::Queue', value: 'arn:aws:sqs:local:000000000000:postroom-local-mail' },
+    SCHEDULER_ROLE_ARN: {
+      type: 'AWS::IAM::Role',
+      value: 'arn:aws:iam::000000000000:role/no-scheduler-locally',
+    },
+    SCHEDULE_DLQ_ARN: {
+      type: 'AWS::SQS::Queue',
+      value: 'arn:aws:sqs:local:000000000000:no-scheduler-locally',
+    },
+  };
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(app.functions[fn].environment)) {
     if (typeof value === 'string') {
       out[name] = value;
+      continue;
+    }
+    const attribute = (value as { 'Fn::GetAtt'?: unknown } | null)?.['Fn::GetAtt'];
+    if (Array.isArray(attribute) && attribute[1] === 'Arn' && typeof attribute[0] === 'string') {
+      const known = byAttribute[name];
+      if (!known || app.resources[attribute[0]]?.Type !== known.type)
+        throw new UnresolvedEnvironmentError(fn, name, value);
+      out[name] = known.value;
       continue;
     }
     const ref = (value as { Ref?: unknown } | null)?.Ref;

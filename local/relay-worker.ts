@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url';
 import { createDynamoClient } from '../functions/adapters/aws-clients';
 import { DynamoClaimStore } from '../functions/adapters/dynamodb-claims';
 import { DynamoMessageStore } from '../functions/adapters/dynamodb-messages';
+import { DynamoScheduleStore } from '../functions/adapters/dynamodb-schedules';
 import { createLogger } from '../functions/adapters/powertools-log';
 import { createS3Client, S3BlobStore } from '../functions/adapters/s3-blobs';
 import { createSqsClient } from '../functions/adapters/sqs-client';
@@ -85,6 +86,7 @@ export async function startRelayWorker(
       metrics: noMetrics,
       blobs: new S3BlobStore(s3, resources.attachmentsBucket),
       messages: new DynamoMessageStore(dynamodb, resources.tableName, config.relay.recordTtlDays),
+      schedules: new DynamoScheduleStore(dynamodb, resources.tableName, config.relay.recordTtlDays),
     },
     sqs,
     resources,

@@ -6,6 +6,7 @@ import { DynamoApiKeyStore } from '../functions/adapters/dynamodb-api-keys';
 import { DynamoClaimStore } from '../functions/adapters/dynamodb-claims';
 import { DynamoGuardStore } from '../functions/adapters/dynamodb-guards';
 import { DynamoMessageStore } from '../functions/adapters/dynamodb-messages';
+import { DynamoScheduleStore } from '../functions/adapters/dynamodb-schedules';
 import { DynamoSuppressionList } from '../functions/adapters/dynamodb-suppression';
 import { DynamoWebhookStore } from '../functions/adapters/dynamodb-webhooks';
 import { createS3Client, S3BlobStore } from '../functions/adapters/s3-blobs';
@@ -25,6 +26,7 @@ import { type DemoForm, demoForm } from './demo-page';
 import { createResources, LOCAL_HOST, type LocalResources, startEmulators } from './emulators';
 import { localContext } from './lambda-context';
 import { startLocalRelay } from './relay';
+import { LocalScheduler } from './scheduler';
 import { LocalSesEvents } from './ses-events';
 import { openStateDir } from './state';
 import { LocalTemplates } from './templates';
@@ -86,6 +88,8 @@ export interface LocalStack {
   readonly stateDir: string | undefined;
   /** The webhook queue and its DLQ, when the config has webhooks. */
   readonly webhooks: WebhookResources | undefined;
+  /** The local stand-in for EventBridge Scheduler (local/scheduler.ts). */
+  readonly scheduler: LocalScheduler;
   /** Requests the emulators have served, by operation. */
   emulatorCalls(): Promise<Record<string, number>>;
   /** How long each emulator's thread has been busy, in ms (RunningEmulators.busyMs). */
@@ -129,6 +133,19 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const messages = new DynamoMessageStore(dynamodb, resources.tableName, config.relay.recordTtlDays);
     const apiKeys = new DynamoApiKeyStore(dynamodb, resources.tableName);
     await acceptEnvironmentKey(apiKeys, options.apiKey, clock);
+    // Scheduled send: every wait goes to the local scheduler, which keeps its schedules in the table across
+    // restarts (the SQS emulator keeps nothing, so a queue delay would not survive one).
+    const schedules = new DynamoScheduleStore(dynamodb, resources.tableName, config.relay.recordTtlDays);
+    const scheduler = new LocalScheduler({
+      dynamodb,
+      tableName: resources.tableName,
+      sqs,
+      queueUrl: resources.queueUrl,
+      clock,
+      log,
+    });
+    await scheduler.start();
+    stops.push(() => scheduler.stop());
 
     const metrics = options.metrics ?? noMetrics;
     const suppression = new DynamoSuppressionList(dynamodb, resources.tableName);
@@ -194,6 +211,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           blobs,
           messages,
           ...(webhookQueue ? { webhookQueue } : {}),
+          schedules,
         },
         sqs,
         resources,
@@ -230,6 +248,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       suppression,
       blobs,
       ...(webhookQueue ? { webhookQueue } : {}),
+      scheduling: { schedules, scheduler, maxQueueDelaySeconds: 0 },
       captcha: { verifier: httpCaptchaVerifier, secret: (formId) => options.captchaSecrets?.[formId] },
       templates: templates.catalog,
     });
@@ -247,6 +266,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       demo: { formId: demo.formId, origins: demo.origins, thanksUrls: demo.thanksUrls },
       stateDir: state?.dir,
       webhooks,
+      scheduler,
       emulatorCalls: () => emulators.calls(),
       emulatorBusyMs: () => emulators.busyMs(),
       stop,

@@ -32,6 +32,10 @@ export type AwsResource =
   | 'webhookSecret'
   /** The function's own log group. */
   | 'ownLogGroup'
+  /** A one-time schedule in the stack's schedule group (infra/constructs/scheduling.ts). */
+  | 'scheduleInGroup'
+  /** The role the stack's schedules run as (iam:PassRole, to EventBridge Scheduler only). */
+  | 'schedulerRole'
   /** Actions without resource-level permissions (X-Ray). */
   | 'anyResource';
 
@@ -158,6 +162,41 @@ export const FUNCTION_CALLS: Readonly<Record<FunctionName, ReadonlyArray<AwsCall
       action: 's3:PutObject',
       resource: 'attachmentObject',
     },
+    // Scheduled send (core/scheduling): the scheduled message's record, its conditional transitions.
+    {
+      site: 'DynamoScheduleStore.update',
+      command: 'UpdateItemCommand',
+      action: 'dynamodb:UpdateItem',
+      resource: 'recordTable',
+      keyPrefixes: [KEY_PREFIX.msg],
+    },
+    {
+      site: 'DynamoScheduleStore.item',
+      command: 'GetItemCommand',
+      action: 'dynamodb:GetItem',
+      resource: 'recordTable',
+      keyPrefixes: [KEY_PREFIX.msg],
+    },
+    // One-time schedules beyond 15 minutes, which run as the scheduler role (passed to the service).
+    {
+      site: 'EventBridgeScheduler.createSchedule',
+      command: 'CreateScheduleCommand',
+      action: 'scheduler:CreateSchedule',
+      resource: 'scheduleInGroup',
+    },
+    {
+      site: 'EventBridgeScheduler.createSchedule',
+      command: 'CreateScheduleCommand',
+      action: 'iam:PassRole',
+      resource: 'schedulerRole',
+      context: { 'iam:PassedToService': 'scheduler.amazonaws.com' },
+    },
+    {
+      site: 'EventBridgeScheduler.deleteSchedule',
+      command: 'DeleteScheduleCommand',
+      action: 'scheduler:DeleteSchedule',
+      resource: 'scheduleInGroup',
+    },
     {
       site: 'readSecretString',
       command: 'GetSecretValueCommand',
@@ -199,6 +238,21 @@ export const FUNCTION_CALLS: Readonly<Record<FunctionName, ReadonlyArray<AwsCall
       site: 'DynamoMessageStore.update',
       command: 'UpdateItemCommand',
       action: 'dynamodb:UpdateItem',
+      resource: 'recordTable',
+      keyPrefixes: [KEY_PREFIX.msg],
+    },
+    // A scheduled job starts with a conditional write on its message (core/scheduling/schedule-store.ts).
+    {
+      site: 'DynamoScheduleStore.update',
+      command: 'UpdateItemCommand',
+      action: 'dynamodb:UpdateItem',
+      resource: 'recordTable',
+      keyPrefixes: [KEY_PREFIX.msg],
+    },
+    {
+      site: 'DynamoScheduleStore.item',
+      command: 'GetItemCommand',
+      action: 'dynamodb:GetItem',
       resource: 'recordTable',
       keyPrefixes: [KEY_PREFIX.msg],
     },
@@ -339,4 +393,5 @@ export const OPERATOR_CALLS: ReadonlyArray<Pick<AwsCall, 'site' | 'command' | 'a
   { site: 'DynamoSuppressionList.list', command: 'ScanCommand', action: 'dynamodb:Scan' },
   { site: 'DynamoSuppressionList.remove', command: 'DeleteItemCommand', action: 'dynamodb:DeleteItem' },
   { site: 'DynamoWebhookStore.event', command: 'GetItemCommand', action: 'dynamodb:GetItem' },
+  { site: 'DynamoScheduleStore.listScheduled', command: 'ScanCommand', action: 'dynamodb:Scan' },
 ];

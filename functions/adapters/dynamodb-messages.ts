@@ -131,7 +131,14 @@ export class DynamoMessageStore implements MessageStore {
     });
     const history = inTimeOrder(stored);
     const keyId = item.keyId?.S;
-    return { id, status: asStatus(item.status?.S), history, ...(keyId === undefined ? {} : { keyId }) };
+    const scheduledAt = item.scheduledAt?.S;
+    return {
+      id,
+      status: asStatus(item.status?.S),
+      history,
+      ...(keyId === undefined ? {} : { keyId }),
+      ...(scheduledAt === undefined ? {} : { scheduledAt }),
+    };
   }
 }
 

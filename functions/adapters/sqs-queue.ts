@@ -6,7 +6,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { MailJob } from '../core/mail/mail-job';
 import { MAX_MAIL_JOB_BYTES, serializeMailJob } from '../core/mail/mail-job';
-import type { MailQueue, RelayQueue } from '../core/ports';
+import type { EnqueueOptions, MailQueue, RelayQueue } from '../core/ports';
 import { ATTRIBUTE } from './queue-attributes';
 
 export class MailJobTooLargeError extends Error {
@@ -22,7 +22,7 @@ export class SqsMailQueue implements MailQueue {
     private readonly queueUrl: string,
   ) {}
 
-  async enqueue(job: MailJob, correlationId?: string): Promise<void> {
+  async enqueue(job: MailJob, correlationId?: string, options: EnqueueOptions = {}): Promise<void> {
     const body = serializeMailJob(job);
     const bytes = Buffer.byteLength(body);
     if (bytes > MAX_MAIL_JOB_BYTES) throw new MailJobTooLargeError(bytes);
@@ -30,6 +30,7 @@ export class SqsMailQueue implements MailQueue {
       new SendMessageCommand({
         QueueUrl: this.queueUrl,
         MessageBody: body,
+        ...(options.delaySeconds ? { DelaySeconds: options.delaySeconds } : {}),
         MessageAttributes: {
           [ATTRIBUTE.jobId]: { DataType: 'String', StringValue: job.id },
           ...(job.source.kind === 'api'

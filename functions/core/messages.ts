@@ -8,7 +8,9 @@ import type { Log } from './ports';
  * The send path writes `queued` while it enqueues, so the relay's first status may land before it: the
  * history is kept in the order writes arrive and read back in time order (inTimeOrder).
  * The events function then records what the provider reported: `delivered`, `bounced`, `complained`,
- * `rejected` (delivery-events.ts).
+ * `rejected` (delivery-events.ts). A scheduled message (core/scheduling) starts `scheduled`, with its time
+ * in `scheduledAt`, and becomes `sending` when the relay takes it at that time, or `canceled` when its sender
+ * cancels it first: both are conditional writes on `scheduled`, so exactly one of them happens.
  */
 export const MESSAGE_STATUSES = [
   'queued',
@@ -19,6 +21,8 @@ export const MESSAGE_STATUSES = [
   'bounced',
   'complained',
   'rejected',
+  'scheduled',
+  'canceled',
 ] as const;
 export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
 
@@ -58,6 +62,8 @@ export interface MessageRecord {
   readonly history: ReadonlyArray<StatusChange>;
   /** The API key (its id) that sent the message; absent for contact-form mail. */
   readonly keyId?: string;
+  /** When a scheduled message is (or was) due: RFC 3339 UTC, to the second. */
+  readonly scheduledAt?: string;
 }
 
 export interface MessageStore {

@@ -41,6 +41,10 @@ export const METRIC = {
   relaySessionFailed: 'RelaySessionFailed',
   /** A job that was sent before was delivered again and dropped (relay). */
   duplicate: 'DuplicateDropped',
+  /** A scheduled job whose message was canceled came due and was dropped, unsent (relay). */
+  canceledDropped: 'CanceledDropped',
+  /** A scheduled job whose message was moved to another time came due at the old one and was dropped (relay). */
+  supersededDropped: 'SupersededDropped',
   /** SES delivered a mail to a recipient's mail server (events). */
   delivered: 'MailDelivered',
   /** A recipient's mail server bounced a mail, hard or soft (events). */

@@ -12,10 +12,15 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => Date.now() };
 
+export interface EnqueueOptions {
+  /** Seconds (0 to 900) before the job can be received: SQS DelaySeconds, for mail scheduled soon. */
+  readonly delaySeconds?: number;
+}
+
 /** Where accepted mail goes: the SQS mail queue. */
 export interface MailQueue {
   /** `correlationId` ties the request's log lines to the relay's; it travels as a message attribute. */
-  enqueue(job: MailJob, correlationId?: string): Promise<void>;
+  enqueue(job: MailJob, correlationId?: string, options?: EnqueueOptions): Promise<void>;
   /** Resolves when the queue can accept mail. */
   ping(): Promise<void>;
 }

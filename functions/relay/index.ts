@@ -5,6 +5,7 @@ import { blobStoreFromEnv } from '../adapters/attachments-bucket';
 import { createDynamoClient } from '../adapters/aws-clients';
 import { DynamoClaimStore } from '../adapters/dynamodb-claims';
 import { DynamoMessageStore } from '../adapters/dynamodb-messages';
+import { DynamoScheduleStore } from '../adapters/dynamodb-schedules';
 import { readShippedConfig, requireEnv } from '../adapters/function-env';
 import { createLogger } from '../adapters/powertools-log';
 import { createMetrics } from '../adapters/powertools-metrics';
@@ -50,6 +51,7 @@ export const handler = createRelayHandler({
   }),
   claims: new DynamoClaimStore(dynamodb, tableName, config.relay.recordTtlDays),
   messages: new DynamoMessageStore(dynamodb, tableName, config.relay.recordTtlDays),
+  schedules: new DynamoScheduleStore(dynamodb, tableName, config.relay.recordTtlDays),
   queue: relayQueueOnFirstUse(sqsClient, {
     queueUrl: requireEnv(process.env, 'MAIL_QUEUE_URL'),
     deadLetterQueueUrl: requireEnv(process.env, 'DEAD_LETTER_QUEUE_URL'),

@@ -1,6 +1,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { toHttpRequest, toProxyResult } from '../adapters/lambda-http';
+import { cancelMessage, rescheduleMessage } from '../core/api/scheduled-messages';
 import {
   getMessage,
   renderTemplatePreview,
@@ -15,7 +16,7 @@ import type { Log } from '../core/ports';
 
 /**
  * The API function: `POST|OPTIONS /v1/forms/{formId}`, `POST /v1/send`, `POST /v1/send/batch`,
- * `GET /v1/messages/{messageId}`, `POST /v1/templates/{templateId}/render` and `GET /health`. A thin adapter from the API Gateway REST proxy event to
+ * `GET|PATCH /v1/messages/{messageId}`, `POST /v1/messages/{messageId}/cancel`, `POST /v1/templates/{templateId}/render` and `GET /health`. A thin adapter from the API Gateway REST proxy event to
  * the core; the same handler serves Lambda and the local stack.
  */
 export function createSendHandler(deps: SendApiDeps) {
@@ -51,7 +52,13 @@ async function route(event: APIGatewayProxyEvent, unscoped: SendApiDeps) {
       return problemResponse(new MethodNotAllowedError('POST'));
     case '/v1/messages/{messageId}':
       if (event.httpMethod === 'GET') return getMessage(event.pathParameters?.messageId ?? '', request, deps);
-      return problemResponse(new MethodNotAllowedError('GET'));
+      if (event.httpMethod === 'PATCH')
+        return rescheduleMessage(event.pathParameters?.messageId ?? '', request, deps);
+      return problemResponse(new MethodNotAllowedError('GET, PATCH'));
+    case '/v1/messages/{messageId}/cancel':
+      if (event.httpMethod === 'POST')
+        return cancelMessage(event.pathParameters?.messageId ?? '', request, deps);
+      return problemResponse(new MethodNotAllowedError('POST'));
     case '/v1/templates/{templateId}/render':
       if (event.httpMethod === 'POST')
         return renderTemplatePreview(event.pathParameters?.templateId ?? '', request, deps);

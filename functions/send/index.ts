@@ -7,7 +7,9 @@ import { httpCaptchaVerifier } from '../adapters/captcha-verifier';
 import { DynamoApiKeyStore } from '../adapters/dynamodb-api-keys';
 import { DynamoGuardStore } from '../adapters/dynamodb-guards';
 import { DynamoMessageStore } from '../adapters/dynamodb-messages';
+import { DynamoScheduleStore } from '../adapters/dynamodb-schedules';
 import { DynamoSuppressionList } from '../adapters/dynamodb-suppression';
+import { schedulerOnFirstUse } from '../adapters/eventbridge-scheduler';
 import { readShippedConfig, requireEnv, shippedTemplates } from '../adapters/function-env';
 import { createLogger } from '../adapters/powertools-log';
 import { createMetrics } from '../adapters/powertools-metrics';
@@ -40,6 +42,23 @@ const queue = new SqsMailQueue(sqs, requireEnv(process.env, 'MAIL_QUEUE_URL'));
 // Set by the webhooks construct when the config has endpoints; the queue's code loads with the first event.
 const webhookQueueUrl = process.env.WEBHOOK_QUEUE_URL;
 
+// Scheduled send (infra/constructs/scheduling.ts): the Scheduler SDK loads when a mail is first scheduled
+// more than 15 minutes ahead, or canceled, not at cold start.
+const scheduling = {
+  schedules: new DynamoScheduleStore(dynamodb, tableName, config.relay.recordTtlDays),
+  scheduler: schedulerOnFirstUse(() =>
+    import('../adapters/eventbridge-scheduler').then(({ createEventBridgeScheduler }) =>
+      createEventBridgeScheduler({
+        region: config.region,
+        groupName: requireEnv(process.env, 'SCHEDULE_GROUP'),
+        queueArn: requireEnv(process.env, 'MAIL_QUEUE_ARN'),
+        roleArn: requireEnv(process.env, 'SCHEDULER_ROLE_ARN'),
+        deadLetterQueueArn: requireEnv(process.env, 'SCHEDULE_DLQ_ARN'),
+      }),
+    ),
+  ),
+};
+
 export const handler = createSendHandler({
   config,
   queue,
@@ -55,6 +74,7 @@ export const handler = createSendHandler({
   suppression: new DynamoSuppressionList(dynamodb, tableName),
   templates: shippedTemplates(import.meta.url),
   ...(webhookQueueUrl ? { webhookQueue: webhookQueueOnFirstUse(() => sqs, webhookQueueUrl) } : {}),
+  scheduling,
 })
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics));

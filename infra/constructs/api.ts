@@ -24,6 +24,7 @@ import type { Attachments } from './attachments';
 import { Firewall } from './firewall';
 import { MailFunction } from './mail-function';
 import { importSecret } from './mail-provider';
+import type { Scheduling } from './scheduling';
 import { grantItems } from './store';
 
 export interface ApiProps {
@@ -62,6 +63,8 @@ export interface ApiProps {
    * @default none
    */
   readonly attachments?: Attachments;
+  /** Scheduled send beyond 15 minutes: the send function creates and deletes the group's schedules. */
+  readonly scheduling?: Scheduling;
 }
 
 /**
@@ -127,6 +130,7 @@ export class Api extends Construct {
         MAIL_QUEUE_URL: props.mailQueue.queueUrl,
         TABLE_NAME: props.table.tableName,
         ...(props.attachments ? { ATTACHMENTS_BUCKET: props.attachments.bucket.bucketName } : {}),
+        ...(props.scheduling ? props.scheduling.environment(props.mailQueue) : {}),
       },
     });
     this.function = send.function;
@@ -148,6 +152,7 @@ export class Api extends Construct {
     grantItems(send.function, props.table, ['dynamodb:GetItem'], SEND_READ_ONLY_KEY_PREFIXES);
 
     props.attachments?.grantUpload(send.function);
+    props.scheduling?.grantSchedules(send.function);
     (props.captchaSecrets ?? []).forEach((secret, index) => {
       importSecret(this, `CaptchaSecret${index}`, secret).grantRead(send.function);
     });
@@ -212,13 +217,19 @@ export class Api extends Construct {
     const keyedMethods = [
       sendResource.addMethod('POST', integration),
       sendResource.addResource('batch').addMethod('POST', integration),
-      v1.addResource('messages').addResource('{messageId}').addMethod('GET', integration),
       v1
         .addResource('templates')
         .addResource('{templateId}')
         .addResource('render')
         .addMethod('POST', integration),
     ];
+    // Scheduled send (docs/scheduling.md): read, move (PATCH) and cancel one message.
+    const message = v1.addResource('messages').addResource('{messageId}');
+    keyedMethods.push(
+      message.addMethod('GET', integration),
+      message.addMethod('PATCH', integration),
+      message.addResource('cancel').addMethod('POST', integration),
+    );
 
     this.acknowledgeNagFindings(publicMethods, keyedMethods);
   }

@@ -31,11 +31,13 @@ describe('Construct: Api', { timeout: SYNTH_TIMEOUT_MS }, () => {
         'templates',
         '{templateId}',
         'render',
+        'cancel',
       ]),
     );
-    // The form, send, batch and template render.
-    expect(methods.filter((method) => method === 'POST NONE')).toHaveLength(4);
+    // The form, send, batch, template render and the cancel of a scheduled message (docs/scheduling.md).
+    expect(methods.filter((method) => method === 'POST NONE')).toHaveLength(5);
     expect(methods.filter((method) => method === 'GET NONE')).toHaveLength(2);
+    expect(methods.filter((method) => method === 'PATCH NONE')).toHaveLength(1);
   });
 
   it('throttles the stage at the configured rate and burst', () => {

@@ -222,6 +222,15 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
         return [
           r().arn('logs', `log-group:${fn.logGroupName}:log-stream:2026/12/03/[$LATEST]0123456789abcdef`),
         ];
+      case 'scheduleInGroup':
+        return [
+          r().arn(
+            'scheduler',
+            `schedule/${functionOf('send').environment.SCHEDULE_GROUP}/5d3c2b1a-1777631400`,
+          ),
+        ];
+      case 'schedulerRole':
+        return [functionOf('send').environment.SCHEDULER_ROLE_ARN as string];
       case 'anyResource':
         return ['*'];
     }
@@ -354,6 +363,61 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
       by('send', 's3:GetObject', `${bucket()}/attachments/x/0`),
       by('send', 's3:PutObject', `${bucket()}/elsewhere/x`),
       by('send', 'secretsmanager:GetSecretValue', secretArn('postroom/smtp-password')),
+    ]);
+
+    // Assess
+    expect(wrong).toEqual([]);
+  });
+
+  it('lets the scheduler role put jobs on the mail queue and its own dead-letter queue, nothing else', async () => {
+    // Prepare
+    const role = policies.deployedRole('Postroom scheduler');
+    const scheduleDlq = functionOf('send').environment.SCHEDULE_DLQ_ARN as string;
+    const as = (action: string, resource: string): Probe => ({
+      label: `scheduler ${action} ${resource}`,
+      fn: role,
+      request: { principal: role.roleArn, action, resource, context: {} },
+    });
+
+    // Act
+    const allowed = await unexpected('Allowed', [
+      as('sqs:SendMessage', mailQueue()),
+      as('sqs:SendMessage', scheduleDlq),
+    ]);
+    const denied = await unexpected('Denied', [
+      as('sqs:SendMessage', deadLetterQueue()),
+      as('sqs:ReceiveMessage', mailQueue()),
+      as('sqs:DeleteMessage', mailQueue()),
+      as('sqs:PurgeQueue', mailQueue()),
+      as('dynamodb:GetItem', table()),
+      as('scheduler:CreateSchedule', r().arn('scheduler', 'schedule/default/x')),
+      as('iam:PassRole', role.roleArn),
+    ]);
+
+    // Assess
+    expect(scheduleDlq).toMatch(/^arn:aws:sqs:/);
+    expect([...allowed, ...denied]).toEqual([]);
+  });
+
+  it('denies the send function schedules outside its group and passing its role to another service', async () => {
+    // Act
+    const role = functionOf('send').environment.SCHEDULER_ROLE_ARN as string;
+    const wrong = await unexpected('Denied', [
+      by('send', 'scheduler:CreateSchedule', r().arn('scheduler', 'schedule/default/x')),
+      by(
+        'send',
+        'scheduler:UpdateSchedule',
+        r().arn('scheduler', `schedule/${functionOf('send').environment.SCHEDULE_GROUP}/x`),
+      ),
+      by(
+        'send',
+        'scheduler:DeleteScheduleGroup',
+        r().arn('scheduler', `schedule-group/${functionOf('send').environment.SCHEDULE_GROUP}`),
+      ),
+      by('send', 'iam:PassRole', role, { 'iam:PassedToService': 'lambda.amazonaws.com' }),
+      by('send', 'iam:PassRole', functionOf('relay').roleArn, {
+        'iam:PassedToService': 'scheduler.amazonaws.com',
+      }),
     ]);
 
     // Assess

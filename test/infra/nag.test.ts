@@ -90,8 +90,12 @@ describe('cdk-nag: AwsSolutions', { timeout: SYNTH_TIMEOUT_MS }, () => {
       expect.stringMatching(
         /^AwsSolutions-IAM5\[Resource::<AttachmentsBucket[0-9A-F]+\.Arn>\/attachments\/\*\]$/,
       ),
+      expect.stringMatching(
+        /^AwsSolutions-IAM5\[Resource::arn:aws:scheduler:[a-z0-9-]+:<AWS::AccountId>:schedule\/[A-Za-z0-9-]+\/\*\]$/,
+      ),
       'AwsSolutions-L1',
       'AwsSolutions-S1',
+      'AwsSolutions-SQS3',
     ]);
     for (const reason of acknowledged.values()) expect(reason.length).toBeGreaterThan(60);
   });

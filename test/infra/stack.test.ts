@@ -176,6 +176,23 @@ describe('Stack: Postroom', { timeout: SYNTH_TIMEOUT_MS }, () => {
               ],
             },
           },
+          // Scheduled send: the schedules of the stack's group, run as the scheduler role and no other.
+          {
+            Effect: 'Allow',
+            Action: ['scheduler:CreateSchedule', 'scheduler:DeleteSchedule'],
+            Resource: Match.objectLike({
+              'Fn::Join': [
+                '',
+                Match.arrayWith([Match.stringLikeRegexp(':schedule/Postroom-Scheduling-Group-')]),
+              ],
+            }),
+          },
+          {
+            Effect: 'Allow',
+            Action: 'iam:PassRole',
+            Resource: { 'Fn::GetAtt': [Match.stringLikeRegexp('^SchedulingRole'), 'Arn'] },
+            Condition: { StringEquals: { 'iam:PassedToService': 'scheduler.amazonaws.com' } },
+          },
         ]),
       },
     });

@@ -51,6 +51,8 @@ export interface SesEmail {
   destination: { to: string[]; cc: string[]; bcc: string[] };
   subject: string;
   body: { text?: string; html?: string };
+  /** When the emulator took the mail: Unix seconds. */
+  at: number;
 }
 
 export async function startTestStack(

@@ -90,6 +90,35 @@ export class StackPolicies {
     };
   }
 
+  /**
+   * A role no function runs as (the scheduler's), found by the start of its description, as a
+   * DeployedFunction without function, logs or environment: what decide needs is its policies.
+   */
+  deployedRole(descriptionPrefix: string): DeployedFunction {
+    const r = this.resolver;
+    const [roleId, ...others] = r
+      .logicalIds('AWS::IAM::Role')
+      .filter((id) => String(r.properties(id).Description ?? '').startsWith(descriptionPrefix));
+    if (roleId === undefined || others.length > 0) {
+      throw new Error(`expected one role described "${descriptionPrefix}..."`);
+    }
+    const role = r.properties(roleId);
+    if (role.ManagedPolicyArns !== undefined) throw new Error(`${roleId} has managed policies`);
+    const attached = r
+      .logicalIds('AWS::IAM::Policy')
+      .filter((id) =>
+        ((r.properties(id).Roles ?? []) as Array<{ Ref?: string }>).some((ref) => ref.Ref === roleId),
+      )
+      .map((id) => ({ name: id, policy: r.resolve(r.properties(id).PolicyDocument) as PolicyDocument }));
+    return {
+      functionArn: '',
+      roleArn: r.getAtt(roleId, 'Arn'),
+      logGroupName: '',
+      environment: {},
+      identityPolicies: attached,
+    };
+  }
+
   /** The resource policy that governs `resourceArn` (a topic, key, queue, bucket or its objects, function). */
   resourcePolicyOf(resourceArn: string): PolicyDocument | undefined {
     const exact = this.resourcePolicies.get(resourceArn);

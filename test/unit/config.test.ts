@@ -85,6 +85,7 @@ describe('Core: parseConfig', () => {
         logRetentionDays: 30,
       },
       attachments: { inlineMaxBytes: 153_600 },
+      schedule: { maxDays: 30 },
       forms: [
         {
           id: 'contact',

@@ -15,9 +15,24 @@ import { guarded, notAcceptedStatus, type SubmitFormDeps } from '../forms/submit
 import { type HttpRequest, type HttpResponse, jsonResponse, mediaType, problemResponse } from '../http';
 import { maskAddress } from '../mail/address';
 import { planAttachments, storeAttachments } from '../mail/attachments';
-import { envelopeRecipients, MAX_MAIL_JOB_BYTES, type MailJob, mailJobBytes } from '../mail/mail-job';
+import {
+  envelopeRecipients,
+  MAX_MAIL_JOB_BYTES,
+  type MailJob,
+  mailJobBytes,
+  serializeMailJob,
+} from '../mail/mail-job';
 import type { MessageStore } from '../messages';
 import { METRIC, rejectionReason } from '../metrics';
+import { parseScheduledAt } from '../scheduling/schedule';
+import {
+  checkScheduledJob,
+  deliverScheduled,
+  pathFor,
+  type SchedulingDeps,
+  scheduleIso,
+  schedulingOf,
+} from '../scheduling/scheduled-send';
 import { KEY_PREFIX } from '../table-keys';
 import type { RenderedMail, TemplateCatalog } from '../templates/catalog';
 import { type ApiKeyStore, authenticate } from './api-keys';
@@ -40,6 +55,8 @@ export interface SendApiDeps extends SubmitFormDeps {
   readonly messages: MessageStore;
   /** The templates compiled at synth; absent, a request naming a template is answered 422. */
   readonly templates?: TemplateCatalog;
+  /** Scheduled send, cancel and reschedule (core/scheduling); absent, `scheduledAt` is answered 503. */
+  readonly scheduling?: SchedulingDeps;
 }
 
 /** How long an Idempotency-Key is remembered (the IETF draft and Stripe use 24 hours). */
@@ -59,6 +76,7 @@ export async function sendMessage(request: HttpRequest, deps: SendApiDeps): Prom
     if (!validated.ok) throw new ValidationError(validated.errors);
     const rendering = await renderRequested(validated.request, deps);
     if (!rendering.ok) throw new ValidationError(rendering.errors);
+    const schedule = readSchedule(validated.request, deps);
     const idempotencyKey = readIdempotencyKey(request);
 
     const id = deps.newId();
@@ -73,14 +91,23 @@ export async function sendMessage(request: HttpRequest, deps: SendApiDeps): Prom
     }
     // After the replay check: a request accepted before its recipient was suppressed replays its 202.
     const result = await refuseSuppressed(validated.request, deps).then(
-      () => enqueueMessage(validated.request, id, keyId, deps, request.correlationId, rendering.rendered),
+      () =>
+        enqueueMessage(
+          validated.request,
+          id,
+          keyId,
+          deps,
+          request.correlationId,
+          rendering.rendered,
+          schedule,
+        ),
       (error: unknown) => ({ ok: false as const, error }),
     );
     if (!result.ok) {
       if (rememberedAs !== undefined) await deps.guards.forget(rememberedAs).catch(() => {});
       throw result.error;
     }
-    return jsonResponse(202, { id });
+    return jsonResponse(202, { id, ...result.scheduled });
   });
 }
 
@@ -112,7 +139,9 @@ export async function sendBatch(request: HttpRequest, deps: SendApiDeps): Promis
         if (!validated.ok) return { index, errors: validated.errors };
         const rendering = await renderRequested(validated.request, deps);
         if (!rendering.ok) return { index, errors: rendering.errors };
+        let schedule: number | undefined;
         try {
+          schedule = readSchedule(validated.request, deps);
           await refuseSuppressed(validated.request, deps);
         } catch (error) {
           if (!(error instanceof HttpError)) throw error;
@@ -126,9 +155,15 @@ export async function sendBatch(request: HttpRequest, deps: SendApiDeps): Promis
           deps,
           request.correlationId,
           rendering.rendered,
+          schedule,
         );
-        if (!result.ok) return { index, errors: [{ field: '(message)', detail: result.error.message }] };
-        return { index, id };
+        if (!result.ok) {
+          return {
+            index,
+            errors: result.error.errors ?? [{ field: '(message)', detail: result.error.message }],
+          };
+        }
+        return { index, id, ...result.scheduled };
       }),
     );
     return jsonResponse(200, { results });
@@ -146,7 +181,12 @@ export async function getMessage(id: string, request: HttpRequest, deps: SendApi
     if (record === undefined || record.keyId !== keyId) throw notFound;
     return jsonResponse(
       200,
-      { id: record.id, status: record.status, history: record.history },
+      {
+        id: record.id,
+        status: record.status,
+        ...(record.scheduledAt === undefined ? {} : { scheduledAt: record.scheduledAt }),
+        history: record.history,
+      },
       { 'cache-control': 'no-store' },
     );
   });
@@ -181,7 +221,19 @@ export async function renderTemplatePreview(
   });
 }
 
-async function answering(deps: SendApiDeps, step: () => Promise<HttpResponse>): Promise<HttpResponse> {
+/**
+ * The time of `scheduledAt`, in ms, when the request has one: refused with 422 naming the field when it has
+ * no offset, is past (beyond the clock skew) or beyond schedule.maxDays (core/scheduling/schedule.ts).
+ */
+function readSchedule(request: SendRequest, deps: SendApiDeps): number | undefined {
+  if (request.scheduledAt === undefined) return undefined;
+  const time = parseScheduledAt(request.scheduledAt, deps.clock.now(), deps.config.schedule.maxDays);
+  if (!time.ok) throw new ValidationError([{ field: 'scheduledAt', detail: time.reason }]);
+  schedulingOf(deps);
+  return time.atMs;
+}
+
+export async function answering(deps: SendApiDeps, step: () => Promise<HttpResponse>): Promise<HttpResponse> {
   try {
     return await step();
   } catch (error) {
@@ -193,14 +245,14 @@ async function answering(deps: SendApiDeps, step: () => Promise<HttpResponse>): 
   }
 }
 
-function authenticated(request: HttpRequest, deps: SendApiDeps) {
+export function authenticated(request: HttpRequest, deps: SendApiDeps) {
   return guarded(
     () => authenticate(request, { apiKeys: deps.apiKeys, guards: deps.guards, nowMs: deps.clock.now() }),
     deps.log,
   );
 }
 
-function jsonBody(request: HttpRequest, deps: SendApiDeps): unknown {
+export function jsonBody(request: HttpRequest, deps: SendApiDeps): unknown {
   if (request.body.length > deps.config.api.maxBodyBytes) {
     throw new PayloadTooLargeError(`The request body is larger than ${deps.config.api.maxBodyBytes} bytes.`);
   }
@@ -262,7 +314,7 @@ async function renderRequested(
   return rendering;
 }
 
-function readIdempotencyKey(request: HttpRequest): string | undefined {
+export function readIdempotencyKey(request: HttpRequest): string | undefined {
   const value = request.headers['idempotency-key'];
   if (value === undefined) return undefined;
   if (!IDEMPOTENCY_KEY.test(value)) {
@@ -275,7 +327,7 @@ function readIdempotencyKey(request: HttpRequest): string | undefined {
  * Binds the Idempotency-Key to this payload and id with a conditional write; returns the id of an earlier
  * request with the same key and payload, or throws 409 when the payload differs.
  */
-async function remember(
+export async function remember(
   key: string,
   hash: string,
   id: string,
@@ -322,23 +374,43 @@ async function enqueueMessage(
   deps: SendApiDeps,
   correlationId: string | undefined,
   rendered?: RenderedMail,
-): Promise<{ ok: true } | { ok: false; error: HttpError }> {
+  scheduledAtMs?: number,
+): Promise<
+  { ok: true; scheduled?: { status: 'scheduled'; scheduledAt: string } } | { ok: false; error: HttpError }
+> {
   const files = planAttachments(request.attachments ?? [], id, deps.config.attachments.inlineMaxBytes);
-  const job: MailJob = buildApiMailJob(
+  const built: MailJob = buildApiMailJob(
     request,
     { id, createdAt: new Date(deps.clock.now()), keyId },
     files.attachments,
     rendered,
   );
+  // A time that has come (within the clock skew) is sent as unscheduled mail: no marker, no extra read.
+  const scheduling =
+    scheduledAtMs !== undefined && deps.scheduling !== undefined
+      ? pathFor(scheduledAtMs, deps.clock, deps.scheduling).kind !== 'now'
+      : false;
+  const job: MailJob =
+    scheduling && scheduledAtMs !== undefined ? { ...built, scheduledAt: scheduleIso(scheduledAtMs) } : built;
   if (mailJobBytes(job) > MAX_MAIL_JOB_BYTES) {
     return { ok: false, error: new PayloadTooLargeError('The message is too large to send.') };
   }
   try {
+    if (scheduling && scheduledAtMs !== undefined) checkScheduledJob(job, scheduledAtMs, deps.clock.now());
     // Large files go to the bucket first: a queued job never points at an object that is not there.
     await storeAttachments(files.uploads, deps.blobs, deps.log, { keyId, jobId: id });
   } catch (error) {
     if (error instanceof HttpError) return { ok: false, error };
     throw error;
+  }
+  if (job.scheduledAt !== undefined && scheduledAtMs !== undefined) {
+    return enqueueScheduled(
+      { ...job, scheduledAt: job.scheduledAt },
+      scheduledAtMs,
+      keyId,
+      deps,
+      correlationId,
+    );
   }
   const [enqueued, queued] = await Promise.allSettled([
     deps.queue.enqueue(job, correlationId),
@@ -385,6 +457,67 @@ async function enqueueMessage(
   return { ok: true };
 }
 
-function digest(value: string): string {
+/**
+ * A scheduled message: its record is written `scheduled` (with the job) before the job is handed to its path,
+ * so the relay, which starts it with a conditional write on that record, always finds it.
+ */
+async function enqueueScheduled(
+  job: MailJob & { scheduledAt: string },
+  atMs: number,
+  keyId: string,
+  deps: SendApiDeps,
+  correlationId: string | undefined,
+): Promise<
+  { ok: true; scheduled: { status: 'scheduled'; scheduledAt: string } } | { ok: false; error: HttpError }
+> {
+  const scheduling = schedulingOf(deps);
+  const unavailable = new ServiceUnavailableError('Mail cannot be accepted right now; try again shortly.', 5);
+  try {
+    await scheduling.schedules.recordScheduled(
+      job.id,
+      { status: 'scheduled', at: new Date(deps.clock.now()).toISOString(), detail: job.scheduledAt },
+      { keyId, scheduledAt: job.scheduledAt, job: serializeMailJob(job) },
+    );
+  } catch (error) {
+    deps.log.error('status store failed', {
+      keyId,
+      jobId: job.id,
+      outcome: 'status-failed',
+      error: errorName(error),
+    });
+    return { ok: false, error: unavailable };
+  }
+  try {
+    const path = await deliverScheduled(job, atMs, { ...deps, scheduling }, correlationId);
+    deps.metrics.count(METRIC.accepted);
+    deps.log.info('message scheduled', {
+      keyId,
+      jobId: job.id,
+      outcome: 'scheduled',
+      scheduledAt: job.scheduledAt,
+      path: path.kind,
+      recipients: envelopeRecipients(job).map(maskAddress),
+    });
+    return { ok: true, scheduled: { status: 'scheduled', scheduledAt: job.scheduledAt } };
+  } catch (error) {
+    deps.log.error('schedule failed', {
+      keyId,
+      jobId: job.id,
+      outcome: 'enqueue-failed',
+      error: errorName(error),
+    });
+    // Nothing will fire: the record says so, and a cancel answers 409 `failed`.
+    await scheduling.schedules
+      .cancel(job.id, {
+        status: 'failed',
+        at: new Date(deps.clock.now()).toISOString(),
+        detail: 'not accepted',
+      })
+      .catch(() => {});
+    return { ok: false, error: unavailable };
+  }
+}
+
+export function digest(value: string): string {
   return createHash('sha256').update(value).digest('base64url');
 }

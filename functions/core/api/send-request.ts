@@ -198,6 +198,8 @@ function buildSendRequestSchema(config: PostroomConfig) {
       ),
       attachments: z.optional(z.array(attachment).check(z.maxLength(MAX_ATTACHMENTS))),
       template: z.optional(templateReference),
+      /** When to send (core/scheduling/schedule.ts parseScheduledAt checks it against the clock). */
+      scheduledAt: z.optional(z.string().check(z.maxLength(64))),
     })
     .check(
       z.superRefine((request, ctx) => {

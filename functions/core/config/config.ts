@@ -350,6 +350,13 @@ export const configSchema = z
       }),
       { inlineMaxBytes: 153_600 },
     ),
+    schedule: z._default(
+      z.strictObject({
+        /** How far ahead `scheduledAt` may be (docs/scheduling.md). EventBridge Scheduler has no limit of its own. */
+        maxDays: z._default(z.number().check(z.int(), z.gte(1), z.lte(365)), 30),
+      }),
+      { maxDays: 30 },
+    ),
     forms: z.array(formSchema).check(z.minLength(1)),
     /** Endpoints that receive signed events (docs/webhooks.md). */
     webhooks: z._default(z.array(webhookSchema).check(z.maxLength(20)), []),

@@ -136,6 +136,12 @@ function buildMailJobSchema() {
           .array(z.union([inlineAttachmentSchema, blobAttachmentSchema]))
           .check(z.minLength(1), z.maxLength(10)),
       ),
+      /**
+       * The schedule marker of a scheduled message (core/scheduling): the time it was scheduled for, which the
+       * relay compares with the message's record under its claim, so a canceled or moved schedule never sends.
+       * Jobs without it (all unscheduled mail) cost the relay no extra read. Optional, added within version 1.
+       */
+      scheduledAt: z.optional(z.iso.datetime()),
     })
     .check(
       z.refine((job) => job.to.length + (job.cc?.length ?? 0) + (job.bcc?.length ?? 0) <= MAX_RECIPIENTS, {

@@ -24,6 +24,7 @@ import type {
   SettledRecipients,
   Transport,
 } from '../ports';
+import { type ScheduleStore, scheduledJobGate } from '../scheduling/schedule-store';
 import { emailEvent } from '../webhooks/producers';
 import { publishWebhookEvent, type WebhookQueue } from '../webhooks/publish';
 import { classifySendError, maskedReason, relaySessionFailure } from './send-errors';
@@ -57,14 +58,21 @@ export interface RelayDeps {
   readonly pacer?: { acquire(): Promise<() => void> };
   /** Where `email.sent` and `email.failed` webhook events go; absent, none are published. */
   readonly webhookQueue?: WebhookQueue;
+  /**
+   * Scheduled messages' state (core/scheduling): a job with a schedule marker is started with a conditional
+   * write on it, and dropped when it was canceled or moved. Only such jobs read it.
+   */
+  readonly schedules?: ScheduleStore;
 }
 
-export type RelayOutcome = 'sent' | 'duplicate' | 'retry' | 'dead-lettered';
+export type RelayOutcome = 'sent' | 'duplicate' | 'retry' | 'dead-lettered' | 'canceled' | 'superseded';
 
 const OUTCOME_METRIC = {
   sent: METRIC.sent,
   duplicate: METRIC.duplicate,
   retry: METRIC.retried,
+  canceled: METRIC.canceledDropped,
+  superseded: METRIC.supersededDropped,
 } as const;
 
 /** What became of one record; a dead-lettered one says why, for the MailFailed reason dimension. */
@@ -153,13 +161,35 @@ async function relayRecord(record: RelayRecord, deps: RelayDeps): Promise<Record
     return { outcome: 'retry', jobId: job.id };
   }
 
+  // A scheduled job starts with a conditional write on its message (scheduled → sending), the other side of
+  // the cancel's (scheduled → canceled): exactly one wins, so a canceled mail is never sent, however many
+  // times its schedule fires. The claim is released, not completed: it never sent anything.
+  let started = false;
+  if (job.scheduledAt !== undefined) {
+    if (deps.schedules === undefined) throw new Error('a scheduled job needs the schedule store');
+    const start = await deps.schedules.start(job.id, job.scheduledAt, {
+      status: 'sending',
+      at: iso(clock.now()),
+      detail: `attempt ${record.receiveCount}`,
+    });
+    const decision = scheduledJobGate(start, job.scheduledAt);
+    if (decision !== 'send') {
+      await claims.release(job.id, decision, clock.now());
+      log.info(`scheduled job ${decision}; dropping it`, { ...context, outcome: decision });
+      return { outcome: decision, jobId: job.id };
+    }
+    started = start.started;
+  }
+
   // The status item is not the claim: the send need not wait for it. Every later status write waits for it,
   // so the history stays in order. recordStatus never throws.
-  const sending = status({
-    status: 'sending',
-    at: iso(clock.now()),
-    detail: `attempt ${record.receiveCount}`,
-  });
+  const sending = started
+    ? Promise.resolve()
+    : status({
+        status: 'sending',
+        at: iso(clock.now()),
+        detail: `attempt ${record.receiveCount}`,
+      });
   // Recipients an earlier attempt settled (the mail went to them, or they were refused for good) are not
   // sent to again: a retry after a partial refusal goes to the rest only.
   const settledBefore = new Set([...claim.settled.delivered, ...claim.settled.refused]);
