@@ -26,13 +26,15 @@ describe('Construct: Webhooks', { timeout: SYNTH_TIMEOUT_MS }, () => {
 
   it('builds nothing for webhooks when the config has none', () => {
     // Assess
-    without.resourceCountIs('AWS::SQS::Queue', 2);
+    // The mail queue, its DLQ and the scheduler's DLQ (scheduled send).
+    without.resourceCountIs('AWS::SQS::Queue', 3);
     expect(JSON.stringify(without.toJSON())).not.toContain('WEBHOOK_QUEUE_URL');
   });
 
   it('gives the webhook queue a dead-letter queue and keeps both for 14 days', () => {
     // Assess
-    template.resourceCountIs('AWS::SQS::Queue', 4);
+    // Those three, and the webhook queue with its DLQ.
+    template.resourceCountIs('AWS::SQS::Queue', 5);
     template.hasResourceProperties('AWS::SQS::Queue', {
       MessageRetentionPeriod: 1_209_600,
       VisibilityTimeout: 360,
