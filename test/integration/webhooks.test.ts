@@ -321,13 +321,11 @@ describe('Webhooks on the local stack (real dispatcher, receiver verifying with 
   });
 
   it('operates the endpoints with the CLI: list, attempts, enable, test, replay', async () => {
-    // Prepare: the CLI reads the endpoints from a cdk.json, as an operator's.
+    // Prepare: the CLI reads the endpoints from a configuration file of the test's own (the fixture's
+    // settings with the endpoints), never the project's cdk.json.
     const dir = mkdtempSync(path.join(tmpdir(), 'postroom-webhooks-'));
-    const configPath = path.join(dir, 'cdk.json');
-    writeFileSync(
-      configPath,
-      JSON.stringify({ context: { postroom: { ...shippedConfigInput(), webhooks } } }),
-    );
+    const configPath = path.join(dir, 'postroom.webhooks.json');
+    writeFileSync(configPath, JSON.stringify({ ...shippedConfigInput(), webhooks }));
     const cli = (...argv: string[]) =>
       runCliCaptured([
         'webhooks',
