@@ -52,5 +52,5 @@ describe('Scheduled send across a restart of the local stack', () => {
     expect(email.at * 1000).toBeGreaterThanOrEqual(atMs);
     await sleep(1_000);
     expect(await copies()).toHaveLength(1);
-  });
+  }, 60_000);
 });
