@@ -266,6 +266,26 @@ describe("Resend's official SDK against Postroom's /resend surface (local stack)
     expect(missing.error?.message).toContain('`template.variables.actionUrl`');
   });
 
+  it('refuses a recipient on the suppression list after it bounced, as /v1 does', async () => {
+    // Prepare: SES's mailbox simulator bounces this address permanently (local/ses-events.ts).
+    const bounce = 'bounce@simulator.amazonses.com';
+    const first = await resend.emails.send({ from: FROM, to: bounce, subject: 'Welcome', text: 'Hello' });
+    await eventually(async () => ((await lastEvent(first.data?.id ?? '')) === 'bounced' ? true : undefined));
+
+    // Act
+    const again = await resend.emails.send({
+      from: FROM,
+      to: 'jane@example.org',
+      cc: bounce,
+      subject: 'Again',
+      text: 'Hi',
+    });
+
+    // Assess
+    expect(again.error).toMatchObject({ statusCode: 422, name: 'validation_error' });
+    expect(again.error?.message).toMatch(/^`cc` bounce@simulator\.amazonses\.com is on the suppression list/);
+  });
+
   it("answers each refusal with Resend's error name", async () => {
     // Prepare
     const url = `${stack.apiUrl}/resend/emails`;
