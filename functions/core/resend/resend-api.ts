@@ -74,10 +74,11 @@ async function sendEmail(request: HttpRequest, deps: SendApiDeps): Promise<HttpR
  */
 async function sendEmails(request: HttpRequest, deps: SendApiDeps): Promise<HttpResponse> {
   const facts = factsOf(request);
-  const emails = readJson(request, deps);
-  if (!Array.isArray(emails)) return fromCore(await sendBatch(request, deps), facts, batchAnswer(request));
-  const messages = emails.map(sendBodyFromResend);
   const permissive = request.headers['x-batch-validation']?.trim().toLowerCase() === 'permissive';
+  const emails = readJson(request, deps);
+  // Not a list: the core answers it (401 first, then its 400, 413, 415 or 422), as for any batch.
+  if (!Array.isArray(emails)) return fromCore(await sendBatch(request, deps), facts, batchAnswer(permissive));
+  const messages = emails.map(sendBodyFromResend);
   if (!permissive) {
     const schema = sendRequestSchema(deps.config);
     const errors = messages.flatMap((message, index) => {
@@ -96,11 +97,11 @@ async function sendEmails(request: HttpRequest, deps: SendApiDeps): Promise<Http
     }
   }
   const response = await sendBatch(withBody(request, { messages }), deps);
-  return fromCore(response, facts, batchAnswer(request));
+  return fromCore(response, facts, batchAnswer(permissive));
 }
 
-function batchAnswer(request: HttpRequest) {
-  const permissive = request.headers['x-batch-validation']?.trim().toLowerCase() === 'permissive';
+/** The core's `{results: [{index, id} | {index, errors}]}` as Resend's `{data: [{id}], errors: [{index, message}]}`. */
+function batchAnswer(permissive: boolean) {
   return (body: unknown) => {
     const results = (body as { results: Array<{ index: number; id?: string; errors?: FieldError[] }> })
       .results;
