@@ -39,6 +39,15 @@ const ROUTES: ReadonlyArray<{ pattern: RegExp; resource: string; params: Readonl
     params: ['messageId'],
   },
   { pattern: /^\/health$/, resource: '/health', params: [] },
+  // The Resend-compatible surface (functions/core/resend/), as the stack's API Gateway resources route it.
+  { pattern: /^\/resend\/emails$/, resource: '/resend/emails', params: [] },
+  { pattern: /^\/resend\/emails\/batch$/, resource: '/resend/emails/batch', params: [] },
+  { pattern: /^\/resend\/emails\/([^/]+)$/, resource: '/resend/emails/{emailId}', params: ['emailId'] },
+  {
+    pattern: /^\/resend\/emails\/([^/]+)\/cancel$/,
+    resource: '/resend/emails/{emailId}/cancel',
+    params: ['emailId'],
+  },
 ];
 
 // API Gateway only base64-encodes bodies of its configured binary media types; the stack lists multipart.

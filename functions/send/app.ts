@@ -16,7 +16,7 @@ import type { Log } from '../core/ports';
 
 /**
  * The API function: `POST|OPTIONS /v1/forms/{formId}`, `POST /v1/send`, `POST /v1/send/batch`,
- * `GET|PATCH /v1/messages/{messageId}`, `POST /v1/messages/{messageId}/cancel`, `POST /v1/templates/{templateId}/render` and `GET /health`. A thin adapter from the API Gateway REST proxy event to
+ * `GET|PATCH /v1/messages/{messageId}`, `POST /v1/messages/{messageId}/cancel`, `POST /v1/templates/{templateId}/render`, `GET /health`, and the Resend-compatible `/resend/emails...`. A thin adapter from the API Gateway REST proxy event to
  * the core; the same handler serves Lambda and the local stack.
  */
 export function createSendHandler(deps: SendApiDeps) {
@@ -67,6 +67,17 @@ async function route(event: APIGatewayProxyEvent, unscoped: SendApiDeps) {
       if (event.httpMethod === 'GET' || event.httpMethod === 'HEAD') return checkHealth(deps.queue, deps.log);
       return problemResponse(new MethodNotAllowedError('GET'));
     default:
+      // The Resend-compatible surface (docs/resend.md) loads with its first request, not at cold start.
+      if (event.resource.startsWith('/resend/')) {
+        const { routeResend } = await import('../core/resend/resend-api');
+        return routeResend(
+          event.resource,
+          event.httpMethod,
+          event.pathParameters?.emailId ?? '',
+          request,
+          deps,
+        );
+      }
       return problemResponse(new NotFoundError('No such route.'));
   }
 }

@@ -230,6 +230,17 @@ export class Api extends Construct {
       message.addMethod('PATCH', integration),
       message.addResource('cancel').addMethod('POST', integration),
     );
+    // The Resend-compatible surface (docs/resend.md): Resend's SDKs with their base URL at `<api>/resend`.
+    // The same function and API-key check; the translation loads with the first request that uses it.
+    const emails = this.restApi.root.addResource('resend').addResource('emails');
+    const email = emails.addResource('{emailId}');
+    keyedMethods.push(
+      emails.addMethod('POST', integration),
+      emails.addResource('batch').addMethod('POST', integration),
+      email.addMethod('GET', integration),
+      email.addMethod('PATCH', integration),
+      email.addResource('cancel').addMethod('POST', integration),
+    );
 
     this.acknowledgeNagFindings(publicMethods, keyedMethods);
   }
@@ -256,8 +267,8 @@ export class Api extends Construct {
             'Public by design: a contact form is posted by anonymous visitors (guarded by allowed origins, ' +
             'honeypot, rate limits and optional WAF in place of credentials); OPTIONS is CORS preflight, ' +
             'which browsers send without credentials; /health is a probe. Authenticated routes (/v1/send, ' +
-            '/v1/send/batch, /v1/messages/{messageId}, /v1/templates/{templateId}/render) bring their own ' +
-            'API-key check.',
+            '/v1/send/batch, /v1/messages/{messageId}, /v1/templates/{templateId}/render, /resend/emails...) ' +
+            'bring their own API-key check.',
         });
       }
     }

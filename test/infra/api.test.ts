@@ -34,10 +34,46 @@ describe('Construct: Api', { timeout: SYNTH_TIMEOUT_MS }, () => {
         'cancel',
       ]),
     );
-    // The form, send, batch, template render and the cancel of a scheduled message (docs/scheduling.md).
-    expect(methods.filter((method) => method === 'POST NONE')).toHaveLength(5);
-    expect(methods.filter((method) => method === 'GET NONE')).toHaveLength(2);
-    expect(methods.filter((method) => method === 'PATCH NONE')).toHaveLength(1);
+    // The form, send, batch, template render and the cancel of a scheduled message (docs/scheduling.md),
+    // and the Resend-compatible send, batch and cancel (docs/resend.md).
+    expect(methods.filter((method) => method === 'POST NONE')).toHaveLength(8);
+    expect(methods.filter((method) => method === 'GET NONE')).toHaveLength(3);
+    expect(methods.filter((method) => method === 'PATCH NONE')).toHaveLength(2);
+  });
+
+  it("routes Resend's email paths under /resend to the send function", () => {
+    // Prepare
+    const resources = byDefault.findResources('AWS::ApiGateway::Resource');
+    const pathOf = (logicalId: string): string => {
+      const resource = resources[logicalId];
+      if (resource === undefined) return '';
+      const parent = resource.Properties.ParentId as { Ref?: string };
+      return `${parent.Ref && resources[parent.Ref] ? pathOf(parent.Ref) : ''}/${resource.Properties.PathPart}`;
+    };
+    const sendFunction = Object.keys(byDefault.findResources('AWS::Lambda::Function')).find((id) =>
+      id.startsWith('ApiSend'),
+    );
+    const resendMethods = Object.values(byDefault.findResources('AWS::ApiGateway::Method'))
+      .map((method) => ({
+        route: `${method.Properties.HttpMethod} ${pathOf((method.Properties.ResourceId as { Ref: string }).Ref)}`,
+        target: JSON.stringify(method.Properties.Integration.Uri),
+        type: method.Properties.Integration.Type,
+      }))
+      .filter((method) => method.route.includes(' /resend/'));
+
+    // Assess
+    expect(resendMethods.map((method) => method.route).sort()).toEqual([
+      'GET /resend/emails/{emailId}',
+      'PATCH /resend/emails/{emailId}',
+      'POST /resend/emails',
+      'POST /resend/emails/batch',
+      'POST /resend/emails/{emailId}/cancel',
+    ]);
+    expect(sendFunction).toBeDefined();
+    for (const method of resendMethods) {
+      expect(method.type).toBe('AWS_PROXY');
+      expect(method.target).toContain(`"${sendFunction}"`);
+    }
   });
 
   it('throttles the stage at the configured rate and burst', () => {

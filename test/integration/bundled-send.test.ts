@@ -67,6 +67,23 @@ function templatedSendEvent(): APIGatewayProxyEvent {
   return { ...event, resource: '/v1/send', path: '/v1/send', pathParameters: null };
 }
 
+/** `POST /resend/emails` as Resend's SDK sends it, through API Gateway. */
+function resendSendEvent(): APIGatewayProxyEvent {
+  const event = formPostEvent({
+    contentType: 'application/json',
+    sourceIp: '203.0.113.9',
+    headers: { Authorization: `Bearer ${API_KEY}` },
+    body: JSON.stringify({
+      from: 'no-reply@example.com',
+      to: ['grace@example.org'],
+      reply_to: ['support@example.com'],
+      subject: 'Bundled Resend-compatible send',
+      text: 'Sent through the lazily loaded Resend translation.',
+    }),
+  });
+  return { ...event, resource: '/resend/emails', path: '/resend/emails', pathParameters: null };
+}
+
 function formEvent(contentType: string, body: string) {
   return formPostEvent({ contentType, body, sourceIp: '203.0.113.9' });
 }
@@ -106,7 +123,7 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
     if (workDir) rmSync(workDir, { recursive: true, force: true });
   });
 
-  it('accepts a JSON and a multipart submission and a templated send, and the relay delivers all three', async () => {
+  it('accepts a JSON and a multipart submission, a templated send and a Resend-compatible send, and the relay delivers them', async () => {
     // Prepare
     const boundary = 'postroom-bundled-test';
     const multipart = [
@@ -131,6 +148,7 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
       ),
       formEvent(`multipart/form-data; boundary=${boundary}`, multipart),
       templatedSendEvent(),
+      resendSendEvent(),
     ];
     const home = path.join(workDir, 'home');
 
@@ -165,7 +183,7 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
     expect(
       responses.map((response) => response.statusCode),
       stdout + stderr,
-    ).toEqual([202, 202, 202]);
+    ).toEqual([202, 202, 202, 200]);
     const emails = await eventually(async () => {
       const found = (await stack.sesEmails()).filter((email) => email.subject.startsWith('New message from'));
       return found.length === 2 ? found : undefined;
@@ -181,6 +199,12 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
       return found;
     }, 15_000);
     expect(welcome.destination.to).toContain('ada@example.org');
+    const resent = await eventually(
+      async () =>
+        (await stack.sesEmails()).find((email) => email.subject === 'Bundled Resend-compatible send'),
+      15_000,
+    );
+    expect(resent.replyTo).toEqual(['support@example.com']);
     // The multipart post was parsed by code from a chunk of its own, not from the entry file.
     expect(lazyChunks.some((chunk) => chunk.includes('node_modules/busboy/'))).toBe(true);
   }, 90_000);
@@ -207,6 +231,9 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
       true,
     );
     expect(later.some((input) => input.endsWith('functions/core/templates/render.ts'))).toBe(true);
+    // The Resend-compatible translation loads with the first /resend request (docs/resend.md).
+    expect(coldStart.filter((input) => input.includes('functions/core/resend/'))).toEqual([]);
+    expect(later.some((input) => input.endsWith('functions/core/resend/resend-api.ts'))).toBe(true);
     // The compiler never ships.
     expect(
       [...coldStart, ...later].some((input) =>
