@@ -4,6 +4,9 @@ import path from 'node:path';
 import Handlebars from 'handlebars';
 import { convert } from 'html-to-text';
 import juice from 'juice';
+import type { PostroomConfig } from '../functions/core/config/config';
+import { ConfigError } from '../functions/core/errors';
+import { formTemplateProblems } from '../functions/core/forms/form-templates';
 import type { CompiledTemplate, CompiledTemplates } from '../functions/core/templates/catalog';
 import { checkVariables } from '../functions/core/templates/declaration';
 import {
@@ -115,6 +118,22 @@ export function compileTemplate(dir: string, id: string): TemplateSource {
   return source;
 }
 
+/**
+ * Every form's notification and autoresponse template must exist and declare only what the form path
+ * provides (functions/core/forms/form-templates.ts): checked at synth, so a form never meets a template it
+ * cannot render. Throws a ConfigError naming the field and the template.
+ */
+export function checkFormTemplates(
+  config: Pick<PostroomConfig, 'forms'>,
+  sources: ReadonlyArray<TemplateSource>,
+): void {
+  const declarations = Object.fromEntries(sources.map((source) => [source.id, source.declaration.variables]));
+  const problems = formTemplateProblems(config, declarations);
+  if (problems.length > 0) {
+    throw new ConfigError(problems.map((problem) => ({ field: problem.field, message: problem.message })));
+  }
+}
+
 /** `export const templates = {...}`: the module shipped in the send function's code package. */
 export function templatesModule(sources: ReadonlyArray<TemplateSource>): string {
   const entries = sources.map(
@@ -131,6 +150,23 @@ export async function loadTemplates(sources: ReadonlyArray<TemplateSource>): Pro
   const url = `data:text/javascript;base64,${Buffer.from(templatesModule(sources)).toString('base64')}`;
   const module = (await import(url)) as { templates: CompiledTemplates };
   return module.templates;
+}
+
+/** The same, synchronously: the specifications evaluated in this process (tests and benches). */
+export function evaluateTemplates(sources: ReadonlyArray<TemplateSource>): CompiledTemplates {
+  return Object.fromEntries(
+    sources.map((source) => [
+      source.id,
+      {
+        id: source.id,
+        version: source.version,
+        variables: source.declaration.variables,
+        subject: evaluate(source.specs.subject),
+        html: evaluate(source.specs.html),
+        text: evaluate(source.specs.text),
+      },
+    ]),
+  );
 }
 
 function readDeclaration(file: string, shown: string): { declaration: TemplateDeclaration; text: string } {

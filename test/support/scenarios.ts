@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { expect, it } from 'vitest';
 import type { PostroomConfig } from '../../functions/core/config/config';
-import { buildFormMailJob, validateSubmission } from '../../functions/core/forms/form-submission';
+import { buildFormMailJob } from '../../functions/core/forms/form-mail';
+import { validateSubmission } from '../../functions/core/forms/form-submission';
 import { serializeMailJob } from '../../functions/core/mail/mail-job';
 import { eventually, type SesEmail, type TestStack } from './local-stack';
+import { shippedTemplatesNow } from './templates';
 import type { ThrottledSesPeer } from './throttled-ses-peer';
 
 /**
@@ -181,7 +183,9 @@ export function formJobs(config: PostroomConfig, count: number): Array<{ id: str
     const id = randomUUID();
     return {
       id,
-      body: serializeMailJob(buildFormMailJob(config, form, submission, { id, createdAt: new Date() })),
+      body: serializeMailJob(
+        buildFormMailJob(config, form, submission, { id, createdAt: new Date() }, [], shippedTemplatesNow()),
+      ),
     };
   });
 }

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/core/config/config';
 import { ConfigError } from '../../functions/core/errors';
-import { buildFormMailJob, validateSubmission } from '../../functions/core/forms/form-submission';
+import { buildFormMailJob } from '../../functions/core/forms/form-mail';
+import { validateSubmission } from '../../functions/core/forms/form-submission';
 import { mailJobSchema } from '../../functions/core/mail/mail-job';
 import { CREATED_AT, JOB_ID, shippedConfigInput } from '../fakes/config';
+import { shippedTemplatesNow } from '../support/templates';
 
 type RawForm = Record<string, unknown>;
 
@@ -344,7 +346,14 @@ describe('Core: parseConfig', () => {
     );
 
     // Act
-    const job = buildFormMailJob(config, form, submission, { id: JOB_ID, createdAt: CREATED_AT });
+    const job = buildFormMailJob(
+      config,
+      form,
+      submission,
+      { id: JOB_ID, createdAt: CREATED_AT },
+      [],
+      shippedTemplatesNow(),
+    );
 
     // Assess: a config that passes cdk synth must not make every submission fail at enqueue
     expect(mailJobSchema.safeParse(job).success).toBe(true);

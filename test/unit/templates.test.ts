@@ -10,7 +10,7 @@ import { compileTemplates, TemplateCompileError } from '../../infra/templates';
 import { shippedConfig } from '../fakes/config';
 import { shippedTemplates, templatesFolder } from '../support/templates';
 
-const SHIPPED = ['password-reset', 'receipt', 'welcome'];
+const SHIPPED = ['form-autoresponse', 'form-notification', 'password-reset', 'receipt', 'welcome'];
 
 describe('Templates: the shipped templates', () => {
   let templates: CompiledTemplates;
@@ -20,7 +20,7 @@ describe('Templates: the shipped templates', () => {
     templates = await shippedTemplates();
   });
 
-  it('ships welcome, password-reset and receipt, each versioned by a hash of its compiled form', () => {
+  it('ships welcome, password-reset, receipt and the two form templates, each versioned by a hash of its compiled form', () => {
     expect(Object.keys(templates).sort()).toEqual(SHIPPED);
     for (const template of Object.values(templates)) expect(template.version).toMatch(/^[0-9a-f]{7}$/);
   });
