@@ -289,6 +289,13 @@ function checkNames(node: hbs.AST.Node, scopes: Scope[], fail: Fail): void {
       ) {
         fail(line, `{{${pathName(mustache.path)} ...}}: only variables and #if, #unless, #each are allowed`);
       }
+      // {{{name}}} and {{& name}} write a value unescaped into the HTML: what a visitor typed would be markup.
+      if (!mustache.escaped) {
+        fail(
+          line,
+          `{{{${pathName(mustache.path)}}}}: unescaped output is not allowed, write {{${pathName(mustache.path)}}}`,
+        );
+      }
       checkPath(mustache.path as hbs.AST.PathExpression, scopes, fail, 'scalar');
       return;
     }

@@ -172,6 +172,21 @@ describe('Templates: synth refuses a template, naming file and line', () => {
     );
   });
 
+  it('that writes a value unescaped (triple-stash or {{& }})', () => {
+    expect(
+      compileError({
+        'hello/template.json': declaration(NAME, { name: 'Ada' }),
+        'hello/html.hbs': '<p>Hello</p>\n<p>{{{name}}}</p>\n',
+      }),
+    ).toBe('templates/hello/html.hbs:2: {{{name}}}: unescaped output is not allowed, write {{name}}');
+    expect(
+      compileError({
+        'hello/template.json': declaration(NAME, { name: 'Ada' }),
+        'hello/html.hbs': '<p>{{& name}}</p>\n',
+      }),
+    ).toBe('templates/hello/html.hbs:1: {{{name}}}: unescaped output is not allowed, write {{name}}');
+  });
+
   it('whose preview data does not satisfy its declaration', () => {
     expect(
       compileError({
