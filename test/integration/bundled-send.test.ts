@@ -214,10 +214,10 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
     expect(later.some((input) => input.endsWith('functions/core/templates/render.ts'))).toBe(true);
     // The form path renders its mail from a chunk too: a form's cold start reads no template code.
     expect(later.some((input) => input.endsWith('functions/core/forms/form-mail.ts'))).toBe(true);
-    // The compiler never ships.
+    // The compiler never ships, nor MJML.
     expect(
       [...coldStart, ...later].some((input) =>
-        /handlebars\/compiler|node_modules\/(juice|html-to-text)\//.test(input),
+        /handlebars\/compiler|node_modules\/(juice|html-to-text|mjml[a-z-]*)\//.test(input),
       ),
     ).toBe(false);
     expect(eagerBytes).toBeLessThanOrEqual(EAGER_BUDGET_BYTES);
