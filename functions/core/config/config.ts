@@ -473,28 +473,17 @@ function crossFieldRules(value: unknown, ctx: z.core.$RefinementCtx): void {
   }
 }
 
-/**
- * The autoresponse's text is its template's `text` variable: without its own template, a form needs it. Its
- * HTML comes from the template: the former `html` field is answered with where it went.
- */
+/** The autoresponse's text is its template's `text` variable: without a template of its own, a form needs it. */
 function autoresponseRules(form: unknown, index: number, ctx: z.core.$RefinementCtx): void {
   const auto =
     typeof form === 'object' && form !== null ? (form as { autoresponse?: unknown }).autoresponse : undefined;
   if (typeof auto !== 'object' || auto === null) return;
-  const { text, template, html } = auto as { text?: unknown; template?: unknown; html?: unknown };
+  const { text, template } = auto as { text?: unknown; template?: unknown };
   if (text === undefined && template === undefined) {
     ctx.addIssue({
       code: 'custom',
       path: ['forms', index, 'autoresponse', 'text'],
       message: 'is required unless autoresponse.template names a template of its own',
-    });
-  }
-  if (html !== undefined) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['forms', index, 'autoresponse', 'html'],
-      message:
-        'is no longer read: the HTML comes from the form-autoresponse template, or a template of your own named by autoresponse.template (docs/templates.md)',
     });
   }
 }
