@@ -49,8 +49,8 @@ export function formToInboxScenarios(current: () => TestStack): void {
     expect(email.replyTo).toEqual(['jane@example.org']);
     expect(email.destination.to).toEqual(['owner@example.com']);
     expect(email.subject).toBe('New message from Jane Doe');
-    expect(email.body.text).toContain(`Message:\nHello ${marker}`);
-    expect(email.body.text).toContain('company: ACME');
+    expect(email.body.text).toContain(`Message: Hello ${marker}`);
+    expect(email.body.text).toContain('Company: ACME');
     expect(email.body.html).toContain(`Hello ${marker}`);
   });
 
