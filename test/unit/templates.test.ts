@@ -219,6 +219,8 @@ describe('Templates: MJML (html.mjml), compiled at synth only', () => {
     for (const folder of folders) rmSync(path.dirname(folder), { recursive: true, force: true });
   });
   const FIXTURE = path.join(import.meta.dirname, '..', 'fixtures', 'templates-mjml');
+  // Each MJML compile starts Node and loads mjml: about 1 s alone, several on a loaded machine.
+  const MJML_TIMEOUT = 60_000;
   const declaration = JSON.stringify(
     {
       subject: 'Hi {{name}}',
@@ -241,53 +243,68 @@ describe('Templates: MJML (html.mjml), compiled at synth only', () => {
     throw new Error('compiled');
   }
 
-  it('compiles html.mjml to table HTML, then renders it as Handlebars: escaped values, lists, a derived text part', async () => {
-    // Prepare
-    const [source] = compileTemplates(FIXTURE);
-    if (source === undefined) throw new Error('the fixture has no template');
-    const templates = await loadTemplates([source]);
+  it(
+    'compiles html.mjml to table HTML, then renders it as Handlebars: escaped values, lists, a derived text part',
+    async () => {
+      // Prepare
+      const [source] = compileTemplates(FIXTURE);
+      if (source === undefined) throw new Error('the fixture has no template');
+      const templates = await loadTemplates([source]);
 
-    // Act
-    const rendered = renderReference(templates, {
-      id: 'mjml-welcome',
-      variables: { name: 'Ada <b>', actionUrl: 'https://example.com/go?a=1', steps: ['One & two'] },
-    });
+      // Act
+      const rendered = renderReference(templates, {
+        id: 'mjml-welcome',
+        variables: { name: 'Ada <b>', actionUrl: 'https://example.com/go?a=1', steps: ['One & two'] },
+      });
 
-    // Assess
-    if (!rendered.ok) throw new Error(JSON.stringify(rendered.errors));
-    const { html, text, subject } = rendered.rendered;
-    expect(subject).toBe('Welcome, Ada <b>');
-    // MJML's output: Outlook conditional comments and role="presentation" tables, its attributes inlined.
-    expect(html).toContain('<!--[if mso | IE]>');
-    expect(html).toMatch(/<table[^>]*role="presentation"/);
-    expect(html).toContain('Welcome, Ada &lt;b&gt;</div>');
-    expect(html).toContain('<li>One &amp; two</li>');
-    expect(html).toContain('href="https://example.com/go?a&#x3D;1"');
-    // <mj-style inline="inline"> inlined by MJML itself.
-    expect(html).toContain('<p class="lead" style="font-weight: 600;">');
-    expect(text).toContain(' * One & two');
-    // No markup of the template's in the text part (the name brought its own <b>, as written).
-    expect(text.replace('Ada <b>', '')).not.toMatch(/<[a-z/!]/i);
-  });
+      // Assess
+      if (!rendered.ok) throw new Error(JSON.stringify(rendered.errors));
+      const { html, text, subject } = rendered.rendered;
+      expect(subject).toBe('Welcome, Ada <b>');
+      // MJML's output: Outlook conditional comments and role="presentation" tables, its attributes inlined.
+      expect(html).toContain('<!--[if mso | IE]>');
+      expect(html).toMatch(/<table[^>]*role="presentation"/);
+      expect(html).toContain('Welcome, Ada &lt;b&gt;</div>');
+      expect(html).toContain('<li>One &amp; two</li>');
+      expect(html).toContain('href="https://example.com/go?a&#x3D;1"');
+      // <mj-style inline="inline"> inlined by MJML itself.
+      expect(html).toContain('<p class="lead" style="font-weight: 600;">');
+      expect(text).toContain(' * One & two');
+      // No markup of the template's in the text part (the name brought its own <b>, as written).
+      expect(text.replace('Ada <b>', '')).not.toMatch(/<[a-z/!]/i);
+    },
+    MJML_TIMEOUT,
+  );
 
-  it('fails synth naming html.mjml and the line of an MJML error, or of an undeclared variable', () => {
-    expect(
-      compileError({
-        'hello/template.json': declaration,
-        'hello/html.mjml':
-          '<mjml>\n  <mj-body>\n    <mj-section>\n      <mj-colum><mj-text>Hi</mj-text></mj-colum>\n    </mj-section>\n  </mj-body>\n</mjml>\n',
-      }),
-    ).toMatch(
-      /^templates\/hello\/html\.mjml:4: does not compile: Element mj-colum doesn't exist or is not registered/,
-    );
-    expect(
-      compileError({
-        'hello/template.json': declaration,
-        'hello/html.mjml':
-          '<mjml>\n  <mj-body>\n    <mj-section>\n      <mj-column>\n        <mj-text>Hi {{name}}</mj-text>\n        <mj-text>{{surname}}</mj-text>\n      </mj-column>\n    </mj-section>\n  </mj-body>\n</mjml>\n',
-      }),
-    ).toBe('templates/hello/html.mjml:6: {{surname}} uses surname, which template.json does not declare');
-  });
+  it(
+    'fails synth naming html.mjml and the line of an MJML error',
+    () => {
+      expect(
+        compileError({
+          'hello/template.json': declaration,
+          'hello/html.mjml':
+            '<mjml>\n  <mj-body>\n    <mj-section>\n      <mj-colum><mj-text>Hi</mj-text></mj-colum>\n    </mj-section>\n  </mj-body>\n</mjml>\n',
+        }),
+      ).toMatch(
+        /^templates\/hello\/html\.mjml:4: does not compile: Element mj-colum doesn't exist or is not registered/,
+      );
+    },
+    MJML_TIMEOUT,
+  );
+
+  it(
+    'fails synth naming html.mjml and the line of a name the declaration lacks',
+    () => {
+      expect(
+        compileError({
+          'hello/template.json': declaration,
+          'hello/html.mjml':
+            '<mjml>\n  <mj-body>\n    <mj-section>\n      <mj-column>\n        <mj-text>Hi {{name}}</mj-text>\n        <mj-text>{{surname}}</mj-text>\n      </mj-column>\n    </mj-section>\n  </mj-body>\n</mjml>\n',
+        }),
+      ).toBe('templates/hello/html.mjml:6: {{surname}} uses surname, which template.json does not declare');
+    },
+    MJML_TIMEOUT,
+  );
 
   it('refuses html.mjml beside html.hbs, and a layout for an MJML template', () => {
     expect(
