@@ -68,10 +68,18 @@ export interface SubmitFormDeps {
  * The form mail's renderer and the compiled templates, loaded by import() on the first accepted submission:
  * a cold start that serves no form reads neither Handlebars' runtime nor the templates.
  */
-async function formMail(deps: Pick<SubmitFormDeps, 'templates'>) {
-  const [module, templates] = await Promise.all([import('./form-mail'), deps.templates.load()]);
-  return { ...module, templates } as typeof module & { templates: CompiledTemplates };
+async function formMail(deps: Pick<SubmitFormDeps, 'templates'>): Promise<FormMail> {
+  // Kept once loaded: a warm instance awaits a settled promise, not a module lookup, per submission.
+  formMailModule ??= import('./form-mail').catch((error: unknown) => {
+    formMailModule = undefined;
+    throw error;
+  });
+  const [module, templates] = await Promise.all([formMailModule, deps.templates.load()]);
+  return { module, templates };
 }
+
+type FormMail = { module: typeof import('./form-mail'); templates: CompiledTemplates };
+let formMailModule: Promise<typeof import('./form-mail')> | undefined;
 
 /** Fields a form may hold besides email, name, message and the underscore controls. */
 const RESERVED_FIELDS = 8;
@@ -217,7 +225,7 @@ export async function submitForm(
 
     const attached = planAttachments(files, id, config.attachments.inlineMaxBytes);
     const mail = await formMail(deps);
-    const job = mail.buildFormMailJob(
+    const job = mail.module.buildFormMailJob(
       config,
       form,
       submission,
@@ -225,7 +233,7 @@ export async function submitForm(
       attached.attachments,
       mail.templates,
     );
-    const label = mail.templateLabel(mail.templates, notificationTemplate(form));
+    const label = mail.module.templateLabel(mail.templates, notificationTemplate(form));
     // Escaping can make the rendered mail several times the size of the body; a job must fit in SQS.
     if (mailJobBytes(job) > MAX_MAIL_JOB_BYTES)
       throw new PayloadTooLargeError('The message is too large to send.');
@@ -296,7 +304,7 @@ async function sendAutoresponse(
   to: string,
   deps: SubmitFormDeps,
   correlationId: string | undefined,
-  mail: Awaited<ReturnType<typeof formMail>>,
+  mail: FormMail,
 ): Promise<void> {
   const templateId = autoresponseTemplate(form);
   if (templateId === undefined) return;
@@ -318,7 +326,7 @@ async function sendAutoresponse(
       });
       return;
     }
-    const job = mail.buildAutoresponseJob(
+    const job = mail.module.buildAutoresponseJob(
       deps.config,
       form,
       to,
@@ -328,7 +336,7 @@ async function sendAutoresponse(
     if (!job) return;
     const [enqueued] = await Promise.allSettled([
       deps.queue.enqueue(job, correlationId),
-      queuedStatus(id, deps, mail.templateLabel(mail.templates, templateId)),
+      queuedStatus(id, deps, mail.module.templateLabel(mail.templates, templateId)),
     ]);
     if (enqueued.status === 'rejected') {
       // As for the visitor's mail: the record must not say `queued` for a job that never was.
