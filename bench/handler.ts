@@ -1,18 +1,19 @@
 import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { buildSync } from 'esbuild';
+import { shippedTemplates } from '../functions/adapters/function-env';
 import { type MailJob, serializeMailJob } from '../functions/core/mail/mail-job';
 import type { Metrics } from '../functions/core/metrics';
 import type { Log, MailQueue } from '../functions/core/ports';
 import { renderReference } from '../functions/core/templates/render-request';
 import { createSendHandler } from '../functions/send/app';
 import { REPO_ROOT } from '../infra/paths';
-import { compileTemplates, loadTemplates } from '../infra/templates';
+import { compileTemplates, loadTemplates, TEMPLATES_MODULE, templatesModule } from '../infra/templates';
 import { contextWithoutRateLimits, localConfig } from '../local/config-file';
 import {
   MemoryApiKeyStore,
@@ -97,6 +98,8 @@ export async function measure(requests = REQUESTS, warmUp = WARM_UP): Promise<Me
     apiKeys: new MemoryApiKeyStore(),
     messages: new MemoryMessageStore(),
     suppression: new MemorySuppressionList(),
+    // Written beside this bundle by measureBundled, as the build writes it beside the function's index.mjs.
+    templates: shippedTemplates(import.meta.url),
   });
   const context = { awsRequestId: 'bench', functionName: 'postroom-send' } as Context;
   // Events are built before timing: API Gateway, not the function, pays for them.
@@ -139,6 +142,7 @@ function measureBundled(): Measurement[] {
       },
       logLevel: 'warning',
     });
+    writeFileSync(path.join(workDir, TEMPLATES_MODULE), templatesModule(compileTemplates()));
     const taskset = ['/usr/bin/taskset', '/bin/taskset'].find((file) => existsSync(file));
     const core = cpus().length - 1;
     const node = [process.execPath, outfile, '--measure'];

@@ -3,9 +3,11 @@ import { SESv2Client } from '@aws-sdk/client-sesv2';
 import { SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { SesTransport } from '../functions/adapters/ses-transport';
 import type { PostroomConfig } from '../functions/core/config/config';
-import { buildFormMailJob, validateSubmission } from '../functions/core/forms/form-submission';
+import { buildFormMailJob } from '../functions/core/forms/form-mail';
+import { validateSubmission } from '../functions/core/forms/form-submission';
 import { serializeMailJob } from '../functions/core/mail/mail-job';
 import type { Log } from '../functions/core/ports';
+import { compileTemplates, evaluateTemplates } from '../infra/templates';
 import { localConfig, readPostroomContext } from '../local/config-file';
 import { startLocalStack } from '../local/stack';
 import { startThrottledSesPeer } from '../test/support/throttled-ses-peer';
@@ -104,6 +106,7 @@ async function relayBacklog(maxSendRate: number | undefined): Promise<PacingRun>
 
 function mailJobs(config: PostroomConfig, count: number): string[] {
   const form = config.forms[0];
+  const templates = evaluateTemplates(compileTemplates());
   if (!form) throw new Error('the shipped configuration has no form');
   return Array.from({ length: count }, (_, i) => {
     const submission = validateSubmission(
@@ -115,7 +118,7 @@ function mailJobs(config: PostroomConfig, count: number): string[] {
       form,
     );
     return serializeMailJob(
-      buildFormMailJob(config, form, submission, { id: randomUUID(), createdAt: new Date() }),
+      buildFormMailJob(config, form, submission, { id: randomUUID(), createdAt: new Date() }, [], templates),
     );
   });
 }

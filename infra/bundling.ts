@@ -4,7 +4,7 @@ import { type BuildOptions, type BuildResult, buildSync } from 'esbuild';
 import { CONFIG_FILE, TEMPLATES_FILE } from '../functions/adapters/function-env';
 import type { PostroomConfig } from '../functions/core/config/config';
 import { REPO_ROOT } from './paths';
-import { compileTemplates, TEMPLATES_DIR, templatesModule } from './templates';
+import { checkFormTemplates, compileTemplates, TEMPLATES_DIR, templatesModule } from './templates';
 
 /** A folder under `functions/` whose `index.ts` exports `handler`. */
 export type FunctionEntry = 'send' | 'relay' | 'events' | 'webhooks';
@@ -78,8 +78,13 @@ export function bundleFunction(
   options: { sourceMaps?: boolean; templatesDir?: string } = {},
 ): BuildResult<{ metafile: true }> {
   // Templates first: one that does not compile fails synth, naming its file and line, before any build.
-  const templates =
-    entry === 'send' ? templatesModule(compileTemplates(options.templatesDir ?? TEMPLATES_DIR)) : undefined;
+  // Then the forms' templates: each must exist and declare only what a form provides.
+  let templates: string | undefined;
+  if (entry === 'send') {
+    const sources = compileTemplates(options.templatesDir ?? TEMPLATES_DIR);
+    checkFormTemplates(config, sources);
+    templates = templatesModule(sources);
+  }
   const result = buildSync({ ...functionBuildOptions(entry, outdir, options), metafile: true });
   writeFileSync(path.join(outdir, CONFIG_FILE), JSON.stringify(config));
   // Beside config.json, as a module of precompiled Handlebars specifications the function imports on the

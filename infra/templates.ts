@@ -1,9 +1,15 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import Handlebars from 'handlebars';
 import { convert } from 'html-to-text';
 import juice from 'juice';
+import type { PostroomConfig } from '../functions/core/config/config';
+import { ConfigError } from '../functions/core/errors';
+import { formTemplateProblems } from '../functions/core/forms/form-templates';
 import type { CompiledTemplate, CompiledTemplates } from '../functions/core/templates/catalog';
 import { checkVariables } from '../functions/core/templates/declaration';
 import {
@@ -76,9 +82,23 @@ export function compileTemplate(dir: string, id: string): TemplateSource {
   );
 
   const htmlFile = path.join(folder, 'html.hbs');
-  if (!existsSync(htmlFile)) throw new TemplateCompileError(shown('html.hbs'), 1, 'is missing');
-  const body = readFileSync(htmlFile, 'utf8');
-  const merged = withLayout(dir, declaration.layout, body, shown('html.hbs'), declarationFile);
+  const mjmlFile = path.join(folder, 'html.mjml');
+  const isMjml = existsSync(mjmlFile);
+  if (isMjml && existsSync(htmlFile)) {
+    throw new TemplateCompileError(shown('html.mjml'), 1, 'a template has html.hbs or html.mjml, not both');
+  }
+  if (!isMjml && !existsSync(htmlFile)) throw new TemplateCompileError(shown('html.hbs'), 1, 'is missing');
+  const htmlShown = shown(isMjml ? 'html.mjml' : 'html.hbs');
+  if (isMjml && declaration.layout !== undefined) {
+    throw new TemplateCompileError(
+      declarationFile,
+      lineAt(declarationText, Math.max(declarationText.indexOf('"layout"'), 0)),
+      'layout does not apply to an MJML template: html.mjml is the whole document',
+    );
+  }
+  const merged = isMjml
+    ? fromMjml(mjmlFile, htmlShown)
+    : withLayout(dir, declaration.layout, readFileSync(htmlFile, 'utf8'), htmlShown, declarationFile);
 
   const subject = checkedSpec(declaration.subject, declaration, () => ({ file: declarationFile, line: 1 }), {
     noEscape: true,
@@ -86,9 +106,14 @@ export function compileTemplate(dir: string, id: string): TemplateSource {
   checkedSpec(merged.source, declaration, merged.locate, {});
   // CSS inlined at synth: Gmail and Outlook drop or ignore <style> in many cases. Mustaches are left alone
   // (juice's default code blocks include Handlebars' {{ }}); media queries stay in <style> for the clients
-  // that read them (dark mode).
-  const inlined = juice(merged.source, { removeStyleTags: true, preserveMediaQueries: true });
-  const html = checkedSpec(inlined, declaration, () => ({ file: shown('html.hbs'), line: 1 }), {});
+  // that read them (dark mode). MJML's output is left as MJML made it: it inlines its own attributes and
+  // <mj-style inline="inline">, and its <style> blocks (Outlook resets, responsive columns) must stay.
+  const inlined = isMjml
+    ? merged.source
+    : juice(merged.source, { removeStyleTags: true, preserveMediaQueries: true });
+  // Juice moves lines about: an error found only after inlining is reported at the file's first line.
+  const afterInlining: Locate = isMjml ? merged.locate : () => ({ file: htmlShown, line: 1 });
+  const html = checkedSpec(inlined, declaration, afterInlining, {});
 
   const textFile = path.join(folder, 'text.hbs');
   const text = existsSync(textFile)
@@ -100,7 +125,7 @@ export function compileTemplate(dir: string, id: string): TemplateSource {
           noEscape: true,
         },
       )
-    : checkedSpec(derivedText(inlined), declaration, () => ({ file: shown('html.hbs'), line: 1 }), {
+    : checkedSpec(derivedText(inlined), declaration, () => ({ file: htmlShown, line: 1 }), {
         noEscape: true,
         derived: true,
       });
@@ -113,6 +138,22 @@ export function compileTemplate(dir: string, id: string): TemplateSource {
   const source: TemplateSource = { id, version, declaration, specs };
   checkPreview(source, declarationFile, declarationText);
   return source;
+}
+
+/**
+ * Every form's notification and autoresponse template must exist and declare only what the form path
+ * provides (functions/core/forms/form-templates.ts): checked at synth, so a form never meets a template it
+ * cannot render. Throws a ConfigError naming the field and the template.
+ */
+export function checkFormTemplates(
+  config: Pick<PostroomConfig, 'forms'>,
+  sources: ReadonlyArray<TemplateSource>,
+): void {
+  const declarations = Object.fromEntries(sources.map((source) => [source.id, source.declaration.variables]));
+  const problems = formTemplateProblems(config, declarations);
+  if (problems.length > 0) {
+    throw new ConfigError(problems.map((problem) => ({ field: problem.field, message: problem.message })));
+  }
 }
 
 /** `export const templates = {...}`: the module shipped in the send function's code package. */
@@ -131,6 +172,23 @@ export async function loadTemplates(sources: ReadonlyArray<TemplateSource>): Pro
   const url = `data:text/javascript;base64,${Buffer.from(templatesModule(sources)).toString('base64')}`;
   const module = (await import(url)) as { templates: CompiledTemplates };
   return module.templates;
+}
+
+/** The same, synchronously: the specifications evaluated in this process (tests and benches). */
+export function evaluateTemplates(sources: ReadonlyArray<TemplateSource>): CompiledTemplates {
+  return Object.fromEntries(
+    sources.map((source) => [
+      source.id,
+      {
+        id: source.id,
+        version: source.version,
+        variables: source.declaration.variables,
+        subject: evaluate(source.specs.subject),
+        html: evaluate(source.specs.html),
+        text: evaluate(source.specs.text),
+      },
+    ]),
+  );
 }
 
 function readDeclaration(file: string, shown: string): { declaration: TemplateDeclaration; text: string } {
@@ -157,6 +215,70 @@ function readDeclaration(file: string, shown: string): { declaration: TemplateDe
 }
 
 type Locate = (line: number) => { file: string; line: number };
+
+/**
+ * MJML (https://documentation.mjml.io) compiled to HTML at synth, then treated as the Handlebars source.
+ * mjml2html is asynchronous and synth is not (CDK's local bundling hook is synchronous), so it runs in a
+ * child Node process; the mjml package never reaches a function. `validationLevel: 'strict'` makes an
+ * unknown tag or attribute an error, reported with the line of html.mjml. An error the Handlebars checks
+ * find in the output is traced back to html.mjml by the mustache it names.
+ */
+const MJML_SCRIPT = `
+const { default: mjml2html } = await import(process.env.MJML_URL);
+let input = '';
+for await (const chunk of process.stdin) input += chunk;
+try {
+  const result = await mjml2html(input, { validationLevel: 'strict', filePath: process.env.MJML_FILE });
+  process.stdout.write(JSON.stringify({ html: result.html }));
+} catch (error) {
+  const errors = Array.isArray(error?.errors) && error.errors.length > 0
+    ? error.errors.map((e) => ({ line: e.line, message: e.message }))
+    : [{ line: 1, message: String(error?.message ?? error) }];
+  process.stdout.write(JSON.stringify({ errors }));
+}
+`;
+
+function fromMjml(file: string, shown: string): { source: string; locate: Locate } {
+  const text = readFileSync(file, 'utf8');
+  let mjmlUrl: string;
+  try {
+    // Resolved from the project, whose dev dependency it is, wherever the templates folder lives.
+    mjmlUrl = pathToFileURL(createRequire(path.join(REPO_ROOT, 'package.json')).resolve('mjml')).href;
+  } catch {
+    throw new TemplateCompileError(shown, 1, 'needs the mjml package: npm install --save-dev mjml');
+  }
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', MJML_SCRIPT], {
+    input: text,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, MJML_URL: mjmlUrl, MJML_FILE: file },
+  });
+  let result: { html?: string; errors?: Array<{ line?: number; message: string }> };
+  try {
+    result = JSON.parse(child.stdout) as typeof result;
+  } catch {
+    throw new TemplateCompileError(shown, 1, `MJML did not run: ${child.stderr.trim().split('\n').at(-1)}`);
+  }
+  const first = result.errors?.[0];
+  if (first !== undefined || result.html === undefined) {
+    throw new TemplateCompileError(
+      shown,
+      first?.line ?? 1,
+      `does not compile: ${first?.message ?? 'no output'}`,
+    );
+  }
+  const html = result.html;
+  const outputLines = html.split('\n');
+  const sourceLines = text.split('\n');
+  return {
+    source: html,
+    locate: (line) => {
+      const mustache = /\{\{[^}]*\}\}/.exec(outputLines[line - 1] ?? '')?.[0];
+      const at = mustache === undefined ? -1 : sourceLines.findIndex((each) => each.includes(mustache));
+      return { file: shown, line: at < 0 ? 1 : at + 1 };
+    },
+  };
+}
 
 /** The HTML inside its layout, with a way back from a line of the whole to the file and line it came from. */
 function withLayout(
@@ -252,6 +374,13 @@ function checkNames(node: hbs.AST.Node, scopes: Scope[], fail: Fail): void {
         mustache.path.type !== 'PathExpression'
       ) {
         fail(line, `{{${pathName(mustache.path)} ...}}: only variables and #if, #unless, #each are allowed`);
+      }
+      // {{{name}}} and {{& name}} write a value unescaped into the HTML: what a visitor typed would be markup.
+      if (!mustache.escaped) {
+        fail(
+          line,
+          `{{{${pathName(mustache.path)}}}}: unescaped output is not allowed, write {{${pathName(mustache.path)}}}`,
+        );
       }
       checkPath(mustache.path as hbs.AST.PathExpression, scopes, fail, 'scalar');
       return;

@@ -222,7 +222,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // The demo page's origin is known once the API listens (port 0 picks one): until the handler exists, the
     // server answers 503, which no request sees in practice (it is set before the next turn of the loop).
     let send: ApiHandler | undefined;
-    const templates = new LocalTemplates();
+    const templates = new LocalTemplates(undefined, config);
     const api = await startApiServer({
       host: LOCAL_HOST,
       port: options.ports.api,

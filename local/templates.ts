@@ -1,17 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import type { PostroomConfig } from '../functions/core/config/config';
 import { escapeHtml } from '../functions/core/http';
 import type { CompiledTemplates, TemplateCatalog } from '../functions/core/templates/catalog';
 import { checkVariables } from '../functions/core/templates/declaration';
 import { renderTemplate } from '../functions/core/templates/render';
-import { compileTemplates, loadTemplates, TEMPLATES_DIR, type TemplateSource } from '../infra/templates';
+import {
+  checkFormTemplates,
+  compileTemplates,
+  loadTemplates,
+  TEMPLATES_DIR,
+  type TemplateSource,
+} from '../infra/templates';
 
 /**
  * The templates for `npm start`: compiled by the synth compiler, again whenever a file under `templates/`
  * changes, so an edit shows on the next send, render or preview without a restart. A template that stops
- * compiling fails the requests that need it (TemplateCompileError names file and line) and the preview page
- * shows the error.
+ * compiling fails the requests that need it (TemplateCompileError names file and line; a form's template that
+ * does not fit the form, ConfigError names the field) and the preview page shows the error.
  */
 export class LocalTemplates {
   private compiled:
@@ -19,7 +26,14 @@ export class LocalTemplates {
     | { stamp: string; error: unknown }
     | undefined;
 
-  constructor(readonly dir: string = TEMPLATES_DIR) {}
+  /**
+   * `forms`: the configuration's forms, whose templates are checked as synth checks them (a form's template
+   * must exist and declare only what the form path provides).
+   */
+  constructor(
+    readonly dir: string = TEMPLATES_DIR,
+    private readonly forms?: Pick<PostroomConfig, 'forms'>,
+  ) {}
 
   /** Changes whenever a file of the folder does: its paths, sizes and modification times. */
   stamp(): string {
@@ -43,6 +57,7 @@ export class LocalTemplates {
     if (this.compiled?.stamp !== stamp) {
       try {
         const sources = compileTemplates(this.dir);
+        if (this.forms !== undefined) checkFormTemplates(this.forms, sources);
         this.compiled = { stamp, sources, templates: loadTemplates(sources) };
       } catch (error) {
         this.compiled = { stamp, error };

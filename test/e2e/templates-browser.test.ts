@@ -15,7 +15,7 @@ const CHROMIUM = inject('chromium') ?? {
     'the browser set-up did not run: vitest.config.ts lists test/support/browser-setup.ts in globalSetup',
 };
 const SCREENSHOTS = 'test-results/screenshots';
-const SHIPPED = ['password-reset', 'receipt', 'welcome'];
+const SHIPPED = ['form-autoresponse', 'form-notification', 'password-reset', 'receipt', 'welcome'];
 
 describe.skipIf(CHROMIUM.status === 'skip')('Browser: the templates page and the shipped templates', () => {
   let stack: TestStack;
@@ -44,8 +44,14 @@ describe.skipIf(CHROMIUM.status === 'skip')('Browser: the templates page and the
       for (const id of SHIPPED) {
         const section = page.locator(`section#${id}`);
         await expect(section.locator('h2').textContent()).resolves.toMatch(new RegExp(`^${id}@[0-9a-f]{7}$`));
-        expect(await section.locator('pre.text').textContent()).toContain('Ada Lovelace');
         const frame = page.frameLocator(`section#${id} iframe`);
+        if (id === 'form-autoresponse') {
+          // It holds only configured text, never the visitor's.
+          expect(await section.locator('pre.text').textContent()).toContain('We answer every message');
+          expect(await frame.locator('h1').textContent()).toBe('We received your message');
+          continue;
+        }
+        expect(await section.locator('pre.text').textContent()).toContain('Ada Lovelace');
         expect(await frame.locator('h1').textContent()).toMatch(/Ada Lovelace|Reset your password/);
       }
       await page.screenshot({ path: `${SCREENSHOTS}/templates-page.png`, fullPage: true });
@@ -78,6 +84,23 @@ describe.skipIf(CHROMIUM.status === 'skip')('Browser: the templates page and the
               "getComputedStyle(document.querySelector('.card')).backgroundColor",
             );
             expect(background).toBe(scheme === 'dark' ? 'rgb(22, 27, 34)' : 'rgb(255, 255, 255)');
+            if (id === 'form-notification') {
+              // Every field readable: each label over its value, the multi-line message keeping its lines.
+              const fields = await page.evaluate(`[...document.querySelectorAll('.field')].map((field) => ({
+                label: field.querySelector('.label').textContent,
+                lines: field.querySelector('.value').getClientRects()[0].height / 24,
+                fits: field.scrollWidth <= field.clientWidth,
+              }))`);
+              expect(fields).toEqual([
+                { label: 'Name', lines: 1, fits: true },
+                { label: 'Email', lines: 1, fits: true },
+                { label: 'Company', lines: 1, fits: true },
+                { label: 'Phone', lines: 1, fits: true },
+                { label: 'Message', lines: width === 375 ? 8 : 6, fits: true },
+              ]);
+              const label = await page.evaluate("getComputedStyle(document.querySelector('.label')).color");
+              expect(label).toBe(scheme === 'dark' ? 'rgb(145, 152, 161)' : 'rgb(89, 99, 110)');
+            }
             await page.screenshot({
               path: `${SCREENSHOTS}/templates-${id}-${name}-${scheme}.png`,
               fullPage: true,

@@ -1,9 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { type PostroomConfig, parseConfig } from '../../functions/core/config/config';
+import { buildFormMailJob } from '../../functions/core/forms/form-mail';
 import type { FormSubmission } from '../../functions/core/forms/form-submission';
-import { buildFormMailJob, validateSubmission } from '../../functions/core/forms/form-submission';
+import { validateSubmission } from '../../functions/core/forms/form-submission';
 import type { MailJob } from '../../functions/core/mail/mail-job';
 import { readPostroomContext } from '../../local/config-file';
+import { shippedTemplatesNow } from '../support/templates';
 
 /**
  * The configuration tests run with: the `postroom` context cdk.json ships, frozen in this fixture. Users edit
@@ -43,7 +45,7 @@ export function contactJob(
   if (!form) throw new Error('the shipped config has no form');
   const submission = validateSubmission(fields, form);
   return {
-    job: buildFormMailJob(config, form, submission, { id, createdAt: CREATED_AT }),
+    job: buildFormMailJob(config, form, submission, { id, createdAt: CREATED_AT }, [], shippedTemplatesNow()),
     submission,
     config,
   };

@@ -193,6 +193,11 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
       'New message from Multipart Visitor',
     ]);
     expect(emails.every((email) => email.destination.to.includes('owner@example.com'))).toBe(true);
+    // The notifications were rendered from the form-notification template of templates.mjs.
+    for (const email of emails) {
+      expect(email.body.html).toMatch(/<div class="label"[^>]*>Message<\/div>/);
+      expect(email.body.text).toMatch(/^Message: Sent as /m);
+    }
     // The templated send was rendered from templates.mjs by the lazily loaded runtime.
     const welcome = await eventually(async () => {
       const found = (await stack.sesEmails()).find((email) => email.subject === 'Welcome, Bundled Ada');
@@ -209,7 +214,7 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
     expect(lazyChunks.some((chunk) => chunk.includes('node_modules/busboy/'))).toBe(true);
   }, 90_000);
 
-  it('keeps the template runtime out of the cold start, within the 450 KB budget', () => {
+  it('keeps the template runtime and the form mail renderer out of the cold start, within the 450 KB budget', () => {
     // What the entry loads by static import, transitively: the code every cold start reads.
     const outputs = metafile.outputs;
     const entry = Object.keys(outputs).find((file) => file.endsWith('/index.mjs')) ?? '';
@@ -224,7 +229,7 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
 
     expect(
       coldStart.filter((input) =>
-        /node_modules\/handlebars\/|core\/templates\/(render|declaration)/.test(input),
+        /node_modules\/handlebars\/|core\/templates\/(render|declaration)|core\/forms\/form-mail/.test(input),
       ),
     ).toEqual([]);
     expect(later.some((input) => input.includes('node_modules/handlebars/dist/cjs/handlebars.runtime'))).toBe(
@@ -234,10 +239,12 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
     // The Resend-compatible translation loads with the first /resend request (docs/resend.md).
     expect(coldStart.filter((input) => input.includes('functions/core/resend/'))).toEqual([]);
     expect(later.some((input) => input.endsWith('functions/core/resend/resend-api.ts'))).toBe(true);
-    // The compiler never ships.
+    // The form path renders its mail from a chunk too: a form's cold start reads no template code.
+    expect(later.some((input) => input.endsWith('functions/core/forms/form-mail.ts'))).toBe(true);
+    // The compiler never ships, nor MJML.
     expect(
       [...coldStart, ...later].some((input) =>
-        /handlebars\/compiler|node_modules\/(juice|html-to-text)\//.test(input),
+        /handlebars\/compiler|node_modules\/(juice|html-to-text|mjml[a-z-]*)\//.test(input),
       ),
     ).toBe(false);
     expect(eagerBytes).toBeLessThanOrEqual(EAGER_BUDGET_BYTES);

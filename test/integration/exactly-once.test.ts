@@ -4,9 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoClaimStore } from '../../functions/adapters/dynamodb-claims';
 import { ATTRIBUTE } from '../../functions/adapters/queue-attributes';
 import type { PostroomConfig } from '../../functions/core/config/config';
-import { buildFormMailJob, validateSubmission } from '../../functions/core/forms/form-submission';
+import { buildFormMailJob } from '../../functions/core/forms/form-mail';
+import { validateSubmission } from '../../functions/core/forms/form-submission';
 import { serializeMailJob } from '../../functions/core/mail/mail-job';
 import { eventually, sleep, startTestStack, type TestStack, testConfig } from '../support/local-stack';
+import { shippedTemplatesNow } from '../support/templates';
 
 function jobBody(config: PostroomConfig, marker: string): { id: string; body: string } {
   const form = config.forms[0];
@@ -21,7 +23,9 @@ function jobBody(config: PostroomConfig, marker: string): { id: string; body: st
   const id = randomUUID();
   return {
     id,
-    body: serializeMailJob(buildFormMailJob(config, form, submission, { id, createdAt: new Date() })),
+    body: serializeMailJob(
+      buildFormMailJob(config, form, submission, { id, createdAt: new Date() }, [], shippedTemplatesNow()),
+    ),
   };
 }
 

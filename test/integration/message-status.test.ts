@@ -14,6 +14,7 @@ import { type MailQueue, systemClock } from '../../functions/core/ports';
 import { LOCAL_ENV_KEY_ID } from '../../local/stack';
 import { RecordingLog, RecordingMetrics } from '../fakes/ports';
 import { eventually, startTestStack, type TestStack, testConfig } from '../support/local-stack';
+import { shippedCatalog } from '../support/templates';
 
 const API_KEY = `pr_${randomUUID().replaceAll('-', '')}`;
 const OTHER_KEY = `pr_${randomUUID().replaceAll('-', '')}`;
@@ -63,6 +64,7 @@ describe('Message status when queued and the relay race (dynalite, fauxqs)', () 
       guards: new DynamoGuardStore(dynamodb, stack.resources.tableName),
       apiKeys: new DynamoApiKeyStore(dynamodb, stack.resources.tableName),
       messages: status,
+      templates: shippedCatalog,
     };
     return { deps, log };
   }

@@ -97,6 +97,37 @@ describe('Templates through the local stack (dynalite, fauxqs, SES emulator)', (
     expect((await stack.sesEmails()).length).toBe(before);
   });
 
+  it('delivers a form submission as the designed form-notification, with a text and an HTML part', async () => {
+    // Act
+    const marker = randomUUID().slice(0, 8);
+    const response = await fetch(`${stack.apiUrl}/v1/forms/contact`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({
+        name: `Ada ${marker}`,
+        email: 'ada@example.org',
+        company: 'Engines & <Co>',
+        message: `First line ${marker}\nSecond line`,
+      }),
+    });
+
+    // Assess
+    expect(response.status).toBe(202);
+    const email = await eventually(
+      async () => (await stack.sesEmails()).find((mail) => mail.subject === `New message from Ada ${marker}`),
+      10_000,
+    );
+    expect(email.replyTo).toEqual(['ada@example.org']);
+    expect(email.body.text).toContain(
+      `Company: Engines & <Co>\nMessage:\nFirst line ${marker}\nSecond line\n`,
+    );
+    expect(email.body.text).toContain('Reply to this mail to answer ada@example.org.');
+    expect(email.body.html).toMatch(
+      /<div class="label"[^>]*>Company<\/div>\s*<div class="value"[^>]*>Engines &amp; &lt;Co&gt;<\/div>/,
+    );
+    expect(email.body.html).toContain(`First line ${marker}\nSecond line`);
+  });
+
   it('renders without sending at POST /v1/templates/{id}/render', async () => {
     const response = await api.post('/v1/templates/receipt/render', {
       variables: {
@@ -122,15 +153,21 @@ describe.skipIf(!support.ok)(
   () => {
     const peer = new PostfixPeer();
     const inbox = peer.mailbox('inbox');
+    const owner = peer.mailbox('owner');
     let stack: TestStack;
     const api = client(() => stack);
 
     beforeAll(async () => {
       await peer.start();
-      stack = await startTestStack(testConfig({ transport: peer.transportConfig() }), {
-        smtpPassword: peer.password,
-        apiKey: API_KEY,
-      });
+      const config = testConfig({ transport: peer.transportConfig() });
+      const forms = config.forms.map((form) => ({ ...form, recipients: [owner] }));
+      stack = await startTestStack(
+        { ...config, forms },
+        {
+          smtpPassword: peer.password,
+          apiKey: API_KEY,
+        },
+      );
     }, 600_000);
 
     afterAll(async () => {
@@ -163,6 +200,39 @@ describe.skipIf(!support.ok)(
       expect(mail?.parts.map((part) => part.contentType)).toEqual(['text/plain', 'text/html']);
       expect(mail?.parts[0]?.text).toContain('- Café crème "grand" & <b> x 2: €9.00');
       expect(mail?.parts[1]?.text).toContain('Café crème &quot;grand&quot; &amp; &lt;b&gt;');
+    });
+
+    it('delivers a form notification that parses with no defect, multipart/alternative with both parts', async () => {
+      // Act: values that test the escaping and the header: quotes, angle brackets, a header-like line, Unicode.
+      const marker = randomUUID().slice(0, 8);
+      const response = await fetch(`${stack.apiUrl}/v1/forms/contact`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+        body: new URLSearchParams({
+          name: `Zoë "Z" ${marker}`,
+          email: 'zoe@example.org',
+          phone: '+44 20 7946 0018',
+          message: `Grüße <b>bold</b>\r\nBcc: victim@example.org\r\n\r\nLast line ${marker}`,
+        }).toString(),
+      });
+      expect(response.status).toBe(202);
+
+      // Assess
+      const [mail] = await peer.waitFor(owner, marker);
+      expect(mail?.defects).toEqual([]);
+      const header = (name: string) => mail?.headers.filter(([key]) => key.toLowerCase() === name);
+      expect(header('content-type')?.[0]?.[1]).toMatch(/^multipart\/alternative/);
+      expect(header('subject')).toEqual([['Subject', `New message from Zoë "Z" ${marker}`]]);
+      expect(header('reply-to')).toEqual([['Reply-To', 'zoe@example.org']]);
+      expect(header('bcc')).toEqual([]);
+      expect(mail?.parts.map((part) => part.contentType)).toEqual(['text/plain', 'text/html']);
+      const [text, html] = [mail?.parts[0]?.text ?? '', mail?.parts[1]?.text ?? ''];
+      expect(text).toContain(
+        `Phone: +44 20 7946 0018\nMessage:\nGrüße <b>bold</b>\nBcc: victim@example.org\n\nLast line ${marker}\n`,
+      );
+      expect(html).toContain(`Grüße &lt;b&gt;bold&lt;/b&gt;\nBcc: victim@example.org\n\nLast line ${marker}`);
+      expect(html).toContain(`Zoë &quot;Z&quot; ${marker}`);
+      expect(html).not.toContain('<b>bold');
     });
   },
 );

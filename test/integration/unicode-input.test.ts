@@ -123,7 +123,7 @@ describe('Unicode input through the local stack (fauxqs, SES emulator)', () => {
     const mail = await deliveredWith(marker);
     expect(mail.subject).toBe('New message from Zoë 🦊');
     expect(mail.body.text).toContain(`Hello 👋🏽 👩‍👩‍👧 🇳🇿 ${marker}`);
-    expect(mail.body.text).toContain('company: Café ☕');
+    expect(mail.body.text).toContain('Company: Café ☕');
   });
 
   it('carries every accepted code point of every plane in an API text, unchanged', async () => {

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { expect, it } from 'vitest';
 import type { PostroomConfig } from '../../functions/core/config/config';
-import { buildFormMailJob, validateSubmission } from '../../functions/core/forms/form-submission';
+import { buildFormMailJob } from '../../functions/core/forms/form-mail';
+import { validateSubmission } from '../../functions/core/forms/form-submission';
 import { serializeMailJob } from '../../functions/core/mail/mail-job';
 import { eventually, type SesEmail, type TestStack } from './local-stack';
+import { shippedTemplatesNow } from './templates';
 import type { ThrottledSesPeer } from './throttled-ses-peer';
 
 /**
@@ -47,8 +49,8 @@ export function formToInboxScenarios(current: () => TestStack): void {
     expect(email.replyTo).toEqual(['jane@example.org']);
     expect(email.destination.to).toEqual(['owner@example.com']);
     expect(email.subject).toBe('New message from Jane Doe');
-    expect(email.body.text).toContain(`Message:\nHello ${marker}`);
-    expect(email.body.text).toContain('company: ACME');
+    expect(email.body.text).toContain(`Message: Hello ${marker}`);
+    expect(email.body.text).toContain('Company: ACME');
     expect(email.body.html).toContain(`Hello ${marker}`);
   });
 
@@ -181,7 +183,9 @@ export function formJobs(config: PostroomConfig, count: number): Array<{ id: str
     const id = randomUUID();
     return {
       id,
-      body: serializeMailJob(buildFormMailJob(config, form, submission, { id, createdAt: new Date() })),
+      body: serializeMailJob(
+        buildFormMailJob(config, form, submission, { id, createdAt: new Date() }, [], shippedTemplatesNow()),
+      ),
     };
   });
 }

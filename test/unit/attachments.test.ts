@@ -21,6 +21,7 @@ import {
   sequentialIds,
 } from '../fakes/ports';
 import { MULTIPART_TYPE, type MultipartPart, multipartBody, sampleFile } from '../support/multipart';
+import { shippedCatalog } from '../support/templates';
 
 const ID = '1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
 const INLINE_MAX = 4_000;
@@ -58,6 +59,7 @@ function setup(withBlobs = true) {
     metrics: new RecordingMetrics(),
     guards: new MemoryGuardStore(),
     ...(withBlobs ? { blobs } : {}),
+    templates: shippedCatalog,
   } satisfies SubmitFormDeps;
   return { deps, blobs };
 }
@@ -204,8 +206,9 @@ describe('Core: submitForm with files', () => {
         content: sampleFile('pdf', 2_000).toString('base64'),
       },
     ]);
-    expect(job?.text).toContain('Attached files:\n  quote.pdf (2.0 KiB)');
-    expect(job?.html).toContain('<li>quote.pdf (2.0 KiB)</li>');
+    expect(job?.text).toContain('Attached files:\n- quote.pdf (application/pdf, 2.0 KiB)\n');
+    expect(job?.html).toMatch(/<td class="file"[^>]*>quote\.pdf <span[^>]*>application\/pdf<\/span><\/td>/);
+    expect(job?.html).toMatch(/<td class="file-size"[^>]*>2\.0 KiB<\/td>/);
     expect(blobs.calls).toEqual([]);
   });
 

@@ -14,9 +14,10 @@ describe('CLI: postroom templates', () => {
   it('lists the templates with their version and variables', async () => {
     const { code, out } = await runCliCaptured(['templates', 'list']);
     expect(code).toBe(0);
-    expect(out).toContain(`welcome         ${versions.get('welcome')}  name:string actionUrl:string`);
+    expect(out).toContain(`welcome            ${versions.get('welcome')}  name:string actionUrl:string`);
     expect(out).toContain('expiresInMinutes?:number');
-    expect(out.trim().split('\n')).toHaveLength(4);
+    expect(out).toContain(`form-notification  ${versions.get('form-notification')}  formId:string`);
+    expect(out.trim().split('\n')).toHaveLength(6);
   });
 
   it('renders with a data file into a folder', async () => {

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/core/config/config';
 import { ConfigError } from '../../functions/core/errors';
-import { buildFormMailJob, validateSubmission } from '../../functions/core/forms/form-submission';
+import { buildFormMailJob } from '../../functions/core/forms/form-mail';
+import { validateSubmission } from '../../functions/core/forms/form-submission';
 import { mailJobSchema } from '../../functions/core/mail/mail-job';
 import { CREATED_AT, JOB_ID, shippedConfigInput } from '../fakes/config';
+import { shippedTemplatesNow } from '../support/templates';
 
 type RawForm = Record<string, unknown>;
 
@@ -284,6 +286,51 @@ describe('Core: parseConfig', () => {
     expect(error.message).toContain('"recipient"');
   });
 
+  it('takes a template of its own for the notification and the autoresponse, the text then optional', () => {
+    const config = parseConfig(
+      withForm({ template: 'quote', autoresponse: { subject: 'Thanks', template: 'thanks' } }),
+    );
+    expect(config.forms[0]?.template).toBe('quote');
+    expect(config.forms[0]?.autoresponse).toMatchObject({ subject: 'Thanks', template: 'thanks' });
+    expect(config.forms[0]?.autoresponse?.text).toBeUndefined();
+  });
+
+  it.each([
+    [
+      'an autoresponse with neither text nor template',
+      { autoresponse: { subject: 'Thanks' } },
+      'postroom.forms["contact"].autoresponse.text',
+      'is required unless autoresponse.template names a template of its own',
+    ],
+    [
+      'a template id that cannot be a folder of templates/',
+      { template: '../welcome' },
+      'postroom.forms["contact"].template',
+      'must be a template id: 1-63 lowercase letters, digits or dashes',
+    ],
+    [
+      'an autoresponse template id in capitals',
+      { autoresponse: { subject: 'x', template: 'Thanks' } },
+      'postroom.forms["contact"].autoresponse.template',
+      'must be a template id: 1-63 lowercase letters, digits or dashes',
+    ],
+  ])('refuses %s, naming the field', (_, form, field, message) => {
+    expect(configError(withForm(form)).problems).toContainEqual({ field, message });
+  });
+
+  it('says where the retired autoresponse.html went', () => {
+    const error = configError(
+      withForm({ autoresponse: { subject: 'Thanks', text: 'Hi', html: '<p>Hi</p>' } }),
+    );
+    expect(error.problems).toEqual([
+      {
+        field: 'postroom.forms["contact"].autoresponse',
+        message:
+          'has a field it does not know: "html" (check the spelling; docs/configuration.md lists every field); autoresponse.html is no longer read: the HTML comes from the form-autoresponse template, or from a template of your own named by autoresponse.template (docs/templates.md)',
+      },
+    ]);
+  });
+
   it('rejects an unknown key inside a form and names the form', () => {
     const error = configError(withForm({ cc: ['x@evil.com'] }));
     expect(error.problems[0]?.field).toBe('postroom.forms["contact"]');
@@ -344,7 +391,14 @@ describe('Core: parseConfig', () => {
     );
 
     // Act
-    const job = buildFormMailJob(config, form, submission, { id: JOB_ID, createdAt: CREATED_AT });
+    const job = buildFormMailJob(
+      config,
+      form,
+      submission,
+      { id: JOB_ID, createdAt: CREATED_AT },
+      [],
+      shippedTemplatesNow(),
+    );
 
     // Assess: a config that passes cdk synth must not make every submission fail at enqueue
     expect(mailJobSchema.safeParse(job).success).toBe(true);

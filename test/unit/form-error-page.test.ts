@@ -11,6 +11,7 @@ import {
   RecordingMetrics,
   sequentialIds,
 } from '../fakes/ports';
+import { shippedCatalog } from '../support/templates';
 
 const SITE = 'https://www.example.com';
 // What Chromium sends when it navigates to a form's action.
@@ -35,6 +36,7 @@ function setup(form: Record<string, unknown> = {}) {
     log: new RecordingLog(),
     metrics: new RecordingMetrics(),
     guards: new MemoryGuardStore(),
+    templates: shippedCatalog,
   } satisfies SubmitFormDeps;
 }
 

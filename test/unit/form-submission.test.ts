@@ -3,14 +3,11 @@ import type { FormConfig } from '../../functions/core/config/config';
 import { type FieldError, ValidationError } from '../../functions/core/errors';
 import type { SubmittedFields } from '../../functions/core/forms/form-body';
 import {
-  buildFormMailJob,
   type FormSubmission,
-  renderBody,
   renderSubject,
   validateSubmission,
 } from '../../functions/core/forms/form-submission';
-import { mailJobSchema } from '../../functions/core/mail/mail-job';
-import { CREATED_AT, configWith, JOB_ID, shippedConfig } from '../fakes/config';
+import { shippedConfig } from '../fakes/config';
 
 const config = shippedConfig();
 const contact = config.forms[0] as FormConfig;
@@ -291,116 +288,5 @@ describe('Core: renderSubject', () => {
 
     // Assess: mail parsers drop trailing blanks, so the reader would see another subject than the one rendered
     expect(subject).toBe('a'.repeat(249));
-  });
-});
-
-describe('Core: renderBody', () => {
-  const hostile = submission({
-    email: { address: "o'neil&co@example.org", localPart: "o'neil&co", domain: 'example.org' },
-    name: '<b>Vera</b> "V" & \'co\'',
-    message: '<script>alert(1)</script>\nline two',
-    extra: [
-      ['company', '<img src=x onerror=alert(1)>'],
-      ['Address', 'Main St 1\nSpringfield'],
-    ],
-  });
-
-  it('escapes every field in the HTML part', () => {
-    // Act
-    const { html } = renderBody(form, hostile);
-
-    // Assess
-    expect(html).toContain('&lt;b&gt;Vera&lt;/b&gt; &quot;V&quot; &amp; &#39;co&#39;');
-    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;<br>\nline two');
-    expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
-    expect(html).toContain('o&#39;neil&amp;co@example.org');
-    expect(html).toContain('Main St 1<br>\nSpringfield');
-    expect(html).not.toContain('<script>');
-    expect(html).not.toContain('<img');
-    expect(html).not.toContain('<b>Vera');
-  });
-
-  it('lists name, email and every extra field in the text part, then the message', () => {
-    const { text } = renderBody(form, hostile);
-    expect(text).toBe(
-      [
-        'New submission to the form "contact".',
-        '',
-        'Name: <b>Vera</b> "V" & \'co\'',
-        "Email: o'neil&co@example.org",
-        'company: <img src=x onerror=alert(1)>',
-        'Address: Main St 1',
-        '  Springfield',
-        '',
-        'Message:',
-        '<script>alert(1)</script>',
-        'line two',
-        '',
-        '--',
-        "Reply to this mail to answer o'neil&co@example.org.",
-        '',
-      ].join('\n'),
-    );
-  });
-
-  it('says when no name was given', () => {
-    const { text, html } = renderBody(form, submission({ name: undefined }));
-    expect(text).toContain('Name: (not given)\n');
-    expect(html).toContain('<td>(not given)</td>');
-  });
-});
-
-describe('Core: buildFormMailJob', () => {
-  it('sends from the configured sender to the form recipients, replying to the visitor', () => {
-    // Prepare
-    const submitted = validateSubmission([...VALID, ['company', 'ACME']], contact);
-
-    // Act
-    const job = buildFormMailJob(config, contact, submitted, { id: JOB_ID, createdAt: CREATED_AT });
-
-    // Assess
-    expect(job).toMatchObject({
-      v: 1,
-      id: JOB_ID,
-      source: { kind: 'form', formId: 'contact' },
-      createdAt: '2025-01-15T12:00:00.000Z',
-      from: { name: 'Postroom', address: 'no-reply@example.com' },
-      to: ['owner@example.com'],
-      replyTo: 'visitor@example.org',
-      subject: 'New message from Vera Visitor',
-    });
-    expect(job.text).toContain('company: ACME');
-    expect(mailJobSchema.parse(job)).toEqual(job);
-  });
-
-  it('never puts the visitor in From or To', () => {
-    const submitted = validateSubmission(VALID, contact);
-    const job = buildFormMailJob(config, contact, submitted, { id: JOB_ID, createdAt: CREATED_AT });
-    expect(JSON.stringify(job.from)).not.toContain('visitor@example.org');
-    expect(job.to).not.toContain('visitor@example.org');
-  });
-
-  it('omits the sender name when the config has none', () => {
-    const bare = configWith({ sender: 'no-reply@example.com' });
-    const bareForm = bare.forms[0] as FormConfig;
-    const job = buildFormMailJob(bare, bareForm, validateSubmission(VALID, bareForm), {
-      id: JOB_ID,
-      createdAt: CREATED_AT,
-    });
-    expect(job.from).toEqual({ address: 'no-reply@example.com' });
-    expect(mailJobSchema.safeParse(job).success).toBe(true);
-  });
-
-  it('sends to every configured recipient', () => {
-    const multi = configWith({
-      forms: [{ id: 'sales', recipients: ['a@example.com', 'B@Example.com'], subject: 'Lead' }],
-    });
-    const salesForm = multi.forms[0] as FormConfig;
-    const job = buildFormMailJob(multi, salesForm, validateSubmission(VALID, salesForm), {
-      id: JOB_ID,
-      createdAt: CREATED_AT,
-    });
-    expect(job.to).toEqual(['a@example.com', 'B@example.com']);
-    expect(job.source).toEqual({ kind: 'form', formId: 'sales' });
   });
 });

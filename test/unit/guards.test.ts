@@ -12,6 +12,7 @@ import {
   RecordingLog,
   RecordingMetrics,
 } from '../fakes/ports';
+import { shippedCatalog } from '../support/templates';
 
 const BASE_FORM = (shippedConfigInput().forms as Array<Record<string, unknown>>)[0] ?? {};
 // 12:00:00 UTC: a fixed window of 600 s starts here.
@@ -27,6 +28,7 @@ function setup(form: Record<string, unknown>) {
     metrics: new RecordingMetrics(),
     guards: new MemoryGuardStore(),
     suppression: new MemorySuppressionList(),
+    templates: shippedCatalog,
   } satisfies SubmitFormDeps;
   return deps;
 }
@@ -328,7 +330,7 @@ describe('Guards: autoresponse', () => {
       source: { kind: 'autoresponse', formId: 'contact' },
       to: ['visitor@example.org'],
       subject: 'We got your message',
-      text: autoresponse.text,
+      text: expect.stringContaining(`\n${autoresponse.text}\n`),
     });
     expect(confirmation?.replyTo).toBeUndefined();
     expect(JSON.stringify(confirmation)).not.toMatch(/spam|PILLS|Spammer/i);

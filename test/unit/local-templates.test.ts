@@ -1,8 +1,10 @@
-import { rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '../../functions/core/errors';
 import { renderReference } from '../../functions/core/templates/render-request';
 import { LocalTemplates } from '../../local/templates';
+import { configWith } from '../fakes/config';
 import { templatesFolder } from '../support/templates';
 
 describe('Local: templates compiled again when a file changes', () => {
@@ -14,7 +16,10 @@ describe('Local: templates compiled again when a file changes', () => {
     }),
     'hi/html.hbs': '<p>Hello {{name}}</p>\n',
   });
-  afterAll(() => rmSync(path.dirname(dir), { recursive: true, force: true }));
+  const folders = [dir];
+  afterAll(() => {
+    for (const folder of folders) rmSync(path.dirname(folder), { recursive: true, force: true });
+  });
 
   it('renders the edited template on the next load, and the page shows a template that stops compiling', async () => {
     // Prepare
@@ -44,5 +49,36 @@ describe('Local: templates compiled again when a file changes', () => {
       'templates/hi/html.hbs:1: {{nam}} uses nam, which template.json does not declare',
     );
     await expect(local.catalog.load()).rejects.toThrow('templates/hi/html.hbs:1');
+  });
+
+  it("checks the forms' templates as synth does, and takes a fix on the next load", async () => {
+    // Prepare: a form whose own notification template is not written yet
+    const own = templatesFolder({
+      'hi/template.json': '{"subject":"Hi","variables":{},"preview":{}}',
+      'hi/html.hbs': '<p>Hi</p>\n',
+    });
+    folders.push(own);
+    const local = new LocalTemplates(
+      own,
+      configWith({
+        forms: [{ id: 'quotes', recipients: ['a@example.com'], subject: 'x', template: 'quote' }],
+      }),
+    );
+
+    // Act
+    const before = await local.page();
+    await expect(local.catalog.load()).rejects.toThrow(ConfigError);
+    mkdirSync(path.join(own, 'quote'));
+    writeFileSync(
+      path.join(own, 'quote', 'template.json'),
+      JSON.stringify({ subject: 'Quote', variables: { message: { type: 'string' } }, preview: {} }),
+    );
+    writeFileSync(path.join(own, 'quote', 'html.hbs'), '<p>{{message}}</p>\n');
+
+    // Assess
+    expect(before.html).toContain(
+      'postroom.forms[&quot;quotes&quot;].template: template &quot;quote&quot; is not in templates/',
+    );
+    expect(Object.keys(await local.catalog.load())).toContain('quote');
   });
 });

@@ -9,16 +9,13 @@ import {
 import type { FormConfig } from '../../functions/core/config/config';
 import { ValidationError } from '../../functions/core/errors';
 import type { SubmittedFields } from '../../functions/core/forms/form-body';
-import {
-  buildAutoresponseJob,
-  buildFormMailJob,
-  type FormSubmission,
-  validateSubmission,
-} from '../../functions/core/forms/form-submission';
+import { buildAutoresponseJob, buildFormMailJob } from '../../functions/core/forms/form-mail';
+import { type FormSubmission, validateSubmission } from '../../functions/core/forms/form-submission';
 import { asciiDomain } from '../../functions/core/mail/address';
 import { planAttachments } from '../../functions/core/mail/attachments';
 import { type MailJob, parseMailJob, serializeMailJob } from '../../functions/core/mail/mail-job';
 import { CREATED_AT, configWith, JOB_ID } from '../fakes/config';
+import { shippedTemplatesNow } from '../support/templates';
 
 /**
  * The producer writes jobs without running the MailJob schema: it builds them from parts it has already
@@ -100,7 +97,14 @@ describe('Core: jobs the producers build', () => {
           if (submission === undefined) return;
           const { attachments } = planAttachments(files, JOB_ID, inlineMax);
           expectReadable(
-            buildFormMailJob(config, form, submission, { id: JOB_ID, createdAt: CREATED_AT }, attachments),
+            buildFormMailJob(
+              config,
+              form,
+              submission,
+              { id: JOB_ID, createdAt: CREATED_AT },
+              attachments,
+              shippedTemplatesNow(),
+            ),
           );
         },
       ),
@@ -113,10 +117,13 @@ describe('Core: jobs the producers build', () => {
       fc.property(fields, (submitted) => {
         const submission = accepted(submitted);
         if (submission === undefined) return;
-        const job = buildAutoresponseJob(config, form, submission.email.address, {
-          id: JOB_ID,
-          createdAt: CREATED_AT,
-        });
+        const job = buildAutoresponseJob(
+          config,
+          form,
+          submission.email.address,
+          { id: JOB_ID, createdAt: CREATED_AT },
+          shippedTemplatesNow(),
+        );
         expect(job).toBeDefined();
         expectReadable(job as MailJob);
       }),

@@ -9,13 +9,11 @@ import {
 import type { FormConfig } from '../../functions/core/config/config';
 import { ValidationError } from '../../functions/core/errors';
 import type { SubmittedFields } from '../../functions/core/forms/form-body';
-import {
-  buildFormMailJob,
-  renderSubject,
-  validateSubmission,
-} from '../../functions/core/forms/form-submission';
+import { buildFormMailJob } from '../../functions/core/forms/form-mail';
+import { renderSubject, validateSubmission } from '../../functions/core/forms/form-submission';
 import { composeMail } from '../../functions/core/mail/mime';
 import { CREATED_AT, configWith, JOB_ID } from '../fakes/config';
+import { shippedTemplatesNow } from '../support/templates';
 
 /**
  * Whatever a visitor types, the composed message has exactly the headers Postroom sets, once each, with
@@ -184,7 +182,14 @@ async function composesSafely(fields: SubmittedFields): Promise<boolean> {
     if (error instanceof ValidationError) return false;
     throw error;
   }
-  const job = buildFormMailJob(config, form, submission, { id: JOB_ID, createdAt: CREATED_AT });
+  const job = buildFormMailJob(
+    config,
+    form,
+    submission,
+    { id: JOB_ID, createdAt: CREATED_AT },
+    [],
+    shippedTemplatesNow(),
+  );
   const mail = await composeMail(job);
   const raw = mail.raw.toString('latin1');
 

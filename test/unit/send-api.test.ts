@@ -22,7 +22,7 @@ import {
   RecordingMetrics,
   sequentialIds,
 } from '../fakes/ports';
-import { shippedTemplates } from '../support/templates';
+import { shippedCatalog, shippedTemplates } from '../support/templates';
 
 const ID_1 = '11111111-1111-4111-8111-111111111111';
 const ID_2 = '22222222-2222-4222-8222-222222222222';
@@ -47,6 +47,7 @@ function setup() {
     apiKeys,
     messages: new MemoryMessageStore(),
     suppression: new MemorySuppressionList(),
+    templates: shippedCatalog,
   } satisfies SendApiDeps;
 }
 
@@ -726,7 +727,11 @@ describe('Core: send API with templates', () => {
     );
     expect(response.status).toBe(422);
     expect(json(response).errors).toEqual([
-      { field: 'template.id', detail: 'is not a template (templates: password-reset, receipt, welcome)' },
+      {
+        field: 'template.id',
+        detail:
+          'is not a template (templates: form-autoresponse, form-notification, password-reset, receipt, welcome)',
+      },
     ]);
     expect(deps.queue.jobs).toHaveLength(0);
     expect(deps.messages.records.size).toBe(0);

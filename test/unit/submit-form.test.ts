@@ -18,6 +18,7 @@ import {
   RecordingMetrics,
   sequentialIds,
 } from '../fakes/ports';
+import { shippedCatalog, shippedTemplatesNow } from '../support/templates';
 
 const ID = '1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f';
 const ORIGIN = 'http://localhost:3000';
@@ -32,6 +33,7 @@ function setup(config: PostroomConfig = shippedConfig()) {
     log: new RecordingLog(),
     metrics: new RecordingMetrics(),
     guards: new MemoryGuardStore(),
+    templates: shippedCatalog,
   } satisfies SubmitFormDeps;
   return deps;
 }
@@ -393,7 +395,13 @@ describe('Core: submitForm', () => {
     // Assess
     expect(deps.messages.records.get(ID)).toEqual({
       status: 'queued',
-      history: [{ status: 'queued', at: '2025-01-15T12:00:00.000Z' }],
+      history: [
+        {
+          status: 'queued',
+          at: '2025-01-15T12:00:00.000Z',
+          detail: `template form-notification@${shippedTemplatesNow()['form-notification']?.version}`,
+        },
+      ],
     });
   });
 

@@ -5,11 +5,15 @@ import {
   sendRequestSchema,
   validateSendRequest,
 } from '../../functions/core/api/send-request';
+import type { FormConfig } from '../../functions/core/config/config';
+import { ValidationError } from '../../functions/core/errors';
+import { buildFormMailJob } from '../../functions/core/forms/form-mail';
+import { validateSubmission } from '../../functions/core/forms/form-submission';
 import { composeMail } from '../../functions/core/mail/mime';
 import type { CompiledTemplates } from '../../functions/core/templates/catalog';
 import { renderReference } from '../../functions/core/templates/render-request';
-import { CREATED_AT, JOB_ID, shippedConfig } from '../fakes/config';
-import { shippedTemplates } from '../support/templates';
+import { CREATED_AT, configWith, JOB_ID, shippedConfig } from '../fakes/config';
+import { shippedTemplates, shippedTemplatesNow } from '../support/templates';
 
 /** Any text a variable accepts, with the characters that matter here over-represented. */
 const value = fc.oneof(
@@ -119,6 +123,104 @@ describe('Templates: properties over any variable values', () => {
           expect(rendered?.text).not.toMatch(/<\/?[a-z!][^>]*>/i);
           expect(rendered?.text).toContain(name.trim() === '' ? '' : name.trim().split('\n')[0]);
         }
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('Templates: the form notification over any submitted values', () => {
+  // Every field value reaches the subject too (a field name in {{ }} is filled), so a line break in any of
+  // them would end the Subject line if the subject were not kept to one.
+  const config = configWith({
+    forms: [
+      {
+        id: 'contact',
+        recipients: ['owner@example.com'],
+        subject: 'From {{name}} at {{company}}: {{message}}',
+        maxFieldLength: 5_000,
+      },
+    ],
+  });
+  const form = config.forms[0] as FormConfig;
+
+  /** The notification of a submission with these values, or undefined when the form refuses it. */
+  function notification(name: string, company: string, message: string) {
+    try {
+      const submission = validateSubmission(
+        [
+          ['name', name],
+          ['email', 'visitor@example.org'],
+          ['company', company],
+          ['message', message],
+        ],
+        form,
+      );
+      return buildFormMailJob(
+        config,
+        form,
+        submission,
+        { id: JOB_ID, createdAt: CREATED_AT },
+        [],
+        shippedTemplatesNow(),
+      );
+    } catch (error) {
+      if (error instanceof ValidationError) return undefined; // refused (a name with a line break...)
+      throw error;
+    }
+  }
+
+  it('no field value breaks out of escaping in the HTML: it adds no tag, quote or attribute', () => {
+    const baseline = markupCounts(notification('v', 'v', 'v')?.html ?? '');
+    fc.assert(
+      fc.property(value, value, value, (name, company, message) => {
+        // A leading letter keeps every field present, so the markup compared is that of the same fields.
+        const job = notification(`v${name}`, `v${company}`, `v${message}`);
+        if (job === undefined) return;
+        expect(markupCounts(job.html)).toEqual(baseline);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('no field value adds a header: the composed mail has the same headers, and one Subject line', async () => {
+    const headers = async (job: NonNullable<ReturnType<typeof notification>>) => {
+      const raw = (await composeMail(job)).raw.toString('latin1');
+      const block = raw.slice(0, raw.indexOf('\r\n\r\n')).replace(/\r\n(?=[ \t])/g, '');
+      return block
+        .split('\r\n')
+        .map((line) => line.slice(0, line.indexOf(':')).toLowerCase())
+        .filter((name) => name !== 'date')
+        .sort();
+    };
+    const plain = notification('v', 'v', 'v');
+    if (plain === undefined) throw new Error('the plain submission is refused');
+    const baseline = await headers(plain);
+    await fc.assert(
+      fc.asyncProperty(value, value, value, async (name, company, message) => {
+        const job = notification(`v${name}`, `v${company}`, `v${message}`);
+        if (job === undefined) return;
+        expect(job.subject).not.toMatch(/[\r\n]/);
+        expect(job.subject).toMatch(/^From v/);
+        expect(await headers(job)).toEqual(baseline);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('the text part never contains HTML tags the values did not bring, and is not HTML-escaped', () => {
+    const plain = fc.string({
+      unit: fc.constantFrom('a', 'B', '&', '"', "'", ' ', '\n', '€'),
+      maxLength: 20,
+    });
+    fc.assert(
+      fc.property(plain, plain, (company, message) => {
+        const job = notification('Vera', `v${company}`, `v${message}`);
+        if (job === undefined) return;
+        expect(job.text).not.toMatch(/<\/?[a-z!][^>]*>/i);
+        // The value as written (trimmed), whole: multi-line values keep their lines in the text part.
+        expect(job.text).toContain(`v${company}`.trim());
+        expect(job.text).not.toMatch(/&(amp|quot|#x27);/);
       }),
       { numRuns: 200 },
     );

@@ -6,11 +6,11 @@ import { checkVariables } from '../../functions/core/templates/declaration';
 import { renderTemplate } from '../../functions/core/templates/render';
 import { renderReference } from '../../functions/core/templates/render-request';
 import { bundleFunction } from '../../infra/bundling';
-import { compileTemplates, TemplateCompileError } from '../../infra/templates';
+import { compileTemplates, loadTemplates, TemplateCompileError } from '../../infra/templates';
 import { shippedConfig } from '../fakes/config';
 import { shippedTemplates, templatesFolder } from '../support/templates';
 
-const SHIPPED = ['password-reset', 'receipt', 'welcome'];
+const SHIPPED = ['form-autoresponse', 'form-notification', 'password-reset', 'receipt', 'welcome'];
 
 describe('Templates: the shipped templates', () => {
   let templates: CompiledTemplates;
@@ -20,7 +20,7 @@ describe('Templates: the shipped templates', () => {
     templates = await shippedTemplates();
   });
 
-  it('ships welcome, password-reset and receipt, each versioned by a hash of its compiled form', () => {
+  it('ships welcome, password-reset, receipt and the two form templates, each versioned by a hash of its compiled form', () => {
     expect(Object.keys(templates).sort()).toEqual(SHIPPED);
     for (const template of Object.values(templates)) expect(template.version).toMatch(/^[0-9a-f]{7}$/);
   });
@@ -172,6 +172,21 @@ describe('Templates: synth refuses a template, naming file and line', () => {
     );
   });
 
+  it('that writes a value unescaped (triple-stash or {{& }})', () => {
+    expect(
+      compileError({
+        'hello/template.json': declaration(NAME, { name: 'Ada' }),
+        'hello/html.hbs': '<p>Hello</p>\n<p>{{{name}}}</p>\n',
+      }),
+    ).toBe('templates/hello/html.hbs:2: {{{name}}}: unescaped output is not allowed, write {{name}}');
+    expect(
+      compileError({
+        'hello/template.json': declaration(NAME, { name: 'Ada' }),
+        'hello/html.hbs': '<p>{{& name}}</p>\n',
+      }),
+    ).toBe('templates/hello/html.hbs:1: {{{name}}}: unescaped output is not allowed, write {{name}}');
+  });
+
   it('whose preview data does not satisfy its declaration', () => {
     expect(
       compileError({
@@ -195,5 +210,115 @@ describe('Templates: synth refuses a template, naming file and line', () => {
         'hello/html.hbs': '<p>Hi</p>\n',
       }),
     ).toMatch(/^templates\/hello\/template\.json:3: variables\.n /);
+  });
+});
+
+describe('Templates: MJML (html.mjml), compiled at synth only', () => {
+  const folders: string[] = [];
+  afterAll(() => {
+    for (const folder of folders) rmSync(path.dirname(folder), { recursive: true, force: true });
+  });
+  const FIXTURE = path.join(import.meta.dirname, '..', 'fixtures', 'templates-mjml');
+  // Each MJML compile starts Node and loads mjml: about 1 s alone, several on a loaded machine.
+  const MJML_TIMEOUT = 60_000;
+  const declaration = JSON.stringify(
+    {
+      subject: 'Hi {{name}}',
+      variables: { name: { type: 'string', required: true } },
+      preview: { name: 'Ada' },
+    },
+    null,
+    2,
+  );
+
+  function compileError(files: Record<string, string>): string {
+    const dir = templatesFolder(files);
+    folders.push(dir);
+    try {
+      compileTemplates(dir);
+    } catch (error) {
+      if (error instanceof TemplateCompileError) return error.message;
+      throw error;
+    }
+    throw new Error('compiled');
+  }
+
+  it(
+    'compiles html.mjml to table HTML, then renders it as Handlebars: escaped values, lists, a derived text part',
+    async () => {
+      // Prepare
+      const [source] = compileTemplates(FIXTURE);
+      if (source === undefined) throw new Error('the fixture has no template');
+      const templates = await loadTemplates([source]);
+
+      // Act
+      const rendered = renderReference(templates, {
+        id: 'mjml-welcome',
+        variables: { name: 'Ada <b>', actionUrl: 'https://example.com/go?a=1', steps: ['One & two'] },
+      });
+
+      // Assess
+      if (!rendered.ok) throw new Error(JSON.stringify(rendered.errors));
+      const { html, text, subject } = rendered.rendered;
+      expect(subject).toBe('Welcome, Ada <b>');
+      // MJML's output: Outlook conditional comments and role="presentation" tables, its attributes inlined.
+      expect(html).toContain('<!--[if mso | IE]>');
+      expect(html).toMatch(/<table[^>]*role="presentation"/);
+      expect(html).toContain('Welcome, Ada &lt;b&gt;</div>');
+      expect(html).toContain('<li>One &amp; two</li>');
+      expect(html).toContain('href="https://example.com/go?a&#x3D;1"');
+      // <mj-style inline="inline"> inlined by MJML itself.
+      expect(html).toContain('<p class="lead" style="font-weight: 600;">');
+      expect(text).toContain(' * One & two');
+      // No markup of the template's in the text part (the name brought its own <b>, as written).
+      expect(text.replace('Ada <b>', '')).not.toMatch(/<[a-z/!]/i);
+    },
+    MJML_TIMEOUT,
+  );
+
+  it(
+    'fails synth naming html.mjml and the line of an MJML error',
+    () => {
+      expect(
+        compileError({
+          'hello/template.json': declaration,
+          'hello/html.mjml':
+            '<mjml>\n  <mj-body>\n    <mj-section>\n      <mj-colum><mj-text>Hi</mj-text></mj-colum>\n    </mj-section>\n  </mj-body>\n</mjml>\n',
+        }),
+      ).toMatch(
+        /^templates\/hello\/html\.mjml:4: does not compile: Element mj-colum doesn't exist or is not registered/,
+      );
+    },
+    MJML_TIMEOUT,
+  );
+
+  it(
+    'fails synth naming html.mjml and the line of a name the declaration lacks',
+    () => {
+      expect(
+        compileError({
+          'hello/template.json': declaration,
+          'hello/html.mjml':
+            '<mjml>\n  <mj-body>\n    <mj-section>\n      <mj-column>\n        <mj-text>Hi {{name}}</mj-text>\n        <mj-text>{{surname}}</mj-text>\n      </mj-column>\n    </mj-section>\n  </mj-body>\n</mjml>\n',
+        }),
+      ).toBe('templates/hello/html.mjml:6: {{surname}} uses surname, which template.json does not declare');
+    },
+    MJML_TIMEOUT,
+  );
+
+  it('refuses html.mjml beside html.hbs, and a layout for an MJML template', () => {
+    expect(
+      compileError({
+        'hello/template.json': declaration,
+        'hello/html.mjml': '<mjml/>',
+        'hello/html.hbs': '<p/>',
+      }),
+    ).toBe('templates/hello/html.mjml:1: a template has html.hbs or html.mjml, not both');
+    expect(
+      compileError({
+        'hello/template.json': JSON.stringify({ ...JSON.parse(declaration), layout: 'default' }, null, 2),
+        'hello/html.mjml': '<mjml/>',
+      }),
+    ).toMatch(/^templates\/hello\/template\.json:\d+: layout does not apply to an MJML template/);
   });
 });

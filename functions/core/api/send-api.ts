@@ -34,7 +34,7 @@ import {
   schedulingOf,
 } from '../scheduling/scheduled-send';
 import { KEY_PREFIX } from '../table-keys';
-import type { RenderedMail, TemplateCatalog } from '../templates/catalog';
+import type { RenderedMail } from '../templates/catalog';
 import { type ApiKeyStore, authenticate } from './api-keys';
 import {
   buildApiMailJob,
@@ -53,8 +53,6 @@ import {
 export interface SendApiDeps extends SubmitFormDeps {
   readonly apiKeys: ApiKeyStore;
   readonly messages: MessageStore;
-  /** The templates compiled at synth; absent, a request naming a template is answered 422. */
-  readonly templates?: TemplateCatalog;
   /** Scheduled send, cancel and reschedule (core/scheduling); absent, `scheduledAt` is answered 503. */
   readonly scheduling?: SchedulingDeps;
 }
@@ -208,7 +206,7 @@ export async function renderTemplatePreview(
       throw new ValidationError([{ field: '(body)', detail: 'must be an object with only "variables"' }]);
     }
     const variables = (body as { variables?: unknown }).variables;
-    const templates = deps.templates === undefined ? {} : await deps.templates.load();
+    const templates = await deps.templates.load();
     if (!Object.hasOwn(templates, id)) throw new NotFoundError('There is no template with this id.');
     const { renderReference } = await import('../templates/render-request');
     const rendering = renderReference(templates, {
@@ -302,7 +300,7 @@ async function renderRequested(
   { ok: true; rendered: RenderedMail | undefined } | { ok: false; errors: ReadonlyArray<FieldError> }
 > {
   if (request.template === undefined) return { ok: true, rendered: undefined };
-  const templates = deps.templates === undefined ? {} : await deps.templates.load();
+  const templates = await deps.templates.load();
   const { renderReference } = await import('../templates/render-request');
   const rendering = renderReference(templates, request.template);
   if (!rendering.ok) return rendering;

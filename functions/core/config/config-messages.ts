@@ -19,6 +19,12 @@ const LIST_OF: Readonly<Record<string, string>> = {
   forms: 'forms',
 };
 
+/** Fields a configuration may still have from an earlier version, with where they went. */
+const RETIRED: Readonly<Record<string, string>> = {
+  'autoresponse.html':
+    'is no longer read: the HTML comes from the form-autoresponse template, or from a template of your own named by autoresponse.template (docs/templates.md)',
+};
+
 const TYPE_WORDS: Readonly<Record<string, string>> = {
   string: 'text (in double quotes)',
   number: 'a number',
@@ -87,8 +93,13 @@ export function describeIssue(issue: Issue, raw: unknown): string {
       if (issue.origin === 'string') return `must be at most ${plural(max, 'character')}`;
       return issue.inclusive ? `must be at most ${max}` : `must be less than ${max}`;
     }
-    case 'unrecognized_keys':
-      return `has ${issue.keys.length === 1 ? 'a field' : 'fields'} it does not know: ${issue.keys.map((k) => `"${k}"`).join(', ')} (check the spelling; docs/configuration.md lists every field)`;
+    case 'unrecognized_keys': {
+      const retired = issue.keys.flatMap((key) => {
+        const hint = RETIRED[`${field ?? ''}.${key}`];
+        return hint === undefined ? [] : [`; ${field}.${key} ${hint}`];
+      });
+      return `has ${issue.keys.length === 1 ? 'a field' : 'fields'} it does not know: ${issue.keys.map((k) => `"${k}"`).join(', ')} (check the spelling; docs/configuration.md lists every field)${retired.join('')}`;
+    }
     case 'invalid_value':
       return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'invalid_union': {

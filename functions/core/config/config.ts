@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import { ConfigError } from '../errors';
 import { parseAddress, parseMailbox } from '../mail/address';
 import { uncarriableText } from '../mail/text';
+import { TEMPLATE_ID } from '../templates/declaration-schema';
 import { addIssue } from '../zod';
 import { describeIssue, fieldPath } from './config-messages';
 import { subjectPlaceholderProblems } from './subject-placeholders';
@@ -88,6 +89,11 @@ const captchaSchema = z.strictObject({
   timeoutMs: z._default(z.number().check(z.int(), z.gte(100), z.lte(10_000)), 3_000),
 });
 
+/** A folder of templates/ (functions/core/templates/declaration-schema.ts TEMPLATE_ID). */
+const templateIdSchema = z
+  .string()
+  .check(z.regex(TEMPLATE_ID, 'must be a template id: 1-63 lowercase letters, digits or dashes'));
+
 export const formSchema = z.strictObject({
   /** The form's id: the `{formId}` in `POST /v1/forms/{formId}`. */
   id: z
@@ -115,6 +121,11 @@ export const formSchema = z.strictObject({
   allowedRedirects: z._default(z.array(httpUrlSchema).check(z.maxLength(20)), []),
   captcha: z.optional(captchaSchema),
   /**
+   * A template of templates/ to render the notification with instead of the shipped `form-notification`
+   * (checked at synth against what the form path provides: docs/templates.md).
+   */
+  template: z.optional(templateIdSchema),
+  /**
    * A fixed confirmation mailed to the visitor once every guard has passed. It holds only the text
    * configured here, never anything the visitor wrote, so the form cannot be used to mail strangers
    * a spammer's message (backscatter).
@@ -122,8 +133,13 @@ export const formSchema = z.strictObject({
   autoresponse: z.optional(
     z.strictObject({
       subject: z.string().check(z.minLength(1), z.maxLength(200), carriable),
-      text: z.string().check(z.minLength(1), z.maxLength(20_000), carriable),
-      html: z.optional(z.string().check(z.minLength(1), z.maxLength(50_000), carriable)),
+      /** The confirmation's text: the `text` variable of its template. Required unless `template` is set. */
+      text: z.optional(z.string().check(z.minLength(1), z.maxLength(20_000), carriable)),
+      /**
+       * A template of templates/ to render the confirmation with instead of the shipped
+       * `form-autoresponse` (checked at synth against what the form path provides: docs/templates.md).
+       */
+      template: z.optional(templateIdSchema),
       /** Confirmations one address can receive from this form per window. */
       perRecipient: z._default(windowLimitSchema, { max: 1, windowSeconds: 86_400 }),
     }),
@@ -391,6 +407,7 @@ function crossFieldRules(value: unknown, ctx: z.core.$RefinementCtx): void {
           ctx.addIssue({ code: 'custom', path: ['forms', index, 'subject'], message });
         }
       }
+      autoresponseRules(form, index, ctx);
       const id = typeof form === 'object' && form !== null ? (form as { id?: unknown }).id : undefined;
       if (typeof id !== 'string') return;
       if (seen.has(id))
@@ -453,6 +470,21 @@ function crossFieldRules(value: unknown, ctx: z.core.$RefinementCtx): void {
         message: `each of the queue.maxConcurrency (${concurrency}) relay invocations would need ${Math.ceil(secondsPerBatch)} s for a batch of ${batchSize}, more than relay.timeoutSeconds (${timeout}): raise the rate or lower queue.maxConcurrency or queue.batchSize`,
       });
     }
+  }
+}
+
+/** The autoresponse's text is its template's `text` variable: without a template of its own, a form needs it. */
+function autoresponseRules(form: unknown, index: number, ctx: z.core.$RefinementCtx): void {
+  const auto =
+    typeof form === 'object' && form !== null ? (form as { autoresponse?: unknown }).autoresponse : undefined;
+  if (typeof auto !== 'object' || auto === null) return;
+  const { text, template } = auto as { text?: unknown; template?: unknown };
+  if (text === undefined && template === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['forms', index, 'autoresponse', 'text'],
+      message: 'is required unless autoresponse.template names a template of its own',
+    });
   }
 }
 

@@ -1,8 +1,6 @@
-import type { FormConfig, PostroomConfig } from '../config/config';
+import type { FormConfig } from '../config/config';
 import { type FieldError, ValidationError } from '../errors';
-import { escapeHtml } from '../http';
 import { type Address, parseAddress } from '../mail/address';
-import { MAIL_JOB_VERSION, type MailJob, type MailJobAttachment } from '../mail/mail-job';
 import { CONTROL_BUT_LINES, uncarriableText } from '../mail/text';
 import { CAPTCHA_FIELDS } from './captcha';
 import type { SubmittedFields } from './form-body';
@@ -119,7 +117,15 @@ export function renderSubject(template: string, submission: FormSubmission): str
     // Odd parts are field names, even parts the text between them.
     filled += i % 2 === 0 ? part : fieldValue(submission, part);
   }
-  const line = filled.replace(/\s+/g, ' ').trim();
+  return boundSubject(filled);
+}
+
+/**
+ * A subject as a form's mail carries it: one line of at most 250 characters, never empty. The notification
+ * template's rendered subject goes through it too, whatever the template (form-mail.ts).
+ */
+export function boundSubject(subject: string): string {
+  const line = subject.replace(/\s+/g, ' ').trim();
   // Cut, then trim again: the cut may fall just after a space. A line of at most that many UTF-16 units has
   // at most that many characters, so only a longer one is cut by characters.
   const bounded =
@@ -152,103 +158,8 @@ function fieldValue(submission: FormSubmission, key: string): string {
   return '';
 }
 
-export interface RenderedBody {
-  readonly text: string;
-  readonly html: string;
-}
-
-/** A file attached to the mail, as the body lists it. */
-export interface ListedFile {
-  readonly filename: string;
-  readonly size: number;
-}
-
-export function renderBody(
-  form: FormConfig,
-  submission: FormSubmission,
-  files: ReadonlyArray<ListedFile> = [],
-): RenderedBody {
-  const replyTo = submission.email.address;
-  const rows: ReadonlyArray<readonly [string, string]> = [
-    ['Name', submission.name ?? '(not given)'],
-    ['Email', replyTo],
-    ...submission.extra,
-  ];
-  // Built by concatenation, one line at a time: this runs for every accepted submission.
-  let text = `New submission to the form "${form.id}".\n\n`;
-  let html =
-    '<!doctype html>\n<html><body style="font-family:sans-serif">\n' +
-    `<p>New submission to the form &quot;${escapeHtml(form.id)}&quot;.</p>\n<table cellpadding="4">\n`;
-  for (const [label, value] of rows) {
-    text += `${label}: ${indentLines(value)}\n`;
-    html += `<tr><th align="left" valign="top">${escapeHtml(label)}</th><td>${htmlText(value)}</td></tr>\n`;
-  }
-  text += `\nMessage:\n${submission.message}\n\n`;
-  html += `</table>\n<p><strong>Message:</strong></p>\n<p>${htmlText(submission.message)}</p>\n`;
-  if (files.length > 0) {
-    text += 'Attached files:\n';
-    html += '<p><strong>Attached files:</strong></p>\n<ul>\n';
-    for (const file of files) {
-      text += `  ${file.filename} (${formatBytes(file.size)})\n`;
-      html += `<li>${escapeHtml(file.filename)} (${formatBytes(file.size)})</li>\n`;
-    }
-    text += '\n';
-    html += '</ul>\n';
-  }
-  text += `--\nReply to this mail to answer ${replyTo}.\n`;
-  html += `<p style="color:#666">Reply to this mail to answer ${escapeHtml(replyTo)}.</p>\n</body></html>\n`;
-  return { text, html };
-}
-
-/** Builds the MailJob for an accepted submission. The visitor's address is Reply-To, never From. */
-export function buildFormMailJob(
-  config: PostroomConfig,
-  form: FormConfig,
-  submission: FormSubmission,
-  meta: { id: string; createdAt: Date },
-  attachments: ReadonlyArray<MailJobAttachment> = [],
-): MailJob {
-  const body = renderBody(form, submission, attachments);
-  const job: MailJob = {
-    v: MAIL_JOB_VERSION,
-    id: meta.id,
-    source: { kind: 'form', formId: form.id },
-    createdAt: meta.createdAt.toISOString(),
-    from: sender(config),
-    to: [...form.recipients],
-    replyTo: submission.email.address,
-    subject: renderSubject(form.subject, submission),
-    text: body.text,
-    html: body.html,
-  };
-  if (attachments.length > 0) job.attachments = [...attachments];
-  return job;
-}
-
-/** The configured sender as From: the only From a job from a form ever has. */
-function sender(config: PostroomConfig): MailJob['from'] {
-  const { name, address } = config.sender;
-  return name === undefined ? { address } : { name, address };
-}
-
-function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} bytes`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-}
-
 function normalizeLines(value: string): string {
   return value.replace(/\r\n?/g, '\n');
-}
-
-function htmlText(value: string): string {
-  const escaped = escapeHtml(value);
-  return escaped.includes('\n') ? escaped.replace(/\n/g, '<br>\n') : escaped;
-}
-
-/** A multi-line value under its label: continuation lines indented. */
-function indentLines(value: string): string {
-  return value.includes('\n') ? value.replace(/\n/g, '\n  ') : value;
 }
 
 /** A field name fit to echo back in an error: bounded and printable. */
@@ -256,26 +167,4 @@ function printableFieldName(name: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are replaced
   const printable = name.replace(/[\u0000-\u001f\u007f]/g, '?');
   return printable.length > 64 ? `${printable.slice(0, 64)}...` : printable;
-}
-
-/** The autoresponse for an accepted submission: configured text only, to the visitor's parsed address. */
-export function buildAutoresponseJob(
-  config: PostroomConfig,
-  form: FormConfig,
-  to: string,
-  meta: { id: string; createdAt: Date },
-): MailJob | undefined {
-  const auto = form.autoresponse;
-  if (!auto) return undefined;
-  return {
-    v: MAIL_JOB_VERSION,
-    id: meta.id,
-    source: { kind: 'autoresponse', formId: form.id },
-    createdAt: meta.createdAt.toISOString(),
-    from: sender(config),
-    to: [to],
-    subject: auto.subject,
-    text: auto.text,
-    html: auto.html ?? `<!doctype html>\n<html><body><p>${htmlText(auto.text)}</p></body></html>\n`,
-  };
 }

@@ -15,12 +15,14 @@ import { MAX_MAIL_JOB_BYTES, mailJobBytes } from '../mail/mail-job';
 import { type MessageStore, recordStatus } from '../messages';
 import { METRIC, type Metrics, rejectionReason, type SpamGuard } from '../metrics';
 import type { BlobStore, Clock, GuardStore, Log, MailQueue } from '../ports';
+import type { CompiledTemplates, TemplateCatalog } from '../templates/catalog';
 import { submissionReceived } from '../webhooks/producers';
 import { publishWebhookEvent, type WebhookQueue } from '../webhooks/publish';
 import { type CaptchaVerifier, checkCaptcha } from './captcha';
 import { formErrorHtml, wantsHtml } from './error-page';
 import { bodyFormat, parseFormUpload } from './form-body';
-import { buildAutoresponseJob, buildFormMailJob, validateSubmission } from './form-submission';
+import { validateSubmission } from './form-submission';
+import { autoresponseTemplate, notificationTemplate } from './form-templates';
 import {
   autoresponseAllowed,
   type CountedLimit,
@@ -55,7 +57,29 @@ export interface SubmitFormDeps {
   readonly suppression?: SuppressionList;
   /** Where `submission.received` webhook events go; absent, none are published. */
   readonly webhookQueue?: WebhookQueue;
+  /**
+   * The templates compiled at synth: a form's notification and autoresponse are rendered from them
+   * (form-notification and form-autoresponse, or the form's own).
+   */
+  readonly templates: TemplateCatalog;
 }
+
+/**
+ * The form mail's renderer and the compiled templates, loaded by import() on the first accepted submission:
+ * a cold start that serves no form reads neither Handlebars' runtime nor the templates.
+ */
+async function formMail(deps: Pick<SubmitFormDeps, 'templates'>): Promise<FormMail> {
+  // Kept once loaded: a warm instance awaits a settled promise, not a module lookup, per submission.
+  formMailModule ??= import('./form-mail').catch((error: unknown) => {
+    formMailModule = undefined;
+    throw error;
+  });
+  const [module, templates] = await Promise.all([formMailModule, deps.templates.load()]);
+  return { module, templates };
+}
+
+type FormMail = { module: typeof import('./form-mail'); templates: CompiledTemplates };
+let formMailModule: Promise<typeof import('./form-mail')> | undefined;
 
 /** Fields a form may hold besides email, name, message and the underscore controls. */
 const RESERVED_FIELDS = 8;
@@ -200,13 +224,16 @@ export async function submitForm(
     }
 
     const attached = planAttachments(files, id, config.attachments.inlineMaxBytes);
-    const job = buildFormMailJob(
+    const mail = await formMail(deps);
+    const job = mail.module.buildFormMailJob(
       config,
       form,
       submission,
       { id, createdAt: new Date(deps.clock.now()) },
       attached.attachments,
+      mail.templates,
     );
+    const label = mail.module.templateLabel(mail.templates, notificationTemplate(form));
     // Escaping can make the rendered mail several times the size of the body; a job must fit in SQS.
     if (mailJobBytes(job) > MAX_MAIL_JOB_BYTES)
       throw new PayloadTooLargeError('The message is too large to send.');
@@ -225,7 +252,7 @@ export async function submitForm(
     }
     const [enqueued] = await Promise.allSettled([
       deps.queue.enqueue(job, request.correlationId),
-      queuedStatus(id, deps),
+      queuedStatus(id, deps, label),
     ]);
     if (enqueued.status === 'rejected') {
       log.error('enqueue failed', {
@@ -242,7 +269,7 @@ export async function submitForm(
     }
     deps.metrics.count(METRIC.accepted);
     await received();
-    await sendAutoresponse(form, submission.email.address, deps, request.correlationId);
+    await sendAutoresponse(form, submission.email.address, deps, request.correlationId, mail);
     log.info('submission accepted', {
       formId,
       jobId: id,
@@ -277,8 +304,10 @@ async function sendAutoresponse(
   to: string,
   deps: SubmitFormDeps,
   correlationId: string | undefined,
+  mail: FormMail,
 ): Promise<void> {
-  if (!form.autoresponse) return;
+  const templateId = autoresponseTemplate(form);
+  if (templateId === undefined) return;
   const id = deps.newId();
   try {
     if (await deps.suppression?.has(to)) {
@@ -297,11 +326,17 @@ async function sendAutoresponse(
       });
       return;
     }
-    const job = buildAutoresponseJob(deps.config, form, to, { id, createdAt: new Date(deps.clock.now()) });
+    const job = mail.module.buildAutoresponseJob(
+      deps.config,
+      form,
+      to,
+      { id, createdAt: new Date(deps.clock.now()) },
+      mail.templates,
+    );
     if (!job) return;
     const [enqueued] = await Promise.allSettled([
       deps.queue.enqueue(job, correlationId),
-      queuedStatus(id, deps),
+      queuedStatus(id, deps, mail.module.templateLabel(mail.templates, templateId)),
     ]);
     if (enqueued.status === 'rejected') {
       // As for the visitor's mail: the record must not say `queued` for a job that never was.
@@ -324,12 +359,17 @@ async function sendAutoresponse(
  * relay may pick the job up at once and write `sending` first, so this write never replaces a status
  * (recordInitial) and readers sort the history by time. It never throws: status is a report, not the mail.
  */
-function queuedStatus(id: string, deps: Pick<SubmitFormDeps, 'messages' | 'log' | 'clock'>): Promise<void> {
+function queuedStatus(
+  id: string,
+  deps: Pick<SubmitFormDeps, 'messages' | 'log' | 'clock'>,
+  template: string,
+): Promise<void> {
   return recordStatus(
     deps.messages,
     deps.log,
     id,
-    { status: 'queued', at: isoNow(deps.clock) },
+    // The template and its version, as for a templated send: which design the mail went out with.
+    { status: 'queued', at: isoNow(deps.clock), detail: `template ${template}` },
     { initial: true },
   );
 }
