@@ -72,6 +72,11 @@ export interface LocalStackOptions {
   /** Replaces the webhook retry schedule (tests shorten it). */
   readonly webhookSchedule?: ReadonlyArray<number>;
   /**
+   * false leaves the webhook queue to a dispatcher in another process (chaos/dispatcher-worker.ts), which the
+   * chaos harness can kill. @default true
+   */
+  readonly webhookDispatcher?: boolean;
+  /**
    * Scheduled mail due within this many seconds waits on the mail queue (SQS DelaySeconds, which fauxqs
    * honours), as on AWS; later mail goes to the local scheduler. 0 sends every wait to the scheduler.
    * @default MAX_QUEUE_DELAY_SECONDS (900) without `stateDir`, as on AWS; 0 with it, because fauxqs keeps its
@@ -161,7 +166,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // Webhooks: their own queue and DLQ, and the real dispatcher on it, as on AWS.
     const webhooks = config.webhooks.length > 0 ? await createWebhookResources(sqs) : undefined;
     const webhookQueue = webhooks ? new SqsWebhookQueue(sqs, webhooks.queueUrl) : undefined;
-    if (webhooks) {
+    if (webhooks && options.webhookDispatcher !== false) {
       const dispatcher = await startLocalDispatcher({
         config,
         sqs,
