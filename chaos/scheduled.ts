@@ -41,6 +41,11 @@ export interface ScheduledMail {
   readonly atMs: number;
   status?: number;
   id?: string;
+  /**
+   * Answered `scheduled`. A request that reached the API after its time (a busy machine) is answered 202 without
+   * it and sent at once, as the API documents: still a mail that must go once, and not before its time.
+   */
+  scheduled?: boolean;
   /** When the cancel was sent, for the mails that get one. */
   cancelAt?: number;
   /** The cancel's answer: 200 canceled, 409 already on its way or sent. */
@@ -51,8 +56,10 @@ export interface ScheduledChaosReport {
   readonly path: ScheduledPath;
   readonly seed: number;
   readonly submitted: number;
-  /** Answered 202 `scheduled`. */
+  /** Answered 202. */
   readonly accepted: number;
+  /** Answered 202 without `scheduled`: the request came after its time and the mail went at once. */
+  readonly dueOnArrival: number;
   /** Cancels answered 200: these must never be sent. */
   readonly canceled: number;
   /** Cancels answered 409: the mail had started; these must be sent once. */
@@ -173,7 +180,10 @@ export async function runScheduledChaos(options: ScheduledChaosOptions): Promise
         });
         mail.status = response.status;
         const answer = (await response.json()) as { id?: string; status?: string };
-        if (response.status === 202 && answer.status === 'scheduled') mail.id = answer.id;
+        if (response.status === 202) {
+          mail.id = answer.id;
+          mail.scheduled = answer.status === 'scheduled';
+        }
       } catch {
         mail.status = 0;
       }
@@ -326,6 +336,7 @@ export function judgeScheduled(evidence: ScheduledEvidence): ScheduledChaosRepor
     seed: evidence.options.seed,
     submitted: evidence.mails.length,
     accepted: accepted.size,
+    dueOnArrival: [...accepted.values()].filter((mail) => mail.scheduled === false).length,
     canceled,
     cancelTooLate,
     cancelErrors,
@@ -357,7 +368,7 @@ export function formatScheduledReport(report: ScheduledChaosReport): string {
   const f = report.faults;
   return [
     `chaos (scheduled, ${report.path}, seed ${report.seed}): ${report.ok ? 'PASS' : 'FAIL'} in ${(report.durationMs / 1000).toFixed(1)} s`,
-    `  scheduled ${report.submitted}, accepted ${report.accepted}; cancels: 200 ${report.canceled}, 409 ${report.cancelTooLate}, other ${report.cancelErrors}`,
+    `  scheduled ${report.submitted}, accepted ${report.accepted} (${report.dueOnArrival} already due on arrival); cancels: 200 ${report.canceled}, 409 ${report.cancelTooLate}, other ${report.cancelErrors}`,
     `  sent ${report.sent} (not canceled), canceled but sent ${report.canceledButSent}, lost ${report.lost}, dead-lettered ${report.deadLettered}`,
     `  before their time ${report.early}; after it: p50 ${report.lateMs.p50} ms, p99 ${report.lateMs.p99} ms, max ${report.lateMs.max} ms`,
     `  duplicates ${report.duplicates} (in the crash window ${report.explainedDuplicates}, unexplained ${report.unexplainedDuplicates}), unknown deliveries ${report.unknownDeliveries}, left in queue ${report.leftInQueue}`,

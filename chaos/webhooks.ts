@@ -86,6 +86,7 @@ export interface WebhookChaosReport {
   readonly kills: number;
   readonly faults: WebhookFaultCounts;
   readonly outcomes: Readonly<Record<string, number>>;
+  /** Every letter on the webhooks dead-letter queue, by reason (delivered events' later copies included). */
   readonly deadLetterReasons: Readonly<Record<string, number>>;
   readonly durationMs: number;
   readonly ok: boolean;
@@ -280,8 +281,11 @@ export function judgeWebhooks(evidence: WebhookEvidence): WebhookChaosReport {
     deliveries.set(key, [...(deliveries.get(key) ?? []), request.webhookId]);
   }
   const letters = new Map<string, Array<{ id: string; reason: string | undefined }>>();
+  const deadLetterReasons: Record<string, number> = {};
   let unreadableLetters = 0;
   for (const letter of evidence.deadLetters) {
+    const reason = (letter.reason ?? '(no reason)').replace(/\d+ s\b/, '<n> s').slice(0, 80);
+    deadLetterReasons[reason] = (deadLetterReasons[reason] ?? 0) + 1;
     let message: { id?: unknown; endpointId?: unknown; type?: unknown; data?: Record<string, unknown> };
     try {
       message = JSON.parse(letter.body) as typeof message;
@@ -295,7 +299,6 @@ export function judgeWebhooks(evidence: WebhookEvidence): WebhookChaosReport {
   }
 
   const expected = new Set(evidence.expected.map((e) => keyOf(e.endpointId, e.type, e.subject)));
-  const deadLetterReasons: Record<string, number> = {};
   let delivered = 0;
   let deadLettered = 0;
   let lost = 0;
@@ -317,11 +320,8 @@ export function judgeWebhooks(evidence: WebhookEvidence): WebhookChaosReport {
       continue;
     }
     const withReason = dead.find((letter) => letter.reason !== undefined && letter.reason !== '');
-    if (withReason) {
-      deadLettered += 1;
-      const reason = (withReason.reason ?? '').replace(/\d+ s\b/, '<n> s').slice(0, 80);
-      deadLetterReasons[reason] = (deadLetterReasons[reason] ?? 0) + 1;
-    } else {
+    if (withReason) deadLettered += 1;
+    else {
       lost += 1;
       notes.push(`event ${key} ${dead.length > 0 ? 'dead-lettered without a reason' : 'lost'}`);
     }

@@ -68,6 +68,7 @@ describe('Chaos: accepted mail is delivered exactly once while the relay is kill
     expect(report.unknownDeliveries).toBe(0);
     expect(report.leftInQueue).toBe(0);
     expect(report.delivered + report.deadLettered).toBe(report.events);
+    expect(report.faults.gone).toBeGreaterThanOrEqual(1);
     expect(report.deadLetterReasons['the endpoint answered 410 Gone']).toBeGreaterThanOrEqual(1);
     // The faults did happen, and the dispatcher retried through them.
     expect(report.faults.serverErrors + report.faults.stalls + report.faults.resets).toBeGreaterThan(0);
