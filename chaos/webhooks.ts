@@ -22,7 +22,7 @@ export const CHAOS_WEBHOOK_SCHEDULE = [0, 1, 1, 2] as const;
 /** How long an endpoint has to answer in a chaos run (production: 15 s); stalls outlast it. */
 export const CHAOS_ATTEMPT_TIMEOUT_MS = 2_000;
 /** What a killed dispatcher held comes back after this (the local queue's own timeout is 360 s). */
-export const CHAOS_DISPATCHER_VISIBILITY_SECONDS = 5;
+export const CHAOS_DISPATCHER_VISIBILITY_SECONDS = 10;
 
 /** The endpoints of a run: one that fails at random, one that answers 410 Gone for a while. */
 export const CHAOS_ENDPOINTS = ['flaky', 'gone'] as const;
@@ -197,6 +197,7 @@ export async function runWebhookChaos(options: WebhookChaosOptions): Promise<Web
     progress('webhooks: waiting for the mail and webhook queues to empty');
     const deadline = Date.now() + options.drainTimeoutMs;
     let emptyChecks = 0;
+    let checks = 0;
     while (Date.now() < deadline && emptyChecks < 2) {
       await sleep(1000);
       const [mail, events] = await Promise.all([
@@ -204,7 +205,7 @@ export async function runWebhookChaos(options: WebhookChaosOptions): Promise<Web
         queueDepth(sqs, webhooks.queueUrl),
       ]);
       emptyChecks = mail === 0 && events === 0 ? emptyChecks + 1 : 0;
-      progress(`webhooks: mail queue ${mail}, webhook queue ${events}`);
+      if (++checks % 10 === 0) progress(`webhooks: mail queue ${mail}, webhook queue ${events}`);
     }
     await dispatchers.stop();
     const leftInQueue = await queueDepth(sqs, webhooks.queueUrl);

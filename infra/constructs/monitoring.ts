@@ -278,9 +278,9 @@ export class Monitoring extends Construct {
           alarmDescription:
             "Postroom: scheduled mail jobs are in EventBridge Scheduler's dead-letter queue: at their time the " +
             'scheduler could not put them on the mail queue (queue deleted or full, role or key changed). Each ' +
-            'is a scheduled message that was not sent; its status stays scheduled. Read the messages ' +
-            "(their attributes give the scheduler's error), fix the cause, then send the jobs again to the " +
-            'mail queue (the relay still drops canceled ones).',
+            'is a scheduled message that was not sent; its status stays scheduled. Read the dead-letter ' +
+            'events (each says why the target failed), fix the cause, then put those jobs on the mail queue ' +
+            'again (the relay still drops canceled ones).',
           metric: props.scheduleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
             statistic: Stats.MAXIMUM,
             period: Duration.minutes(1),

@@ -84,4 +84,14 @@ describe('Chaos: judging a scheduled-send run from the mail the provider took, a
     );
     expect(recorded).toMatchObject({ unexplainedDuplicates: 1, ok: false });
   });
+
+  it('takes a 422 for a request that reached the API after its time as the rule it is, and fails any other refusal', () => {
+    const late: ScheduledMail = { index: 1, atMs: 1000, status: 422, pastAtArrival: true };
+    expect(judge([mail('a', 1000), late], [{ jobId: 'a', at: 1200 }])).toMatchObject({
+      refusedAsPast: 1,
+      ok: true,
+    });
+    const failed: ScheduledMail = { index: 1, atMs: 1000, status: 503 };
+    expect(judge([mail('a', 1000), failed], [{ jobId: 'a', at: 1200 }]).ok).toBe(false);
+  });
 });
