@@ -345,7 +345,11 @@ export function judge(evidence: Evidence): ChaosReport {
  * unfinished, waits out its lease and sends again. Relay processes never overlap, so the first copy's
  * acceptance time names the process.
  */
-function inDuplicateWindow(jobId: string, firstAcceptedAt: number, generations: ReadonlyArray<Generation>) {
+export function inDuplicateWindow(
+  jobId: string,
+  firstAcceptedAt: number,
+  generations: ReadonlyArray<Generation>,
+) {
   const sender = generations.find(
     (g) => g.startedAt <= firstAcceptedAt && firstAcceptedAt <= (g.endedAt ?? Number.POSITIVE_INFINITY),
   );
@@ -353,7 +357,7 @@ function inDuplicateWindow(jobId: string, firstAcceptedAt: number, generations: 
 }
 
 /** Reads every dead letter once (each stays invisible for the rest of the run). */
-async function readDeadLetters(sqs: SQSClient, queueUrl: string): Promise<DeadLetter[]> {
+export async function readDeadLetters(sqs: SQSClient, queueUrl: string): Promise<DeadLetter[]> {
   const letters: DeadLetter[] = [];
   for (;;) {
     const result = await sqs.send(

@@ -92,6 +92,7 @@ export class PostroomStack extends Stack {
       relayFunction: this.relay.function,
       mailQueue: this.queueing.mailQueue,
       deadLetterQueue: this.queueing.deadLetterQueue,
+      scheduleDeadLetterQueue: this.scheduling.deadLetterQueue,
       monitoring: config.monitoring,
       sesConfigurationSetName: this.provider.configurationSetName,
     });

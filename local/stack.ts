@@ -18,6 +18,7 @@ import { hashApiKey } from '../functions/core/api/api-keys';
 import type { PostroomConfig } from '../functions/core/config/config';
 import { type Metrics, noMetrics } from '../functions/core/metrics';
 import { type Clock, type Log, systemClock, type Transport } from '../functions/core/ports';
+import { MAX_QUEUE_DELAY_SECONDS } from '../functions/core/scheduling/schedule';
 import { createEventsHandler } from '../functions/events/app';
 import { createSendHandler } from '../functions/send/app';
 import { type ApiHandler, startApiServer } from './api-server';
@@ -70,6 +71,18 @@ export interface LocalStackOptions {
   readonly webhookSecrets?: Readonly<Record<string, string>>;
   /** Replaces the webhook retry schedule (tests shorten it). */
   readonly webhookSchedule?: ReadonlyArray<number>;
+  /**
+   * false leaves the webhook queue to a dispatcher in another process (chaos/dispatcher-worker.ts), which the
+   * chaos harness can kill. @default true
+   */
+  readonly webhookDispatcher?: boolean;
+  /**
+   * Scheduled mail due within this many seconds waits on the mail queue (SQS DelaySeconds, which fauxqs
+   * honours), as on AWS; later mail goes to the local scheduler. 0 sends every wait to the scheduler.
+   * @default MAX_QUEUE_DELAY_SECONDS (900) without `stateDir`, as on AWS; 0 with it, because fauxqs keeps its
+   * queues in memory only: a delayed job would not survive a restart, and the scheduler's table items do.
+   */
+  readonly maxQueueDelaySeconds?: number;
 }
 
 export interface LocalStack {
@@ -133,8 +146,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const messages = new DynamoMessageStore(dynamodb, resources.tableName, config.relay.recordTtlDays);
     const apiKeys = new DynamoApiKeyStore(dynamodb, resources.tableName);
     await acceptEnvironmentKey(apiKeys, options.apiKey, clock);
-    // Scheduled send: every wait goes to the local scheduler, which keeps its schedules in the table across
-    // restarts (the SQS emulator keeps nothing, so a queue delay would not survive one).
+    // Scheduled send: short waits on the queue as on AWS, unless the state is kept (maxQueueDelaySeconds).
+    const maxQueueDelaySeconds =
+      options.maxQueueDelaySeconds ?? (state === undefined ? MAX_QUEUE_DELAY_SECONDS : 0);
     const schedules = new DynamoScheduleStore(dynamodb, resources.tableName, config.relay.recordTtlDays);
     const scheduler = new LocalScheduler({
       dynamodb,
@@ -152,7 +166,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // Webhooks: their own queue and DLQ, and the real dispatcher on it, as on AWS.
     const webhooks = config.webhooks.length > 0 ? await createWebhookResources(sqs) : undefined;
     const webhookQueue = webhooks ? new SqsWebhookQueue(sqs, webhooks.queueUrl) : undefined;
-    if (webhooks) {
+    if (webhooks && options.webhookDispatcher !== false) {
       const dispatcher = await startLocalDispatcher({
         config,
         sqs,
@@ -248,7 +262,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       suppression,
       blobs,
       ...(webhookQueue ? { webhookQueue } : {}),
-      scheduling: { schedules, scheduler, maxQueueDelaySeconds: 0 },
+      scheduling: { schedules, scheduler, maxQueueDelaySeconds },
       captcha: { verifier: httpCaptchaVerifier, secret: (formId) => options.captchaSecrets?.[formId] },
       templates: templates.catalog,
     });

@@ -93,6 +93,8 @@ export interface LocalDispatcherOptions {
   readonly sender?: WebhookSender;
   /** Replaces the retry schedule (tests shorten it). */
   readonly schedule?: DispatchDeps['schedule'];
+  /** Hides received messages this long instead of the queue's timeout (a killed dispatcher's come back sooner). */
+  readonly visibilityTimeoutSeconds?: number;
 }
 
 /** The real dispatcher handler fed by the local event source mapping, as Lambda's SQS trigger feeds it on AWS. */
@@ -124,5 +126,6 @@ export async function startLocalDispatcher(
     handler: (event, context) => handler(event, context),
     context: () => localContext('postroom-webhooks', DISPATCHER_TIMEOUT_SECONDS),
     log: options.log,
+    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
   });
 }

@@ -46,6 +46,11 @@ export interface MonitoringProps {
   readonly mailQueue: IQueue;
   /** The mail queue's dead-letter queue. */
   readonly deadLetterQueue: IQueue;
+  /**
+   * EventBridge Scheduler's dead-letter queue for scheduled send (infra/constructs/scheduling.ts).
+   * @default - no scheduled-send alarm
+   */
+  readonly scheduleDeadLetterQueue?: IQueue;
   /** The function that drains the mail queue and sends. */
   readonly relayFunction: IFunction;
   /** The function behind the API. */
@@ -69,6 +74,8 @@ export interface MonitoringAlarms {
   readonly bounceRate: Alarm;
   readonly complaintRate: Alarm;
   readonly relaySessions: Alarm;
+  /** Present when the stack has scheduled send's dead-letter queue (scheduleDeadLetterQueue). */
+  readonly scheduledDeadLetters?: Alarm;
 }
 
 /** What an operator needs to see (a dashboard) and be told (alarms to an SNS topic) about a running Postroom. */
@@ -263,6 +270,29 @@ export class Monitoring extends Construct {
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
 
+    // A job EventBridge Scheduler could not put on the mail queue after its retries (a day, 185 attempts) is
+    // a scheduled mail that will never go unless someone acts: the mail queue's alarm does not see this queue.
+    // https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html
+    const scheduledDeadLetters = props.scheduleDeadLetterQueue
+      ? new Alarm(this, 'ScheduledDeadLettersAlarm', {
+          alarmDescription:
+            "Postroom: scheduled mail jobs are in EventBridge Scheduler's dead-letter queue: at their time the " +
+            'scheduler could not put them on the mail queue (queue deleted or full, role or key changed). Each ' +
+            'is a scheduled message that was not sent; its status stays scheduled. Read the dead-letter ' +
+            'events (each says why the target failed), fix the cause, then put those jobs on the mail queue ' +
+            'again (the relay still drops canceled ones).',
+          metric: props.scheduleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
+            statistic: Stats.MAXIMUM,
+            period: Duration.minutes(1),
+          }),
+          threshold: 1,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 1,
+          // SQS stops publishing for an empty queue that nothing touches: no data is an empty DLQ.
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        })
+      : undefined;
+
     this.alarms = {
       deadLetters,
       oldestMessage,
@@ -271,11 +301,13 @@ export class Monitoring extends Construct {
       bounceRate,
       complaintRate,
       relaySessions,
+      ...(scheduledDeadLetters ? { scheduledDeadLetters } : {}),
     };
     const notify = new SnsAction(this.alarmTopic);
     for (const alarm of Object.values(this.alarms)) alarm.addAlarmAction(notify);
-    // Tell the operator when the dead-letter queue is empty again, e.g. after a redrive.
+    // Tell the operator when a dead-letter queue is empty again, e.g. after a redrive.
     deadLetters.addOkAction(notify);
+    scheduledDeadLetters?.addOkAction(notify);
 
     // No dashboardName: a fixed name would clash between two stacks in one account.
     this.dashboard = new Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });

@@ -74,6 +74,31 @@ describe('Construct: Scheduling', { timeout: SYNTH_TIMEOUT_MS }, () => {
     });
   });
 
+  it("alarms to the alarm topic when a job is on the scheduler's dead-letter queue, and again when it is empty", () => {
+    // Assess
+    const topic = { Ref: Match.stringLikeRegexp('^MonitoringAlarmTopic') };
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [
+        {
+          Name: 'QueueName',
+          Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^SchedulingDeadLetterQueue'), 'QueueName'] },
+        },
+      ],
+      Statistic: 'Maximum',
+      Period: 60,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [topic],
+      OKActions: [topic],
+      AlarmDescription: Match.stringLikeRegexp(
+        "^Postroom: scheduled mail jobs are in EventBridge Scheduler's",
+      ),
+    });
+  });
+
   it('gives the send function the group, the target queue, the role and the dead-letter queue', () => {
     // Assess
     template.hasResourceProperties('AWS::Lambda::Function', {

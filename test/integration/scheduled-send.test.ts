@@ -18,7 +18,9 @@ describe('Scheduled send against the local stack (local scheduler, dynalite, fau
   let schedules: DynamoScheduleStore;
 
   beforeAll(async () => {
-    stack = await startTestStack(testConfig(), { apiKey: API_KEY });
+    // Every wait through the local scheduler (as `npm start` with its state folder does); the SQS-delay path
+    // that AWS takes for short waits is scheduled-queue-delay.test.ts's.
+    stack = await startTestStack(testConfig(), { apiKey: API_KEY, maxQueueDelaySeconds: 0 });
     const dynamodb = createDynamoClient({
       region: 'us-east-1',
       endpoints: { dynamodb: stack.endpoints.dynamodb },
@@ -127,6 +129,31 @@ describe('Scheduled send against the local stack (local scheduler, dynalite, fau
         (entry) => entry.attributes?.jobId === id && entry.attributes.outcome === 'canceled',
       ),
     ).toBe(true);
+    expect((await status(id)).status).toBe('canceled');
+  });
+
+  it('answers an Idempotency-Key replay of a scheduled send exactly as the first, also after a cancel', async () => {
+    // Prepare
+    const marker = randomUUID();
+    const { iso } = inMs(60_000);
+    const headers = { 'idempotency-key': `reminder-${marker}` };
+    const first = await call('POST', '/v1/send', message(marker, iso), headers);
+    const firstBody = await first.text();
+
+    // Act: the same request again, then again once the message is canceled
+    const replayed = await call('POST', '/v1/send', message(marker, iso), headers);
+    const { id } = JSON.parse(firstBody) as { id: string };
+    expect((await call('POST', `/v1/messages/${id}/cancel`)).status).toBe(200);
+    const afterCancel = await call('POST', '/v1/send', message(marker, iso), headers);
+
+    // Assess
+    expect(first.status).toBe(202);
+    expect(JSON.parse(firstBody)).toEqual({ id, status: 'scheduled', scheduledAt: iso });
+    for (const replay of [replayed, afterCancel]) {
+      expect(replay.status).toBe(202);
+      expect(replay.headers.get('idempotent-replayed')).toBe('true');
+      expect(await replay.text()).toBe(firstBody);
+    }
     expect((await status(id)).status).toBe('canceled');
   });
 

@@ -71,6 +71,7 @@ export async function startTestStack(
       | 'metrics'
       | 'webhookSecrets'
       | 'webhookSchedule'
+      | 'maxQueueDelaySeconds'
     >
   > & {
     ports?: Partial<LocalStackOptions['ports']>;

@@ -149,7 +149,7 @@ async function idempotent(
   if (idempotencyKey === undefined) return { forget: async () => {} };
   const rememberedAs = `${KEY_PREFIX.idem}${keyId}#${digest(idempotencyKey)}`;
   const hash = createHash('sha256').update(`${id} ${operation}`).digest('base64url');
-  const earlier = await remember(rememberedAs, hash, id, deps);
+  const earlier = await remember(rememberedAs, hash, { id }, deps);
   if (earlier !== undefined) return 'replayed';
   return { forget: () => deps.guards.forget(rememberedAs).catch(() => {}) };
 }

@@ -74,17 +74,20 @@ export async function sendMessage(request: HttpRequest, deps: SendApiDeps): Prom
     if (!validated.ok) throw new ValidationError(validated.errors);
     const rendering = await renderRequested(validated.request, deps);
     if (!rendering.ok) throw new ValidationError(rendering.errors);
-    const schedule = readSchedule(validated.request, deps);
+    const schedule = scheduledLater(readSchedule(validated.request, deps), deps);
     const idempotencyKey = readIdempotencyKey(request);
 
     const id = deps.newId();
     let rememberedAs: string | undefined;
     if (idempotencyKey !== undefined) {
       rememberedAs = `${KEY_PREFIX.idem}${keyId}#${digest(idempotencyKey)}`;
-      const earlier = await remember(rememberedAs, payloadHash(validated.request), id, deps);
+      // The key keeps what this request will answer, so that a replay answers exactly that (a scheduled
+      // send's status and time too), whatever became of the message since.
+      const answer = { id, ...(schedule === undefined ? {} : scheduledAnswer(schedule)) };
+      const earlier = await remember(rememberedAs, payloadHash(validated.request), answer, deps);
       if (earlier !== undefined) {
-        deps.log.info('idempotent replay', { keyId, jobId: earlier, outcome: 'replayed' });
-        return jsonResponse(202, { id: earlier }, { 'idempotent-replayed': 'true' });
+        deps.log.info('idempotent replay', { keyId, jobId: earlier.id, outcome: 'replayed' });
+        return jsonResponse(202, earlier, { 'idempotent-replayed': 'true' });
       }
     }
     // After the replay check: a request accepted before its recipient was suppressed replays its 202.
@@ -139,7 +142,7 @@ export async function sendBatch(request: HttpRequest, deps: SendApiDeps): Promis
         if (!rendering.ok) return { index, errors: rendering.errors };
         let schedule: number | undefined;
         try {
-          schedule = readSchedule(validated.request, deps);
+          schedule = scheduledLater(readSchedule(validated.request, deps), deps);
           await refuseSuppressed(validated.request, deps);
         } catch (error) {
           if (!(error instanceof HttpError)) throw error;
@@ -217,6 +220,20 @@ export async function renderTemplatePreview(
     const { subject, html, text, version } = rendering.rendered;
     return jsonResponse(200, { subject, html, text, version }, { 'cache-control': 'no-store' });
   });
+}
+
+/**
+ * The time a message waits for, or undefined when it goes now: no `scheduledAt`, or one that has come (within
+ * the clock skew), which is sent as unscheduled mail (no marker, no extra read). Decided once per message,
+ * before anything is remembered or stored, so the answer, the record and the job agree.
+ */
+function scheduledLater(atMs: number | undefined, deps: SendApiDeps): number | undefined {
+  if (atMs === undefined || deps.scheduling === undefined) return undefined;
+  return pathFor(atMs, deps.clock, deps.scheduling).kind === 'now' ? undefined : atMs;
+}
+
+function scheduledAnswer(atMs: number): { status: 'scheduled'; scheduledAt: string } {
+  return { status: 'scheduled', scheduledAt: scheduleIso(atMs) };
 }
 
 /**
@@ -321,22 +338,29 @@ export function readIdempotencyKey(request: HttpRequest): string | undefined {
   return value;
 }
 
+/** What a send answered, as its Idempotency-Key keeps it: the id, and for a scheduled message its time. */
+export interface RememberedAnswer {
+  readonly id: string;
+  readonly status?: 'scheduled';
+  readonly scheduledAt?: string;
+}
+
 /**
- * Binds the Idempotency-Key to this payload and id with a conditional write; returns the id of an earlier
- * request with the same key and payload, or throws 409 when the payload differs.
+ * Binds the Idempotency-Key to this payload and answer with a conditional write; returns the answer of an
+ * earlier request with the same key and payload, or throws 409 when the payload differs.
  */
 export async function remember(
   key: string,
   hash: string,
-  id: string,
+  answer: RememberedAnswer,
   deps: SendApiDeps,
-): Promise<string | undefined> {
+): Promise<RememberedAnswer | undefined> {
   const now = Math.floor(deps.clock.now() / 1000);
   const stored = await guarded(
     () =>
       deps.guards.remember(
         key,
-        JSON.stringify({ payloadHash: hash, id }),
+        JSON.stringify({ payloadHash: hash, ...answer }),
         now,
         now + IDEMPOTENCY_WINDOW_SECONDS,
       ),
@@ -344,16 +368,24 @@ export async function remember(
   );
   if (stored === undefined) return undefined;
   const earlier = parseRemembered(stored);
-  if (earlier?.payloadHash === hash) return earlier.id;
+  if (earlier?.payloadHash === hash) return earlier.answer;
   throw new ConflictError('This Idempotency-Key was used with a different payload in the last 24 hours.');
 }
 
-function parseRemembered(value: string): { payloadHash: string; id: string } | undefined {
+/** Keys remembered before scheduled send hold `{payloadHash, id}` only: they replay as `{id}`, as they did. */
+function parseRemembered(value: string): { payloadHash: string; answer: RememberedAnswer } | undefined {
   try {
-    const parsed = JSON.parse(value) as { payloadHash?: unknown; id?: unknown };
-    return typeof parsed.payloadHash === 'string' && typeof parsed.id === 'string'
-      ? { payloadHash: parsed.payloadHash, id: parsed.id }
-      : undefined;
+    const parsed = JSON.parse(value) as { payloadHash?: unknown; id?: unknown; scheduledAt?: unknown };
+    if (typeof parsed.payloadHash !== 'string' || typeof parsed.id !== 'string') return undefined;
+    return {
+      payloadHash: parsed.payloadHash,
+      answer: {
+        id: parsed.id,
+        ...(typeof parsed.scheduledAt === 'string'
+          ? { status: 'scheduled' as const, scheduledAt: parsed.scheduledAt }
+          : {}),
+      },
+    };
   } catch {
     return undefined;
   }
@@ -383,18 +415,14 @@ async function enqueueMessage(
     files.attachments,
     rendered,
   );
-  // A time that has come (within the clock skew) is sent as unscheduled mail: no marker, no extra read.
-  const scheduling =
-    scheduledAtMs !== undefined && deps.scheduling !== undefined
-      ? pathFor(scheduledAtMs, deps.clock, deps.scheduling).kind !== 'now'
-      : false;
+  // `scheduledAtMs` is set only for mail that waits (scheduledLater): due mail carries no marker.
   const job: MailJob =
-    scheduling && scheduledAtMs !== undefined ? { ...built, scheduledAt: scheduleIso(scheduledAtMs) } : built;
+    scheduledAtMs !== undefined ? { ...built, scheduledAt: scheduleIso(scheduledAtMs) } : built;
   if (mailJobBytes(job) > MAX_MAIL_JOB_BYTES) {
     return { ok: false, error: new PayloadTooLargeError('The message is too large to send.') };
   }
   try {
-    if (scheduling && scheduledAtMs !== undefined) checkScheduledJob(job, scheduledAtMs, deps.clock.now());
+    if (scheduledAtMs !== undefined) checkScheduledJob(job, scheduledAtMs, deps.clock.now());
     // Large files go to the bucket first: a queued job never points at an object that is not there.
     await storeAttachments(files.uploads, deps.blobs, deps.log, { keyId, jobId: id });
   } catch (error) {
@@ -496,7 +524,7 @@ async function enqueueScheduled(
       path: path.kind,
       recipients: envelopeRecipients(job).map(maskAddress),
     });
-    return { ok: true, scheduled: { status: 'scheduled', scheduledAt: job.scheduledAt } };
+    return { ok: true, scheduled: scheduledAnswer(atMs) };
   } catch (error) {
     deps.log.error('schedule failed', {
       keyId,
