@@ -107,6 +107,7 @@ export class PostroomStack extends Stack {
             ],
             logRetention,
             alarmTopic: this.monitoring.alarmTopic,
+            dashboard: this.monitoring.dashboard,
           })
         : undefined;
 

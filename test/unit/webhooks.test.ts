@@ -291,6 +291,65 @@ describe('Core: dispatchBatch', () => {
     expect(posted).toEqual([]);
     expect(dead).toEqual(['the endpoint is no longer configured']);
   });
+
+  it('counts each outcome per endpoint and in total, and no endpoint dimension for an unknown endpoint', async () => {
+    // Prepare: crm answers 200, then 503, then 410; an event for a removed endpoint
+    const metrics = new RecordingMetrics();
+    const statuses = [200, 503, 410];
+    const message = (id: string, endpointId: string): string =>
+      serializeWebhookMessage({
+        v: 1,
+        endpointId,
+        id,
+        type: 'webhook.test',
+        timestamp: new Date(NOW).toISOString(),
+        data: { endpointId, message: 'hi' },
+      });
+    const deps = {
+      config: configWith({ webhooks: [endpoint('crm')] }),
+      sender: { post: async () => answered(statuses.shift() ?? 500) },
+      store: {
+        recordAttempt: async () => {},
+        endpointState: async () => ({ disabled: false }),
+        recordResult: async () => {},
+        disable: async () => {},
+      },
+      queue: { retryLater: async () => {}, deadLetter: async () => {} },
+      secret: () => SECRET,
+      clock: new FakeClock(),
+      log: new RecordingLog(),
+      metrics,
+    };
+
+    // Act: one at a time, so the answers go in order
+    for (const [index, endpointId] of ['crm', 'crm', 'crm', 'gone'].entries()) {
+      await dispatchBatch(
+        [
+          {
+            messageId: `q${index}`,
+            receiptHandle: 'r',
+            receiveCount: 1,
+            body: message(`msg_${index}`, endpointId),
+          },
+        ],
+        deps,
+      );
+    }
+
+    // Assess
+    expect(metrics.byDimension()).toEqual({
+      'WebhookDelivered{endpoint=crm}': 1,
+      'WebhookRetried{endpoint=crm}': 1,
+      'WebhookEndpointDisabled{endpoint=crm}': 1,
+      'WebhookDeadLettered{endpoint=crm}': 1,
+    });
+    expect(metrics.snapshot()).toMatchObject({
+      WebhookDelivered: 1,
+      WebhookRetried: 1,
+      WebhookEndpointDisabled: 1,
+      WebhookDeadLettered: 2,
+    });
+  });
 });
 
 describe('Config: webhooks', () => {
