@@ -1,7 +1,9 @@
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, PermanentSendError } from '../../functions/core/errors';
+import { handleDeliveryNotifications } from '../../functions/core/events/delivery-events';
 import { serializeMailJob } from '../../functions/core/mail/mail-job';
+import { providerTags } from '../../functions/core/mail/message-tags';
 import { METRIC } from '../../functions/core/metrics';
 import { relayBatch } from '../../functions/core/relay/relay';
 import {
@@ -28,7 +30,9 @@ import { configWith, contactJob } from '../fakes/config';
 import {
   FakeClock,
   MemoryClaimStore,
+  MemoryMessageStore,
   MemoryRelayQueue,
+  MemorySuppressionList,
   RecordingLog,
   RecordingMetrics,
   ScriptedTransport,
@@ -240,6 +244,67 @@ describe('Core: relay publishes email.sent and email.failed', () => {
       type: 'email.failed',
       data: { status: 'failed', reason: expect.stringContaining('550') },
     });
+  });
+});
+
+describe('Core: delivery events carry the form id of form mail', () => {
+  const FORM_JOB = '5d3c2b1a-0f9e-4d8c-8b7a-6e5f4d3c2b1a';
+  /** An SES Delivery notification for a mail the relay tagged as `tags` say. */
+  const deliveryOf = (tags: Record<string, string[]>) =>
+    JSON.stringify({
+      eventType: 'Delivery',
+      mail: {
+        timestamp: '2025-01-15T12:00:00.000Z',
+        messageId: 'ses-1',
+        destination: ['owner@example.com'],
+        tags: { 'postroom-job-id': [FORM_JOB], ...tags },
+      },
+      delivery: { timestamp: '2025-01-15T12:00:01.000Z', recipients: ['owner@example.com'] },
+    });
+  async function published(tags: Record<string, string[]>) {
+    const queued: WebhookMessage[] = [];
+    const messages = new MemoryMessageStore();
+    await messages.record(FORM_JOB, { status: 'sent', at: '2025-01-15T12:00:00.000Z' });
+    const config = configWith({
+      webhooks: [
+        endpoint('contact-only', { events: ['email.delivered'], forms: ['contact'] }),
+        endpoint('all-mail', { events: ['email.delivered'] }),
+      ],
+    });
+    await handleDeliveryNotifications([deliveryOf(tags)], {
+      messages,
+      suppression: new MemorySuppressionList(),
+      log: new RecordingLog(),
+      metrics: new RecordingMetrics(),
+      webhooks: { config, queue: { enqueue: async (m) => void queued.push(...m) } },
+    });
+    return queued;
+  }
+
+  it('takes formId from the postroom-form-id tag, so a forms filter applies to email.delivered', async () => {
+    const queued = await published({ 'postroom-form-id': ['contact'] });
+    expect(queued.map((m) => m.endpointId).sort()).toEqual(['all-mail', 'contact-only']);
+    expect(queued[0]?.data).toMatchObject({ formId: 'contact', status: 'delivered' });
+  });
+
+  it('leaves formId off API mail and off a tag that names no configured form', async () => {
+    const cases: Array<Record<string, string[]>> = [{}, { 'postroom-form-id': ['not-a-form'] }];
+    for (const tags of cases) {
+      const queued = await published(tags);
+      expect(queued.map((m) => m.endpointId)).toEqual(['all-mail']);
+      expect(queued[0]?.data).not.toHaveProperty('formId');
+    }
+  });
+
+  it("tags form mail with its form for SES, and never takes a sender's tag of that name", () => {
+    const mail = { jobId: FORM_JOB, from: 'a@example.com', to: [], raw: Buffer.from('') };
+    expect(providerTags({ ...mail, formId: 'contact' })).toContainEqual({
+      name: 'postroom-form-id',
+      value: 'contact',
+    });
+    expect(
+      providerTags({ ...mail, tags: [{ name: 'postroom-form-id', value: 'forged' }] }).map((t) => t.name),
+    ).toEqual(['postroom-job-id']);
   });
 });
 
