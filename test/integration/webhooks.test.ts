@@ -407,23 +407,89 @@ describe('Webhooks on the local stack (real dispatcher, receiver verifying with 
     expect(replayed.verified).toBeDefined();
   });
 
-  it('operates the endpoints with the CLI: list, attempts, enable, test, replay', async () => {
-    // Prepare: the CLI reads the endpoints from a configuration file of the test's own (the fixture's
-    // settings with the endpoints), never the project's cdk.json.
+  /**
+   * `postroom webhooks ...` on the test stack. The CLI reads the endpoints from a configuration file of the
+   * test's own (the fixture's settings with the endpoints), never the project's cdk.json.
+   */
+  function webhooksCli() {
     const dir = mkdtempSync(path.join(tmpdir(), 'postroom-webhooks-'));
     const configPath = path.join(dir, 'postroom.webhooks.json');
     writeFileSync(configPath, JSON.stringify({ ...shippedConfigInput(), webhooks }));
-    const cli = (...argv: string[]) =>
+    return (...argv: string[]) =>
       runCliCaptured([
         'webhooks',
         ...argv,
         '--config',
         configPath,
-        '--endpoint',
+        '--dynamodb-endpoint',
         stack.endpoints.dynamodb,
         '--sqs-endpoint',
         stack.endpoints.sqs,
       ]);
+  }
+
+  it('replays every event of one endpoint since a time with the CLI: replay --endpoint ID --since 2h', async () => {
+    // Prepare: two submissions spam received (it takes every submission of the contact form)
+    const cli = webhooksCli();
+    await store.enable('spam', new Date().toISOString());
+    const ids = [await submitted(), await submitted()];
+    const originals = await Promise.all(ids.map((id) => arrival('/spam', about(id))));
+    const eventIds = originals.map((hook) => String(hook.headers['webhook-id']));
+    await eventually(
+      async () =>
+        (await Promise.all(eventIds.map((e) => store.event(e, 'spam')))).every(Boolean) ? true : undefined,
+      5_000,
+      'the attempt records',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+
+    // Act
+    const run = await cli('replay', '--endpoint', 'spam', '--since', '2h');
+
+    // Assess: each queued again, received a second time with its webhook-id, a newer timestamp, verified
+    expect(run.code).toBe(0);
+    for (const eventId of eventIds) expect(run.out).toContain(`Queued ${eventId} (submission.received`);
+    expect(run.out).toMatch(/\d+ events? of spam since .* queued again/);
+    for (const [index, eventId] of eventIds.entries()) {
+      const replayed = await eventually(
+        async () => receiver.at('/spam').filter((h) => h.headers['webhook-id'] === eventId)[1],
+        10_000,
+        'the replay',
+      );
+      expect(replayed.body).toBe(originals[index]?.body);
+      expect(Number(replayed.headers['webhook-timestamp'])).toBeGreaterThan(
+        Number(originals[index]?.headers['webhook-timestamp']),
+      );
+      expect(replayed.verified).toBeDefined();
+    }
+    // Nothing of another endpoint: crm got each submission once, not again.
+    const atCrm = receiver
+      .at('/crm')
+      .filter((h) => about(ids[0] ?? '')(h) && h.verified?.type === 'submission.received');
+    expect(atCrm).toHaveLength(1);
+  });
+
+  it('refuses replay --since for an unknown or disabled endpoint, and a URL given as --endpoint', async () => {
+    // Prepare
+    const cli = webhooksCli();
+    await store.disable('moved', 'the endpoint answered 410 Gone', new Date().toISOString());
+
+    // Act & Assess
+    const disabled = await cli('replay', '--endpoint', 'moved', '--since', '2h');
+    expect(disabled.code).toBe(1);
+    expect(disabled.err).toContain('postroom webhooks enable moved');
+    expect((await cli('replay', '--endpoint', 'nope', '--since', '2h')).code).toBe(2);
+    expect((await cli('replay', '--endpoint', 'crm', '--since', '15d')).err).toContain('14 days');
+    expect((await cli('replay', '--endpoint', 'crm')).code).toBe(2);
+    const url = await runCliCaptured(['webhooks', 'list', '--endpoint', stack.endpoints.dynamodb]);
+    expect(url.code).toBe(2);
+    expect(url.err).toContain(`--dynamodb-endpoint ${stack.endpoints.dynamodb}`);
+    await store.enable('moved', new Date().toISOString());
+  });
+
+  it('operates the endpoints with the CLI: list, attempts, enable, test, replay', async () => {
+    // Prepare
+    const cli = webhooksCli();
     // Every endpoint enabled, whatever earlier tests did, but busy, disabled as a 410 would
     receiver.script('/gone', [{ status: 204 }]);
     for (const endpoint of ['crm', 'spam', 'gone', 'moved', 'sched', 'contact-mail'])

@@ -16,6 +16,7 @@ import {
   type WebhookAnswer,
 } from '../../functions/core/webhooks/dispatch';
 import { publishWebhookEvent, subscribers } from '../../functions/core/webhooks/publish';
+import { parseSince, replayEndpointSince } from '../../functions/core/webhooks/replay';
 import {
   fitSubmission,
   MAX_PAYLOAD_BYTES,
@@ -305,6 +306,40 @@ describe('Core: delivery events carry the form id of form mail', () => {
     expect(
       providerTags({ ...mail, tags: [{ name: 'postroom-form-id', value: 'forged' }] }).map((t) => t.name),
     ).toEqual(['postroom-job-id']);
+  });
+});
+
+describe('Core: replay --since', () => {
+  it('reads a duration back from now or a time with its offset, within the 14 days records are kept', () => {
+    expect(parseSince('2h', NOW)).toEqual({ ok: true, sinceMs: NOW - 7_200_000 });
+    expect(parseSince('90s', NOW)).toEqual({ ok: true, sinceMs: NOW - 90_000 });
+    expect(parseSince('14d', NOW)).toEqual({ ok: true, sinceMs: NOW - 14 * 86_400_000 });
+    expect(parseSince('2026-01-01T13:00:00+02:00', NOW)).toEqual({ ok: true, sinceMs: NOW - 3_600_000 });
+    expect(parseSince('15d', NOW)).toMatchObject({ ok: false, reason: expect.stringContaining('14 days') });
+    expect(parseSince('2026-01-01T12:00:00', NOW)).toMatchObject({ ok: false });
+    expect(parseSince('2026-01-02T00:00:00Z', NOW)).toMatchObject({
+      reason: expect.stringContaining('future'),
+    });
+    expect(parseSince('2 hours', NOW)).toMatchObject({ ok: false });
+  });
+
+  it("queues the endpoint's events since then, oldest first, unchanged, and nothing older", async () => {
+    const at = (offsetMs: number, id: string): WebhookMessage => ({
+      v: 1,
+      endpointId: 'crm',
+      id,
+      type: 'submission.received',
+      timestamp: new Date(NOW + offsetMs).toISOString(),
+      data: { formId: 'contact', submissionId: id, spam: false, fields: {}, files: [] },
+    });
+    const queued: WebhookMessage[] = [];
+    const result = await replayEndpointSince('crm', NOW - 1_000, {
+      // The store rounds the time down to the second: it may give a little more than asked.
+      recorded: async () => [at(0, 'msg_new'), at(-1_500, 'msg_old'), at(-500, 'msg_first')],
+      queue: { enqueue: async (messages) => void queued.push(...messages) },
+    });
+    expect(result.map((m) => m.id)).toEqual(['msg_first', 'msg_new']);
+    expect(queued).toEqual(result);
   });
 });
 
