@@ -34,6 +34,14 @@ import { importSecret } from './mail-provider';
 import { Queueing } from './queueing';
 import { grantItems } from './store';
 
+/** The context key a synth for the local stack's bundles sets: it is never deployed. */
+export const LOCAL_SYNTH_CONTEXT = 'postroom:localSynth';
+
+function isLoopbackUrl(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
 export interface WebhooksProps {
   /** The validated configuration; `webhooks` must not be empty. */
   readonly config: PostroomConfig;
@@ -70,9 +78,11 @@ export class Webhooks extends Construct {
   constructor(scope: Construct, id: string, props: WebhooksProps) {
     super(scope, id);
     const { config } = props;
+    // A synth for the local stack's bundles (local/synth-functions.ts sets LOCAL_SYNTH_CONTEXT) may name
+    // receivers on loopback over http, as the local runner allows; a deployed stack never sends unencrypted.
+    const localSynth = this.node.tryGetContext(LOCAL_SYNTH_CONTEXT) === true;
     for (const endpoint of config.webhooks) {
-      // The local runner allows http to loopback; a deployed stack never sends unencrypted.
-      if (!endpoint.url.startsWith('https://'))
+      if (!endpoint.url.startsWith('https://') && !(localSynth && isLoopbackUrl(endpoint.url)))
         throw new Error(`webhooks: "${endpoint.id}" must use an https URL on AWS (${endpoint.url})`);
     }
 

@@ -143,6 +143,11 @@ describe('Construct: Webhooks', { timeout: SYNTH_TIMEOUT_MS }, () => {
     expect(bodyOf(without)).not.toContain('Webhook');
   });
 
+  it('never lets a deployed dispatcher post to loopback: the local-only switch is not in the template', () => {
+    // Assess: functions/webhooks/index.ts turns the SSRF guard off only when the local stack sets this
+    expect(JSON.stringify(template.toJSON())).not.toContain('POSTROOM_LOCAL_WEBHOOKS');
+  });
+
   it('refuses a plain http endpoint at synth', () => {
     // Act & Assess
     expect(() =>
