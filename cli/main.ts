@@ -48,6 +48,11 @@ Commands:
   webhooks replay <event-id> [ENDPOINT_ID]
                               send an event again (same webhook-id, new timestamp), to every endpoint that
                               had it or to one
+  webhooks replay --endpoint ID --since 2h
+                              send again every event of endpoint ID that happened since then (90s, 30m, 2h,
+                              7d, or a time such as 2026-12-03T09:00:00Z; 14 days at most), each with its
+                              webhook-id and a new timestamp. Exit 1 when the endpoint is disabled (enable
+                              it first) or had no event since then
   webhooks enable <id>        re-enable an endpoint disabled by a 410
   webhooks test <id>          send a webhook.test event to an endpoint
                               (webhooks: endpoints from --config PATH, default cdk.json)
@@ -68,11 +73,15 @@ Which stack:
 Endpoints (defaults: the local stack's ports; with --stack, AWS's):
   --sqs-endpoint URL  SQS (local: http://127.0.0.1:$POSTROOM_SQS_PORT or 9324)
   --ses-endpoint URL  SES (local: http://127.0.0.1:$POSTROOM_SES_PORT or 8005)
-  --endpoint URL      DynamoDB (local: http://127.0.0.1:$POSTROOM_DYNAMODB_PORT or 8000)
+  --dynamodb-endpoint URL
+                      DynamoDB (local: http://127.0.0.1:$POSTROOM_DYNAMODB_PORT or 8000). Its older
+                      spelling --endpoint URL still works, except in webhooks commands, where --endpoint
+                      is a webhook endpoint's id
   --api URL           send-test, local: the API (http://127.0.0.1:$POSTROOM_API_PORT or 3000)
   --cloudformation-endpoint URL, --cloudwatch-endpoint URL
                       CloudFormation and CloudWatch (with --stack), e.g. for a test double
-  --table NAME        keys, suppression, scheduled: a deployed table by name, without --stack (with --endpoint: a local table)
+  --table NAME        keys, suppression, scheduled: a deployed table by name, without --stack (with
+                      --dynamodb-endpoint: a local table)
   --config PATH       doctor: the cdk.json to check (default: cdk.json)
   --templates DIR     templates: the templates folder (default: the project's templates/)
 
@@ -110,8 +119,15 @@ async function runCommand(argv: ReadonlyArray<string>, io: CliIo): Promise<numbe
     io.err(`${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
     return 2;
   }
-  const { values, positionals } = parsed;
+  const { positionals } = parsed;
   const [group, command, ...rest] = positionals;
+  const endpoints = dynamodbEndpoint(parsed.values, group);
+  if (!endpoints.ok) {
+    io.err(`${endpoints.message}\n\n${USAGE}`);
+    return 2;
+  }
+  // From here `endpoint` is the DynamoDB endpoint (TargetValues), whichever flag gave it.
+  const values = { ...parsed.values, endpoint: endpoints.dynamodb };
   if (!values.help && (group === 'status' || group === 'dlq')) {
     return runQueueCommand(group, command, values, io, USAGE);
   }
@@ -135,7 +151,13 @@ async function runCommand(argv: ReadonlyArray<string>, io: CliIo): Promise<numbe
     return runSendTest(values, io, USAGE);
   }
   if (!values.help && group === 'webhooks' && command !== undefined) {
-    return runWebhooksCommand(command, rest, values, io, USAGE);
+    return runWebhooksCommand(
+      command,
+      rest,
+      { ...values, webhookEndpoint: endpoints.webhookEndpoint },
+      io,
+      USAGE,
+    );
   }
   if (values.help || !['keys', 'suppression', 'scheduled'].includes(group ?? '') || command === undefined) {
     (values.help ? io.out : io.err)(USAGE);
@@ -165,6 +187,38 @@ async function runCommand(argv: ReadonlyArray<string>, io: CliIo): Promise<numbe
   });
 }
 
+/**
+ * `--dynamodb-endpoint URL` is the DynamoDB endpoint everywhere. `--endpoint` is its older spelling, kept
+ * where it clashes with nothing; in `webhooks` commands it is the webhook endpoint's id, as the issue writes
+ * `postroom webhooks replay --endpoint ID --since 2h`. A URL given there, or both spellings at once, is a
+ * usage error naming the flag to use, never a guess.
+ */
+function dynamodbEndpoint(
+  values: { endpoint?: string | undefined; 'dynamodb-endpoint'?: string | undefined },
+  group: string | undefined,
+):
+  | { ok: true; dynamodb: string | undefined; webhookEndpoint: string | undefined }
+  | { ok: false; message: string } {
+  const specific = values['dynamodb-endpoint'];
+  if (group === 'webhooks') {
+    if (values.endpoint !== undefined && /^[a-z][a-z0-9+.-]*:\/\//i.test(values.endpoint)) {
+      return {
+        ok: false,
+        message: `In webhooks commands --endpoint names a webhook endpoint (an id from the configuration), not a URL; give DynamoDB's URL as --dynamodb-endpoint ${values.endpoint}.`,
+      };
+    }
+    return { ok: true, dynamodb: specific, webhookEndpoint: values.endpoint };
+  }
+  if (specific !== undefined && values.endpoint !== undefined && specific !== values.endpoint) {
+    return {
+      ok: false,
+      message:
+        '--endpoint is the older spelling of --dynamodb-endpoint: give one of them, not both with different URLs.',
+    };
+  }
+  return { ok: true, dynamodb: specific ?? values.endpoint, webhookEndpoint: undefined };
+}
+
 function parse(argv: ReadonlyArray<string>) {
   return parseArgs({
     args: [...argv],
@@ -172,6 +226,8 @@ function parse(argv: ReadonlyArray<string>) {
     options: {
       name: { type: 'string' },
       endpoint: { type: 'string' },
+      'dynamodb-endpoint': { type: 'string' },
+      since: { type: 'string' },
       table: { type: 'string' },
       region: { type: 'string' },
       'sqs-endpoint': { type: 'string' },

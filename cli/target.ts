@@ -17,7 +17,7 @@ export interface TargetValues {
   readonly 'sqs-endpoint'?: string | undefined;
   readonly 'ses-endpoint'?: string | undefined;
   readonly 'cloudwatch-endpoint'?: string | undefined;
-  /** The DynamoDB endpoint. */
+  /** The DynamoDB endpoint: `--dynamodb-endpoint`, or its older spelling `--endpoint` (cli/main.ts). */
   readonly endpoint?: string | undefined;
   readonly api?: string | undefined;
 }
@@ -57,7 +57,12 @@ export class TargetError extends Error {
 export const LOCAL_SERVICE = {
   sqs: { name: 'the queues (SQS)', flag: '--sqs-endpoint URL', variable: 'POSTROOM_SQS_PORT', port: 9324 },
   ses: { name: 'SES', flag: '--ses-endpoint URL', variable: 'POSTROOM_SES_PORT', port: 8005 },
-  dynamodb: { name: 'DynamoDB', flag: '--endpoint URL', variable: 'POSTROOM_DYNAMODB_PORT', port: 8000 },
+  dynamodb: {
+    name: 'DynamoDB',
+    flag: '--dynamodb-endpoint URL',
+    variable: 'POSTROOM_DYNAMODB_PORT',
+    port: 8000,
+  },
   api: { name: 'the API', flag: '--api URL', variable: 'POSTROOM_API_PORT', port: 3000 },
 } as const;
 

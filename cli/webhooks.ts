@@ -4,7 +4,7 @@ import { DynamoWebhookStore } from '../functions/adapters/dynamodb-webhooks';
 import { createSqsClient } from '../functions/adapters/sqs-client';
 import { SqsWebhookQueue } from '../functions/adapters/sqs-webhook-queue';
 import type { PostroomConfig } from '../functions/core/config/config';
-import { replayWebhookEvent } from '../functions/core/webhooks/replay';
+import { parseSince, replayEndpointSince, replayWebhookEvent } from '../functions/core/webhooks/replay';
 import { type WebhookMessage, webhookEventId } from '../functions/core/webhooks/webhook-event';
 import { localConfig, readPostroomContext } from '../local/config-file';
 import { LOCAL_WEBHOOK_NAMES } from '../local/webhooks';
@@ -17,6 +17,9 @@ import { resolveTarget, TargetError, unreachable } from './target';
 export interface WebhooksValues extends TableValues {
   readonly json?: boolean | undefined;
   readonly config?: string | undefined;
+  /** `--endpoint ID` in webhooks commands (cli/main.ts): a webhook endpoint, for `replay --since`. */
+  readonly webhookEndpoint?: string | undefined;
+  readonly since?: string | undefined;
 }
 
 /**
@@ -47,6 +50,9 @@ export async function runWebhooksCommand(
     io.err(`webhooks ${command} needs ${what}.\n\n${usage}`);
     return 2;
   };
+  const windowed = values.webhookEndpoint !== undefined || values.since !== undefined;
+  if (windowed && command !== 'replay')
+    return needsOne('no --endpoint or --since (only webhooks replay --endpoint ID --since 2h takes them)');
   return withRecordTable(values, io.env, async ({ dynamodb, table: tableName }) => {
     const store = new DynamoWebhookStore(dynamodb, tableName);
     switch (command) {
@@ -101,6 +107,7 @@ export async function runWebhooksCommand(
         return 0;
       }
       case 'replay': {
+        if (windowed) return replaySince(config, store, values, rest, io, usage);
         const eventId = rest[0];
         if (eventId === undefined || rest.length > 2)
           return needsOne('an event id, and optionally an endpoint id');
@@ -158,6 +165,58 @@ export async function runWebhooksCommand(
         return 2;
     }
   });
+}
+
+/** `webhooks replay --endpoint ID --since 2h`: every event of one endpoint since then, oldest first. */
+async function replaySince(
+  config: PostroomConfig,
+  store: DynamoWebhookStore,
+  values: WebhooksValues,
+  rest: ReadonlyArray<string>,
+  io: CliIo,
+  usage: string,
+): Promise<number> {
+  const usageError = (message: string) => {
+    io.err(`webhooks replay ${message}\n\n${usage}`);
+    return 2;
+  };
+  const endpointId = values.webhookEndpoint;
+  if (rest.length > 0) return usageError('takes an event id or --endpoint ID --since WHEN, not both.');
+  if (endpointId === undefined || values.since === undefined)
+    return usageError('--since needs --endpoint ID, and --endpoint needs --since WHEN (2h, 30m, 7d...).');
+  const endpoint = config.webhooks.find((candidate) => candidate.id === endpointId);
+  if (endpoint === undefined) {
+    const known = config.webhooks.map((candidate) => candidate.id).join(', ') || 'none';
+    return usageError(`--endpoint: "${endpointId}" is not a configured endpoint (configured: ${known}).`);
+  }
+  const since = parseSince(values.since, Date.now());
+  if (!since.ok) return usageError(`--since: ${since.reason}.`);
+  const state = await store.endpointState(endpoint.id);
+  if (state.disabled) {
+    io.err(
+      `${endpoint.id} is disabled (${state.disabledReason ?? 'by the operator'}): its events would go to the dead-letter queue again. Enable it first: postroom webhooks enable ${endpoint.id}\n`,
+    );
+    return 1;
+  }
+  const queue = await webhookQueue(values, io.env);
+  const queued = await replayEndpointSince(endpoint.id, since.sinceMs, {
+    recorded: (id, sinceMs) => store.eventsSince(id, sinceMs),
+    queue: queue.queue,
+  }).finally(queue.close);
+  const from = new Date(since.sinceMs).toISOString();
+  if (values.json) {
+    io.out(
+      `${JSON.stringify({ endpoint: endpoint.id, since: from, queued: queued.map((m) => ({ id: m.id, type: m.type, timestamp: m.timestamp })) })}\n`,
+    );
+  } else if (queued.length === 0) {
+    io.err(`No event of ${endpoint.id} recorded since ${from}.\n`);
+  } else {
+    for (const message of queued) io.out(`Queued ${message.id} (${message.type}, ${message.timestamp}).\n`);
+    io.out(
+      `${queued.length} event${queued.length === 1 ? '' : 's'} of ${endpoint.id} since ${from} queued again: same webhook-id each, new timestamp.\n`,
+    );
+  }
+  return queued.length === 0 ? 1 : 0;
 }
 
 /** The webhook queue: the local stack's by name, a deployed stack's from its WebhookQueueUrl output. */

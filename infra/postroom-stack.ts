@@ -108,6 +108,7 @@ export class PostroomStack extends Stack {
             ],
             logRetention,
             alarmTopic: this.monitoring.alarmTopic,
+            dashboard: this.monitoring.dashboard,
           })
         : undefined;
 

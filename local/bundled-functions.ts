@@ -10,6 +10,7 @@ import type { LocalResources } from './emulators';
 import { startEventSource } from './event-source';
 import {
   type BundledFunction,
+  bundleOf,
   LambdaFunction,
   LambdaInvokeError,
   readSynthesizedApp,
@@ -17,7 +18,9 @@ import {
   type SynthesizedApp,
 } from './lambda-bundles';
 import { localContext } from './lambda-context';
+import { startSecretsEndpoint } from './secrets-endpoint';
 import { startSesEventsEndpoint } from './ses-events-endpoint';
+import { DISPATCHER_TIMEOUT_SECONDS, type WebhookResources } from './webhooks';
 
 /** Runs the functions from the bundles `cdk synth` built rather than from the TypeScript sources. */
 export interface BundledFunctionsOptions {
@@ -76,6 +79,8 @@ export async function startBundledFunctions(options: {
   readonly resources: LocalResources;
   readonly sqs: SQSClient;
   readonly log: Log;
+  /** The webhook queue and the endpoints' signing secrets by id, when the config has webhooks. */
+  readonly webhooks?: { resources: WebhookResources; secrets: Readonly<Record<string, string>> };
 }): Promise<BundledFunctions> {
   const { config, endpoints, resources, log } = options;
   if (config.transport.kind === 'smtp' && config.transport.passwordSecret !== undefined) {
@@ -94,9 +99,14 @@ export async function startBundledFunctions(options: {
   const configurationSet =
     (config.transport.kind === 'ses' && config.transport.configurationSet) || 'postroom-local';
 
-  const start = (fn: BundledFunction, sesEndpoint: string, maxConcurrency: number): LambdaFunction => {
+  const start = (
+    fn: BundledFunction,
+    sesEndpoint: string,
+    maxConcurrency: number,
+    extra: Record<string, string> = {},
+  ): LambdaFunction => {
     const lambda = new LambdaFunction({
-      bundle: app.functions[fn],
+      bundle: bundleOf(app, fn),
       functionName: `postroom-${fn}`,
       node: options.bundles.node,
       log,
@@ -109,7 +119,9 @@ export async function startBundledFunctions(options: {
           home,
           sesEndpoint,
           configurationSet,
+          webhooks: options.webhooks?.resources,
         }),
+        ...extra,
         ...options.bundles.environment,
       },
     });
@@ -133,6 +145,48 @@ export async function startBundledFunctions(options: {
   };
 
   try {
+    /**
+     * The webhook dispatcher from its bundle, fed by an event source mapping on the webhook queue as the
+     * webhooks construct sets it (batches of 10, 2 at a time). Its signing secrets come from a local
+     * Secrets Manager endpoint that knows only them; it may post to loopback receivers, as the in-process
+     * dispatcher does (functions/webhooks/index.ts reads POSTROOM_LOCAL_WEBHOOKS; AWS never sets it).
+     */
+    const startBundledDispatcher = async (webhooks: NonNullable<typeof options.webhooks>) => {
+      const secrets = await startSecretsEndpoint(
+        new Map(
+          config.webhooks.flatMap((endpoint) => {
+            const value = webhooks.secrets[endpoint.id];
+            return value === undefined ? [] : [[endpoint.secret, value] as const];
+          }),
+        ),
+      );
+      stops.push(() => secrets.stop());
+      const dispatcher = start('webhooks', endpoints.ses, 2, {
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url,
+        POSTROOM_LOCAL_WEBHOOKS: 'loopback',
+      });
+      await dispatcher.warm();
+      const arn = await options.sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: webhooks.resources.queueUrl,
+          AttributeNames: ['QueueArn'],
+        }),
+      );
+      const source = startEventSource({
+        sqs: options.sqs,
+        queueUrl: webhooks.resources.queueUrl,
+        queueArn: arn.Attributes?.QueueArn ?? '',
+        region: config.region,
+        batchSize: 10,
+        concurrency: 2,
+        handler: (event, context) =>
+          invoked<SQSBatchResponse | undefined>('webhooks', () => dispatcher.invoke(event, context)),
+        context: () => localContext('postroom-webhooks', DISPATCHER_TIMEOUT_SECONDS),
+        log,
+      });
+      stops.push(() => source.stop());
+    };
+
     const events = start('events', endpoints.ses, 1);
     const ses = await startSesEventsEndpoint({
       target: options.bundles.sesTarget ?? endpoints.ses,
@@ -150,6 +204,7 @@ export async function startBundledFunctions(options: {
     // Init errors (a missing config.json, a module that fails to import) stop the stack at start.
     const [nodeVersion] = await Promise.all([send.warm(), relay.warm(), events.warm()]);
     log.info('functions running from their bundles', { cdkOut: app.cdkOut, nodeVersion });
+    if (options.webhooks) await startBundledDispatcher(options.webhooks);
 
     const queueArn = await options.sqs.send(
       new GetQueueAttributesCommand({ QueueUrl: resources.queueUrl, AttributeNames: ['QueueArn'] }),
@@ -197,9 +252,10 @@ export function functionEnvironment(
     /** Where the function's SES v2 client goes. @default the SES emulator */
     readonly sesEndpoint?: string;
     readonly configurationSet?: string;
+    readonly webhooks?: WebhookResources | undefined;
   },
 ): Record<string, string> {
-  const bundle = app.functions[fn];
+  const bundle = bundleOf(app, fn);
   const functionName = `postroom-${fn}`;
   const { config, endpoints, resources } = local;
   return {
@@ -229,6 +285,7 @@ export function functionEnvironment(
     ...resolveEnvironment(app, fn, {
       resources,
       configurationSet: local.configurationSet ?? 'postroom-local',
+      webhooks: local.webhooks,
     }),
   };
 }

@@ -7,8 +7,11 @@ import type { Context } from 'aws-lambda';
 import type { Log } from '../functions/core/ports';
 import type { LocalResources } from './emulators';
 
-/** The functions `cdk synth` builds, by the folder under `functions/` each comes from. */
-export type BundledFunction = 'send' | 'relay' | 'events';
+/**
+ * The functions `cdk synth` builds, by the folder under `functions/` each comes from. The webhook dispatcher
+ * exists only when the configuration has webhooks.
+ */
+export type BundledFunction = 'send' | 'relay' | 'events' | 'webhooks';
 
 /** One function as the synthesized template describes it. */
 export interface FunctionBundle {
@@ -31,6 +34,7 @@ const CONSTRUCT_PATHS: Record<BundledFunction, string> = {
   send: '/Api/Send/Function/Resource',
   relay: '/Relay/Relay/Function/Resource',
   events: '/DeliveryEvents/Events/Function/Resource',
+  webhooks: '/Webhooks/Dispatcher/Function/Resource',
 };
 
 /** The template or its assets do not hold what the local stack needs to run a function. */
@@ -50,7 +54,17 @@ interface TemplateResource {
 export interface SynthesizedApp {
   readonly cdkOut: string;
   readonly resources: Readonly<Record<string, TemplateResource>>;
-  readonly functions: Readonly<Record<BundledFunction, FunctionBundle>>;
+  readonly functions: Readonly<Record<Exclude<BundledFunction, 'webhooks'>, FunctionBundle>> & {
+    /** Present when the app was synthesized with webhooks. */
+    readonly webhooks?: FunctionBundle;
+  };
+}
+
+/** The bundle of `fn`; a BundleLayoutError when the app has none (the dispatcher, without webhooks). */
+export function bundleOf(app: SynthesizedApp, fn: BundledFunction): FunctionBundle {
+  const bundle = app.functions[fn];
+  if (bundle === undefined) throw new BundleLayoutError(`${app.cdkOut} has no ${fn} function`);
+  return bundle;
 }
 
 /**
@@ -102,10 +116,18 @@ export function readSynthesizedApp(cdkOut: string, stackName = 'Postroom'): Synt
       environment: props.Environment?.Variables ?? {},
     };
   };
+  const hasWebhooks = lambdas.some((r) =>
+    String(r.Metadata?.['aws:cdk:path'] ?? '').endsWith(CONSTRUCT_PATHS.webhooks),
+  );
   return {
     cdkOut,
     resources: template.Resources,
-    functions: { send: find('send'), relay: find('relay'), events: find('events') },
+    functions: {
+      send: find('send'),
+      relay: find('relay'),
+      events: find('events'),
+      ...(hasWebhooks ? { webhooks: find('webhooks') } : {}),
+    },
   };
 }
 
@@ -114,6 +136,8 @@ export interface LocalValues {
   readonly resources: LocalResources;
   /** The SES configuration set the relay names (the stack creates one on AWS). */
   readonly configurationSet: string;
+  /** The webhook queue and its DLQ, when the app has webhooks (local/webhooks.ts). */
+  readonly webhooks?: { readonly queueUrl: string; readonly deadLetterQueueUrl: string } | undefined;
 }
 
 /** A variable the template gives a function that the local stack has no value for. */
@@ -144,6 +168,15 @@ export function resolveEnvironment(
     DEAD_LETTER_QUEUE_URL: { type: 'AWS::SQS::Queue', value: local.resources.deadLetterQueueUrl },
     ATTACHMENTS_BUCKET: { type: 'AWS::S3::Bucket', value: local.resources.attachmentsBucket },
     SES_CONFIGURATION_SET: { type: 'AWS::SES::ConfigurationSet', value: local.configurationSet },
+    ...(local.webhooks
+      ? {
+          WEBHOOK_QUEUE_URL: { type: 'AWS::SQS::Queue', value: local.webhooks.queueUrl },
+          WEBHOOK_DEAD_LETTER_QUEUE_URL: {
+            type: 'AWS::SQS::Queue',
+            value: local.webhooks.deadLetterQueueUrl,
+          },
+        }
+      : {}),
   };
   // Scheduled send beyond 15 minutes (infra/constructs/scheduling.ts): there is no EventBridge Scheduler
   // locally, so the bundled send function gets names that say so; it reads them only when it first creates a
@@ -160,7 +193,7 @@ export function resolveEnvironment(
     },
   };
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(app.functions[fn].environment)) {
+  for (const [name, value] of Object.entries(bundleOf(app, fn).environment)) {
     if (typeof value === 'string') {
       out[name] = value;
       continue;

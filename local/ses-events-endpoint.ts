@@ -1,7 +1,12 @@
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { SNSEvent } from 'aws-lambda';
-import { CORRELATION_ID_TAG, JOB_ID_TAG } from '../functions/core/mail/message-tags';
+import {
+  CORRELATION_ID_TAG,
+  FORM_ID_TAG,
+  JOB_ID_TAG,
+  RESERVED_TAGS,
+} from '../functions/core/mail/message-tags';
 import type { Log, OutboundMail } from '../functions/core/ports';
 import { LOCAL_HOST } from './emulators';
 import { LocalSesEvents } from './ses-events';
@@ -104,6 +109,7 @@ export async function startSesEventsEndpoint(
       const mail: OutboundMail = {
         jobId: tags.find((tag) => tag.name === JOB_ID_TAG)?.value ?? '',
         correlationId: tags.find((tag) => tag.name === CORRELATION_ID_TAG)?.value,
+        formId: tags.find((tag) => tag.name === FORM_ID_TAG)?.value,
         from: sent.FromEmailAddress ?? '',
         to: [
           ...(destination.ToAddresses ?? []),
@@ -111,7 +117,7 @@ export async function startSesEventsEndpoint(
           ...(destination.BccAddresses ?? []),
         ],
         raw: Buffer.from(sent.Content?.Raw?.Data ?? '', 'base64'),
-        tags: tags.filter((tag) => tag.name !== JOB_ID_TAG && tag.name !== CORRELATION_ID_TAG),
+        tags: tags.filter((tag) => !RESERVED_TAGS.has(tag.name)),
       };
       providerIds.set(mail, MessageId ?? '');
       await events.send(mail);

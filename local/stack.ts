@@ -166,7 +166,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // Webhooks: their own queue and DLQ, and the real dispatcher on it, as on AWS.
     const webhooks = config.webhooks.length > 0 ? await createWebhookResources(sqs) : undefined;
     const webhookQueue = webhooks ? new SqsWebhookQueue(sqs, webhooks.queueUrl) : undefined;
-    if (webhooks && options.webhookDispatcher !== false) {
+    const bundles =
+      options.functions === undefined || options.functions === 'sources' ? undefined : options.functions;
+    // With bundles the dispatcher runs from its bundle too (local/bundled-functions.ts).
+    if (webhooks && bundles === undefined && options.webhookDispatcher !== false) {
       const dispatcher = await startLocalDispatcher({
         config,
         sqs,
@@ -200,15 +203,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       });
     };
     const bundled =
-      options.functions === undefined || options.functions === 'sources'
+      bundles === undefined
         ? undefined
         : await startBundledFunctions({
-            bundles: options.functions,
+            bundles,
             config,
             endpoints: emulators.endpoints,
             resources,
             sqs,
             log,
+            ...(webhooks ? { webhooks: { resources: webhooks, secrets: options.webhookSecrets ?? {} } } : {}),
           });
     if (bundled) stops.push(() => bundled.stop());
     if (!bundled && options.relay !== false) {

@@ -1,4 +1,5 @@
 import { App } from 'aws-cdk-lib';
+import { LOCAL_SYNTH_CONTEXT } from '../infra/constructs/webhooks';
 import { buildApp } from '../infra/postroom-stack';
 
 /**
@@ -8,7 +9,11 @@ import { buildApp } from '../infra/postroom-stack';
  * it never reads cdk.json. About 5 s, most of it esbuild.
  */
 export function synthesizeFunctions(rawConfig: unknown, outdir: string): string {
-  const app = new App({ outdir, context: { 'aws:cdk:enable-path-metadata': true } });
+  const app = new App({
+    outdir,
+    // The local bundles post webhooks to receivers on loopback (infra/constructs/webhooks.ts).
+    context: { 'aws:cdk:enable-path-metadata': true, [LOCAL_SYNTH_CONTEXT]: true },
+  });
   buildApp(rawConfig, app);
   app.synth();
   return outdir;

@@ -393,5 +393,6 @@ export const OPERATOR_CALLS: ReadonlyArray<Pick<AwsCall, 'site' | 'command' | 'a
   { site: 'DynamoSuppressionList.list', command: 'ScanCommand', action: 'dynamodb:Scan' },
   { site: 'DynamoSuppressionList.remove', command: 'DeleteItemCommand', action: 'dynamodb:DeleteItem' },
   { site: 'DynamoWebhookStore.event', command: 'GetItemCommand', action: 'dynamodb:GetItem' },
+  { site: 'DynamoWebhookStore.eventsSince', command: 'ScanCommand', action: 'dynamodb:Scan' },
   { site: 'DynamoScheduleStore.listScheduled', command: 'ScanCommand', action: 'dynamodb:Scan' },
 ];

@@ -1,4 +1,10 @@
-import { type DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  type DynamoDBClient,
+  GetItemCommand,
+  ScanCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { KEY_PREFIX } from '../core/table-keys';
 import type { EndpointState, WebhookAttempt, WebhookStore } from '../core/webhooks/dispatch';
 import type { WebhookMessage } from '../core/webhooks/webhook-event';
@@ -27,10 +33,14 @@ export class DynamoWebhookStore implements WebhookStore {
       new UpdateItemCommand({
         TableName: this.tableName,
         Key: { pk: { S: eventKey(message.id, message.endpointId) } },
+        // endpointId and eventAt (the event's time, epoch seconds) let `replay --since` find an endpoint's events.
         UpdateExpression:
-          'SET message = :message, attempts = list_append(if_not_exists(attempts, :none), :attempt), expiresAt = :ttl',
+          'SET message = :message, endpointId = :endpoint, eventAt = :eventAt, ' +
+          'attempts = list_append(if_not_exists(attempts, :none), :attempt), expiresAt = :ttl',
         ExpressionAttributeValues: {
           ':message': { S: JSON.stringify(message) },
+          ':endpoint': { S: message.endpointId },
+          ':eventAt': { N: String(Math.floor((Date.parse(message.timestamp) || 0) / 1000)) },
           ':attempt': { L: [{ S: JSON.stringify(attempt) }] },
           ':none': { L: [] },
           ':ttl': { N: String(expiresAt) },
@@ -55,6 +65,37 @@ export class DynamoWebhookStore implements WebhookStore {
         (entry) => JSON.parse(entry.S ?? '{}') as WebhookAttempt,
       ),
     };
+  }
+
+  /**
+   * The messages of an endpoint's events that happened at or after `sinceMs` (`postroom webhooks replay
+   * --since`). An operator's command: a Scan, filtered, as `postroom scheduled list` does; no function scans.
+   */
+  async eventsSince(endpointId: string, sinceMs: number): Promise<WebhookMessage[]> {
+    const found: WebhookMessage[] = [];
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.dynamodb.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          FilterExpression: 'begins_with(pk, :prefix) AND endpointId = :endpoint AND eventAt >= :since',
+          ProjectionExpression: 'message',
+          ExpressionAttributeValues: {
+            ':prefix': { S: KEY_PREFIX.whevt },
+            ':endpoint': { S: endpointId },
+            // Whole seconds, rounded down: the core keeps only what happened at or after sinceMs.
+            ':since': { N: String(Math.floor(sinceMs / 1000)) },
+          },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const message = item.message?.S;
+        if (message !== undefined) found.push(JSON.parse(message) as WebhookMessage);
+      }
+      start = page.LastEvaluatedKey;
+    } while (start !== undefined);
+    return found;
   }
 
   async endpointState(endpointId: string): Promise<EndpointState> {

@@ -136,10 +136,26 @@ export const METRIC_DIMENSION = {
 
 type Dimensioned = typeof METRIC_DIMENSION;
 
+/**
+ * The dispatcher's outcomes, also emitted per endpoint (`endpoint` dimension, the endpoint's id). Its values
+ * are not a fixed list here but the configuration's endpoint ids, which the config bounds (never a value from
+ * a request): each endpoint adds at most these four metrics. docs/webhooks.md, Cost.
+ */
+export const WEBHOOK_OUTCOME_METRICS = [
+  METRIC.webhookDelivered,
+  METRIC.webhookRetried,
+  METRIC.webhookDeadLettered,
+  METRIC.webhookEndpointDisabled,
+] as const;
+export const ENDPOINT_DIMENSION = 'endpoint';
+type WebhookOutcomeMetric = (typeof WEBHOOK_OUTCOME_METRICS)[number];
+
 /** The dimension a metric takes, `{reason: 'captcha'}` say; `never` for a metric that has none. */
 export type MetricDimension<N extends MetricName> = N extends keyof Dimensioned
   ? { readonly [K in Dimensioned[N]['name']]: Dimensioned[N]['values'][number] }
-  : never;
+  : N extends WebhookOutcomeMetric
+    ? { readonly [ENDPOINT_DIMENSION]: string }
+    : never;
 
 /**
  * The metrics port: counts and durations, flushed by the adapter at the end of each invocation. A count

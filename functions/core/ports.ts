@@ -37,6 +37,8 @@ export interface OutboundMail {
   readonly tags?: ReadonlyArray<{ readonly name: string; readonly value: string }>;
   /** The submitting request's id, which SES hands back in the mail's delivery events. */
   readonly correlationId?: string | undefined;
+  /** The form of form mail and autoresponses (absent for API mail), also handed back in delivery events. */
+  readonly formId?: string | undefined;
 }
 
 /** One envelope recipient the provider would not take, with its reply (SMTP: the answer to RCPT TO). */

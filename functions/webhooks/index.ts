@@ -29,8 +29,11 @@ const sqs = createSqsClient({ region: config.region });
 
 export const handler = createWebhooksHandler({
   config,
-  // On AWS the dispatcher never reaches private, loopback, link-local or metadata addresses.
-  sender: new HttpWebhookSender({ guardAddresses: true }),
+  // On AWS the dispatcher never reaches private, loopback, link-local or metadata addresses. The local stack,
+  // running this bundle against receivers on 127.0.0.1 (local/bundled-functions.ts), says so with this
+  // variable, as its in-process dispatcher does with guardAddresses: false; the stack never sets it
+  // (test/infra/webhooks.test.ts).
+  sender: new HttpWebhookSender({ guardAddresses: process.env.POSTROOM_LOCAL_WEBHOOKS !== 'loopback' }),
   store: new DynamoWebhookStore(
     createDynamoClient({ region: config.region }),
     requireEnv(process.env, 'TABLE_NAME'),

@@ -1,5 +1,13 @@
 import { Duration } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, Metric, Stats, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import {
+  Alarm,
+  ComparisonOperator,
+  type Dashboard,
+  GraphWidget,
+  Metric,
+  Stats,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
@@ -11,13 +19,28 @@ import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { PostroomConfig } from '../../functions/core/config/config';
-import { METRIC, METRIC_NAMESPACE, SERVICE } from '../../functions/core/metrics';
+import {
+  DURATION_METRIC,
+  ENDPOINT_DIMENSION,
+  METRIC,
+  METRIC_NAMESPACE,
+  SERVICE,
+  WEBHOOK_OUTCOME_METRICS,
+} from '../../functions/core/metrics';
 import { WEBHOOKS_KEY_PREFIXES } from '../../functions/core/table-keys';
 import { ATTEMPT_TIMEOUT_MS, MAX_ATTEMPTS } from '../../functions/core/webhooks/dispatch';
 import { MailFunction } from './mail-function';
 import { importSecret } from './mail-provider';
 import { Queueing } from './queueing';
 import { grantItems } from './store';
+
+/** The context key a synth for the local stack's bundles sets: it is never deployed. */
+export const LOCAL_SYNTH_CONTEXT = 'postroom:localSynth';
+
+function isLoopbackUrl(url: string): boolean {
+  const host = new URL(url).hostname;
+  return host === 'localhost' || host === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
 
 export interface WebhooksProps {
   /** The validated configuration; `webhooks` must not be empty. */
@@ -28,6 +51,8 @@ export interface WebhooksProps {
   readonly logRetention: RetentionDays;
   /** Where the alarms notify. @default none */
   readonly alarmTopic?: ITopic;
+  /** The stack's dashboard, which gets the webhook widgets. @default none */
+  readonly dashboard?: Dashboard;
 }
 
 /**
@@ -53,9 +78,11 @@ export class Webhooks extends Construct {
   constructor(scope: Construct, id: string, props: WebhooksProps) {
     super(scope, id);
     const { config } = props;
+    // A synth for the local stack's bundles (local/synth-functions.ts sets LOCAL_SYNTH_CONTEXT) may name
+    // receivers on loopback over http, as the local runner allows; a deployed stack never sends unencrypted.
+    const localSynth = this.node.tryGetContext(LOCAL_SYNTH_CONTEXT) === true;
     for (const endpoint of config.webhooks) {
-      // The local runner allows http to loopback; a deployed stack never sends unencrypted.
-      if (!endpoint.url.startsWith('https://'))
+      if (!endpoint.url.startsWith('https://') && !(localSynth && isLoopbackUrl(endpoint.url)))
         throw new Error(`webhooks: "${endpoint.id}" must use an https URL on AWS (${endpoint.url})`);
     }
 
@@ -155,5 +182,92 @@ export class Webhooks extends Construct {
       deadLetters.addAlarmAction(notify);
       endpointDisabled.addAlarmAction(notify);
     }
+    if (props.dashboard) this.addWidgets(props.dashboard, config);
+  }
+
+  /**
+   * One graph per endpoint, a line per outcome (the `endpoint` dimension the dispatcher adds to its four
+   * outcome counts), then the totals, the attempt latency and the two queues.
+   */
+  private addWidgets(dashboard: Dashboard, config: PostroomConfig): void {
+    const fiveMinutes = Duration.minutes(5);
+    const label: Record<(typeof WEBHOOK_OUTCOME_METRICS)[number], string> = {
+      [METRIC.webhookDelivered]: 'Delivered',
+      [METRIC.webhookRetried]: 'Retried',
+      [METRIC.webhookDeadLettered]: 'Dead-lettered',
+      [METRIC.webhookEndpointDisabled]: 'Disabled (410)',
+    };
+    const count = (
+      metricName: string,
+      text: string,
+      dimensions: Record<string, string> = {},
+      service: string = SERVICE.webhooks,
+    ) =>
+      new Metric({
+        namespace: METRIC_NAMESPACE,
+        metricName,
+        dimensionsMap: { service, ...dimensions },
+        statistic: Stats.SUM,
+        period: fiveMinutes,
+        label: text,
+      });
+    const graph = (title: string, left: Metric[], width: number) =>
+      new GraphWidget({ title, left, width, height: 6 });
+    const perEndpoint = config.webhooks.map((endpoint) =>
+      graph(
+        `Webhooks to ${endpoint.id}`,
+        WEBHOOK_OUTCOME_METRICS.map((name) =>
+          count(name, label[name], { [ENDPOINT_DIMENSION]: endpoint.id }),
+        ),
+        8,
+      ),
+    );
+    // Rows of three endpoints.
+    for (let index = 0; index < perEndpoint.length; index += 3)
+      dashboard.addWidgets(...perEndpoint.slice(index, index + 3));
+    dashboard.addWidgets(
+      graph(
+        'Webhooks, all endpoints',
+        [
+          ...WEBHOOK_OUTCOME_METRICS.map((name) => count(name, label[name])),
+          // The producers count events the webhook queue did not take, each under its own service.
+          ...[SERVICE.send, SERVICE.relay, SERVICE.events].map((service) =>
+            count(METRIC.webhookEnqueueFailed, `Not queued (${service})`, {}, service),
+          ),
+        ],
+        8,
+      ),
+      graph(
+        'Webhook attempt latency (ms)',
+        [Stats.p(50), Stats.p(99)].map(
+          (statistic) =>
+            new Metric({
+              namespace: METRIC_NAMESPACE,
+              metricName: DURATION_METRIC.webhookLatency,
+              dimensionsMap: { service: SERVICE.webhooks },
+              statistic,
+              period: fiveMinutes,
+              label: statistic,
+            }),
+        ),
+        8,
+      ),
+      new GraphWidget({
+        title: 'Webhook queues',
+        left: [
+          this.queue.metricApproximateNumberOfMessagesVisible({ statistic: Stats.MAXIMUM, label: 'Waiting' }),
+          this.queue.metricApproximateNumberOfMessagesNotVisible({
+            statistic: Stats.MAXIMUM,
+            label: 'In flight or waiting to retry',
+          }),
+          this.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
+            statistic: Stats.MAXIMUM,
+            label: 'Dead letters',
+          }),
+        ],
+        width: 8,
+        height: 6,
+      }),
+    );
   }
 }

@@ -24,9 +24,10 @@ import {
 import { synthesizeFunctions } from '../../local/synth-functions';
 import { RecordingLog } from '../fakes/ports';
 import { formPostEvent } from '../support/api-gateway';
-import { startTestStack, TEST_RELAY, type TestStack } from '../support/local-stack';
+import { eventually, startTestStack, TEST_RELAY, type TestStack } from '../support/local-stack';
 import { expectThrottlingRetried, formToInboxScenarios, sendApiScenarios } from '../support/scenarios';
 import { startThrottledSesPeer, type ThrottledSesPeer } from '../support/throttled-ses-peer';
+import { newWebhookSecret, WebhookReceiver } from '../support/webhook-receiver';
 
 /**
  * The functions as Lambda runs them: the bundles `cdk synth` builds (one synth of a fixture configuration,
@@ -35,17 +36,38 @@ import { startThrottledSesPeer, type ThrottledSesPeer } from '../support/throttl
  */
 const FIXTURE = path.join(import.meta.dirname, '..', 'fixtures', 'local-pipeline.cdk.json');
 const API_KEY = `pr_${randomUUID().replaceAll('-', '')}`;
-const RAW_CONFIG = { ...contextWithoutRateLimits(FIXTURE), relay: TEST_RELAY };
+// One webhook endpoint, a receiver on loopback verifying with standardwebhooks: the dispatcher runs from its
+// bundle too, and the producers (send, relay, events) publish from theirs. Its URL is known once the receiver
+// listens, before the synth that ships it in the bundles.
+const receiver = new WebhookReceiver();
+const WEBHOOK_SECRET = newWebhookSecret();
+const WEBHOOK_SECRETS = { bundles: WEBHOOK_SECRET };
+let RAW_CONFIG: Record<string, unknown>;
 
 let workDir: string;
 let node: LambdaNode;
 let app: SynthesizedApp;
 
-beforeAll(() => {
+beforeAll(async () => {
+  await receiver.start();
+  receiver.verifyWith('/bundles', WEBHOOK_SECRET);
+  RAW_CONFIG = {
+    ...contextWithoutRateLimits(FIXTURE),
+    relay: TEST_RELAY,
+    webhooks: [
+      {
+        id: 'bundles',
+        url: `${receiver.url}/bundles`,
+        events: ['submission.received', 'email.sent'],
+        secret: 'postroom/webhooks/bundles',
+      },
+    ],
+  };
   workDir = mkdtempSync(path.join(tmpdir(), 'postroom-lambda-bundles-'));
   app = readSynthesizedApp(synthesizeFunctions(RAW_CONFIG, path.join(workDir, 'cdk.out')));
   return async () => {
     rmSync(workDir, { recursive: true, force: true });
+    await receiver.stop();
   };
 }, 120_000);
 
@@ -64,6 +86,7 @@ describe("Lambda bundles: send, relay and events from cdk synth, on the Lambda r
     stack = await startTestStack(config(), {
       apiKey: API_KEY,
       functions: { cdkOut: app.cdkOut, node: node.path },
+      webhookSecrets: WEBHOOK_SECRETS,
     });
   }, 60_000);
 
@@ -86,6 +109,40 @@ describe("Lambda bundles: send, relay and events from cdk synth, on the Lambda r
     formToInboxScenarios(() => stack);
   });
 
+  it('runs the webhook dispatcher from its bundle: a submission and its mail arrive signed at the receiver', async () => {
+    // Act
+    const response = await fetch(`${stack.apiUrl}/v1/forms/contact`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'visitor@example.org', name: 'Vera', message: `Hi ${randomUUID()}` }),
+    });
+    expect(response.status).toBe(202);
+    const { id } = (await response.json()) as { id: string };
+
+    // Assess: both events, verified with the endpoint's secret, posted by the bundled dispatcher
+    const hook = (type: string) =>
+      eventually(
+        async () =>
+          receiver
+            .at('/bundles')
+            .find(
+              (h) =>
+                h.verified?.type === type &&
+                (h.verified.data.submissionId === id || h.verified.data.messageId === id),
+            ),
+        30_000,
+        `${type} at the receiver`,
+      );
+    expect((await hook('submission.received')).verified?.data).toMatchObject({ formId: 'contact' });
+    expect((await hook('email.sent')).verified?.data).toMatchObject({ formId: 'contact', status: 'sent' });
+    expect(
+      stack.log.entries.some(
+        (entry) =>
+          entry.message === 'webhook delivered' && entry.attributes.function_name === 'postroom-webhooks',
+      ),
+    ).toBe(true);
+  }, 60_000);
+
   describe('API: send and read the status back', () => {
     sendApiScenarios(() => stack, API_KEY);
   });
@@ -94,12 +151,14 @@ describe("Lambda bundles: send, relay and events from cdk synth, on the Lambda r
 describe('Lambda bundles: relay retry against a provider that throttles', () => {
   let peer: ThrottledSesPeer;
   let stack: TestStack;
-  const config = parseConfig(RAW_CONFIG);
+  let config: PostroomConfig;
 
   beforeAll(async () => {
     // Low enough that a relay batch exceeds it even when a loaded machine slows the relay down.
     peer = await startThrottledSesPeer({ ratePerSecond: 2 });
+    config = parseConfig(RAW_CONFIG);
     stack = await startTestStack(config, {
+      webhookSecrets: WEBHOOK_SECRETS,
       functions: {
         cdkOut: app.cdkOut,
         node: node.path,
@@ -139,6 +198,10 @@ describe('Lambda bundles: a bundling mistake fails, it does not hang', () => {
         attachmentsBucket: 'postroom-attachments',
       },
       home: workDir,
+      webhooks: {
+        queueUrl: 'http://127.0.0.1:9/000000000000/postroom-webhooks',
+        deadLetterQueueUrl: 'http://127.0.0.1:9/000000000000/postroom-webhooks-dlq',
+      },
     }),
     LAMBDA_TASK_ROOT: bundle.codeDir,
   });

@@ -118,6 +118,36 @@ describe('Construct: Webhooks', { timeout: SYNTH_TIMEOUT_MS }, () => {
     });
   });
 
+  it('charts each endpoint on the dashboard, one line per outcome, and nothing of webhooks without them', () => {
+    // Prepare
+    const bodyOf = (t: Template) =>
+      JSON.stringify(
+        Object.values(t.findResources('AWS::CloudWatch::Dashboard'))[0]?.Properties.DashboardBody,
+      );
+    const body = bodyOf(template);
+    const charted = (name: string) =>
+      body.includes(
+        `[\\"Postroom\\",\\"${name}\\",\\"endpoint\\",\\"crm\\",\\"service\\",\\"postroom-webhooks\\"`,
+      );
+
+    // Assess
+    expect(body).toContain('Webhooks to crm');
+    for (const name of [
+      'WebhookDelivered',
+      'WebhookRetried',
+      'WebhookDeadLettered',
+      'WebhookEndpointDisabled',
+    ]) {
+      expect(charted(name), name).toBe(true);
+    }
+    expect(bodyOf(without)).not.toContain('Webhook');
+  });
+
+  it('never lets a deployed dispatcher post to loopback: the local-only switch is not in the template', () => {
+    // Assess: functions/webhooks/index.ts turns the SSRF guard off only when the local stack sets this
+    expect(JSON.stringify(template.toJSON())).not.toContain('POSTROOM_LOCAL_WEBHOOKS');
+  });
+
   it('refuses a plain http endpoint at synth', () => {
     // Act & Assess
     expect(() =>

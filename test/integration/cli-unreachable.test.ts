@@ -44,7 +44,7 @@ describe('CLI: every command with nothing listening', () => {
     expect(err).toContain(`Could not reach DynamoDB at http://127.0.0.1:${env.POSTROOM_DYNAMODB_PORT}`);
     expect(err).toContain('npm start');
     expect(err).toContain('POSTROOM_DYNAMODB_PORT');
-    expect(err).toContain('--endpoint URL');
+    expect(err).toContain('--dynamodb-endpoint URL');
   });
 
   it.each([[['status']], [['dlq', 'list']], [['dlq', 'redrive', '--all']], [['dlq', 'purge', '--yes']]])(
@@ -155,7 +155,7 @@ describe('CLI: every command with nothing listening', () => {
         /^Nothing was sent\. Could not reach DynamoDB at http:\/\/127\.0\.0\.1:\d+ to follow the message/,
       );
       expect(err).toContain('POSTROOM_DYNAMODB_PORT');
-      expect(err).toContain('--endpoint URL');
+      expect(err).toContain('--dynamodb-endpoint URL');
     });
   });
 });

@@ -37,6 +37,8 @@ describe('Webhooks on the local stack (real dispatcher, receiver verifying with 
     gone: newWebhookSecret(),
     busy: newWebhookSecret(),
     moved: newWebhookSecret(),
+    sched: newWebhookSecret(),
+    'contact-mail': newWebhookSecret(),
   };
   let stack: TestStack;
   let store: DynamoWebhookStore;
@@ -51,7 +53,8 @@ describe('Webhooks on the local stack (real dispatcher, receiver verifying with 
     receiver.verifyWith('/gone', secrets.gone);
     receiver.verifyWith('/busy', secrets.busy);
     receiver.verifyWith('/moved', secrets.moved);
-    receiver.script('/gone', [{ status: 410 }]);
+    receiver.verifyWith('/sched', secrets.sched);
+    receiver.verifyWith('/contact-mail', secrets['contact-mail']);
     receiver.script('/moved', [{ status: 302, headers: { location: `${receiver.url}/moved-target` } }]);
     const only = (id: string, path: string, extra: Record<string, unknown> = {}) => ({
       id,
@@ -66,6 +69,11 @@ describe('Webhooks on the local stack (real dispatcher, receiver verifying with 
       only('gone', '/gone'),
       only('busy', '/busy'),
       only('moved', '/moved'),
+      { ...only('sched', '/sched'), events: ['email.scheduled', 'email.canceled'] },
+      only('contact-mail', '/contact-mail', {
+        events: ['email.sent', 'email.delivered'],
+        forms: ['contact'],
+      }),
     ];
     stack = await startTestStack(testConfig({ webhooks }), {
       apiKey: API_KEY,
@@ -200,10 +208,88 @@ describe('Webhooks on the local stack (real dispatcher, receiver verifying with 
     expect(complaint.verified?.data).toMatchObject({ recipients: [SIMULATOR.complaint] });
   });
 
+  it('sends email.delivered of form mail with its formId to an endpoint that takes only that form', async () => {
+    // Prepare: a form submission (mail to the form's owner) and an API mail
+    const form = await submitted();
+    const api = await sent(SIMULATOR.success);
+
+    // Assess: the form's mail reaches /contact-mail, sent and delivered, with the form; the API mail does not
+    const delivered = await arrival(
+      '/contact-mail',
+      (h) => about(form)(h) && h.verified?.type === 'email.delivered',
+    );
+    expect(delivered.verified?.data).toMatchObject({
+      messageId: form,
+      formId: 'contact',
+      status: 'delivered',
+    });
+    await arrival('/crm', (h) => about(api)(h) && h.verified?.type === 'email.delivered');
+    expect(receiver.at('/contact-mail').filter(about(api))).toEqual([]);
+  });
+
+  it('sends email.scheduled when a message is scheduled or moved, and email.canceled when it is canceled', async () => {
+    // Prepare
+    const call = (method: string, url: string, body: unknown) =>
+      fetch(`${stack.apiUrl}${url}`, {
+        method,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
+        body: JSON.stringify(body),
+      });
+    const inAnHour = new Date(Math.ceil(Date.now() / 1000) * 1000 + 3_600_000);
+    const at = (date: Date) => date.toISOString().replace('.000Z', 'Z');
+    const later = new Date(inAnHour.getTime() + 3_600_000);
+    const message = { from: 'orders@example.com', to: SIMULATOR.success, subject: 'Later', text: 'Later' };
+
+    // Act: one scheduled alone, one in a batch beside an unscheduled one; move the first, then cancel it
+    const single = await call('POST', '/v1/send', { ...message, scheduledAt: at(inAnHour) });
+    expect(single.status).toBe(202);
+    const id = ((await single.json()) as { id: string }).id;
+    const batch = await call('POST', '/v1/send/batch', {
+      messages: [{ ...message, scheduledAt: at(inAnHour) }, message],
+    });
+    const results = ((await batch.json()) as { results: Array<{ id: string }> }).results;
+    const [batched, unscheduled] = results.map((result) => result.id);
+    const scheduledHook = (messageId: string | undefined, time: Date) =>
+      arrival(
+        '/sched',
+        (h) =>
+          h.verified?.type === 'email.scheduled' &&
+          h.verified.data.messageId === messageId &&
+          h.verified.data.scheduledAt === at(time),
+      );
+    const first = await scheduledHook(id, inAnHour);
+    await scheduledHook(batched, inAnHour);
+    expect((await call('PATCH', `/v1/messages/${id}`, { scheduledAt: at(later) })).status).toBe(200);
+    const moved = await scheduledHook(id, later);
+    expect((await call('POST', `/v1/messages/${id}/cancel`, {})).status).toBe(200);
+    const canceled = await arrival(
+      '/sched',
+      (h) => h.verified?.type === 'email.canceled' && h.verified.data.messageId === id,
+    );
+
+    // Assess
+    expect(first.verified?.data).toEqual({
+      messageId: id,
+      status: 'scheduled',
+      scheduledAt: at(inAnHour),
+      recipients: [SIMULATOR.success],
+    });
+    expect(moved.headers['webhook-id']).not.toBe(first.headers['webhook-id']);
+    expect(canceled.verified?.data).toEqual({
+      messageId: id,
+      status: 'canceled',
+      scheduledAt: at(later),
+      recipients: [SIMULATOR.success],
+    });
+    expect(receiver.at('/sched').filter((h) => h.verified?.data.messageId === unscheduled)).toEqual([]);
+  });
+
   it('disables an endpoint that answers 410, dead-letters its events with the reason, until enabled', async () => {
-    // The first event of the run met the 410 (every submission goes to /gone too).
+    // Prepare: whatever ran before, /gone is enabled and answers its next request 410
+    await store.enable('gone', new Date().toISOString());
+    receiver.script('/gone', [{ status: 410 }, { status: 204 }]);
+    // This submission's event, or one of an earlier test still on its way, meets the 410.
     await submitted();
-    await arrival('/gone', () => true);
     await eventually(
       async () => ((await store.endpointState('gone')).disabled ? true : undefined),
       5_000,
@@ -235,6 +321,7 @@ describe('Webhooks on the local stack (real dispatcher, receiver verifying with 
   });
 
   it('honours Retry-After on 429 and retries with the same webhook-id and a new timestamp', async () => {
+    await store.enable('busy', new Date().toISOString());
     receiver.answerByAttempt('/busy', (attempt) =>
       attempt === 1 ? { status: 429, headers: { 'retry-after': '3' } } : { status: 200 },
     );
@@ -320,23 +407,93 @@ describe('Webhooks on the local stack (real dispatcher, receiver verifying with 
     expect(replayed.verified).toBeDefined();
   });
 
-  it('operates the endpoints with the CLI: list, attempts, enable, test, replay', async () => {
-    // Prepare: the CLI reads the endpoints from a configuration file of the test's own (the fixture's
-    // settings with the endpoints), never the project's cdk.json.
+  /**
+   * `postroom webhooks ...` on the test stack. The CLI reads the endpoints from a configuration file of the
+   * test's own (the fixture's settings with the endpoints), never the project's cdk.json.
+   */
+  function webhooksCli() {
     const dir = mkdtempSync(path.join(tmpdir(), 'postroom-webhooks-'));
     const configPath = path.join(dir, 'postroom.webhooks.json');
     writeFileSync(configPath, JSON.stringify({ ...shippedConfigInput(), webhooks }));
-    const cli = (...argv: string[]) =>
+    return (...argv: string[]) =>
       runCliCaptured([
         'webhooks',
         ...argv,
         '--config',
         configPath,
-        '--endpoint',
+        '--dynamodb-endpoint',
         stack.endpoints.dynamodb,
         '--sqs-endpoint',
         stack.endpoints.sqs,
       ]);
+  }
+
+  it('replays every event of one endpoint since a time with the CLI: replay --endpoint ID --since 2h', async () => {
+    // Prepare: two submissions spam received (it takes every submission of the contact form)
+    const cli = webhooksCli();
+    await store.enable('spam', new Date().toISOString());
+    const ids = [await submitted(), await submitted()];
+    const originals = await Promise.all(ids.map((id) => arrival('/spam', about(id))));
+    const eventIds = originals.map((hook) => String(hook.headers['webhook-id']));
+    await eventually(
+      async () =>
+        (await Promise.all(eventIds.map((e) => store.event(e, 'spam')))).every(Boolean) ? true : undefined,
+      5_000,
+      'the attempt records',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+
+    // Act
+    const run = await cli('replay', '--endpoint', 'spam', '--since', '2h');
+
+    // Assess: each queued again, received a second time with its webhook-id, a newer timestamp, verified
+    expect(run.code).toBe(0);
+    for (const eventId of eventIds) expect(run.out).toContain(`Queued ${eventId} (submission.received`);
+    expect(run.out).toMatch(/\d+ events? of spam since .* queued again/);
+    for (const [index, eventId] of eventIds.entries()) {
+      const replayed = await eventually(
+        async () => receiver.at('/spam').filter((h) => h.headers['webhook-id'] === eventId)[1],
+        10_000,
+        'the replay',
+      );
+      expect(replayed.body).toBe(originals[index]?.body);
+      expect(Number(replayed.headers['webhook-timestamp'])).toBeGreaterThan(
+        Number(originals[index]?.headers['webhook-timestamp']),
+      );
+      expect(replayed.verified).toBeDefined();
+    }
+    // Nothing of another endpoint: crm got each submission once, not again.
+    const atCrm = receiver
+      .at('/crm')
+      .filter((h) => about(ids[0] ?? '')(h) && h.verified?.type === 'submission.received');
+    expect(atCrm).toHaveLength(1);
+  });
+
+  it('refuses replay --since for an unknown or disabled endpoint, and a URL given as --endpoint', async () => {
+    // Prepare
+    const cli = webhooksCli();
+    await store.disable('moved', 'the endpoint answered 410 Gone', new Date().toISOString());
+
+    // Act & Assess
+    const disabled = await cli('replay', '--endpoint', 'moved', '--since', '2h');
+    expect(disabled.code).toBe(1);
+    expect(disabled.err).toContain('postroom webhooks enable moved');
+    expect((await cli('replay', '--endpoint', 'nope', '--since', '2h')).code).toBe(2);
+    expect((await cli('replay', '--endpoint', 'crm', '--since', '15d')).err).toContain('14 days');
+    expect((await cli('replay', '--endpoint', 'crm')).code).toBe(2);
+    const url = await runCliCaptured(['webhooks', 'list', '--endpoint', stack.endpoints.dynamodb]);
+    expect(url.code).toBe(2);
+    expect(url.err).toContain(`--dynamodb-endpoint ${stack.endpoints.dynamodb}`);
+    await store.enable('moved', new Date().toISOString());
+  });
+
+  it('operates the endpoints with the CLI: list, attempts, enable, test, replay', async () => {
+    // Prepare
+    const cli = webhooksCli();
+    // Every endpoint enabled, whatever earlier tests did, but busy, disabled as a 410 would
+    receiver.script('/gone', [{ status: 204 }]);
+    for (const endpoint of ['crm', 'spam', 'gone', 'moved', 'sched', 'contact-mail'])
+      await store.enable(endpoint, new Date().toISOString());
     const id = await submitted();
     const eventId = String((await arrival('/crm', about(id))).headers['webhook-id']);
     await store.disable('busy', 'the endpoint answered 410 Gone', new Date().toISOString());

@@ -1,7 +1,9 @@
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, PermanentSendError } from '../../functions/core/errors';
+import { handleDeliveryNotifications } from '../../functions/core/events/delivery-events';
 import { serializeMailJob } from '../../functions/core/mail/mail-job';
+import { providerTags } from '../../functions/core/mail/message-tags';
 import { METRIC } from '../../functions/core/metrics';
 import { relayBatch } from '../../functions/core/relay/relay';
 import {
@@ -14,6 +16,7 @@ import {
   type WebhookAnswer,
 } from '../../functions/core/webhooks/dispatch';
 import { publishWebhookEvent, subscribers } from '../../functions/core/webhooks/publish';
+import { parseSince, replayEndpointSince } from '../../functions/core/webhooks/replay';
 import {
   fitSubmission,
   MAX_PAYLOAD_BYTES,
@@ -28,7 +31,9 @@ import { configWith, contactJob } from '../fakes/config';
 import {
   FakeClock,
   MemoryClaimStore,
+  MemoryMessageStore,
   MemoryRelayQueue,
+  MemorySuppressionList,
   RecordingLog,
   RecordingMetrics,
   ScriptedTransport,
@@ -243,6 +248,101 @@ describe('Core: relay publishes email.sent and email.failed', () => {
   });
 });
 
+describe('Core: delivery events carry the form id of form mail', () => {
+  const FORM_JOB = '5d3c2b1a-0f9e-4d8c-8b7a-6e5f4d3c2b1a';
+  /** An SES Delivery notification for a mail the relay tagged as `tags` say. */
+  const deliveryOf = (tags: Record<string, string[]>) =>
+    JSON.stringify({
+      eventType: 'Delivery',
+      mail: {
+        timestamp: '2025-01-15T12:00:00.000Z',
+        messageId: 'ses-1',
+        destination: ['owner@example.com'],
+        tags: { 'postroom-job-id': [FORM_JOB], ...tags },
+      },
+      delivery: { timestamp: '2025-01-15T12:00:01.000Z', recipients: ['owner@example.com'] },
+    });
+  async function published(tags: Record<string, string[]>) {
+    const queued: WebhookMessage[] = [];
+    const messages = new MemoryMessageStore();
+    await messages.record(FORM_JOB, { status: 'sent', at: '2025-01-15T12:00:00.000Z' });
+    const config = configWith({
+      webhooks: [
+        endpoint('contact-only', { events: ['email.delivered'], forms: ['contact'] }),
+        endpoint('all-mail', { events: ['email.delivered'] }),
+      ],
+    });
+    await handleDeliveryNotifications([deliveryOf(tags)], {
+      messages,
+      suppression: new MemorySuppressionList(),
+      log: new RecordingLog(),
+      metrics: new RecordingMetrics(),
+      webhooks: { config, queue: { enqueue: async (m) => void queued.push(...m) } },
+    });
+    return queued;
+  }
+
+  it('takes formId from the postroom-form-id tag, so a forms filter applies to email.delivered', async () => {
+    const queued = await published({ 'postroom-form-id': ['contact'] });
+    expect(queued.map((m) => m.endpointId).sort()).toEqual(['all-mail', 'contact-only']);
+    expect(queued[0]?.data).toMatchObject({ formId: 'contact', status: 'delivered' });
+  });
+
+  it('leaves formId off API mail and off a tag that names no configured form', async () => {
+    const cases: Array<Record<string, string[]>> = [{}, { 'postroom-form-id': ['not-a-form'] }];
+    for (const tags of cases) {
+      const queued = await published(tags);
+      expect(queued.map((m) => m.endpointId)).toEqual(['all-mail']);
+      expect(queued[0]?.data).not.toHaveProperty('formId');
+    }
+  });
+
+  it("tags form mail with its form for SES, and never takes a sender's tag of that name", () => {
+    const mail = { jobId: FORM_JOB, from: 'a@example.com', to: [], raw: Buffer.from('') };
+    expect(providerTags({ ...mail, formId: 'contact' })).toContainEqual({
+      name: 'postroom-form-id',
+      value: 'contact',
+    });
+    expect(
+      providerTags({ ...mail, tags: [{ name: 'postroom-form-id', value: 'forged' }] }).map((t) => t.name),
+    ).toEqual(['postroom-job-id']);
+  });
+});
+
+describe('Core: replay --since', () => {
+  it('reads a duration back from now or a time with its offset, within the 14 days records are kept', () => {
+    expect(parseSince('2h', NOW)).toEqual({ ok: true, sinceMs: NOW - 7_200_000 });
+    expect(parseSince('90s', NOW)).toEqual({ ok: true, sinceMs: NOW - 90_000 });
+    expect(parseSince('14d', NOW)).toEqual({ ok: true, sinceMs: NOW - 14 * 86_400_000 });
+    expect(parseSince('2026-01-01T13:00:00+02:00', NOW)).toEqual({ ok: true, sinceMs: NOW - 3_600_000 });
+    expect(parseSince('15d', NOW)).toMatchObject({ ok: false, reason: expect.stringContaining('14 days') });
+    expect(parseSince('2026-01-01T12:00:00', NOW)).toMatchObject({ ok: false });
+    expect(parseSince('2026-01-02T00:00:00Z', NOW)).toMatchObject({
+      reason: expect.stringContaining('future'),
+    });
+    expect(parseSince('2 hours', NOW)).toMatchObject({ ok: false });
+  });
+
+  it("queues the endpoint's events since then, oldest first, unchanged, and nothing older", async () => {
+    const at = (offsetMs: number, id: string): WebhookMessage => ({
+      v: 1,
+      endpointId: 'crm',
+      id,
+      type: 'submission.received',
+      timestamp: new Date(NOW + offsetMs).toISOString(),
+      data: { formId: 'contact', submissionId: id, spam: false, fields: {}, files: [] },
+    });
+    const queued: WebhookMessage[] = [];
+    const result = await replayEndpointSince('crm', NOW - 1_000, {
+      // The store rounds the time down to the second: it may give a little more than asked.
+      recorded: async () => [at(0, 'msg_new'), at(-1_500, 'msg_old'), at(-500, 'msg_first')],
+      queue: { enqueue: async (messages) => void queued.push(...messages) },
+    });
+    expect(result.map((m) => m.id)).toEqual(['msg_first', 'msg_new']);
+    expect(queued).toEqual(result);
+  });
+});
+
 describe('Core: dispatchBatch', () => {
   it('dead-letters an event for an endpoint no longer configured, without posting', async () => {
     const posted: string[] = [];
@@ -290,6 +390,65 @@ describe('Core: dispatchBatch', () => {
     expect(result).toEqual({ failures: [], outcomes: ['dead-letter'] });
     expect(posted).toEqual([]);
     expect(dead).toEqual(['the endpoint is no longer configured']);
+  });
+
+  it('counts each outcome per endpoint and in total, and no endpoint dimension for an unknown endpoint', async () => {
+    // Prepare: crm answers 200, then 503, then 410; an event for a removed endpoint
+    const metrics = new RecordingMetrics();
+    const statuses = [200, 503, 410];
+    const message = (id: string, endpointId: string): string =>
+      serializeWebhookMessage({
+        v: 1,
+        endpointId,
+        id,
+        type: 'webhook.test',
+        timestamp: new Date(NOW).toISOString(),
+        data: { endpointId, message: 'hi' },
+      });
+    const deps = {
+      config: configWith({ webhooks: [endpoint('crm')] }),
+      sender: { post: async () => answered(statuses.shift() ?? 500) },
+      store: {
+        recordAttempt: async () => {},
+        endpointState: async () => ({ disabled: false }),
+        recordResult: async () => {},
+        disable: async () => {},
+      },
+      queue: { retryLater: async () => {}, deadLetter: async () => {} },
+      secret: () => SECRET,
+      clock: new FakeClock(),
+      log: new RecordingLog(),
+      metrics,
+    };
+
+    // Act: one at a time, so the answers go in order
+    for (const [index, endpointId] of ['crm', 'crm', 'crm', 'gone'].entries()) {
+      await dispatchBatch(
+        [
+          {
+            messageId: `q${index}`,
+            receiptHandle: 'r',
+            receiveCount: 1,
+            body: message(`msg_${index}`, endpointId),
+          },
+        ],
+        deps,
+      );
+    }
+
+    // Assess
+    expect(metrics.byDimension()).toEqual({
+      'WebhookDelivered{endpoint=crm}': 1,
+      'WebhookRetried{endpoint=crm}': 1,
+      'WebhookEndpointDisabled{endpoint=crm}': 1,
+      'WebhookDeadLettered{endpoint=crm}': 1,
+    });
+    expect(metrics.snapshot()).toMatchObject({
+      WebhookDelivered: 1,
+      WebhookRetried: 1,
+      WebhookEndpointDisabled: 1,
+      WebhookDeadLettered: 2,
+    });
   });
 });
 

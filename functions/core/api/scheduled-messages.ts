@@ -2,10 +2,16 @@ import { createHash } from 'node:crypto';
 import { errorName, NotFoundError, ValidationError } from '../errors';
 import { guarded } from '../forms/submit-form';
 import { type HttpRequest, type HttpResponse, jsonResponse } from '../http';
-import { type MailJob, serializeMailJob } from '../mail/mail-job';
+import { envelopeRecipients, type MailJob, serializeMailJob } from '../mail/mail-job';
 import type { MessageRecord, MessageStatus } from '../messages';
 import { parseScheduledAt, scheduleIso } from '../scheduling/schedule';
-import { checkScheduledJob, deliverScheduled, schedulingOf } from '../scheduling/scheduled-send';
+import {
+  announceSchedule,
+  checkScheduledJob,
+  deliverScheduled,
+  scheduledRecipients,
+  schedulingOf,
+} from '../scheduling/scheduled-send';
 import { KEY_PREFIX } from '../table-keys';
 import {
   answering,
@@ -34,6 +40,8 @@ export async function cancelMessage(
     const record = await ownedMessage(id, keyId, deps);
     const replay = await idempotent(request, keyId, id, 'cancel', deps);
     if (replay === 'replayed') return canceledResponse(id, { 'idempotent-replayed': 'true' });
+    // Read before the cancel, which removes the job from the record.
+    const recipients = await scheduledRecipients(id, { ...deps, scheduling });
     const at = new Date(deps.clock.now()).toISOString();
     const result = await guarded(() => scheduling.schedules.cancel(id, { status: 'canceled', at }), deps.log);
     if (!result.ok) {
@@ -41,6 +49,11 @@ export async function cancelMessage(
       return notScheduled(id, result.status ?? record.status, result.scheduledAt);
     }
     deps.log.info('message canceled', { keyId, jobId: id, outcome: 'canceled' });
+    await announceSchedule(deps, 'canceled', at, {
+      messageId: id,
+      scheduledAt: record.scheduledAt ?? '',
+      recipients,
+    });
     // The record says canceled, so the relay drops the job whatever fires; deleting the schedule only saves
     // that firing.
     if (record.scheduledAt !== undefined) {
@@ -104,16 +117,22 @@ async function move(
   // The new time is delivered first and the record moved after: until the record moves, what the new time
   // fires is dropped as superseded, and if the move is refused (a cancel or the send came first) it stays so.
   await guarded(() => deliverScheduled(job, atMs, { ...deps, scheduling }, undefined), deps.log);
+  const at = new Date(deps.clock.now()).toISOString();
   const moved = await guarded(
     () =>
       scheduling.schedules.move(id, from, to, serializeMailJob(job), {
         status: 'scheduled',
-        at: new Date(deps.clock.now()).toISOString(),
+        at,
         detail: `moved to ${to}`,
       }),
     deps.log,
   );
   if (!moved.ok) return notScheduled(id, moved.status ?? record.status, moved.scheduledAt);
+  await announceSchedule(deps, 'scheduled', at, {
+    messageId: id,
+    scheduledAt: to,
+    recipients: envelopeRecipients(job),
+  });
   await scheduling.scheduler.deleteSchedule(id, Date.parse(from)).catch((error: unknown) => {
     deps.log.warn('could not delete the old schedule; the relay will drop it', {
       jobId: id,

@@ -26,6 +26,7 @@ import type { MessageStore } from '../messages';
 import { METRIC, rejectionReason } from '../metrics';
 import { parseScheduledAt } from '../scheduling/schedule';
 import {
+  announceSchedule,
   checkScheduledJob,
   deliverScheduled,
   pathFor,
@@ -523,6 +524,11 @@ async function enqueueScheduled(
       scheduledAt: job.scheduledAt,
       path: path.kind,
       recipients: envelopeRecipients(job).map(maskAddress),
+    });
+    await announceSchedule(deps, 'scheduled', new Date(deps.clock.now()).toISOString(), {
+      messageId: job.id,
+      scheduledAt: job.scheduledAt,
+      recipients: envelopeRecipients(job),
     });
     return { ok: true, scheduled: scheduledAnswer(atMs) };
   } catch (error) {

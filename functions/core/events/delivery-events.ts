@@ -2,7 +2,7 @@ import * as z from 'zod/mini';
 import type { PostroomConfig } from '../config/config';
 import { errorName } from '../errors';
 import { maskAddress } from '../mail/address';
-import { CORRELATION_ID_TAG, isTagValue, JOB_ID_TAG } from '../mail/message-tags';
+import { CORRELATION_ID_TAG, FORM_ID_TAG, isTagValue, JOB_ID_TAG } from '../mail/message-tags';
 import type { MessageStore, OutcomeStatus } from '../messages';
 import { METRIC, type Metrics } from '../metrics';
 import { type Log, withLogAttributes } from '../ports';
@@ -189,7 +189,11 @@ export interface DeliveryEventDeps {
   readonly log: Log;
   readonly metrics: Metrics;
   /** Where `email.delivered|bounced|complained|failed` webhook events go; absent, none are published. */
-  readonly webhooks?: { readonly config: Pick<PostroomConfig, 'webhooks'>; readonly queue: WebhookQueue };
+  readonly webhooks?: {
+    /** The endpoints, and the forms (a form id from a tag is taken only when it names one). */
+    readonly config: Pick<PostroomConfig, 'webhooks' | 'forms'>;
+    readonly queue: WebhookQueue;
+  };
 }
 
 export type EventOutcome = 'recorded' | 'unknown-message' | 'ignored' | 'dropped';
@@ -318,8 +322,10 @@ function eventRecipients(event: DeliveryEvent): ReadonlyArray<string> {
 
 /**
  * A webhook for a recorded event. The event id derives from the message, the status and the event's time, so
- * SNS's redelivery of a notification gives the receiver the same webhook-id. Never throws. The SES event does
- * not say which form sent the mail, so `formId` is absent (docs/webhooks.md).
+ * SNS's redelivery of a notification gives the receiver the same webhook-id. Never throws. `formId` comes from
+ * the `postroom-form-id` tag the relay set on form mail (SES hands every tag back with the event), so an
+ * endpoint's `forms` filter applies to these events as to the relay's; a sender cannot set that tag
+ * (providerTags), and a value that is not one of the configured forms is left off.
  */
 async function publishDeliveryEvent(
   event: DeliveryEvent,
@@ -329,10 +335,13 @@ async function publishDeliveryEvent(
 ): Promise<void> {
   if (deps.webhooks === undefined || deps.webhooks.config.webhooks.length === 0) return;
   const status = WEBHOOK_STATUS[effect.status];
+  const formId = event.mail.tags?.[FORM_ID_TAG]?.[0];
+  const known = formId !== undefined && deps.webhooks.config.forms.some((form) => form.id === formId);
   await publishWebhookEvent(
     { ...deps.webhooks, log: deps.log, metrics: deps.metrics },
     emailEvent(`${jobId}_${status}_${effect.at.replace(/\D/g, '')}`, effect.at, {
       messageId: jobId,
+      ...(known ? { formId } : {}),
       status,
       recipients: eventRecipients(event),
       providerMessageId: event.mail.messageId,

@@ -7,6 +7,13 @@ import type { OutboundMail } from '../ports';
  */
 export const JOB_ID_TAG = 'postroom-job-id';
 export const CORRELATION_ID_TAG = 'postroom-correlation-id';
+/**
+ * The form of form mail and autoresponses: SES events carry no other trace of it, and a webhook endpoint's
+ * `forms` filter needs it on `email.delivered|bounced|complained|failed` (core/events/delivery-events.ts).
+ */
+export const FORM_ID_TAG = 'postroom-form-id';
+/** The tags only Postroom sets: a sender's tag of the same name is left off. */
+export const RESERVED_TAGS: ReadonlySet<string> = new Set([JOB_ID_TAG, CORRELATION_ID_TAG, FORM_ID_TAG]);
 
 // SES tag values: ASCII letters, digits, `_ - . @`, at most 256 characters.
 // https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_MessageTag.html
@@ -23,6 +30,8 @@ export function providerTags(mail: OutboundMail): Array<{ name: string; value: s
   if (mail.correlationId !== undefined && isTagValue(mail.correlationId)) {
     own.push({ name: CORRELATION_ID_TAG, value: mail.correlationId });
   }
-  const reserved = new Set([JOB_ID_TAG, CORRELATION_ID_TAG]);
-  return [...own, ...(mail.tags ?? []).filter((tag) => !reserved.has(tag.name))];
+  // Form ids are lowercase letters, digits and dashes (config), always a valid tag value.
+  if (mail.formId !== undefined && isTagValue(mail.formId))
+    own.push({ name: FORM_ID_TAG, value: mail.formId });
+  return [...own, ...(mail.tags ?? []).filter((tag) => !RESERVED_TAGS.has(tag.name))];
 }

@@ -71,6 +71,7 @@ export async function composeMail(
     to: recipients,
     raw,
     ...(job.tags === undefined ? {} : { tags: job.tags }),
+    ...(job.source.kind === 'api' ? {} : { formId: job.source.formId }),
   };
 }
 

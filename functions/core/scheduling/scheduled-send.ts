@@ -1,6 +1,10 @@
-import { ServiceUnavailableError, ValidationError } from '../errors';
-import { type MailJob, serializeMailJob } from '../mail/mail-job';
-import type { Clock, MailQueue } from '../ports';
+import type { PostroomConfig } from '../config/config';
+import { errorName, ServiceUnavailableError, ValidationError } from '../errors';
+import { envelopeRecipients, type MailJob, serializeMailJob } from '../mail/mail-job';
+import type { Metrics } from '../metrics';
+import type { Clock, Log, MailQueue } from '../ports';
+import { scheduleEvent } from '../webhooks/producers';
+import { publishWebhookEvent, subscribers, type WebhookQueue } from '../webhooks/publish';
 import {
   type DeliveryPath,
   deliveryPath,
@@ -80,3 +84,61 @@ export function schedulingOf(deps: { scheduling?: SchedulingDeps | undefined }):
 }
 
 export { scheduleIso };
+
+/** What announcing a schedule change to webhook endpoints needs (the send function's deps have it). */
+export interface ScheduleAnnouncer {
+  readonly config: Pick<PostroomConfig, 'webhooks'>;
+  readonly webhookQueue?: WebhookQueue | undefined;
+  readonly log: Log;
+  readonly metrics: Metrics;
+}
+
+/** Whether an endpoint takes `email.<status>` events of API mail: only then is anything read or built. */
+export function announces(deps: ScheduleAnnouncer, status: 'scheduled' | 'canceled'): boolean {
+  return (
+    deps.webhookQueue !== undefined &&
+    subscribers(deps.config.webhooks, {
+      type: `email.${status}`,
+      data: { messageId: '', status, recipients: [] },
+    }).length > 0
+  );
+}
+
+/**
+ * Publishes `email.scheduled` (a message scheduled, or moved to `scheduledAt`) or `email.canceled`, after the
+ * message's record took the change. Never throws (publishWebhookEvent): the caller's answer stands.
+ */
+export async function announceSchedule(
+  deps: ScheduleAnnouncer,
+  status: 'scheduled' | 'canceled',
+  at: string,
+  data: { messageId: string; scheduledAt: string; recipients: ReadonlyArray<string> },
+): Promise<void> {
+  if (!announces(deps, status) || deps.webhookQueue === undefined) return;
+  await publishWebhookEvent(
+    { config: deps.config, queue: deps.webhookQueue, log: deps.log, metrics: deps.metrics },
+    scheduleEvent(status, at, data),
+  );
+}
+
+/**
+ * The recipients of a scheduled message, for its `email.canceled`: read from the job its record keeps, before
+ * the cancel removes it, and only when an endpoint takes the event. A failed read gives an event without
+ * recipients, never a failed cancel.
+ */
+export async function scheduledRecipients(
+  id: string,
+  deps: ScheduleAnnouncer & { scheduling: SchedulingDeps },
+): Promise<ReadonlyArray<string>> {
+  if (!announces(deps, 'canceled')) return [];
+  try {
+    const job = await deps.scheduling.schedules.job(id);
+    return job === undefined ? [] : envelopeRecipients(JSON.parse(job) as MailJob);
+  } catch (error) {
+    deps.log.warn('could not read the recipients of a canceled message', {
+      jobId: id,
+      error: errorName(error),
+    });
+    return [];
+  }
+}

@@ -1,7 +1,7 @@
 import { Webhook } from 'standardwebhooks';
 import type { PostroomConfig } from '../config/config';
 import { errorName } from '../errors';
-import { DURATION_METRIC, METRIC, type Metrics } from '../metrics';
+import { DURATION_METRIC, ENDPOINT_DIMENSION, METRIC, type Metrics } from '../metrics';
 import type { Clock, Log } from '../ports';
 import { parseWebhookMessage, payloadOf, type WebhookMessage } from './webhook-event';
 
@@ -208,12 +208,16 @@ async function dispatchRecord(record: WebhookRecord, deps: DispatchDeps): Promis
     type: message.type,
     attempt: record.receiveCount,
   };
+  // Per endpoint as well as in total: the dashboard graphs each endpoint's outcomes (infra/constructs/webhooks.ts).
+  // Only a configured endpoint's id becomes a dimension value, so the metric count stays bounded by the config.
+  const endpoint = deps.config.webhooks.find((candidate) => candidate.id === message.endpointId);
+  const perEndpoint = { [ENDPOINT_DIMENSION]: message.endpointId };
   const deadLetter = async (reason: string) => {
     await queue.deadLetter(record.body, { reason, eventId: message.id, endpointId: message.endpointId });
-    metrics.count(METRIC.webhookDeadLettered);
+    if (endpoint === undefined) metrics.count(METRIC.webhookDeadLettered);
+    else metrics.count(METRIC.webhookDeadLettered, 1, perEndpoint);
     log.warn('webhook dead-lettered', { ...context, outcome: 'dead-letter', reason });
   };
-  const endpoint = deps.config.webhooks.find((candidate) => candidate.id === message.endpointId);
   if (endpoint === undefined) {
     await deadLetter('the endpoint is no longer configured');
     return 'dead-letter';
@@ -270,7 +274,7 @@ async function dispatchRecord(record: WebhookRecord, deps: DispatchDeps): Promis
 
   switch (decision.kind) {
     case 'delivered':
-      metrics.count(METRIC.webhookDelivered);
+      metrics.count(METRIC.webhookDelivered, 1, perEndpoint);
       log.info('webhook delivered', {
         ...context,
         outcome: 'delivered',
@@ -280,7 +284,7 @@ async function dispatchRecord(record: WebhookRecord, deps: DispatchDeps): Promis
       return 'delivered';
     case 'retry':
       await queue.retryLater(record.receiptHandle, decision.delaySeconds);
-      metrics.count(METRIC.webhookRetried);
+      metrics.count(METRIC.webhookRetried, 1, perEndpoint);
       log.warn('webhook failed; will retry', {
         ...context,
         outcome: 'retry',
@@ -290,7 +294,7 @@ async function dispatchRecord(record: WebhookRecord, deps: DispatchDeps): Promis
       return 'retry';
     case 'disable':
       await store.disable(endpoint.id, decision.reason, at);
-      metrics.count(METRIC.webhookEndpointDisabled);
+      metrics.count(METRIC.webhookEndpointDisabled, 1, perEndpoint);
       log.warn('webhook endpoint disabled', { ...context, outcome: 'disable', reason: decision.reason });
       await deadLetter(decision.reason);
       return 'disable';

@@ -9,6 +9,9 @@ export const WEBHOOK_EVENT_TYPES = [
   'email.bounced',
   'email.complained',
   'email.failed',
+  // Scheduled send (core/scheduling): a message was scheduled or moved (again, with its new time), or canceled.
+  'email.scheduled',
+  'email.canceled',
 ] as const;
 
 export type SubscribableEventType = (typeof WEBHOOK_EVENT_TYPES)[number];

@@ -44,9 +44,29 @@ const EMAIL_TYPE = {
   bounced: 'email.bounced',
   complained: 'email.complained',
   failed: 'email.failed',
+  scheduled: 'email.scheduled',
+  canceled: 'email.canceled',
 } as const;
 
 /** `email.*`: a message's status changed. `at` is when it did (ISO 8601). */
 export function emailEvent(randomId: string, at: string, data: EmailData): WebhookEvent {
   return { id: webhookEventId(randomId), type: EMAIL_TYPE[data.status], timestamp: at, data };
+}
+
+/**
+ * `email.scheduled` / `email.canceled`, from the API once the message's record took the change (the
+ * conditional write on `scheduled`, core/scheduling/schedule-store.ts). The id derives from the message and
+ * the change, so a retried request that makes the same change gives the same webhook-id; each move (a new
+ * time) is an event of its own.
+ */
+export function scheduleEvent(
+  status: 'scheduled' | 'canceled',
+  at: string,
+  data: { messageId: string; scheduledAt: string; recipients: ReadonlyArray<string> },
+): WebhookEvent {
+  const seed =
+    status === 'scheduled'
+      ? `${data.messageId}_scheduled_${data.scheduledAt.replace(/\D/g, '')}`
+      : `${data.messageId}_canceled`;
+  return emailEvent(seed, at, { ...data, status });
 }

@@ -39,7 +39,9 @@ export interface EmailData {
   readonly messageId: string;
   /** The form of form mail and autoresponses; absent for API mail and when the event cannot tell. */
   readonly formId?: string;
-  readonly status: 'sent' | 'delivered' | 'bounced' | 'complained' | 'failed';
+  readonly status: 'sent' | 'delivered' | 'bounced' | 'complained' | 'failed' | 'scheduled' | 'canceled';
+  /** When a scheduled message goes (`scheduled`: the new time after a move) or would have gone (`canceled`). */
+  readonly scheduledAt?: string;
   /**
    * The recipients the event is about, unmasked: the endpoint is the owner's own, reached over TLS with a
    * signature, and a bounce is only actionable with the address.
