@@ -392,6 +392,58 @@ describe('Core: dispatchBatch', () => {
     expect(dead).toEqual(['the endpoint is no longer configured']);
   });
 
+  it('fails only the record whose queue call failed, never the delivered ones of its batch', async () => {
+    // Prepare: the first event is delivered; the second is answered 503 and its retry is refused by SQS
+    const statuses = [200, 503];
+    const body = (id: string): string =>
+      serializeWebhookMessage({
+        v: 1,
+        endpointId: 'crm',
+        id,
+        type: 'webhook.test',
+        timestamp: new Date(NOW).toISOString(),
+        data: { endpointId: 'crm', message: 'hi' },
+      });
+    const log = new RecordingLog();
+
+    // Act
+    const result = await dispatchBatch(
+      [
+        { messageId: 'q1', receiptHandle: 'r1', receiveCount: 1, body: body('msg_1') },
+        { messageId: 'q2', receiptHandle: 'r2', receiveCount: 1, body: body('msg_2') },
+      ],
+      {
+        config: configWith({ webhooks: [endpoint('crm')] }),
+        sender: { post: async () => answered(statuses.shift() ?? 500) },
+        store: {
+          recordAttempt: async () => {},
+          endpointState: async () => ({ disabled: false }),
+          recordResult: async () => {},
+          disable: async () => {},
+        },
+        queue: {
+          retryLater: async () => {
+            throw Object.assign(
+              new Error('Message does not exist or is not available for visibility timeout change'),
+              {
+                name: 'MessageNotInflight',
+              },
+            );
+          },
+          deadLetter: async () => {},
+        },
+        secret: () => SECRET,
+        clock: new FakeClock(),
+        log,
+        metrics: new RecordingMetrics(),
+      },
+    );
+
+    // Assess
+    expect(result).toEqual({ failures: ['q2'], outcomes: ['delivered', 'retry'] });
+    expect(JSON.stringify(log.entries)).toContain('MessageNotInflight');
+  });
+
   it('counts each outcome per endpoint and in total, and no endpoint dimension for an unknown endpoint', async () => {
     // Prepare: crm answers 200, then 503, then 410; an event for a removed endpoint
     const metrics = new RecordingMetrics();

@@ -181,7 +181,19 @@ export async function dispatchBatch(
   records: ReadonlyArray<WebhookRecord>,
   deps: DispatchDeps,
 ): Promise<{ failures: string[]; outcomes: DispatchOutcome[] }> {
-  const outcomes = await Promise.all(records.map((record) => dispatchRecord(record, deps)));
+  // One record's failure (a ChangeMessageVisibility refused with MessageNotInflight, a dead-letter send that
+  // failed) must not fail the batch: that would bring back every event of it, delivered ones too. The failed
+  // record alone is received again after its visibility timeout.
+  const settled = await Promise.allSettled(records.map((record) => dispatchRecord(record, deps)));
+  const outcomes = settled.map((result, index): DispatchOutcome => {
+    if (result.status === 'fulfilled') return result.value;
+    deps.log.error('webhook record failed; it will be received again', {
+      messageId: records[index]?.messageId,
+      outcome: 'retry',
+      error: errorName(result.reason),
+    });
+    return 'retry';
+  });
   return {
     failures: records.filter((_, index) => outcomes[index] === 'retry').map((record) => record.messageId),
     outcomes,
