@@ -25,6 +25,11 @@ export interface ApiServerOptions {
 /** API Gateway REST routes served locally, by resource template. */
 const ROUTES: ReadonlyArray<{ pattern: RegExp; resource: string; params: ReadonlyArray<string> }> = [
   { pattern: /^\/v1\/forms\/([^/]+)$/, resource: '/v1/forms/{formId}', params: ['formId'] },
+  {
+    pattern: /^\/v1\/forms\/([^/]+)\/submissions$/,
+    resource: '/v1/forms/{formId}/submissions',
+    params: ['formId'],
+  },
   { pattern: /^\/v1\/send$/, resource: '/v1/send', params: [] },
   { pattern: /^\/v1\/send\/batch$/, resource: '/v1/send/batch', params: [] },
   { pattern: /^\/v1\/messages\/([^/]+)$/, resource: '/v1/messages/{messageId}', params: ['messageId'] },

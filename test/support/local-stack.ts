@@ -71,6 +71,8 @@ export async function startTestStack(
       | 'metrics'
       | 'webhookSecrets'
       | 'webhookSchedule'
+      | 'akismetKey'
+      | 'akismetUrl'
     >
   > & {
     ports?: Partial<LocalStackOptions['ports']>;
