@@ -107,7 +107,14 @@ export async function runSubmissionsCommand(
     command === 'release' ? ['queueUrl', 'tableName'] : ['tableName'],
   );
   const dynamodb = createDynamoClient(target.aws);
-  const s3 = createS3Client({ ...target.aws, endpoints: target.aws.endpoints });
+  // Locally the SQS emulator (fauxqs) serves S3 on the same port.
+  const s3 = createS3Client({
+    ...target.aws,
+    endpoints: {
+      ...target.aws.endpoints,
+      s3: target.kind === 'local' ? target.aws.endpoints?.sqs : target.aws.endpoints?.s3,
+    },
+  });
   const sqs = command === 'release' ? createSqsClient(target.aws) : undefined;
   try {
     const archiveTable = target.kind === 'local' ? LOCAL_NAMES.archiveTable : target.archiveTableName;
