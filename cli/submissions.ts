@@ -213,7 +213,7 @@ async function everyPage(
   const items: ArchivedSubmission[] = [];
   let cursor: string | undefined;
   do {
-    const page = await archive.list({ formId, folder, since, limit: 100, cursor }, nowSeconds);
+    const page = await archive.listFolder({ formId, folder, since, limit: 100, cursor }, nowSeconds);
     items.push(...page.items);
     cursor = page.cursor;
   } while (cursor !== undefined);

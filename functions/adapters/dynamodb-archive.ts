@@ -8,6 +8,7 @@ import {
   QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
+import { ARCHIVE_KEY } from '../core/archive/archive-keys';
 import {
   type ArchiveAdmin,
   type ArchivedFile,
@@ -20,31 +21,6 @@ import {
   type ListQuery,
   type SpamReason,
 } from '../core/archive/submission-archive';
-
-/**
- * The archive table (infra/constructs/archive.ts): its own table, with a sort key for paging and its own
- * encryption key, apart from the record table. Items, by partition key (`pk`) and sort key (`sk`):
- * - `sub#<form>#<folder>` / `<receivedAt>#<id>`: the submission (listing is a Query, newest first);
- * - `subid#<id>` / `-`: where the submission is (get by id);
- * - `subemail#<keyed hash of the address>` / `<id>`: the erasure index, no address in it;
- * - `erasure#` / `<at>#<id>`: erasure tombstones (when, how many), without personal data.
- * Every item but tombstones has `expiresAt` (TTL); reads filter it, as TTL deletes late.
- */
-export const ARCHIVE_KEY = {
-  submission: 'sub#',
-  byId: 'subid#',
-  byEmail: 'subemail#',
-  erasure: 'erasure#',
-} as const;
-
-/** What the send function writes (PutItem). */
-export const ARCHIVE_WRITE_PREFIXES = [
-  ARCHIVE_KEY.submission,
-  ARCHIVE_KEY.byId,
-  ARCHIVE_KEY.byEmail,
-] as const;
-/** What the submissions API reads (GetItem, Query). */
-export const ARCHIVE_READ_PREFIXES = [ARCHIVE_KEY.submission, ARCHIVE_KEY.byId] as const;
 
 const folderPk = (formId: string, folder: Folder) => `${ARCHIVE_KEY.submission}${formId}#${folder}`;
 
@@ -95,7 +71,7 @@ export class DynamoSubmissionArchive implements ArchiveAdmin {
     ]);
   }
 
-  async list(query: ListQuery, nowSeconds: number): Promise<ArchivePage> {
+  async listFolder(query: ListQuery, nowSeconds: number): Promise<ArchivePage> {
     const pk = folderPk(query.formId, query.folder);
     const from = query.since ?? '0';
     const to = `${query.until ?? '9999'}\uffff`;
@@ -167,7 +143,7 @@ export class DynamoSubmissionArchive implements ArchiveAdmin {
     return ids;
   }
 
-  async delete(submission: ArchivedSubmission): Promise<void> {
+  async erase(submission: ArchivedSubmission): Promise<void> {
     const keys = [
       { pk: folderPk(submission.formId, submission.folder), sk: `${submission.receivedAt}#${submission.id}` },
       { pk: `${ARCHIVE_KEY.byId}${submission.id}`, sk: '-' },

@@ -28,13 +28,13 @@ export class S3ArchiveFiles implements ArchiveFileAdmin {
     );
   }
 
-  async get(key: string): Promise<Buffer> {
+  async fetchArchived(key: string): Promise<Buffer> {
     const result = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
     if (result.Body === undefined) throw new BlobNotFoundError(key);
     return Buffer.from(await result.Body.transformToByteArray());
   }
 
-  async delete(key: string): Promise<void> {
+  async removeArchived(key: string): Promise<void> {
     await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
   }
 }

@@ -69,7 +69,7 @@ export async function releaseSubmission(id: string, deps: OperatorDeps): Promise
       continue;
     }
     const key = archiveFileKey(found.formId, 'inbox', found.id, index);
-    await deps.files.put(key, await deps.files.get(file.key), file.contentType);
+    await deps.files.put(key, await deps.files.fetchArchived(file.key), file.contentType);
     files.push({ ...file, key });
   }
   const inbox: ArchivedSubmission = {
@@ -83,7 +83,7 @@ export async function releaseSubmission(id: string, deps: OperatorDeps): Promise
   // Put first: the pointer then names the inbox copy, and the spam copy's delete cannot orphan it.
   await deps.archive.put(inbox);
   await deps.archive.removeFromFolder(found);
-  for (const file of found.files) if (file.key !== undefined) await deps.files.delete(file.key);
+  for (const file of found.files) if (file.key !== undefined) await deps.files.removeArchived(file.key);
   return claimed ? 'released' : 'already-notified';
 }
 
@@ -157,13 +157,13 @@ async function eraseOne(
   if (found === undefined) return;
   for (const file of found.files) {
     if (file.key === undefined) continue;
-    await deps.files.delete(file.key);
+    await deps.files.removeArchived(file.key);
     counts.files += 1;
   }
   for (const messageId of found.messageIds) {
     await deps.deleteMessage(messageId);
     counts.messages += 1;
   }
-  await deps.archive.delete(found);
+  await deps.archive.erase(found);
   counts.submissions += 1;
 }

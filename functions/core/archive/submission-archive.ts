@@ -84,7 +84,7 @@ export interface ArchivePage {
 /** Reading the archive: the API with a `submissions:read` key, and the operator. */
 export interface ArchiveReader {
   /** Newest first; expired submissions are left out. Throws BadCursorError for a cursor it did not make. */
-  list(query: ListQuery, nowSeconds: number): Promise<ArchivePage>;
+  listFolder(query: ListQuery, nowSeconds: number): Promise<ArchivePage>;
   get(id: string, nowSeconds: number): Promise<ArchivedSubmission | undefined>;
 }
 
@@ -105,7 +105,7 @@ export interface ArchiveAdmin extends ArchiveReader, SubmissionArchive {
   /** Deletes the submission's folder item only (a move: its pointer and index now name the new copy). */
   removeFromFolder(submission: ArchivedSubmission): Promise<void>;
   /** Deletes the submission and its index entries. */
-  delete(submission: ArchivedSubmission): Promise<void>;
+  erase(submission: ArchivedSubmission): Promise<void>;
   /**
    * Sets `notified` on a spam submission unless it is set: true when this call set it. The notification of a
    * submission marked not spam is queued only by the call that set it, so it goes once.
@@ -124,8 +124,8 @@ export interface ArchiveFileWriter {
 
 /** The operator's view of the files. */
 export interface ArchiveFileAdmin extends ArchiveFileWriter {
-  get(key: string): Promise<Buffer>;
-  delete(key: string): Promise<void>;
+  fetchArchived(key: string): Promise<Buffer>;
+  removeArchived(key: string): Promise<void>;
 }
 
 /** What submitting a form needs to archive. */

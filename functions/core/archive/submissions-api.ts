@@ -50,7 +50,7 @@ export async function listSubmissions(
     const until = bound('until');
     if (errors.length > 0) throw new ValidationError(errors);
     try {
-      const page = await deps.archiveReader.list(
+      const page = await deps.archiveReader.listFolder(
         { formId, folder: status as Folder, since, until, limit, cursor: query.get('cursor') ?? undefined },
         Math.floor(deps.clock.now() / 1000),
       );
