@@ -124,7 +124,7 @@ export async function runSubmissionsCommand(
       return 3;
     }
     const archive = new DynamoSubmissionArchive(dynamodb, archiveTable);
-    const files = new S3ArchiveFiles(s3, bucket, config.archive.kmsKeyArn);
+    const files = new S3ArchiveFiles(s3, bucket, config.archive?.kmsKeyArn);
     const needsKey = command === 'erase' && values.email !== undefined;
     const hashKey = !needsKey
       ? ''

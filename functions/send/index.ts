@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { httpAkismetClient } from '../adapters/akismet-client';
+import { akismetOnFirstUse, archiveOnFirstUse } from '../adapters/archive-on-first-use';
 import { archiveFilesOnFirstUse, blobStoreFromEnv } from '../adapters/attachments-bucket';
 import { createDynamoClient } from '../adapters/aws-clients';
 import { httpCaptchaVerifier } from '../adapters/captcha-verifier';
 import { DynamoApiKeyStore } from '../adapters/dynamodb-api-keys';
-import { DynamoSubmissionArchive } from '../adapters/dynamodb-archive';
 import { DynamoGuardStore } from '../adapters/dynamodb-guards';
 import { DynamoMessageStore } from '../adapters/dynamodb-messages';
 import { DynamoScheduleStore } from '../adapters/dynamodb-schedules';
@@ -51,9 +50,9 @@ const archiveBucket = process.env.ATTACHMENTS_BUCKET;
 let hashKey: Promise<string> | undefined;
 const archive = archiveTable
   ? {
-      store: new DynamoSubmissionArchive(dynamodb, archiveTable),
+      store: archiveOnFirstUse(dynamodb, archiveTable),
       files: archiveBucket
-        ? archiveFilesOnFirstUse(config.region, archiveBucket, config.archive.kmsKeyArn)
+        ? archiveFilesOnFirstUse(config.region, archiveBucket, config.archive?.kmsKeyArn)
         : undefined,
       hashKey: () => {
         hashKey ??= readSecretString(config.region, requireEnv(process.env, 'ARCHIVE_HASH_KEY_SECRET'));
@@ -69,7 +68,7 @@ let akismetKey: Promise<string | undefined> | undefined;
 const akismetSecret = config.akismet?.secret;
 const akismet = akismetSecret
   ? {
-      client: httpAkismetClient(),
+      client: akismetOnFirstUse(),
       key: () => {
         akismetKey ??= readSecretString(config.region, akismetSecret).catch(() => {
           akismetKey = undefined;

@@ -43,8 +43,8 @@ export class SubmissionArchive extends Construct {
     super(scope, id);
     const { config } = props;
     this.attachments = props.attachments;
-    this.kmsKey = config.archive.kmsKeyArn
-      ? Key.fromKeyArn(this, 'Key', config.archive.kmsKeyArn)
+    this.kmsKey = config.archive?.kmsKeyArn
+      ? Key.fromKeyArn(this, 'Key', config.archive?.kmsKeyArn)
       : undefined;
 
     this.table = new Table(this, 'Table', {

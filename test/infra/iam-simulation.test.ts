@@ -145,7 +145,7 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
   beforeAll(() => {
     config = parseConfig(raw);
     policies = new StackPolicies(synthesize(raw).template, config.region);
-    if (config.archive.kmsKeyArn) policies.assumeDefaultKeyPolicy(config.archive.kmsKeyArn);
+    if (config.archive?.kmsKeyArn) policies.assumeDefaultKeyPolicy(config.archive?.kmsKeyArn);
     for (const fn of Object.keys(DESCRIPTIONS) as FunctionName[]) {
       if (fn === 'events' && config.transport.kind !== 'ses') continue;
       if (fn === 'webhooks' && config.webhooks.length === 0) continue;
@@ -267,7 +267,7 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
       case 'akismetSecret':
         return config.akismet ? [secretArn(config.akismet.secret)] : [];
       case 'archiveKey':
-        return config.archive.kmsKeyArn ? [config.archive.kmsKeyArn] : [];
+        return config.archive?.kmsKeyArn ? [config.archive?.kmsKeyArn] : [];
       case 'anyResource':
         return ['*'];
     }
@@ -283,7 +283,7 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
     (call.when === 'webhooks' && config.webhooks.length > 0) ||
     (call.when === 'archive' && hasArchive()) ||
     (call.when === 'akismet' && config.akismet !== undefined) ||
-    (call.when === 'archiveKey' && hasArchive() && config.archive.kmsKeyArn !== undefined);
+    (call.when === 'archiveKey' && hasArchive() && config.archive?.kmsKeyArn !== undefined);
 
   /** One request per resource and per key prefix of a listed call. */
   function requestsFor(fnName: FunctionName, calls: ReadonlyArray<AwsCall>) {

@@ -363,7 +363,7 @@ export const configSchema = z
       { maxDays: 30 },
     ),
     /** The submission archive's encryption (docs/privacy.md). */
-    archive: z._default(archiveStackSchema, {}),
+    archive: z.optional(archiveStackSchema),
     /** The Akismet key, for forms with `akismet`. */
     akismet: z.optional(akismetStackSchema),
     forms: z.array(formSchema).check(z.minLength(1)),
