@@ -33,6 +33,7 @@ import { startLocalRelay } from './relay';
 import { LocalScheduler } from './scheduler';
 import { LocalSesEvents } from './ses-events';
 import { openStateDir } from './state';
+import { LocalSubmissionsPage } from './submissions-page';
 import { LocalTemplates } from './templates';
 import { createWebhookResources, startLocalDispatcher, type WebhookResources } from './webhooks';
 
@@ -241,6 +242,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // The demo page's origin is known once the API listens (port 0 picks one): until the handler exists, the
     // server answers 503, which no request sees in practice (it is set before the next turn of the loop).
     let send: ApiHandler | undefined;
+    // The page reads the configuration the API runs with (the demo's additions are in memory only).
+    let demoConfig: PostroomConfig | undefined;
+    const mailQueue = new SqsMailQueue(sqs, resources.queueUrl);
     const templates = new LocalTemplates();
     const api = await startApiServer({
       host: LOCAL_HOST,
@@ -251,12 +255,20 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       inboxUrl: emulators.endpoints.ses,
       demoFormId: (port) => demoForm(config, port).formId,
       templates,
+      submissions: new LocalSubmissionsPage(() => ({
+        config: demoConfig ?? config,
+        archive: archiveStore,
+        files: archive.files,
+        queue: mailQueue,
+        nowMs: clock.now(),
+      })),
     });
     stops.push(() => api.stop());
     const demo = demoForm(config, api.port);
+    demoConfig = demo.config;
     const handler = createSendHandler({
       config: demo.config,
-      queue: new SqsMailQueue(sqs, resources.queueUrl),
+      queue: mailQueue,
       clock,
       newId: randomUUID,
       log,

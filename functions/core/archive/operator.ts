@@ -39,6 +39,9 @@ export class SubmissionNotFoundError extends Error {
   }
 }
 
+/** What marking not spam needs. */
+export type ReleaseDeps = Pick<OperatorDeps, 'config' | 'archive' | 'files' | 'queue' | 'nowMs'>;
+
 export type ReleaseOutcome = 'released' | 'already-notified' | 'not-spam';
 
 /**
@@ -47,7 +50,7 @@ export type ReleaseOutcome = 'released' | 'already-notified' | 'not-spam';
  * retention counted from when it was received, files included. A crash between the two leaves it in the
  * spam folder, notified: running it again moves it without a second mail.
  */
-export async function releaseSubmission(id: string, deps: OperatorDeps): Promise<ReleaseOutcome> {
+export async function releaseSubmission(id: string, deps: ReleaseDeps): Promise<ReleaseOutcome> {
   const found = await deps.archive.get(id, Math.floor(deps.nowMs / 1000));
   if (found === undefined) throw new SubmissionNotFoundError(id);
   if (found.folder === 'inbox') return 'not-spam';
