@@ -21,6 +21,8 @@ Commands:
   keys list                   list keys: id, name, created, revoked (never the keys or their hashes)
   submissions list --form ID [--status inbox|spam] [--since 30d] [--json]
                               a form's archived submissions, newest first
+  submissions list|export --email ADDRESS [--format csv|ndjson]
+                              every submission of one address, in every form (an access request)
   submissions show <id>       one submission, as JSON
   submissions export --form ID --format csv|ndjson [--status spam] [--since 30d]
                               CSV (UTF-8 with BOM, formula cells neutralized) or NDJSON on stdout; on AWS

@@ -15,7 +15,12 @@ import {
   releaseSubmission,
   SubmissionNotFoundError,
 } from '../functions/core/archive/operator';
-import { type ArchivedSubmission, FOLDERS, type Folder } from '../functions/core/archive/submission-archive';
+import {
+  type ArchivedSubmission,
+  emailIndexKey,
+  FOLDERS,
+  type Folder,
+} from '../functions/core/archive/submission-archive';
 import type { PostroomConfig } from '../functions/core/config/config';
 import { KEY_PREFIX } from '../functions/core/table-keys';
 import { localArchiveHashKey } from '../local/archive';
@@ -80,7 +85,9 @@ export async function runSubmissionsCommand(
     io.err(`--since must be like 30d, 12h, 90m or an ISO 8601 time.\n\n${usage}`);
     return 2;
   }
-  if (['list', 'export'].includes(command)) {
+  // An access request: one person's submissions in every form, found through the erasure index.
+  const byEmail = ['list', 'export'].includes(command) && values.email !== undefined;
+  if (['list', 'export'].includes(command) && !byEmail) {
     const form = config.forms.find((candidate) => candidate.id === values.form);
     if (form === undefined) {
       io.err(`${command} needs --form ID, one of the forms in ${configPath}.\n\n${usage}`);
@@ -125,7 +132,7 @@ export async function runSubmissionsCommand(
     }
     const archive = new DynamoSubmissionArchive(dynamodb, archiveTable);
     const files = new S3ArchiveFiles(s3, bucket, config.archive?.kmsKeyArn);
-    const needsKey = command === 'erase' && values.email !== undefined;
+    const needsKey = values.email !== undefined;
     const hashKey = !needsKey
       ? ''
       : target.kind === 'local'
@@ -146,7 +153,9 @@ export async function runSubmissionsCommand(
     switch (command) {
       case 'list':
       case 'export': {
-        const items = await everyPage(archive, values.form ?? '', folder, since, nowSeconds);
+        const items = byEmail
+          ? await ofAddress(archive, emailIndexKey(hashKey, values.email ?? ''), nowSeconds)
+          : await everyPage(archive, values.form ?? '', folder, since, nowSeconds);
         if (command === 'list') {
           io.out(values.json ? `${JSON.stringify(items.map(summary))}\n` : listing(items));
           return 0;
@@ -218,6 +227,20 @@ async function everyPage(
     cursor = page.cursor;
   } while (cursor !== undefined);
   return items;
+}
+
+/** Every unexpired submission of an address, in every form and folder, newest first. */
+async function ofAddress(
+  archive: DynamoSubmissionArchive,
+  emailKey: string,
+  nowSeconds: number,
+): Promise<ArchivedSubmission[]> {
+  const found: ArchivedSubmission[] = [];
+  for (const id of await archive.idsByEmailKey(emailKey)) {
+    const item = await archive.get(id, nowSeconds);
+    if (item !== undefined) found.push(item);
+  }
+  return found.sort((a, b) => b.receivedAt.localeCompare(a.receivedAt));
 }
 
 function summary(item: ArchivedSubmission) {

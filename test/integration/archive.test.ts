@@ -423,6 +423,25 @@ describe('Archive: kept submissions, spam folder, Akismet, scoped reads, export 
     const before = JSON.stringify(await everyItem(stack.resources.tableName));
     expect(before).toContain(`msg#${inbox.id}`);
 
+    // An access request first: everything kept about the address, in any case, in every form and folder.
+    const access = await cli([
+      'submissions',
+      'export',
+      '--email',
+      address.toUpperCase(),
+      '--format',
+      'ndjson',
+    ]);
+    expect(
+      access.out
+        .trimEnd()
+        .split('\n')
+        .map((line) => (JSON.parse(line) as { id: string }).id)
+        .sort(),
+    ).toHaveLength(3);
+    expect(access.out).toContain(fileId);
+    expect(access.out).not.toContain(other.id);
+
     const erased = await cli(['submissions', 'erase', '--email', address, '--lift-suppression']);
     expect(erased).toMatchObject({ code: 0 });
     expect(erased.out).toContain('Erased 3 submission(s), 1 file(s)');
