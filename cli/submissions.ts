@@ -136,7 +136,7 @@ export async function runSubmissionsCommand(
     const hashKey = !needsKey
       ? ''
       : target.kind === 'local'
-        ? await localArchiveHashKey(dynamodb, archiveTable)
+        ? await localArchiveHashKey(dynamodb, target.tableName ?? LOCAL_NAMES.table)
         : await readSecretString(target.region, target.archiveHashKeySecret ?? '');
     const deps: OperatorDeps = {
       config,

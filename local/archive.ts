@@ -8,11 +8,11 @@ import {
 
 /**
  * The erasure index's key on the local stack. On AWS it is a Secrets Manager secret the stack generates
- * (infra/constructs/archive.ts); locally it is made once and kept in the archive table itself, so it lives
- * exactly as long as the submissions it indexes (in the state folder or in memory) and the CLI finds it where
- * it finds them. A local table is on this machine only: nothing here is a production secret.
+ * (infra/constructs/archive.ts); locally it is made once and kept in the local record table, so it lives as
+ * long as the submissions it indexes (in the state folder or in memory) and the CLI finds it where it finds
+ * them. A local table is on this machine only: nothing here is a production secret.
  */
-const LOCAL_KEY_ITEM = { pk: { S: 'localkey#' }, sk: { S: 'archive-hash' } };
+const LOCAL_KEY_ITEM = { pk: { S: 'localkey#archive-hash' } };
 
 export async function localArchiveHashKey(dynamodb: DynamoDBClient, tableName: string): Promise<string> {
   const read = async () =>

@@ -143,7 +143,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const blobs = new S3BlobStore(s3, resources.attachmentsBucket);
     const archiveTable = resources.archiveTableName ?? LOCAL_NAMES.archiveTable;
     const archiveStore = new DynamoSubmissionArchive(dynamodb, archiveTable);
-    const archiveHashKey = await localArchiveHashKey(dynamodb, archiveTable);
+    const archiveHashKey = await localArchiveHashKey(dynamodb, resources.tableName);
     const archive = {
       store: archiveStore,
       files: new S3ArchiveFiles(s3, resources.attachmentsBucket),
