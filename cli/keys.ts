@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createDynamoClient } from '../functions/adapters/aws-clients';
 import { DynamoApiKeyStore } from '../functions/adapters/dynamodb-api-keys';
-import { generateApiKey } from '../functions/core/api/api-keys';
+import { generateApiKey, unknownScope } from '../functions/core/api/api-keys';
 import { LOCAL_HOST, LOCAL_NAMES } from '../local/emulators';
 import type { CliIo } from './command';
 import { answered } from './errors';
@@ -23,6 +23,8 @@ import {
 export interface TableValues extends TargetValues {
   readonly table?: string | undefined;
   readonly name?: string | undefined;
+  /** keys create: the key's scopes (core/api/api-keys.ts). */
+  readonly scope?: ReadonlyArray<string> | undefined;
 }
 
 /**
@@ -138,12 +140,20 @@ export async function runKeysCommand(
     try {
       switch (command) {
         case 'create': {
-          const { key, record } = generateApiKey(new Date(), values.name);
+          const scopes = values.scope ?? ['send'];
+          const unknown = unknownScope(scopes);
+          if (unknown !== undefined) {
+            io.err(
+              `--scope ${unknown} is not a scope: send, submissions:read or submissions:read:<formId>.\n`,
+            );
+            return 2;
+          }
+          const { key, record } = generateApiKey(new Date(), values.name, undefined, scopes);
           await store.create(record);
           io.out(
             `Created API key ${record.keyId}${record.name ? ` (${record.name})` : ''}.\n` +
               'Copy it now: it is stored only as a hash and cannot be shown again.\n\n' +
-              `${key}\n`,
+              `Scopes: ${scopes.join(', ')}\n\n${key}\n`,
           );
           return 0;
         }

@@ -7,6 +7,7 @@ import { runKeysCommand, withRecordTable } from './keys';
 import { runQueueCommand } from './queue-commands';
 import { runScheduledCommand } from './scheduled';
 import { DEFAULT_TIMEOUT_SECONDS, runSendTest } from './send-test';
+import { runSubmissionsCommand } from './submissions';
 import { runSuppressionCommand } from './suppression';
 import { networkReason, TargetError } from './target';
 import { runWebhooksCommand } from './webhooks';
@@ -14,8 +15,22 @@ import { runWebhooksCommand } from './webhooks';
 const USAGE = `Usage: postroom <command> [--stack NAME] [options]
 
 Commands:
-  keys create [--name NAME]   create an API key and print it (it is shown this once)
+  keys create [--name NAME] [--scope SCOPE]...
+                              create an API key and print it (it is shown this once); scopes: send (the
+                              default), submissions:read, submissions:read:<formId>
   keys list                   list keys: id, name, created, revoked (never the keys or their hashes)
+  submissions list --form ID [--status inbox|spam] [--since 30d] [--json]
+                              a form's archived submissions, newest first
+  submissions list|export --email ADDRESS [--format csv|ndjson]
+                              every submission of one address, in every form (an access request)
+  submissions show <id>       one submission, as JSON
+  submissions export --form ID --format csv|ndjson [--status spam] [--since 30d]
+                              CSV (UTF-8 with BOM, formula cells neutralized) or NDJSON on stdout; on AWS
+                              file columns are links valid 15 minutes
+  submissions release <id>    mark a spam submission not spam: it moves to the inbox, its notification is sent once
+  submissions erase --email ADDRESS [--lift-suppression] | --id ID
+                              erase every submission of an address (or one), with its files and message
+                              records; a tombstone keeps when and how many, nothing else
   keys revoke <keyId>         revoke a key; requests with it get 401 at once
   suppression list [--json]   the addresses mail is no longer sent to (hard bounces, complaints), masked,
                               with the reason, since when and the message that caused it
@@ -150,6 +165,9 @@ async function runCommand(argv: ReadonlyArray<string>, io: CliIo): Promise<numbe
     }
     return runSendTest(values, io, USAGE);
   }
+  if (!values.help && group === 'submissions' && command !== undefined) {
+    return runSubmissionsCommand(command, rest, values, io, USAGE);
+  }
   if (!values.help && group === 'webhooks' && command !== undefined) {
     return runWebhooksCommand(
       command,
@@ -247,6 +265,11 @@ function parse(argv: ReadonlyArray<string>) {
       'cloudformation-endpoint': { type: 'string' },
       'cloudwatch-endpoint': { type: 'string' },
       yes: { type: 'boolean', short: 'y' },
+      format: { type: 'string' },
+      status: { type: 'string' },
+      email: { type: 'string' },
+      'lift-suppression': { type: 'boolean' },
+      scope: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });

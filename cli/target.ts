@@ -31,6 +31,9 @@ export const OUTPUT_OF = {
   alarmTopicArn: 'AlarmTopicArn',
   sesConfigurationSet: 'SesConfigurationSet',
   webhookQueueUrl: 'WebhookQueueUrl',
+  archiveTableName: 'ArchiveTableName',
+  attachmentsBucket: 'AttachmentsBucketName',
+  archiveHashKeySecret: 'ArchiveHashKeySecretArn',
 } as const;
 
 export type TargetResource = keyof typeof OUTPUT_OF;

@@ -3,6 +3,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { type PostroomConfig, parseConfig } from '../functions/core/config/config';
 import { Api } from './constructs/api';
+import { SubmissionArchive } from './constructs/archive';
 import { Attachments } from './constructs/attachments';
 import { DeliveryEvents } from './constructs/delivery-events';
 import { MailProvider } from './constructs/mail-provider';
@@ -34,6 +35,8 @@ export class PostroomStack extends Stack {
   readonly deliveryEvents: DeliveryEvents | undefined;
   /** Signed webhooks (only when the config has endpoints). */
   readonly webhooks: Webhooks | undefined;
+  /** The submission archive (only when a form has `archive`). */
+  readonly archive: SubmissionArchive | undefined;
 
   constructor(scope: Construct, id: string, props: PostroomStackProps) {
     super(scope, id, props);
@@ -70,6 +73,14 @@ export class PostroomStack extends Stack {
           })
         : undefined;
     this.scheduling = new Scheduling(this, 'Scheduling', { mailQueue: this.queueing.mailQueue });
+    this.archive = config.forms.some((form) => form.archive !== undefined)
+      ? new SubmissionArchive(this, 'Archive', {
+          config,
+          attachments: this.attachments,
+          recordTable: this.store.table,
+          mailQueue: this.queueing.mailQueue,
+        })
+      : undefined;
     this.api = new Api(this, 'Api', {
       config,
       mailQueue: this.queueing.mailQueue,
@@ -82,6 +93,8 @@ export class PostroomStack extends Stack {
         : undefined,
       attachments: this.attachments,
       scheduling: this.scheduling,
+      archive: this.archive,
+      akismetSecret: config.akismet?.secret,
       captchaSecrets: [
         ...new Set(config.forms.flatMap((form) => (form.captcha ? [form.captcha.secret] : []))),
       ],
@@ -144,6 +157,25 @@ export class PostroomStack extends Stack {
       new CfnOutput(this, 'WebhookQueueUrl', {
         description: 'The webhook queue (postroom webhooks replay|test --stack NAME)',
         value: this.webhooks.queue.queueUrl,
+      });
+    }
+    if (this.archive) {
+      // `postroom submissions --stack NAME` finds the archive through these; operators attach the policy.
+      new CfnOutput(this, 'ArchiveTableName', {
+        description: 'DynamoDB table of archived submissions (postroom submissions --stack)',
+        value: this.archive.table.tableName,
+      });
+      new CfnOutput(this, 'AttachmentsBucketName', {
+        description: 'Bucket of attachments and archived files (under archive/)',
+        value: this.attachments.bucket.bucketName,
+      });
+      new CfnOutput(this, 'ArchiveHashKeySecretArn', {
+        description: 'Secret holding the HMAC key of the archive\u2019s erasure index',
+        value: this.archive.hashKey.secretArn,
+      });
+      new CfnOutput(this, 'ArchiveOperatorPolicyArn', {
+        description: 'Managed policy to attach to operators who read, export and erase submissions',
+        value: this.archive.operatorPolicy.managedPolicyArn,
       });
     }
     new CfnOutput(this, 'TableName', {

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { demoPage, thanksPage } from './demo-page';
 import { PORT_VARIABLE, PortInUseError } from './emulators';
+import type { LocalSubmissionsPage } from './submissions-page';
 import type { LocalTemplates } from './templates';
 
 export type ApiHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -20,11 +21,18 @@ export interface ApiServerOptions {
   readonly demoFormId: (port: number) => string;
   /** The templates preview page at `/templates` (local/templates.ts). */
   readonly templates?: LocalTemplates;
+  /** The submissions page at `/submissions` (local/submissions-page.ts). */
+  readonly submissions?: LocalSubmissionsPage;
 }
 
 /** API Gateway REST routes served locally, by resource template. */
 const ROUTES: ReadonlyArray<{ pattern: RegExp; resource: string; params: ReadonlyArray<string> }> = [
   { pattern: /^\/v1\/forms\/([^/]+)$/, resource: '/v1/forms/{formId}', params: ['formId'] },
+  {
+    pattern: /^\/v1\/forms\/([^/]+)\/submissions$/,
+    resource: '/v1/forms/{formId}/submissions',
+    params: ['formId'],
+  },
   { pattern: /^\/v1\/send$/, resource: '/v1/send', params: [] },
   { pattern: /^\/v1\/send\/batch$/, resource: '/v1/send/batch', params: [] },
   { pattern: /^\/v1\/messages\/([^/]+)$/, resource: '/v1/messages/{messageId}', params: ['messageId'] },
@@ -109,6 +117,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: ApiSer
     res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
     res.end(options.templates.stampDigest());
     return;
+  }
+
+  if (options.submissions && url.pathname.startsWith('/submissions')) {
+    const handled = await servePage(req, res, url, options.submissions);
+    if (handled) return;
   }
 
   for (const route of ROUTES) {
@@ -206,6 +219,60 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
 function normalizeHeaders(headers: APIGatewayProxyResult['headers']): Record<string, string> {
   return Object.fromEntries(Object.entries(headers ?? {}).map(([name, value]) => [name, String(value)]));
+}
+
+/** `/submissions`, `/submissions/<id>`, `/submissions/<id>/files/<n>`, `POST /submissions/<id>/not-spam`. */
+async function servePage(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  page: LocalSubmissionsPage,
+): Promise<boolean> {
+  const notFound = () => {
+    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end('No such submission.');
+    return true;
+  };
+  if (req.method === 'GET' && url.pathname === '/submissions') {
+    sendHtml(res, await page.list(url.searchParams));
+    return true;
+  }
+  const match = /^\/submissions\/([0-9a-f-]{36})(?:\/(files\/(\d{1,2})|not-spam))?$/.exec(url.pathname);
+  if (!match) return false;
+  const id = match[1] as string;
+  if (req.method === 'GET' && match[2] === undefined) {
+    const html = await page.detail(id);
+    if (html === undefined) return notFound();
+    sendHtml(res, html);
+    return true;
+  }
+  if (req.method === 'GET' && match[3] !== undefined) {
+    const file = await page.file(id, Number(match[3]));
+    if (file === undefined) return notFound();
+    // A visitor's file is downloaded, never rendered on this origin (an HTML upload would run here).
+    res.writeHead(200, {
+      'content-type': file.contentType,
+      'content-disposition': `attachment; filename*=UTF-8''${encodeURIComponent(file.name)}`,
+      'x-content-type-options': 'nosniff',
+      'content-security-policy': "default-src 'none'; sandbox",
+    });
+    res.end(file.bytes);
+    return true;
+  }
+  if (req.method === 'POST' && match[2] === 'not-spam') {
+    const body = (await readBody(req, 4_096)).toString('utf8');
+    const released = await page.release(id, body);
+    if (!released.ok) {
+      res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end('This action needs the page it came from: open the submission again.');
+      return true;
+    }
+    const html = await page.detail(id, released.notice);
+    if (html === undefined) return notFound();
+    sendHtml(res, html);
+    return true;
+  }
+  return false;
 }
 
 function sendHtml(res: ServerResponse, html: string): void {

@@ -152,6 +152,8 @@ export interface LocalResources {
   readonly deadLetterQueueUrl: string;
   readonly tableName: string;
   readonly attachmentsBucket: string;
+  /** The submission archive's table (pk and sk, functions/adapters/dynamodb-archive.ts). */
+  readonly archiveTableName?: string;
 }
 
 export const LOCAL_NAMES = {
@@ -159,6 +161,7 @@ export const LOCAL_NAMES = {
   deadLetterQueue: 'postroom-mail-dlq',
   table: 'postroom',
   attachmentsBucket: 'postroom-attachments',
+  archiveTable: 'postroom-archive',
 } as const;
 
 /**
@@ -217,7 +220,26 @@ export async function createResources(
     )
     // dynalite does not implement TTL; the attribute is still written, as on AWS.
     .catch(() => {});
+  await dynamodb
+    .send(
+      new CreateTableCommand({
+        TableName: LOCAL_NAMES.archiveTable,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+      }),
+    )
+    .catch((error: unknown) => {
+      if (!(error instanceof ResourceInUseException)) throw error;
+    });
   return {
+    archiveTableName: LOCAL_NAMES.archiveTable,
     queueUrl: required(queue.QueueUrl, 'queue URL'),
     deadLetterQueueUrl,
     tableName: LOCAL_NAMES.table,

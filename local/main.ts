@@ -41,6 +41,7 @@ async function main(): Promise<void> {
     captchaSecrets,
     webhookSecrets,
     apiKey: env.POSTROOM_API_KEY,
+    akismetKey: env.POSTROOM_AKISMET_KEY,
     functions: await functionsFromEnv(localContext(raw, env), env, log),
     stateDir: options.stateDir,
     fresh: options.fresh,

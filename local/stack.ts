@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { APIGatewayProxyResult } from 'aws-lambda';
+import { httpAkismetClient } from '../functions/adapters/akismet-client';
 import { createDynamoClient } from '../functions/adapters/aws-clients';
 import { httpCaptchaVerifier } from '../functions/adapters/captcha-verifier';
 import { DynamoApiKeyStore } from '../functions/adapters/dynamodb-api-keys';
+import { DynamoSubmissionArchive } from '../functions/adapters/dynamodb-archive';
 import { DynamoClaimStore } from '../functions/adapters/dynamodb-claims';
 import { DynamoGuardStore } from '../functions/adapters/dynamodb-guards';
 import { DynamoMessageStore } from '../functions/adapters/dynamodb-messages';
 import { DynamoScheduleStore } from '../functions/adapters/dynamodb-schedules';
 import { DynamoSuppressionList } from '../functions/adapters/dynamodb-suppression';
 import { DynamoWebhookStore } from '../functions/adapters/dynamodb-webhooks';
+import { S3ArchiveFiles } from '../functions/adapters/s3-archive-files';
 import { createS3Client, S3BlobStore } from '../functions/adapters/s3-blobs';
 import { createSqsClient } from '../functions/adapters/sqs-client';
 import { SqsMailQueue } from '../functions/adapters/sqs-queue';
@@ -22,14 +25,16 @@ import { MAX_QUEUE_DELAY_SECONDS } from '../functions/core/scheduling/schedule';
 import { createEventsHandler } from '../functions/events/app';
 import { createSendHandler } from '../functions/send/app';
 import { type ApiHandler, startApiServer } from './api-server';
+import { localArchiveHashKey } from './archive';
 import { type BundledFunctionsOptions, startBundledFunctions } from './bundled-functions';
 import { type DemoForm, demoForm } from './demo-page';
-import { createResources, LOCAL_HOST, type LocalResources, startEmulators } from './emulators';
+import { createResources, LOCAL_HOST, LOCAL_NAMES, type LocalResources, startEmulators } from './emulators';
 import { localContext } from './lambda-context';
 import { startLocalRelay } from './relay';
 import { LocalScheduler } from './scheduler';
 import { LocalSesEvents } from './ses-events';
 import { openStateDir } from './state';
+import { LocalSubmissionsPage } from './submissions-page';
 import { LocalTemplates } from './templates';
 import { createWebhookResources, startLocalDispatcher, type WebhookResources } from './webhooks';
 
@@ -83,6 +88,13 @@ export interface LocalStackOptions {
    * queues in memory only: a delayed job would not survive a restart, and the scheduler's table items do.
    */
   readonly maxQueueDelaySeconds?: number;
+  /** The Akismet key (POSTROOM_AKISMET_KEY), for forms with `akismet`. */
+  readonly akismetKey?: string | undefined;
+  /**
+   * Where Akismet is asked: tests give a peer on loopback. Code only, never configuration: the deployed
+   * function always asks rest.akismet.com. @default Akismet's comment-check URL
+   */
+  readonly akismetUrl?: string | undefined;
 }
 
 export interface LocalStack {
@@ -142,6 +154,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     const resources = await createResources(sqs, dynamodb, config, s3);
     const blobs = new S3BlobStore(s3, resources.attachmentsBucket);
+    const archiveTable = resources.archiveTableName ?? LOCAL_NAMES.archiveTable;
+    const archiveStore = new DynamoSubmissionArchive(dynamodb, archiveTable);
+    const archiveHashKey = await localArchiveHashKey(dynamodb, resources.tableName);
+    const archive = {
+      store: archiveStore,
+      files: new S3ArchiveFiles(s3, resources.attachmentsBucket),
+      hashKey: async () => archiveHashKey,
+    };
     const clock = options.clock ?? systemClock;
     const messages = new DynamoMessageStore(dynamodb, resources.tableName, config.relay.recordTtlDays);
     const apiKeys = new DynamoApiKeyStore(dynamodb, resources.tableName);
@@ -240,6 +260,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // The demo page's origin is known once the API listens (port 0 picks one): until the handler exists, the
     // server answers 503, which no request sees in practice (it is set before the next turn of the loop).
     let send: ApiHandler | undefined;
+    // The page reads the configuration the API runs with (the demo's additions are in memory only).
+    let demoConfig: PostroomConfig | undefined;
+    const mailQueue = new SqsMailQueue(sqs, resources.queueUrl);
     const templates = new LocalTemplates(undefined, config);
     const api = await startApiServer({
       host: LOCAL_HOST,
@@ -250,12 +273,21 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       inboxUrl: emulators.endpoints.ses,
       demoFormId: (port) => demoForm(config, port).formId,
       templates,
+      submissions: new LocalSubmissionsPage(() => ({
+        config: demoConfig ?? config,
+        archive: archiveStore,
+        files: archive.files,
+        queue: mailQueue,
+        templates: templates.catalog,
+        nowMs: clock.now(),
+      })),
     });
     stops.push(() => api.stop());
     const demo = demoForm(config, api.port);
+    demoConfig = demo.config;
     const handler = createSendHandler({
       config: demo.config,
-      queue: new SqsMailQueue(sqs, resources.queueUrl),
+      queue: mailQueue,
       clock,
       newId: randomUUID,
       log,
@@ -269,6 +301,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       scheduling: { schedules, scheduler, maxQueueDelaySeconds },
       captcha: { verifier: httpCaptchaVerifier, secret: (formId) => options.captchaSecrets?.[formId] },
       templates: templates.catalog,
+      archive,
+      archiveReader: archiveStore,
+      akismet: {
+        client: httpAkismetClient(options.akismetUrl),
+        key: async () => options.akismetKey,
+      },
     });
     // The bundled send function reads the configuration built into its bundle: the demo's additions are
     // this process's, so with bundles the demo form keeps the configured origins only.

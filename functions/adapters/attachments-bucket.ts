@@ -1,3 +1,4 @@
+import type { ArchiveFileWriter } from '../core/archive/submission-archive';
 import type { BlobStore } from '../core/ports';
 
 /**
@@ -16,5 +17,23 @@ export function blobStoreFromEnv(env: NodeJS.ProcessEnv, region: string): BlobSt
   return {
     put: async (key, bytes, contentType) => (await load()).put(key, bytes, contentType),
     get: async (key) => (await load()).get(key),
+  };
+}
+
+/** Archived files (core/archive), in the same bucket under archive/: the S3 client loads with the first one. */
+export function archiveFilesOnFirstUse(
+  region: string,
+  bucket: string,
+  kmsKeyArn: string | undefined,
+): ArchiveFileWriter {
+  let files: Promise<ArchiveFileWriter> | undefined;
+  return {
+    put: async (key, bytes, contentType) => {
+      files ??= Promise.all([import('./s3-blobs'), import('./s3-archive-files')]).then(
+        ([{ createS3Client }, { S3ArchiveFiles }]) =>
+          new S3ArchiveFiles(createS3Client({ region }), bucket, kmsKeyArn),
+      );
+      return (await files).put(key, bytes, contentType);
+    },
   };
 }

@@ -1,3 +1,4 @@
+import { ARCHIVE_KEY, ARCHIVE_READ_PREFIXES, ARCHIVE_WRITE_PREFIXES } from '../core/archive/archive-keys';
 import { KEY_PREFIX } from '../core/table-keys';
 
 /**
@@ -36,11 +37,28 @@ export type AwsResource =
   | 'scheduleInGroup'
   /** The role the stack's schedules run as (iam:PassRole, to EventBridge Scheduler only). */
   | 'schedulerRole'
+  /** The submission archive's table (infra/constructs/archive.ts); `keyPrefixes` says which items. */
+  | 'archiveTable'
+  /** An object under `archive/` in the attachments bucket. */
+  | 'archiveObject'
+  /** The HMAC key of the archive's erasure index, a secret the stack generates. */
+  | 'archiveHashKeySecret'
+  /** `akismet.secret`. */
+  | 'akismetSecret'
+  /** `archive.kmsKeyArn`, the customer-managed key of the archive's table and files. */
+  | 'archiveKey'
   /** Actions without resource-level permissions (X-Ray). */
   | 'anyResource';
 
 /** The configuration under which a function makes a call; absent: always. */
-export type CallCondition = 'sesTransport' | 'smtpPassword' | 'captcha' | 'webhooks';
+export type CallCondition =
+  | 'sesTransport'
+  | 'smtpPassword'
+  | 'captcha'
+  | 'webhooks'
+  | 'archive'
+  | 'akismet'
+  | 'archiveKey';
 
 export interface AwsCall {
   /**
@@ -161,6 +179,67 @@ export const FUNCTION_CALLS: Readonly<Record<FunctionName, ReadonlyArray<AwsCall
       command: 'PutObjectCommand',
       action: 's3:PutObject',
       resource: 'attachmentObject',
+    },
+    // The submission archive (core/archive), for forms with `archive`: it adds submissions and files, and
+    // reads a form's list for GET /v1/forms/{formId}/submissions. Never deletes or changes them.
+    {
+      site: 'DynamoSubmissionArchive.putItem',
+      command: 'PutItemCommand',
+      action: 'dynamodb:PutItem',
+      resource: 'archiveTable',
+      keyPrefixes: ARCHIVE_WRITE_PREFIXES,
+      when: 'archive',
+    },
+    {
+      site: 'DynamoSubmissionArchive.listFolder',
+      command: 'QueryCommand',
+      action: 'dynamodb:Query',
+      resource: 'archiveTable',
+      keyPrefixes: [ARCHIVE_KEY.submission],
+      when: 'archive',
+    },
+    {
+      site: 'DynamoSubmissionArchive.getAny',
+      command: 'GetItemCommand',
+      action: 'dynamodb:GetItem',
+      resource: 'archiveTable',
+      keyPrefixes: ARCHIVE_READ_PREFIXES,
+      when: 'archive',
+    },
+    {
+      site: 'S3ArchiveFiles.put',
+      command: 'PutObjectCommand',
+      action: 's3:PutObject',
+      resource: 'archiveObject',
+      when: 'archive',
+    },
+    {
+      site: 'readSecretString',
+      command: 'GetSecretValueCommand',
+      action: 'secretsmanager:GetSecretValue',
+      resource: 'archiveHashKeySecret',
+      when: 'archive',
+    },
+    {
+      site: 'readSecretString',
+      command: 'GetSecretValueCommand',
+      action: 'secretsmanager:GetSecretValue',
+      resource: 'akismetSecret',
+      when: 'akismet',
+    },
+    // With a customer-managed key, DynamoDB and S3 use it with the caller's permissions on each write and read.
+    // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html
+    {
+      site: 'DynamoDB, S3: customer-managed key',
+      action: 'kms:GenerateDataKey',
+      resource: 'archiveKey',
+      when: 'archiveKey',
+    },
+    {
+      site: 'DynamoDB, S3: customer-managed key',
+      action: 'kms:Decrypt',
+      resource: 'archiveKey',
+      when: 'archiveKey',
     },
     // Scheduled send (core/scheduling): the scheduled message's record, its conditional transitions.
     {
@@ -395,4 +474,20 @@ export const OPERATOR_CALLS: ReadonlyArray<Pick<AwsCall, 'site' | 'command' | 'a
   { site: 'DynamoWebhookStore.event', command: 'GetItemCommand', action: 'dynamodb:GetItem' },
   { site: 'DynamoWebhookStore.eventsSince', command: 'ScanCommand', action: 'dynamodb:Scan' },
   { site: 'DynamoScheduleStore.listScheduled', command: 'ScanCommand', action: 'dynamodb:Scan' },
+  // `postroom submissions` (ArchiveOperatorPolicy): erasure, release, export of files.
+  { site: 'DynamoSubmissionArchive.idsByEmailKey', command: 'QueryCommand', action: 'dynamodb:Query' },
+  { site: 'DynamoSubmissionArchive.erase', command: 'DeleteItemCommand', action: 'dynamodb:DeleteItem' },
+  {
+    site: 'DynamoSubmissionArchive.removeFromFolder',
+    command: 'DeleteItemCommand',
+    action: 'dynamodb:DeleteItem',
+  },
+  {
+    site: 'DynamoSubmissionArchive.claimNotification',
+    command: 'UpdateItemCommand',
+    action: 'dynamodb:UpdateItem',
+  },
+  { site: 'DynamoSubmissionArchive.tombstones', command: 'QueryCommand', action: 'dynamodb:Query' },
+  { site: 'S3ArchiveFiles.fetchArchived', command: 'GetObjectCommand', action: 's3:GetObject' },
+  { site: 'S3ArchiveFiles.removeArchived', command: 'DeleteObjectCommand', action: 's3:DeleteObject' },
 ];

@@ -41,6 +41,9 @@ export class DynamoApiKeyStore implements ApiKeyAdmin {
           ...(record.name === undefined ? {} : { name: { S: record.name } }),
           createdAt: { S: record.createdAt },
           revoked: { BOOL: record.revoked },
+          ...(record.scopes === undefined
+            ? {}
+            : { scopes: { L: record.scopes.map((scope) => ({ S: scope })) } }),
         },
         ConditionExpression: 'attribute_not_exists(pk)',
       }),
@@ -96,5 +99,6 @@ function toRecord(item: Record<string, AttributeValue>): ApiKeyRecord {
     hash: pk.slice(KEY_PREFIX.apikey.length),
     createdAt: item.createdAt?.S ?? '',
     revoked: item.revoked?.BOOL === true,
+    scopes: item.scopes?.L?.flatMap((scope) => (scope.S === undefined ? [] : [scope.S])),
   };
 }

@@ -98,7 +98,7 @@ export const REJECTION_REASONS = [
 ] as const;
 
 /** The guards that drop a form submission while answering as for a success. */
-export const SPAM_GUARDS = ['honeypot', 'blocked-word', 'duplicate'] as const;
+export const SPAM_GUARDS = ['honeypot', 'blocked-word', 'duplicate', 'akismet'] as const;
 
 /** Why a job was dead-lettered. */
 export const FAILURE_REASONS = [
@@ -187,6 +187,7 @@ const REASON_BY_ERROR: Readonly<Record<string, RejectionReason>> = {
   CaptchaRejectedError: 'captcha',
   ForbiddenOriginError: 'origin',
   SuppressedRecipientsError: 'suppressed',
+  ForbiddenScopeError: 'unauthorized',
 };
 
 /** The reason dimension of a refused request, from the HttpError that refused it. */

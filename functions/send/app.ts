@@ -9,6 +9,7 @@ import {
   sendBatch,
   sendMessage,
 } from '../core/api/send-api';
+import type { ArchiveReader } from '../core/archive/submission-archive';
 import { errorName, HttpError, MethodNotAllowedError, NotFoundError } from '../core/errors';
 import { checkHealth, preflightForm, submitForm } from '../core/forms/submit-form';
 import { problemResponse } from '../core/http';
@@ -19,7 +20,7 @@ import type { Log } from '../core/ports';
  * `GET|PATCH /v1/messages/{messageId}`, `POST /v1/messages/{messageId}/cancel`, `POST /v1/templates/{templateId}/render`, `GET /health`, and the Resend-compatible `/resend/emails...`. A thin adapter from the API Gateway REST proxy event to
  * the core; the same handler serves Lambda and the local stack.
  */
-export function createSendHandler(deps: SendApiDeps) {
+export function createSendHandler(deps: SendApiDeps & { archiveReader?: ArchiveReader | undefined }) {
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
     .handler(async (event) => toProxyResult(await route(event, deps)))
     .onError(async (request) => {
@@ -33,7 +34,10 @@ export function createSendHandler(deps: SendApiDeps) {
     });
 }
 
-async function route(event: APIGatewayProxyEvent, unscoped: SendApiDeps) {
+async function route(
+  event: APIGatewayProxyEvent,
+  unscoped: SendApiDeps & { archiveReader?: ArchiveReader | undefined },
+) {
   const request = toHttpRequest(event);
   // Every line this request logs carries its correlation id, as the relay's lines for its jobs do.
   const deps = { ...unscoped, log: new CorrelatedLog(unscoped.log, request.correlationId) };
@@ -43,6 +47,17 @@ async function route(event: APIGatewayProxyEvent, unscoped: SendApiDeps) {
       if (event.httpMethod === 'POST') return submitForm(formId, request, deps);
       if (event.httpMethod === 'OPTIONS') return preflightForm(deps.config, formId, request, deps.log);
       return problemResponse(new MethodNotAllowedError('POST, OPTIONS'));
+    }
+    case '/v1/forms/{formId}/submissions': {
+      if (event.httpMethod !== 'GET') return problemResponse(new MethodNotAllowedError('GET'));
+      // Loaded by the first read: sending never needs it.
+      const { listSubmissions } = await import('../core/archive/submissions-api');
+      return listSubmissions(
+        event.pathParameters?.formId ?? '',
+        request,
+        event.queryStringParameters ?? {},
+        deps,
+      );
     }
     case '/v1/send':
       if (event.httpMethod === 'POST') return sendMessage(request, deps);

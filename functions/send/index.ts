@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { blobStoreFromEnv } from '../adapters/attachments-bucket';
+import { akismetOnFirstUse, archiveOnFirstUse } from '../adapters/archive-on-first-use';
+import { archiveFilesOnFirstUse, blobStoreFromEnv } from '../adapters/attachments-bucket';
 import { createDynamoClient } from '../adapters/aws-clients';
 import { httpCaptchaVerifier } from '../adapters/captcha-verifier';
 import { DynamoApiKeyStore } from '../adapters/dynamodb-api-keys';
@@ -42,6 +43,42 @@ const queue = new SqsMailQueue(sqs, requireEnv(process.env, 'MAIL_QUEUE_URL'));
 // Set by the webhooks construct when the config has endpoints; the queue's code loads with the first event.
 const webhookQueueUrl = process.env.WEBHOOK_QUEUE_URL;
 
+// The submission archive (infra/constructs/archive.ts), for forms with `archive`: set when one has it. The
+// erasure index's key is read from Secrets Manager by the first submission archived, not at cold start.
+const archiveTable = process.env.ARCHIVE_TABLE;
+const archiveBucket = process.env.ATTACHMENTS_BUCKET;
+let hashKey: Promise<string> | undefined;
+const archive = archiveTable
+  ? {
+      store: archiveOnFirstUse(dynamodb, archiveTable),
+      files: archiveBucket
+        ? archiveFilesOnFirstUse(config.region, archiveBucket, config.archive?.kmsKeyArn)
+        : undefined,
+      hashKey: () => {
+        hashKey ??= readSecretString(config.region, requireEnv(process.env, 'ARCHIVE_HASH_KEY_SECRET'));
+        hashKey.catch(() => {
+          hashKey = undefined;
+        });
+        return hashKey;
+      },
+    }
+  : undefined;
+// Akismet's key, read by the first check of a form that has `akismet`.
+let akismetKey: Promise<string | undefined> | undefined;
+const akismetSecret = config.akismet?.secret;
+const akismet = akismetSecret
+  ? {
+      client: akismetOnFirstUse(),
+      key: () => {
+        akismetKey ??= readSecretString(config.region, akismetSecret).catch(() => {
+          akismetKey = undefined;
+          return undefined;
+        });
+        return akismetKey;
+      },
+    }
+  : undefined;
+
 // Scheduled send (infra/constructs/scheduling.ts): the Scheduler SDK loads when a mail is first scheduled
 // more than 15 minutes ahead, or canceled, not at cold start.
 const scheduling = {
@@ -75,6 +112,8 @@ export const handler = createSendHandler({
   templates: shippedTemplates(import.meta.url),
   ...(webhookQueueUrl ? { webhookQueue: webhookQueueOnFirstUse(() => sqs, webhookQueueUrl) } : {}),
   scheduling,
+  ...(archive ? { archive, archiveReader: archive.store } : {}),
+  ...(akismet ? { akismet } : {}),
 })
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics));

@@ -20,6 +20,7 @@ import {
   SEND_KEY_PREFIXES,
   SEND_READ_ONLY_KEY_PREFIXES,
 } from '../../functions/core/table-keys';
+import type { SubmissionArchive } from './archive';
 import type { Attachments } from './attachments';
 import { Firewall } from './firewall';
 import { MailFunction } from './mail-function';
@@ -65,6 +66,10 @@ export interface ApiProps {
   readonly attachments?: Attachments;
   /** Scheduled send beyond 15 minutes: the send function creates and deletes the group's schedules. */
   readonly scheduling?: Scheduling;
+  /** The submission archive: the send function adds to it and serves GET /v1/forms/{formId}/submissions. */
+  readonly archive?: SubmissionArchive | undefined;
+  /** Secrets Manager name or ARN of the Akismet key, for forms with `akismet`. */
+  readonly akismetSecret?: string | undefined;
 }
 
 /**
@@ -131,6 +136,7 @@ export class Api extends Construct {
         TABLE_NAME: props.table.tableName,
         ...(props.attachments ? { ATTACHMENTS_BUCKET: props.attachments.bucket.bucketName } : {}),
         ...(props.scheduling ? props.scheduling.environment(props.mailQueue) : {}),
+        ...(props.archive ? props.archive.environment() : {}),
       },
     });
     this.function = send.function;
@@ -153,6 +159,10 @@ export class Api extends Construct {
 
     props.attachments?.grantUpload(send.function);
     props.scheduling?.grantSchedules(send.function);
+    props.archive?.grantWrite(send.function);
+    props.archive?.grantRead(send.function);
+    if (props.akismetSecret)
+      importSecret(this, 'AkismetSecret', props.akismetSecret).grantRead(send.function);
     (props.captchaSecrets ?? []).forEach((secret, index) => {
       importSecret(this, `CaptchaSecret${index}`, secret).grantRead(send.function);
     });
@@ -229,6 +239,8 @@ export class Api extends Construct {
       message.addMethod('GET', integration),
       message.addMethod('PATCH', integration),
       message.addResource('cancel').addMethod('POST', integration),
+      // The submission archive (docs/privacy.md): a key with submissions:read for the form.
+      ...(props.archive ? [form.addResource('submissions').addMethod('GET', integration)] : []),
     );
     // The Resend-compatible surface (docs/resend.md): Resend's SDKs with their base URL at `<api>/resend`.
     // The same function and API-key check; the translation loads with the first request that uses it.

@@ -24,6 +24,7 @@ import { defaultConfig, fullConfig, SYNTH_TIMEOUT_MS, smtpConfig, synthesize } f
  */
 
 const SHARED_SET = 'shared-events';
+const ARCHIVE_KEY_ARN = 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab';
 
 /** Every configuration shape docs/deploy.md offers that changes a policy. */
 const SHAPES: ReadonlyArray<{ name: string; raw: Record<string, unknown> }> = [
@@ -57,6 +58,24 @@ const SHAPES: ReadonlyArray<{ name: string; raw: Record<string, unknown> }> = [
           recipients: ['sales@example.com'],
           subject: 'New lead',
           captcha: { provider: 'turnstile', secret: 'postroom/turnstile' },
+        },
+      ],
+    },
+  },
+  {
+    name: 'SES with the submission archive (customer-managed key, files kept) and Akismet',
+    raw: {
+      ...defaultConfig,
+      archive: { kmsKeyArn: ARCHIVE_KEY_ARN },
+      akismet: { secret: 'postroom/akismet' },
+      forms: [
+        {
+          id: 'contact',
+          recipients: ['owner@example.com'],
+          subject: 'New message',
+          files: { allowedTypes: ['application/pdf'] },
+          archive: { retentionDays: 90, spamRetentionDays: 14, storeFiles: true },
+          akismet: { blog: 'https://www.example.com' },
         },
       ],
     },
@@ -126,6 +145,7 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
   beforeAll(() => {
     config = parseConfig(raw);
     policies = new StackPolicies(synthesize(raw).template, config.region);
+    if (config.archive?.kmsKeyArn) policies.assumeDefaultKeyPolicy(config.archive?.kmsKeyArn);
     for (const fn of Object.keys(DESCRIPTIONS) as FunctionName[]) {
       if (fn === 'events' && config.transport.kind !== 'ses') continue;
       if (fn === 'webhooks' && config.webhooks.length === 0) continue;
@@ -151,7 +171,12 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
   }
 
   const r = () => policies.resolver;
-  const table = () => r().getAtt(r().only('AWS::DynamoDB::Table'), 'Arn');
+  const table = () => r().getAtt(r().only('AWS::DynamoDB::Table', 'Store'), 'Arn');
+  const hasArchive = () => config.forms.some((form) => form.archive !== undefined);
+  const archiveTable = () =>
+    hasArchive() ? [r().getAtt(r().only('AWS::DynamoDB::Table', 'Archive'), 'Arn')] : [];
+  const archiveHashKey = () =>
+    hasArchive() ? [r().ref(r().only('AWS::SecretsManager::Secret', 'Archive'))] : [];
   const bucket = () => r().getAtt(r().only('AWS::S3::Bucket', 'Attachments'), 'Arn');
   const mailQueue = () => queueArnOf(functionOf('send').environment.MAIL_QUEUE_URL as string);
   const deadLetterQueue = () => queueArnOf(functionOf('relay').environment.DEAD_LETTER_QUEUE_URL as string);
@@ -231,6 +256,18 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
         ];
       case 'schedulerRole':
         return [functionOf('send').environment.SCHEDULER_ROLE_ARN as string];
+      case 'archiveTable':
+        return archiveTable();
+      case 'archiveObject':
+        return hasArchive()
+          ? [`${bucket()}/archive/contact/inbox/5d3c2b1a-0f9e-4d8c-8b7a-6e5f4d3c2b1a/0`]
+          : [];
+      case 'archiveHashKeySecret':
+        return archiveHashKey();
+      case 'akismetSecret':
+        return config.akismet ? [secretArn(config.akismet.secret)] : [];
+      case 'archiveKey':
+        return config.archive?.kmsKeyArn ? [config.archive?.kmsKeyArn] : [];
       case 'anyResource':
         return ['*'];
     }
@@ -243,7 +280,10 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
       config.transport.kind === 'smtp' &&
       config.transport.passwordSecret !== undefined) ||
     (call.when === 'captcha' && config.forms.some((form) => form.captcha !== undefined)) ||
-    (call.when === 'webhooks' && config.webhooks.length > 0);
+    (call.when === 'webhooks' && config.webhooks.length > 0) ||
+    (call.when === 'archive' && hasArchive()) ||
+    (call.when === 'akismet' && config.akismet !== undefined) ||
+    (call.when === 'archiveKey' && hasArchive() && config.archive?.kmsKeyArn !== undefined);
 
   /** One request per resource and per key prefix of a listed call. */
   function requestsFor(fnName: FunctionName, calls: ReadonlyArray<AwsCall>) {
@@ -508,6 +548,76 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
 
       // Assess
       expect(wrong).toEqual([]);
+    });
+  }
+
+  if (raw.archive !== undefined) {
+    const archiveItem = (prefix: string): Context => ({ 'dynamodb:LeadingKeys': [`${prefix}contact#inbox`] });
+    const object = (key: string) => `${bucket()}/${key}`;
+
+    it('denies the send function reading the erasure index, changing or deleting submissions, and reading files', async () => {
+      // Act
+      const [archive] = archiveTable();
+      const wrong = await unexpected('Denied', [
+        by('send', 'dynamodb:Query', archive ?? '', archiveItem('subemail#')),
+        by('send', 'dynamodb:GetItem', archive ?? '', archiveItem('subemail#')),
+        by('send', 'dynamodb:Query', archive ?? '', archiveItem('erasure#')),
+        by('send', 'dynamodb:PutItem', archive ?? '', archiveItem('erasure#')),
+        ...['dynamodb:DeleteItem', 'dynamodb:UpdateItem'].flatMap((action) =>
+          ['sub#', 'subid#', 'subemail#'].map((prefix) =>
+            by('send', action, archive ?? '', archiveItem(prefix)),
+          ),
+        ),
+        by('send', 'dynamodb:Scan', archive ?? ''),
+        by('send', 's3:GetObject', object('archive/contact/inbox/5d3c2b1a/0')),
+        by('send', 's3:DeleteObject', object('archive/contact/inbox/5d3c2b1a/0')),
+        by('send', 'dynamodb:DeleteItem', table(), item(KEY_PREFIX.msg)),
+      ]);
+
+      // Assess
+      expect(wrong).toEqual([]);
+    });
+
+    it('lets the operator policy read, release and erase, and nothing of the record table but messages and suppression', async () => {
+      // Prepare
+      const operator = policies.operatorWith('Postroom: read, export, release and erase');
+      const as = (action: string, resource: string, context: Context = {}): Probe => ({
+        label: `operator ${action} ${resource} ${JSON.stringify(context)}`,
+        fn: operator,
+        request: { principal: operator.roleArn, action, resource, context },
+      });
+      const [archive] = archiveTable();
+      const [hashKey] = archiveHashKey();
+      const file = object('archive/contact/spam/5d3c2b1a/0');
+
+      // Act
+      const allowed = await unexpected('Allowed', [
+        ...[
+          'dynamodb:Query',
+          'dynamodb:GetItem',
+          'dynamodb:PutItem',
+          'dynamodb:UpdateItem',
+          'dynamodb:DeleteItem',
+        ].map((action) => as(action, archive ?? '')),
+        as('dynamodb:DeleteItem', table(), item(KEY_PREFIX.msg)),
+        as('dynamodb:DeleteItem', table(), item(KEY_PREFIX.supp)),
+        ...['s3:GetObject', 's3:PutObject', 's3:DeleteObject'].map((action) => as(action, file)),
+        as('sqs:SendMessage', mailQueue()),
+        as('secretsmanager:GetSecretValue', hashKey ?? ''),
+        as('kms:Decrypt', ARCHIVE_KEY_ARN),
+        as('kms:GenerateDataKey', ARCHIVE_KEY_ARN),
+      ]);
+      const denied = await unexpected('Denied', [
+        as('dynamodb:GetItem', table(), item(KEY_PREFIX.apikey)),
+        as('dynamodb:DeleteItem', table(), item(KEY_PREFIX.job)),
+        as('dynamodb:DeleteTable', archive ?? ''),
+        as('s3:GetObject', object('attachments/5d3c2b1a/0')),
+        as('s3:GetObject', file, plainHttp),
+        as('sqs:ReceiveMessage', mailQueue()),
+      ]);
+
+      // Assess
+      expect([...allowed, ...denied]).toEqual([]);
     });
   }
 

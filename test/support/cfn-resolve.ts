@@ -96,6 +96,11 @@ export class TemplateResolver {
         return logicalId;
       case 'AWS::SES::EmailIdentity':
         return this.string(this.properties(logicalId).EmailIdentity);
+      // A generated secret's ARN ends in a random suffix, as a named one's does.
+      case 'AWS::SecretsManager::Secret':
+        return this.arn('secretsmanager', `secret:${logicalId}-Ab12Cd`);
+      case 'AWS::IAM::ManagedPolicy':
+        return `arn:${PARTITION}:iam::${this.account}:policy/${logicalId}`;
       default:
         throw new UnresolvableError(`Ref to ${logicalId} (${type})`);
     }

@@ -72,6 +72,8 @@ export async function startTestStack(
       | 'webhookSecrets'
       | 'webhookSchedule'
       | 'maxQueueDelaySeconds'
+      | 'akismetKey'
+      | 'akismetUrl'
     >
   > & {
     ports?: Partial<LocalStackOptions['ports']>;

@@ -119,6 +119,48 @@ export class StackPolicies {
     };
   }
 
+  /**
+   * A customer-managed policy (found by the start of its description) as an operator's role holds it once
+   * attached: ArchiveOperatorPolicy, which the stack makes for people, not for a function.
+   */
+  operatorWith(descriptionPrefix: string): DeployedFunction {
+    const r = this.resolver;
+    const [policyId, ...others] = r
+      .logicalIds('AWS::IAM::ManagedPolicy')
+      .filter((id) => String(r.properties(id).Description ?? '').startsWith(descriptionPrefix));
+    if (policyId === undefined || others.length > 0) {
+      throw new Error(`expected one managed policy described "${descriptionPrefix}..."`);
+    }
+    return {
+      functionArn: '',
+      roleArn: `arn:aws:iam::${this.account}:role/postroom-operator`,
+      logGroupName: '',
+      environment: {},
+      identityPolicies: [
+        { name: policyId, policy: r.resolve(r.properties(policyId).PolicyDocument) as PolicyDocument },
+      ],
+    };
+  }
+
+  /**
+   * A key made outside the stack (`archive.kmsKeyArn`) with the key policy AWS gives a new key: the account
+   * may use it through IAM policies. https://docs.aws.amazon.com/kms/latest/developerguide/key-policy-default.html
+   */
+  assumeDefaultKeyPolicy(keyArn: string): void {
+    this.resourcePolicies.set(keyArn, {
+      Version: '2012-10-17',
+      Statement: [
+        {
+          Sid: 'Enable IAM User Permissions',
+          Effect: 'Allow',
+          Principal: { AWS: `arn:aws:iam::${this.account}:root` },
+          Action: 'kms:*',
+          Resource: '*',
+        },
+      ],
+    });
+  }
+
   /** The resource policy that governs `resourceArn` (a topic, key, queue, bucket or its objects, function). */
   resourcePolicyOf(resourceArn: string): PolicyDocument | undefined {
     const exact = this.resourcePolicies.get(resourceArn);

@@ -22,6 +22,37 @@ export interface ApiKeyRecord {
   /** ISO 8601. */
   readonly createdAt: string;
   readonly revoked: boolean;
+  /**
+   * What the key may do (KEY_SCOPES): `send`, `submissions:read` (every form's archive) or
+   * `submissions:read:<formId>` (one form's). Absent on keys made before scopes existed: they keep `send`.
+   */
+  readonly scopes?: ReadonlyArray<string> | undefined;
+}
+
+/** Scopes a key may carry; a `submissions:read:<formId>` scope is per form. */
+export const KEY_SCOPES = ['send', 'submissions:read'] as const;
+const SCOPE = /^(send|submissions:read(:[a-z0-9][a-z0-9-]{0,63})?)$/;
+
+/** Whether each of these is a scope a key can have; an unknown one is named. */
+export function unknownScope(scopes: ReadonlyArray<string>): string | undefined {
+  return scopes.find((scope) => !SCOPE.test(scope));
+}
+
+/** The scopes of a record: `send` for a key made before scopes existed. */
+export function scopesOf(record: Pick<ApiKeyRecord, 'scopes'>): ReadonlyArray<string> {
+  return record.scopes ?? ['send'];
+}
+
+/** Whether a key with these scopes may read this form's archived submissions. */
+export function mayReadSubmissions(scopes: ReadonlyArray<string>, formId: string): boolean {
+  return scopes.includes('submissions:read') || scopes.includes(`submissions:read:${formId}`);
+}
+
+export class ForbiddenScopeError extends HttpError {
+  constructor(scope: string) {
+    super(403, 'Forbidden', `This API key does not have the ${scope} scope.`);
+    this.name = 'ForbiddenScopeError';
+  }
 }
 
 export interface ApiKeyStore {
@@ -45,12 +76,13 @@ export function generateApiKey(
   now: Date,
   name?: string,
   random: (bytes: number) => Buffer = randomBytes,
+  scopes: ReadonlyArray<string> = ['send'],
 ): { key: string; record: ApiKeyRecord } {
   const key = `${API_KEY_PREFIX}${random(32).toString('base64url')}`;
   const keyId = `key_${random(9).toString('base64url')}`;
   return {
     key,
-    record: { keyId, name, hash: hashApiKey(key), createdAt: now.toISOString(), revoked: false },
+    record: { keyId, name, hash: hashApiKey(key), createdAt: now.toISOString(), revoked: false, scopes },
   };
 }
 
@@ -98,7 +130,10 @@ export interface AuthDeps {
  * The API key's id for a request, or an error to answer: 401 for a missing, unknown or revoked key, 429 once
  * the client's IP has failed too often in the window (counted in the table, like the form rate limits).
  */
-export async function authenticate(request: HttpRequest, deps: AuthDeps): Promise<{ keyId: string }> {
+export async function authenticate(
+  request: HttpRequest,
+  deps: AuthDeps,
+): Promise<{ keyId: string; scopes: ReadonlyArray<string> }> {
   const match = BEARER.exec(request.headers.authorization?.trim() ?? '');
   const presented = match?.[1];
   let failure = 'An API key is required: send Authorization: Bearer <key>.';
@@ -108,7 +143,7 @@ export async function authenticate(request: HttpRequest, deps: AuthDeps): Promis
     // The lookup is by hash; comparing the stored hash again in constant time guards against a store that
     // matched loosely (a prefix, a case fold) and leaks nothing about how much of it matched.
     const matches = record !== undefined && sameHash(record.hash, hash);
-    if (matches && !record.revoked) return { keyId: record.keyId };
+    if (matches && !record.revoked) return { keyId: record.keyId, scopes: scopesOf(record) };
     // Telling "revoked" from "unknown" reveals nothing to a guesser: only the holder of the key learns
     // it was revoked. An unknown key is most often one made for another stack (local or deployed).
     failure = matches

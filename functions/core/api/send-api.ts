@@ -36,7 +36,7 @@ import {
 } from '../scheduling/scheduled-send';
 import { KEY_PREFIX } from '../table-keys';
 import type { RenderedMail } from '../templates/catalog';
-import { type ApiKeyStore, authenticate } from './api-keys';
+import { type ApiKeyStore, authenticate, ForbiddenScopeError } from './api-keys';
 import {
   buildApiMailJob,
   payloadHash,
@@ -261,11 +261,18 @@ export async function answering(deps: SendApiDeps, step: () => Promise<HttpRespo
   }
 }
 
-export function authenticated(request: HttpRequest, deps: SendApiDeps) {
-  return guarded(
+/** The request's key, which must have `send` (null: any scope; the caller checks its own). */
+export async function authenticated(
+  request: HttpRequest,
+  deps: SendApiDeps,
+  scope: 'send' | null = 'send',
+): Promise<{ keyId: string; scopes: ReadonlyArray<string> }> {
+  const key = await guarded(
     () => authenticate(request, { apiKeys: deps.apiKeys, guards: deps.guards, nowMs: deps.clock.now() }),
     deps.log,
   );
+  if (scope !== null && !key.scopes.includes(scope)) throw new ForbiddenScopeError(scope);
+  return key;
 }
 
 export function jsonBody(request: HttpRequest, deps: SendApiDeps): unknown {

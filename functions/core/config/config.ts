@@ -4,6 +4,7 @@ import { parseAddress, parseMailbox } from '../mail/address';
 import { uncarriableText } from '../mail/text';
 import { TEMPLATE_ID } from '../templates/declaration-schema';
 import { addIssue } from '../zod';
+import { akismetStackSchema, archiveSchema, archiveStackSchema, formAkismetSchema } from './archive-config';
 import { describeIssue, fieldPath } from './config-messages';
 import { subjectPlaceholderProblems } from './subject-placeholders';
 import { webhookRules, webhookSchema } from './webhook-config';
@@ -120,6 +121,10 @@ export const formSchema = z.strictObject({
   /** Thank-you URLs a form may pick with its `_next` field; anything else is refused (no open redirect). */
   allowedRedirects: z._default(z.array(httpUrlSchema).check(z.maxLength(20)), []),
   captcha: z.optional(captchaSchema),
+  /** Keeps submissions (inbox and spam folder) for export and review (docs/privacy.md); off when absent. */
+  archive: z.optional(archiveSchema),
+  /** Asks Akismet whether a submission is spam (docs/privacy.md); needs the top-level `akismet.secret`. */
+  akismet: z.optional(formAkismetSchema),
   /**
    * A template of templates/ to render the notification with instead of the shipped `form-notification`
    * (checked at synth against what the form path provides: docs/templates.md).
@@ -373,6 +378,10 @@ export const configSchema = z
       }),
       { maxDays: 30 },
     ),
+    /** The submission archive's encryption (docs/privacy.md). */
+    archive: z.optional(archiveStackSchema),
+    /** The Akismet key, for forms with `akismet`. */
+    akismet: z.optional(akismetStackSchema),
     forms: z.array(formSchema).check(z.minLength(1)),
     /** Endpoints that receive signed events (docs/webhooks.md). */
     webhooks: z._default(z.array(webhookSchema).check(z.maxLength(20)), []),
@@ -408,6 +417,17 @@ function crossFieldRules(value: unknown, ctx: z.core.$RefinementCtx): void {
         }
       }
       autoresponseRules(form, index, ctx);
+      if (
+        (form as { akismet?: unknown } | null)?.akismet !== undefined &&
+        (value as { akismet?: unknown }).akismet === undefined
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['forms', index, 'akismet'],
+          message:
+            'needs the top-level akismet.secret naming the Secrets Manager secret with the Akismet key',
+        });
+      }
       const id = typeof form === 'object' && form !== null ? (form as { id?: unknown }).id : undefined;
       if (typeof id !== 'string') return;
       if (seen.has(id))

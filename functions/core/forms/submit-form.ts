@@ -1,3 +1,5 @@
+import type { AkismetDeps } from '../archive/akismet';
+import type { ArchiveDeps, Folder, SpamReason } from '../archive/submission-archive';
 import type { FormConfig, PostroomConfig } from '../config/config';
 import {
   errorName,
@@ -20,8 +22,8 @@ import { submissionReceived } from '../webhooks/producers';
 import { publishWebhookEvent, type WebhookQueue } from '../webhooks/publish';
 import { type CaptchaVerifier, checkCaptcha } from './captcha';
 import { formErrorHtml, wantsHtml } from './error-page';
-import { bodyFormat, parseFormUpload } from './form-body';
-import { validateSubmission } from './form-submission';
+import { bodyFormat, parseFormUpload, type UploadedFile } from './form-body';
+import { type FormSubmission, validateSubmission } from './form-submission';
 import { autoresponseTemplate, notificationTemplate } from './form-templates';
 import {
   autoresponseAllowed,
@@ -62,6 +64,10 @@ export interface SubmitFormDeps {
    * (form-notification and form-autoresponse, or the form's own).
    */
   readonly templates: TemplateCatalog;
+  /** The submission archive, for forms with `archive` (core/archive); absent, nothing is archived. */
+  readonly archive?: ArchiveDeps;
+  /** Akismet, for forms with `akismet`; absent, such a form is treated as if Akismet could not answer. */
+  readonly akismet?: AkismetDeps;
 }
 
 /**
@@ -194,11 +200,42 @@ export async function submitForm(
     }
 
     // Spam guards answer exactly as for a success, so a bot learns nothing, and send nothing.
-    const guard: SpamGuard | undefined = submission.honeypotFilled
+    let guard: SpamGuard | undefined = submission.honeypotFilled
       ? 'honeypot'
       : findBlockedWord(form, submission)
         ? 'blocked-word'
         : undefined;
+    // Akismet is asked only about what the cheap guards let through; its code loads for forms that use it.
+    let discard = false;
+    if (guard === undefined && form.akismet) {
+      const { checkAkismet } = await import('../archive/akismet');
+      const verdict = await checkAkismet(
+        { ...form, akismet: form.akismet },
+        submission,
+        {
+          ip: request.sourceIp,
+          userAgent: request.headers['user-agent'],
+          referrer: request.headers.referer,
+        },
+        deps.akismet ?? {
+          client: { check: () => Promise.reject(new Error('no client')) },
+          key: async () => undefined,
+        },
+        log,
+      );
+      if (verdict !== 'ham') guard = 'akismet';
+      // Akismet's pro tip: blatant spam, not worth anyone's review; it is not archived either.
+      discard = verdict === 'discard';
+    }
+    const keep = (folder: Folder, messageIds: ReadonlyArray<string>, keptId = id, spamReason?: SpamReason) =>
+      archiveCopy(form, deps, {
+        id: keptId,
+        submission,
+        files,
+        folder,
+        spamReason,
+        messageIds,
+      });
     const received = async (spamGuard?: string) => {
       // Nothing is built (no id drawn) unless an endpoint is configured.
       if (deps.webhookQueue === undefined || config.webhooks.length === 0) return;
@@ -218,6 +255,8 @@ export async function submitForm(
     if (guard !== undefined) {
       log.info('submission dropped as spam', { formId, jobId: id, outcome: 'spam-blocked', guard });
       deps.metrics.count(METRIC.spamBlocked, 1, { guard });
+      // With the archive on, the spam folder keeps it for review (and a release with its notification).
+      if (!discard) await keep('spam', [], id, guard);
       // Only endpoints with includeSpam receive it (core/webhooks/publish.ts).
       await received(guard);
       return answer(id);
@@ -247,6 +286,7 @@ export async function submitForm(
       if (firstId !== undefined) {
         log.info('duplicate submission accepted once', { formId, jobId: firstId, outcome: 'duplicate' });
         deps.metrics.count(METRIC.spamBlocked, 1, { guard: 'duplicate' });
+        await keep('spam', [], id, 'duplicate');
         return answer(firstId);
       }
     }
@@ -269,7 +309,14 @@ export async function submitForm(
     }
     deps.metrics.count(METRIC.accepted);
     await received();
-    await sendAutoresponse(form, submission.email.address, deps, request.correlationId, mail);
+    const autoresponseId = await sendAutoresponse(
+      form,
+      submission.email.address,
+      deps,
+      request.correlationId,
+      mail,
+    );
+    await keep('inbox', autoresponseId === undefined ? [id] : [id, autoresponseId]);
     log.info('submission accepted', {
       formId,
       jobId: id,
@@ -305,9 +352,9 @@ async function sendAutoresponse(
   deps: SubmitFormDeps,
   correlationId: string | undefined,
   mail: FormMail,
-): Promise<void> {
+): Promise<string | undefined> {
   const templateId = autoresponseTemplate(form);
-  if (templateId === undefined) return;
+  if (templateId === undefined) return undefined;
   const id = deps.newId();
   try {
     if (await deps.suppression?.has(to)) {
@@ -317,14 +364,14 @@ async function sendAutoresponse(
         outcome: 'autoresponse-suppressed',
         recipient: maskAddress(to),
       });
-      return;
+      return undefined;
     }
     if (!(await autoresponseAllowed(form, to, deps.clock.now(), deps.guards))) {
       deps.log.info('autoresponse skipped: recipient limit', {
         formId: form.id,
         outcome: 'autoresponse-limited',
       });
-      return;
+      return undefined;
     }
     const job = mail.module.buildAutoresponseJob(
       deps.config,
@@ -333,7 +380,7 @@ async function sendAutoresponse(
       { id, createdAt: new Date(deps.clock.now()) },
       mail.templates,
     );
-    if (!job) return;
+    if (!job) return undefined;
     const [enqueued] = await Promise.allSettled([
       deps.queue.enqueue(job, correlationId),
       queuedStatus(id, deps, mail.module.templateLabel(mail.templates, templateId)),
@@ -344,6 +391,7 @@ async function sendAutoresponse(
       throw enqueued.reason;
     }
     deps.log.info('autoresponse queued', { formId: form.id, jobId: id, outcome: 'autoresponse-queued' });
+    return id;
   } catch (error) {
     deps.log.error('autoresponse failed', {
       formId: form.id,
@@ -351,7 +399,33 @@ async function sendAutoresponse(
       outcome: 'autoresponse-failed',
       error: errorName(error),
     });
+    return undefined;
   }
+}
+
+/**
+ * Keeps a copy in the form's archive, when it has one. The archive's code loads with the first submission
+ * of such a form, so forms without it pay nothing at cold start.
+ */
+async function archiveCopy(
+  form: FormConfig,
+  deps: SubmitFormDeps,
+  kept: {
+    id: string;
+    submission: FormSubmission;
+    files: ReadonlyArray<UploadedFile>;
+    folder: Folder;
+    spamReason: SpamReason | undefined;
+    messageIds: ReadonlyArray<string>;
+  },
+): Promise<void> {
+  if (!form.archive || !deps.archive) return;
+  const { keepSubmission } = await import('../archive/submission-archive');
+  await keepSubmission(
+    { ...kept, form: { ...form, archive: form.archive }, receivedMs: deps.clock.now() },
+    deps.archive,
+    deps.log,
+  );
 }
 
 /**
