@@ -171,6 +171,8 @@ const REASON_BY_ERROR: Readonly<Record<string, RejectionReason>> = {
   CaptchaRejectedError: 'captcha',
   ForbiddenOriginError: 'origin',
   SuppressedRecipientsError: 'suppressed',
+  // A 422 that is not about the body: the Idempotency-Key was used with another payload (it was a 409).
+  IdempotencyKeyReusedError: 'conflict',
 };
 
 /** The reason dimension of a refused request, from the HttpError that refused it. */

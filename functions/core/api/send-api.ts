@@ -1,7 +1,5 @@
-import { createHash } from 'node:crypto';
 import {
   BadRequestError,
-  ConflictError,
   errorName,
   type FieldError,
   HttpError,
@@ -33,9 +31,9 @@ import {
   scheduleIso,
   schedulingOf,
 } from '../scheduling/scheduled-send';
-import { KEY_PREFIX } from '../table-keys';
 import type { RenderedMail, TemplateCatalog } from '../templates/catalog';
 import { type ApiKeyStore, authenticate } from './api-keys';
+import { completed, readIdempotencyKey, remember, rememberedKey } from './idempotency';
 import {
   buildApiMailJob,
   payloadHash,
@@ -59,13 +57,8 @@ export interface SendApiDeps extends SubmitFormDeps {
   readonly scheduling?: SchedulingDeps;
 }
 
-/** How long an Idempotency-Key is remembered (the IETF draft and Stripe use 24 hours). */
-export const IDEMPOTENCY_WINDOW_SECONDS = 86_400;
 /** Most messages in one batch request. */
 export const MAX_BATCH_MESSAGES = 100;
-
-// draft-ietf-httpapi-idempotency-key-header: an opaque string; printable ASCII bounds what we store.
-const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
 
 /** `POST /v1/send`: one message. 202 `{id}`. */
 export async function sendMessage(request: HttpRequest, deps: SendApiDeps): Promise<HttpResponse> {
@@ -82,7 +75,8 @@ export async function sendMessage(request: HttpRequest, deps: SendApiDeps): Prom
     const id = deps.newId();
     let rememberedAs: string | undefined;
     if (idempotencyKey !== undefined) {
-      rememberedAs = `${KEY_PREFIX.idem}${keyId}#${digest(idempotencyKey)}`;
+      rememberedAs = rememberedKey(keyId, idempotencyKey);
+      // A message that has a status record (not `failed`) was accepted, even if its completion mark was lost.
       const earlier = await remember(rememberedAs, payloadHash(validated.request), id, deps);
       if (earlier !== undefined) {
         deps.log.info('idempotent replay', { keyId, jobId: earlier, outcome: 'replayed' });
@@ -107,12 +101,27 @@ export async function sendMessage(request: HttpRequest, deps: SendApiDeps): Prom
       if (rememberedAs !== undefined) await deps.guards.forget(rememberedAs).catch(() => {});
       throw result.error;
     }
+    if (rememberedAs !== undefined) await completed(rememberedAs, deps);
     return jsonResponse(202, { id, ...result.scheduled });
   });
 }
 
 /**
- * `POST /v1/send/batch`: `{messages: [...]}`, up to 100. Each message is validated and queued on its own, so
+ * The messages of a batch body: `{messages: [...]}`, or the bare array, as Resend's and Postmark's batch
+ * endpoints take it. Anything else is a 422 naming the body.
+ */
+function batchMessages(body: unknown): unknown {
+  if (Array.isArray(body)) return body;
+  if (typeof body !== 'object' || body === null || Object.keys(body).some((key) => key !== 'messages')) {
+    throw new ValidationError([
+      { field: '(body)', detail: 'must be a list of messages or an object with only "messages"' },
+    ]);
+  }
+  return (body as { messages?: unknown }).messages;
+}
+
+/**
+ * `POST /v1/send/batch`: `{messages: [...]}` or `[...]`, up to 100. Each message is validated and queued on its own, so
  * the answer is 200 with one result per message, `{index, id}` or `{index, errors}` (like a 207 Multi-Status,
  * in JSON). Idempotency-Key is not supported on a batch: it is refused rather than silently ignored.
  */
@@ -123,10 +132,7 @@ export async function sendBatch(request: HttpRequest, deps: SendApiDeps): Promis
     if (request.headers['idempotency-key'] !== undefined) {
       throw new BadRequestError('Idempotency-Key is supported on POST /v1/send only, not on a batch.');
     }
-    if (typeof body !== 'object' || body === null || Object.keys(body).some((key) => key !== 'messages')) {
-      throw new ValidationError([{ field: '(body)', detail: 'must be an object with only "messages"' }]);
-    }
-    const messages = (body as { messages?: unknown }).messages;
+    const messages = batchMessages(body);
     if (!Array.isArray(messages) || messages.length === 0 || messages.length > MAX_BATCH_MESSAGES) {
       throw new ValidationError([
         { field: 'messages', detail: `must be a list of 1 to ${MAX_BATCH_MESSAGES} messages` },
@@ -314,53 +320,6 @@ async function renderRequested(
   return rendering;
 }
 
-export function readIdempotencyKey(request: HttpRequest): string | undefined {
-  const value = request.headers['idempotency-key'];
-  if (value === undefined) return undefined;
-  if (!IDEMPOTENCY_KEY.test(value)) {
-    throw new BadRequestError('Idempotency-Key must be 1 to 255 printable ASCII characters.');
-  }
-  return value;
-}
-
-/**
- * Binds the Idempotency-Key to this payload and id with a conditional write; returns the id of an earlier
- * request with the same key and payload, or throws 409 when the payload differs.
- */
-export async function remember(
-  key: string,
-  hash: string,
-  id: string,
-  deps: SendApiDeps,
-): Promise<string | undefined> {
-  const now = Math.floor(deps.clock.now() / 1000);
-  const stored = await guarded(
-    () =>
-      deps.guards.remember(
-        key,
-        JSON.stringify({ payloadHash: hash, id }),
-        now,
-        now + IDEMPOTENCY_WINDOW_SECONDS,
-      ),
-    deps.log,
-  );
-  if (stored === undefined) return undefined;
-  const earlier = parseRemembered(stored);
-  if (earlier?.payloadHash === hash) return earlier.id;
-  throw new ConflictError('This Idempotency-Key was used with a different payload in the last 24 hours.');
-}
-
-function parseRemembered(value: string): { payloadHash: string; id: string } | undefined {
-  try {
-    const parsed = JSON.parse(value) as { payloadHash?: unknown; id?: unknown };
-    return typeof parsed.payloadHash === 'string' && typeof parsed.id === 'string'
-      ? { payloadHash: parsed.payloadHash, id: parsed.id }
-      : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Enqueues and writes `queued` (with the owning key, which GET /v1/messages checks) at the same time. The
  * enqueue decides the answer: a queued job is accepted even when the status write failed, since a 503 for
@@ -516,8 +475,4 @@ async function enqueueScheduled(
       .catch(() => {});
     return { ok: false, error: unavailable };
   }
-}
-
-export function digest(value: string): string {
-  return createHash('sha256').update(value).digest('base64url');
 }
