@@ -370,10 +370,10 @@ function idempotencyParameter() {
 function messageIdParameter(examples: Record<string, string>) {
   return {
     name: 'messageId',
-    in: 'path',
+    in: 'path' as const,
     required: true,
     description: 'The id `POST /v1/send` answered with.',
-    schema: { type: 'string', format: 'uuid' },
+    schema: { type: 'string' as const, format: 'uuid' },
     examples: Object.fromEntries(Object.entries(examples).map(([name, value]) => [name, { value }])),
   };
 }
@@ -955,7 +955,7 @@ function build(): Record<string, unknown> {
         },
       },
     },
-  }) as Record<string, unknown> & { components: Record<string, Record<string, unknown>> };
+  }) as unknown as Record<string, unknown> & { components: Record<string, Record<string, unknown>> };
 
   describeSendRequest(document);
   // Response headers; the webhook ones are request parameters of the `webhooks` section.
