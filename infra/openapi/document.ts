@@ -411,9 +411,8 @@ function build(): Record<string, unknown> {
     info: {
       title: 'Postroom HTTP API',
       version: '1',
-      summary: 'Contact forms and transactional mail, queued and relayed once through SES or SMTP.',
       description:
-        'Every error is `application/problem+json` (RFC 9457). The transactional routes take an API key ' +
+        'Contact forms and transactional mail, queued and relayed once through SES or SMTP. Every error is `application/problem+json` (RFC 9457). The transactional routes take an API key ' +
         '(`postroom keys create`) as `Authorization: Bearer <key>`; the form route is public and guarded by ' +
         'origin, rate limits, honeypot and captcha. Reference: docs/api.md.',
     },
