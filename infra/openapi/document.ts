@@ -150,7 +150,7 @@ const RATE_LIMIT_DRAFT = 'https://datatracker.ietf.org/doc/draft-ietf-httpapi-ra
 const IDEMPOTENCY_DRAFT = 'https://datatracker.ietf.org/doc/draft-ietf-httpapi-idempotency-key-header/07/';
 
 const HEADERS = {
-  RateLimitPolicy: {
+  'RateLimit-Policy': {
     description: `The quota policies the request was counted in (${RATE_LIMIT_DRAFT}): \`"per-ip";q=5;w=60\` is 5 requests per 60-second window. Forms: \`per-ip\`, \`per-form\`; API routes: \`failed-auth\` (${AUTH_FAILURE_LIMIT.max} failed authentications per IP per ${AUTH_FAILURE_LIMIT.windowSeconds} s), on 401 and 429.`,
     schema: { type: 'string' },
     example: '"per-ip";q=5;w=60, "per-form";q=100;w=3600',
@@ -160,17 +160,17 @@ const HEADERS = {
     schema: { type: 'string' },
     example: '"per-ip";r=4;t=42, "per-form";r=99;t=1242',
   },
-  RetryAfter: {
+  'Retry-After': {
     description: 'Seconds to wait before sending again (RFC 9110 section 10.2.3).',
     schema: { type: 'integer', minimum: 1 },
     example: 42,
   },
-  WwwAuthenticate: {
+  'WWW-Authenticate': {
     description: 'The scheme to authenticate with (RFC 6750 section 3).',
     schema: { type: 'string' },
     example: 'Bearer realm="postroom"',
   },
-  IdempotentReplayed: {
+  'Idempotent-Replayed': {
     description:
       'Present (`true`) when this answer replays an earlier request with the same Idempotency-Key.',
     schema: { type: 'string', enum: ['true'] },
@@ -199,18 +199,7 @@ const HEADERS = {
 type HeaderName = keyof typeof HEADERS;
 
 function headerRefs(...names: ReadonlyArray<HeaderName>): Record<string, { $ref: string }> {
-  const wire: Record<HeaderName, string> = {
-    RateLimitPolicy: 'RateLimit-Policy',
-    RateLimit: 'RateLimit',
-    RetryAfter: 'Retry-After',
-    WwwAuthenticate: 'WWW-Authenticate',
-    IdempotentReplayed: 'Idempotent-Replayed',
-    Location: 'Location',
-    WebhookId: 'webhook-id',
-    WebhookTimestamp: 'webhook-timestamp',
-    WebhookSignature: 'webhook-signature',
-  };
-  return Object.fromEntries(names.map((name) => [wire[name], { $ref: `#/components/headers/${name}` }]));
+  return Object.fromEntries(names.map((name) => [name, { $ref: `#/components/headers/${name}` }]));
 }
 
 // ---- Responses -----------------------------------------------------------------------------------------------
@@ -234,7 +223,7 @@ function problemResponse(
   };
 }
 
-const AUTH_LIMITS = headerRefs('RateLimitPolicy', 'RateLimit');
+const AUTH_LIMITS = headerRefs('RateLimit-Policy', 'RateLimit');
 
 const COMMON = {
   badJson: problemExample(400, 'Bad Request', 'The body is not valid JSON.'),
@@ -249,7 +238,7 @@ const COMMON = {
         ),
       },
     },
-    { ...headerRefs('WwwAuthenticate'), ...AUTH_LIMITS },
+    { ...headerRefs('WWW-Authenticate'), ...AUTH_LIMITS },
   ),
   tooManyFailures: problemResponse(
     `More than ${AUTH_FAILURE_LIMIT.max} failed authentications from this IP in ${AUTH_FAILURE_LIMIT.windowSeconds} s. API Gateway's stage throttling answers 429 too, without the RateLimit fields.`,
@@ -262,7 +251,7 @@ const COMMON = {
         ),
       },
     },
-    { ...headerRefs('RetryAfter'), ...AUTH_LIMITS },
+    { ...headerRefs('Retry-After'), ...AUTH_LIMITS },
   ),
   tooLarge: problemResponse('The body is larger than api.maxBodyBytes, or the message too large to queue.', {
     tooLarge: {
@@ -283,7 +272,7 @@ const COMMON = {
         ),
       },
     },
-    headerRefs('RetryAfter'),
+    headerRefs('Retry-After'),
   ),
 };
 
@@ -447,7 +436,7 @@ function build(): Record<string, unknown> {
             '202': {
               description:
                 'Queued (or scheduled). A replay of an Idempotency-Key says `Idempotent-Replayed: true`.',
-              headers: headerRefs('IdempotentReplayed'),
+              headers: headerRefs('Idempotent-Replayed'),
               content: json(accepted, {
                 plain: { value: { id: SAMPLE_MESSAGE_ID } },
                 template: { value: { id: SAMPLE_MESSAGE_ID } },
@@ -464,7 +453,7 @@ function build(): Record<string, unknown> {
             '409': problemResponse(
               'A request with this Idempotency-Key is still in flight.',
               { inFlight: { value: IDEMPOTENCY_IN_FLIGHT } },
-              headerRefs('RetryAfter'),
+              headerRefs('Retry-After'),
             ),
             '413': COMMON.tooLarge,
             '415': COMMON.unsupported,
@@ -624,7 +613,7 @@ function build(): Record<string, unknown> {
                   },
                 },
               },
-              headerRefs('RetryAfter'),
+              headerRefs('Retry-After'),
               z.union([notScheduledProblem, problem]),
             ),
             '413': COMMON.tooLarge,
@@ -680,7 +669,7 @@ function build(): Record<string, unknown> {
                   },
                 },
               },
-              headerRefs('RetryAfter'),
+              headerRefs('Retry-After'),
               z.union([notScheduledProblem, problem]),
             ),
             '422': problemResponse('The Idempotency-Key was used for another operation.', {
@@ -786,17 +775,17 @@ function build(): Record<string, unknown> {
           responses: {
             '200': {
               description: 'A thank-you page, for a browser post to a form without a redirect.',
-              headers: headerRefs('RateLimitPolicy', 'RateLimit'),
+              headers: headerRefs('RateLimit-Policy', 'RateLimit'),
               content: { 'text/html': { schema: { type: 'string' } } },
             },
             '202': {
               description: 'Accepted (JSON).',
-              headers: headerRefs('RateLimitPolicy', 'RateLimit'),
+              headers: headerRefs('RateLimit-Policy', 'RateLimit'),
               content: json(formAccepted, { contact: { value: { id: SAMPLE_MESSAGE_ID } } }),
             },
             '303': {
               description: "Accepted: to the form's thank-you page.",
-              headers: { ...headerRefs('Location', 'RateLimitPolicy', 'RateLimit') },
+              headers: { ...headerRefs('Location', 'RateLimit-Policy', 'RateLimit') },
             },
             '403': problemResponse('The origin is not allowed, or the captcha failed.', {
               origin: {
@@ -837,7 +826,7 @@ function build(): Record<string, unknown> {
                   ]),
                 },
               },
-              headerRefs('RateLimitPolicy', 'RateLimit'),
+              headerRefs('RateLimit-Policy', 'RateLimit'),
             ),
             '429': problemResponse(
               'Over a rate limit of the form.',
@@ -846,7 +835,7 @@ function build(): Record<string, unknown> {
                   value: problemExample(429, 'Too Many Requests', 'Too many submissions; try again later.'),
                 },
               },
-              headerRefs('RetryAfter', 'RateLimitPolicy', 'RateLimit'),
+              headerRefs('Retry-After', 'RateLimit-Policy', 'RateLimit'),
             ),
             '503': COMMON.unavailable,
           },

@@ -32,11 +32,13 @@ describe('Construct: Api', { timeout: SYNTH_TIMEOUT_MS }, () => {
         '{templateId}',
         'render',
         'cancel',
+        'openapi.json',
       ]),
     );
     // The form, send, batch, template render and the cancel of a scheduled message (docs/scheduling.md).
     expect(methods.filter((method) => method === 'POST NONE')).toHaveLength(5);
-    expect(methods.filter((method) => method === 'GET NONE')).toHaveLength(2);
+    // /health, GET /v1/messages/{messageId} and the OpenAPI document.
+    expect(methods.filter((method) => method === 'GET NONE')).toHaveLength(3);
     expect(methods.filter((method) => method === 'PATCH NONE')).toHaveLength(1);
   });
 
