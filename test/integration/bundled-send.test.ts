@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -67,6 +67,19 @@ function templatedSendEvent(): APIGatewayProxyEvent {
   return { ...event, resource: '/v1/send', path: '/v1/send', pathParameters: null };
 }
 
+/** `GET /v1/openapi.json`, public, as API Gateway hands it over. */
+function openApiEvent(): APIGatewayProxyEvent {
+  const event = formPostEvent({ contentType: 'application/json', body: '', sourceIp: '203.0.113.9' });
+  return {
+    ...event,
+    httpMethod: 'GET',
+    body: null,
+    resource: '/v1/openapi.json',
+    path: '/v1/openapi.json',
+    pathParameters: null,
+  };
+}
+
 function formEvent(contentType: string, body: string) {
   return formPostEvent({ contentType, body, sourceIp: '203.0.113.9' });
 }
@@ -131,6 +144,7 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
       ),
       formEvent(`multipart/form-data; boundary=${boundary}`, multipart),
       templatedSendEvent(),
+      openApiEvent(),
     ];
     const home = path.join(workDir, 'home');
 
@@ -165,7 +179,11 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
     expect(
       responses.map((response) => response.statusCode),
       stdout + stderr,
-    ).toEqual([202, 202, 202]);
+    ).toEqual([202, 202, 202, 200]);
+    // The OpenAPI document, from its lazily loaded chunk, is the committed file.
+    expect(JSON.parse(responses[3]?.body ?? '{}')).toEqual(
+      JSON.parse(readFileSync(path.join(import.meta.dirname, '../../openapi.json'), 'utf8')),
+    );
     const emails = await eventually(async () => {
       const found = (await stack.sesEmails()).filter((email) => email.subject.startsWith('New message from'));
       return found.length === 2 ? found : undefined;
@@ -213,6 +231,9 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
         /handlebars\/compiler|node_modules\/(juice|html-to-text)\//.test(input),
       ),
     ).toBe(false);
+    // The OpenAPI document (about 90 KB) is read on its first request only.
+    expect(coldStart.some((input) => input.endsWith('openapi.json'))).toBe(false);
+    expect(later.some((input) => input.endsWith('openapi.json'))).toBe(true);
     expect(eagerBytes).toBeLessThanOrEqual(EAGER_BUDGET_BYTES);
   });
 });
