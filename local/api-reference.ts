@@ -8,7 +8,7 @@ import { escapeHtml } from '../functions/core/http';
 
 type Json = Record<string, unknown>;
 
-const METHODS = ['get', 'post', 'patch', 'put', 'delete'] as const;
+const METHODS = ['get', 'post', 'patch', 'put', 'delete', 'options'] as const;
 
 export async function apiReferencePage(): Promise<string> {
   const { default: document } = await import('../openapi.json', { with: { type: 'json' } });
@@ -243,7 +243,7 @@ table { border-collapse: collapse; width: 100%; margin: 6px 0; font-size: 14px; 
 th, td { border: 1px solid var(--line); padding: 6px 8px; text-align: left; vertical-align: top; }
 th { background: var(--bg); font-weight: 600; }
 .m { display: inline-block; min-width: 52px; text-align: center; font: 700 11px/18px ui-monospace, monospace; color: #fff; border-radius: 3px; padding: 0 4px; }
-.m-get { background: #1f7a4d; } .m-post { background: #1d5fbf; } .m-patch { background: #9a5b00; } .m-delete { background: #b42318; } .m-put { background: #6941c6; }
+.m-get { background: #1f7a4d; } .m-post { background: #1d5fbf; } .m-patch { background: #9a5b00; } .m-delete { background: #b42318; } .m-put { background: #6941c6; } .m-options { background: #5b6575; }
 .badge { font-size: 11px; font-weight: 600; padding: 2px 6px; border-radius: 10px; vertical-align: middle; }
 .badge.key { background: #fff4e5; color: #8a4b00; } .badge.public { background: #e7f6ec; color: #1f7a4d; }
 .req { color: #b42318; font-size: 11px; }

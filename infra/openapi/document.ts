@@ -736,6 +736,32 @@ function build(): Record<string, unknown> {
         },
       },
       '/v1/forms/{formId}': {
+        options: {
+          operationId: 'preflightForm',
+          tags: ['Forms'],
+          summary: "CORS preflight for a page on one of the form's allowedOrigins",
+          security: [],
+          parameters: [{ name: 'formId', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: {
+            '204': {
+              description:
+                'Allowed: `Access-Control-Allow-Origin` (the origin), `-Methods` (POST, OPTIONS), `-Headers` ' +
+                '(content-type, accept), `-Max-Age` (600). Without an `Origin` header, `Allow: POST, OPTIONS`.',
+            },
+            '403': problemResponse("The origin is not one of the form's allowedOrigins.", {
+              origin: {
+                value: problemExample(
+                  403,
+                  'Forbidden',
+                  'This form does not accept submissions from this origin.',
+                ),
+              },
+            }),
+            '404': problemResponse('No form with this id.', {
+              unknownForm: { value: problemExample(404, 'Not Found', 'There is no form "no-such-form".') },
+            }),
+          },
+        },
         post: {
           operationId: 'submitForm',
           tags: ['Forms'],

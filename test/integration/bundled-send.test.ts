@@ -231,7 +231,7 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
         /handlebars\/compiler|node_modules\/(juice|html-to-text)\//.test(input),
       ),
     ).toBe(false);
-    // The OpenAPI document (about 90 KB) is read on its first request only.
+    // The OpenAPI document (43 KB in the bundle) is read on its first request only.
     expect(coldStart.some((input) => input.endsWith('openapi.json'))).toBe(false);
     expect(later.some((input) => input.endsWith('openapi.json'))).toBe(true);
     expect(eagerBytes).toBeLessThanOrEqual(EAGER_BUDGET_BYTES);
