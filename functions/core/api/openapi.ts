@@ -3,7 +3,8 @@ import type { HttpResponse } from '../http';
 /**
  * `GET /v1/openapi.json`: the committed OpenAPI document (openapi.json, `npm run openapi`), public like
  * /health. It is imported on the first request for it: the bundler puts it in a chunk of its own, so the
- * document (43 KB in the bundle) is neither read nor parsed at a cold start (infra/bundling.ts, the cold-start budget).
+ * document (43 KB in the bundle) is neither read nor parsed at a cold start (infra/bundling.ts, the
+ * cold-start budget).
  */
 let text: string | undefined;
 
