@@ -60,9 +60,7 @@ describe('OpenAPI: the document', () => {
     const routed = [...app.matchAll(/case '(\/[^']+)':/g)].map((match) => match[1]);
 
     // Assess
-    expect(Object.keys(document.paths).sort()).toEqual(
-      routed.map((route) => route?.replace('{messageId}', '{messageId}')).sort(),
-    );
+    expect(Object.keys(document.paths).sort()).toEqual(routed.sort());
     expect(Object.keys(document.paths['/v1/send']?.post?.responses ?? {})).toEqual([
       '202',
       '400',
