@@ -47,6 +47,7 @@ const ROUTES: ReadonlyArray<{ pattern: RegExp; resource: string; params: Readonl
     params: ['messageId'],
   },
   { pattern: /^\/health$/, resource: '/health', params: [] },
+  { pattern: /^\/v1\/openapi\.json$/, resource: '/v1/openapi.json', params: [] },
   // The Resend-compatible surface (functions/core/resend/), as the stack's API Gateway resources route it.
   { pattern: /^\/resend\/emails$/, resource: '/resend/emails', params: [] },
   { pattern: /^\/resend\/emails\/batch$/, resource: '/resend/emails/batch', params: [] },
@@ -102,6 +103,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, options: ApiSer
     return sendHtml(res, demoPage(options.inboxUrl, options.demoFormId(port), `http://${host}:${port}`));
   }
   if (req.method === 'GET' && url.pathname === '/thanks') return sendHtml(res, thanksPage(options.inboxUrl));
+  // The API reference, rendered from openapi.json (local/api-reference.ts), loaded on first view.
+  if (req.method === 'GET' && url.pathname === '/reference') {
+    const { apiReferencePage } = await import('./api-reference');
+    return sendHtml(res, await apiReferencePage());
+  }
   if (req.method === 'GET' && url.pathname === '/templates' && options.templates) {
     const { html, nonce } = await options.templates.page();
     res.writeHead(200, {

@@ -58,6 +58,7 @@ async function main(): Promise<void> {
       `  Demo contact form  ${stack.apiUrl}/`,
       `  Form endpoint      POST ${stack.apiUrl}/v1/forms/{formId}  (forms: ${config.forms.map((f) => f.id).join(', ')})`,
       `  Send API           POST ${stack.apiUrl}/v1/send  (${env.POSTROOM_API_KEY ? 'accepts POSTROOM_API_KEY' : 'create a key: npm run postroom -- keys create'})`,
+      `  API reference      ${stack.apiUrl}/reference   (OpenAPI: ${stack.apiUrl}/v1/openapi.json)`,
       `  Health             ${stack.apiUrl}/health`,
       `  SES inbox          ${stack.sesUrl}/   (sent mail as JSON: ${stack.sesUrl}/store)`,
       `  Mail goes through  ${transport}`,

@@ -188,6 +188,8 @@ const REASON_BY_ERROR: Readonly<Record<string, RejectionReason>> = {
   ForbiddenOriginError: 'origin',
   SuppressedRecipientsError: 'suppressed',
   ForbiddenScopeError: 'unauthorized',
+  // A 422 that is not about the body: the Idempotency-Key was used with another payload (it was a 409).
+  IdempotencyKeyReusedError: 'conflict',
 };
 
 /** The reason dimension of a refused request, from the HttpError that refused it. */

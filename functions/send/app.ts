@@ -1,6 +1,7 @@
 import middy from '@middy/core';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { toHttpRequest, toProxyResult } from '../adapters/lambda-http';
+import { openApiDocument } from '../core/api/openapi';
 import { cancelMessage, rescheduleMessage } from '../core/api/scheduled-messages';
 import {
   getMessage,
@@ -17,7 +18,7 @@ import type { Log } from '../core/ports';
 
 /**
  * The API function: `POST|OPTIONS /v1/forms/{formId}`, `POST /v1/send`, `POST /v1/send/batch`,
- * `GET|PATCH /v1/messages/{messageId}`, `POST /v1/messages/{messageId}/cancel`, `POST /v1/templates/{templateId}/render`, `GET /health`, and the Resend-compatible `/resend/emails...`. A thin adapter from the API Gateway REST proxy event to
+ * `GET|PATCH /v1/messages/{messageId}`, `POST /v1/messages/{messageId}/cancel`, `POST /v1/templates/{templateId}/render`, `GET /v1/openapi.json`, `GET /health`, and the Resend-compatible `/resend/emails...`. A thin adapter from the API Gateway REST proxy event to
  * the core; the same handler serves Lambda and the local stack.
  */
 export function createSendHandler(deps: SendApiDeps & { archiveReader?: ArchiveReader | undefined }) {
@@ -78,6 +79,9 @@ async function route(
       if (event.httpMethod === 'POST')
         return renderTemplatePreview(event.pathParameters?.templateId ?? '', request, deps);
       return problemResponse(new MethodNotAllowedError('POST'));
+    case '/v1/openapi.json':
+      if (event.httpMethod === 'GET' || event.httpMethod === 'HEAD') return openApiDocument();
+      return problemResponse(new MethodNotAllowedError('GET'));
     case '/health':
       if (event.httpMethod === 'GET' || event.httpMethod === 'HEAD') return checkHealth(deps.queue, deps.log);
       return problemResponse(new MethodNotAllowedError('GET'));

@@ -220,9 +220,13 @@ export class Api extends Construct {
       form.addMethod('OPTIONS', integration),
       this.restApi.root.addResource('health').addMethod('GET', integration),
     ];
+
     // The transactional API: every method checks `Authorization: Bearer <api key>` in the function itself
     // (functions/core/api/api-keys.ts), against hashes in the table, and rate-limits failed attempts per IP.
     const v1 = this.restApi.root.getResource('v1') ?? this.restApi.root.addResource('v1');
+    // The OpenAPI document (openapi.json), public: it describes the API, it opens nothing. The send function
+    // loads it on its first request, from a chunk of its own, so a cold start does not pay for it.
+    publicMethods.push(v1.addResource('openapi.json').addMethod('GET', integration));
     const sendResource = v1.addResource('send');
     const keyedMethods = [
       sendResource.addMethod('POST', integration),
@@ -278,9 +282,9 @@ export class Api extends Construct {
           reason:
             'Public by design: a contact form is posted by anonymous visitors (guarded by allowed origins, ' +
             'honeypot, rate limits and optional WAF in place of credentials); OPTIONS is CORS preflight, ' +
-            'which browsers send without credentials; /health is a probe. Authenticated routes (/v1/send, ' +
-            '/v1/send/batch, /v1/messages/{messageId}, /v1/templates/{templateId}/render, /resend/emails...) ' +
-            'bring their own API-key check.',
+            'which browsers send without credentials; /health is a probe; /v1/openapi.json is the public API ' +
+            'description. Authenticated routes (/v1/send, /v1/send/batch, /v1/messages/{messageId}, ' +
+            '/v1/templates/{templateId}/render, /resend/emails...) bring their own API-key check.',
         });
       }
     }

@@ -32,12 +32,14 @@ describe('Construct: Api', { timeout: SYNTH_TIMEOUT_MS }, () => {
         '{templateId}',
         'render',
         'cancel',
+        'openapi.json',
       ]),
     );
+    // /health, GET /v1/messages/{messageId}, the OpenAPI document and Resend's GET /emails/{emailId}.
     // The form, send, batch, template render and the cancel of a scheduled message (docs/scheduling.md),
     // and the Resend-compatible send, batch and cancel (docs/resend.md).
     expect(methods.filter((method) => method === 'POST NONE')).toHaveLength(8);
-    expect(methods.filter((method) => method === 'GET NONE')).toHaveLength(3);
+    expect(methods.filter((method) => method === 'GET NONE')).toHaveLength(4);
     expect(methods.filter((method) => method === 'PATCH NONE')).toHaveLength(2);
   });
 

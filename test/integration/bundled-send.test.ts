@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -84,6 +84,19 @@ function resendSendEvent(): APIGatewayProxyEvent {
   return { ...event, resource: '/resend/emails', path: '/resend/emails', pathParameters: null };
 }
 
+/** `GET /v1/openapi.json`, public, as API Gateway hands it over. */
+function openApiEvent(): APIGatewayProxyEvent {
+  const event = formPostEvent({ contentType: 'application/json', body: '', sourceIp: '203.0.113.9' });
+  return {
+    ...event,
+    httpMethod: 'GET',
+    body: null,
+    resource: '/v1/openapi.json',
+    path: '/v1/openapi.json',
+    pathParameters: null,
+  };
+}
+
 function formEvent(contentType: string, body: string) {
   return formPostEvent({ contentType, body, sourceIp: '203.0.113.9' });
 }
@@ -149,6 +162,7 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
       formEvent(`multipart/form-data; boundary=${boundary}`, multipart),
       templatedSendEvent(),
       resendSendEvent(),
+      openApiEvent(),
     ];
     const home = path.join(workDir, 'home');
 
@@ -183,7 +197,11 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
     expect(
       responses.map((response) => response.statusCode),
       stdout + stderr,
-    ).toEqual([202, 202, 202, 200]);
+    ).toEqual([202, 202, 202, 200, 200]);
+    // The OpenAPI document, from its lazily loaded chunk, is the committed file.
+    expect(JSON.parse(responses[4]?.body ?? '{}')).toEqual(
+      JSON.parse(readFileSync(path.join(import.meta.dirname, '../../openapi.json'), 'utf8')),
+    );
     const emails = await eventually(async () => {
       const found = (await stack.sesEmails()).filter((email) => email.subject.startsWith('New message from'));
       return found.length === 2 ? found : undefined;
@@ -247,6 +265,9 @@ describe('Artifact: the bundled send function in a fresh Node process (dynalite,
         /handlebars\/compiler|node_modules\/(juice|html-to-text|mjml[a-z-]*)\//.test(input),
       ),
     ).toBe(false);
+    // The OpenAPI document (43 KB in the bundle) is read on its first request only.
+    expect(coldStart.some((input) => input.endsWith('openapi.json'))).toBe(false);
+    expect(later.some((input) => input.endsWith('openapi.json'))).toBe(true);
     expect(eagerBytes).toBeLessThanOrEqual(EAGER_BUDGET_BYTES);
   });
 });

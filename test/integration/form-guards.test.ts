@@ -58,11 +58,20 @@ describe('Guards: the shipped form defences against the local stack (dynalite co
 
   it('answers 429 with Retry-After to the sixth submission from one IP in ten minutes, and keeps serving other IPs', async () => {
     const statuses: number[] = [];
-    for (let i = 0; i < 5; i++) statuses.push((await postFrom('127.0.0.2', url(), fields())).status);
+    const remaining: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const answer = await postFrom('127.0.0.2', url(), fields());
+      statuses.push(answer.status);
+      remaining.push(String(answer.headers.ratelimit).split(';')[1] ?? '');
+    }
     const sixth = await postFrom('127.0.0.2', url(), fields());
     const otherVisitor = await postFrom('127.0.0.3', url(), fields());
 
     expect(statuses).toEqual([202, 202, 202, 202, 202]);
+    // The per-IP quota counts down on each answer (draft-ietf-httpapi-ratelimit-headers-10), to 0 on the 429.
+    expect(remaining).toEqual(['r=4', 'r=3', 'r=2', 'r=1', 'r=0']);
+    expect(sixth.headers['ratelimit-policy']).toBe('"per-ip";q=5;w=600');
+    expect(sixth.headers.ratelimit).toMatch(/^"per-ip";r=0;t=\d+$/);
     expect(sixth.status).toBe(429);
     expect(Number(sixth.headers['retry-after'])).toBeGreaterThan(0);
     expect(Number(sixth.headers['retry-after'])).toBeLessThanOrEqual(600);

@@ -117,6 +117,15 @@ describe('Scheduled send against the local stack (local scheduler, dynalite, fau
     });
     expect(replayed.status).toBe(200);
     expect(replayed.headers.get('idempotent-replayed')).toBe('true');
+    // The cancel's key used for another operation (a move): 422 naming the header, as the IETF draft says.
+    const reused = await call(
+      'PATCH',
+      `/v1/messages/${id}`,
+      { scheduledAt: inMs(60_000).iso },
+      { 'idempotency-key': `c-${id}` },
+    );
+    expect(reused.status).toBe(422);
+    expect(await reused.json()).toMatchObject({ errors: [{ field: 'Idempotency-Key' }] });
     const again = await call('POST', `/v1/messages/${id}/cancel`);
     expect(again.status).toBe(409);
     expect(await again.json()).toMatchObject({ messageStatus: 'canceled' });

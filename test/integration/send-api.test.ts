@@ -123,13 +123,13 @@ describe('Transactional API against the local stack (dynalite, fauxqs, SES emula
     expect((await stack.sesEmails()).filter((email) => email.body.text?.includes(marker))).toHaveLength(1);
   });
 
-  it('answers 409 when an Idempotency-Key comes back with another payload', async () => {
+  it('answers 422 when an Idempotency-Key comes back with another payload (draft-ietf-httpapi-idempotency-key-header)', async () => {
     const headers = { 'idempotency-key': `conflict-${randomUUID()}` };
     expect((await send(message('one'), headers)).status).toBe(202);
 
     const response = await send(message('two'), headers);
 
-    expect(response.status).toBe(409);
+    expect(response.status).toBe(422);
     expect(response.headers.get('content-type')).toBe('application/problem+json');
   });
 

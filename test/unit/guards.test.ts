@@ -74,6 +74,55 @@ describe('Guards: rate limits', () => {
     expect(deps.metrics.byDimension()).toEqual({ 'SubmissionRejected{reason=rate-limited}': 2 });
   });
 
+  it('announces the per-IP and per-form quotas with RateLimit-Policy and RateLimit (ratelimit-headers-10)', async () => {
+    // Prepare
+    const deps = setup({
+      rateLimit: { perIp: { max: 2, windowSeconds: 600 }, perForm: { max: 50, windowSeconds: 3600 } },
+    });
+    deps.clock.advance(100_000); // 100 s into both windows
+
+    // Act
+    const first = await submitForm('contact', post(unique()), deps);
+    await submitForm('contact', post(unique()), deps);
+    const limited = await submitForm('contact', post(unique()), deps);
+
+    // Assess
+    expect(first.status).toBe(202);
+    expect(first.headers['ratelimit-policy']).toBe('"per-ip";q=2;w=600, "per-form";q=50;w=3600');
+    expect(first.headers.ratelimit).toBe('"per-ip";r=1;t=500, "per-form";r=49;t=3500');
+    // The 429 stops at the per-IP quota, the first counted: only it is announced, with Retry-After.
+    expect(limited.status).toBe(429);
+    expect(limited.headers['ratelimit-policy']).toBe('"per-ip";q=2;w=600');
+    expect(limited.headers.ratelimit).toBe('"per-ip";r=0;t=500');
+    expect(limited.headers['retry-after']).toBe('500');
+  });
+
+  it('exposes the RateLimit fields to the cross-origin page that posted, and sends none without a limit', async () => {
+    // Prepare
+    const limited = setup({
+      allowedOrigins: ['https://www.example.com'],
+      rateLimit: { perIp: { max: 5, windowSeconds: 60 } },
+    });
+    const unlimited = setup({ rateLimit: {} });
+
+    // Act
+    const fromPage = await submitForm(
+      'contact',
+      post(unique(), { headers: { origin: 'https://www.example.com' } }),
+      limited,
+    );
+    const plain = await submitForm('contact', post(unique()), unlimited);
+
+    // Assess
+    expect(fromPage.headers['access-control-expose-headers']).toBe(
+      'RateLimit, RateLimit-Policy, Retry-After',
+    );
+    expect(fromPage.headers['ratelimit-policy']).toBe('"per-ip";q=5;w=60');
+    expect(plain.status).toBe(202);
+    expect(plain.headers['ratelimit-policy']).toBeUndefined();
+    expect(plain.headers.ratelimit).toBeUndefined();
+  });
+
   it('counts each client IP on its own', async () => {
     const deps = setup({ rateLimit: { perIp: { max: 1, windowSeconds: 600 } } });
 

@@ -153,27 +153,27 @@ describe("The core's problems as Resend's errors", () => {
     ]);
   });
 
-  it('names a reused Idempotency-Key invalid_idempotent_request whether the core answers 409 (today) or 422 (IETF draft)', () => {
-    // Act
-    const today = resendErrorFor(
-      409,
-      { detail: 'This Idempotency-Key was used with a different payload in the last 24 hours.' },
-      keyed,
-    );
-    const draft = resendErrorFor(
+  it("names the core's 422 for a reused Idempotency-Key invalid_idempotent_request and its 409 in-flight concurrent", () => {
+    // Act: the core's answers (functions/core/api/idempotency.ts)
+    const reused = resendErrorFor(
       422,
-      { detail: 'This Idempotency-Key was used with another payload.' },
+      {
+        detail: 'This Idempotency-Key was used with a different payload in the last 24 hours.',
+        errors: [{ field: 'Idempotency-Key', detail: 'used with a different payload' }],
+      },
       keyed,
     );
     const inFlight = resendErrorFor(
       409,
-      { detail: 'A request with this Idempotency-Key is in progress.' },
+      {
+        detail: 'A request with this Idempotency-Key is still being processed; retry shortly.',
+        errors: [{ field: 'Idempotency-Key', detail: 'still being processed' }],
+      },
       keyed,
     );
 
     // Assess
-    expect(today).toMatchObject({ statusCode: 409, name: 'invalid_idempotent_request' });
-    expect(draft).toMatchObject({ statusCode: 409, name: 'invalid_idempotent_request' });
+    expect(reused).toMatchObject({ statusCode: 409, name: 'invalid_idempotent_request' });
     expect(inFlight).toMatchObject({ statusCode: 409, name: 'concurrent_idempotent_requests' });
   });
 

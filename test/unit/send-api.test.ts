@@ -148,6 +148,8 @@ describe('Core: API keys', () => {
     // Assess
     expect(limited.status).toBe(429);
     expect(limited.headers['retry-after']).toBe('60');
+    expect(limited.headers['ratelimit-policy']).toBe('"failed-auth";q=10;w=60');
+    expect(limited.headers.ratelimit).toBe('"failed-auth";r=0;t=60');
     expect(good.status).toBe(202);
   });
 
@@ -351,7 +353,7 @@ describe('Core: Idempotency-Key', () => {
     expect(deps.queue.jobs).toHaveLength(1);
   });
 
-  it('answers 409 when the key comes back with another payload', async () => {
+  it('answers 422 naming the header when the key comes back with another payload', async () => {
     // Prepare
     const deps = setup();
     const headers = { 'idempotency-key': 'order-42-receipt' };
@@ -361,8 +363,73 @@ describe('Core: Idempotency-Key', () => {
     const response = await sendMessage(request({ ...MESSAGE, subject: 'Other' }, headers), deps);
 
     // Assess
-    expect(response.status).toBe(409);
+    expect(response.status).toBe(422);
     expect(response.headers['content-type']).toBe('application/problem+json');
+    expect(json(response)).toMatchObject({ status: 422, errors: [{ field: 'Idempotency-Key' }] });
+    expect(deps.queue.jobs).toHaveLength(1);
+    expect(deps.metrics.byDimension()).toEqual({ 'SubmissionRejected{reason=conflict}': 1 });
+  });
+
+  it('answers 409 with Retry-After to the same key while the first request is still in flight', async () => {
+    // Prepare: the first request's enqueue waits until released.
+    const deps = setup();
+    const headers = { 'idempotency-key': 'slow-queue' };
+    let release = () => {};
+    const enqueue = deps.queue.enqueue.bind(deps.queue);
+    deps.queue.enqueue = (job, correlationId) =>
+      new Promise<void>((resolve) => {
+        release = resolve;
+      }).then(() => enqueue(job, correlationId));
+    const first = sendMessage(request(MESSAGE, headers), deps);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+
+    // Act
+    const concurrent = await sendMessage(request(MESSAGE, headers), deps);
+    release();
+    const done = await first;
+    const after = await sendMessage(request(MESSAGE, headers), deps);
+
+    // Assess
+    expect(concurrent.status).toBe(409);
+    expect(concurrent.headers['retry-after']).toBe('1');
+    expect(json(concurrent)).toMatchObject({ status: 409, errors: [{ field: 'Idempotency-Key' }] });
+    expect(done.status).toBe(202);
+    expect(after.status).toBe(202);
+    expect(json(after)).toEqual({ id: ID_1 });
+    expect(deps.queue.jobs).toHaveLength(1);
+  });
+
+  it('replays a request whose completion mark was lost once it can no longer be in flight (30 s)', async () => {
+    // Prepare
+    const deps = setup();
+    const headers = { 'idempotency-key': 'lost-mark' };
+    const increment = deps.guards.increment.bind(deps.guards);
+    deps.guards.increment = (key, expiresAt, by) =>
+      key.endsWith('#done') && by !== 0 ? Promise.reject(new Error('down')) : increment(key, expiresAt, by);
+    await sendMessage(request(MESSAGE, headers), deps);
+
+    // Act
+    const soon = await sendMessage(request(MESSAGE, headers), deps);
+    deps.clock.advance(30_000);
+    const later = await sendMessage(request(MESSAGE, headers), deps);
+
+    // Assess
+    expect(soon.status).toBe(409);
+    expect(later.status).toBe(202);
+    expect(json(later)).toEqual({ id: ID_1 });
+    expect(deps.queue.jobs).toHaveLength(1);
+  });
+
+  it("takes the quoted form of a key (the draft's sf-string) as the same key", async () => {
+    // Prepare
+    const deps = setup();
+    await sendMessage(request(MESSAGE, { 'idempotency-key': 'order-7' }), deps);
+
+    // Act
+    const quoted = await sendMessage(request(MESSAGE, { 'idempotency-key': '"order-7"' }), deps);
+
+    // Assess
+    expect(json(quoted)).toEqual({ id: ID_1 });
     expect(deps.queue.jobs).toHaveLength(1);
   });
 
@@ -415,13 +482,22 @@ describe('Core: Idempotency-Key', () => {
   it.each([
     ['an empty key', ''],
     ['a key with a line break', 'a\nb'],
-    ['a 256-character key', 'k'.repeat(256)],
-  ])('answers 400 to %s', async (_, value) => {
+    ['a 257-character key', 'k'.repeat(257)],
+  ])('answers 400 naming the header to %s', async (_, value) => {
     // Act
     const response = await sendMessage(request(MESSAGE, { 'idempotency-key': value }), setup());
 
     // Assess
     expect(response.status).toBe(400);
+    expect(json(response)).toMatchObject({ status: 400, errors: [{ field: 'Idempotency-Key' }] });
+  });
+
+  it('accepts a key of 256 characters', async () => {
+    // Act
+    const response = await sendMessage(request(MESSAGE, { 'idempotency-key': 'k'.repeat(256) }), setup());
+
+    // Assess
+    expect(response.status).toBe(202);
   });
 });
 
@@ -494,13 +570,30 @@ describe('Core: sendBatch', () => {
   it.each([
     ['no messages', { messages: [] }],
     ['101 messages', { messages: Array.from({ length: 101 }, () => MESSAGE) }],
-    ['a body that is a list', [MESSAGE]],
+    ['an empty list', []],
+    ['a body that is a string', 'hello'],
   ])('answers 422 to %s', async (_, body) => {
     // Act
     const response = await sendBatch(request(body), setup());
 
     // Assess
     expect(response.status).toBe(422);
+  });
+
+  it('takes a bare list of messages, as Resend and Postmark do', async () => {
+    // Prepare
+    const deps = setup();
+
+    // Act
+    const response = await sendBatch(request([MESSAGE, { ...MESSAGE, to: 'not an address' }]), deps);
+
+    // Assess
+    expect(response.status).toBe(200);
+    expect(json(response).results).toEqual([
+      { index: 0, id: ID_1 },
+      { index: 1, errors: [expect.objectContaining({ field: 'to[0]' })] },
+    ]);
+    expect(deps.queue.jobs).toHaveLength(1);
   });
 
   it('refuses an Idempotency-Key rather than ignoring it', async () => {
@@ -675,7 +768,7 @@ describe('Core: attachments on /v1/send', () => {
     );
 
     expect(first.status).toBe(202);
-    expect(changed.status).toBe(409);
+    expect(changed.status).toBe(422);
   });
 });
 

@@ -99,7 +99,12 @@ describe('Core: submitForm', () => {
     // Assess
     expect(response).toEqual({
       status: 202,
-      headers: { 'content-type': 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        // The shipped form's quotas, first request of both windows (draft-ietf-httpapi-ratelimit-headers-10).
+        'ratelimit-policy': '"per-ip";q=5;w=600, "per-form";q=500;w=3600',
+        ratelimit: '"per-ip";r=4;t=600, "per-form";r=499;t=3600',
+      },
       body: JSON.stringify({ id: ID }),
     });
     expect(deps.queue.jobs).toHaveLength(1);
@@ -120,7 +125,12 @@ describe('Core: submitForm', () => {
     const response = await submitForm('contact', formRequest(FIELDS, { accept: 'text/html,*/*' }), deps);
     expect(response).toEqual({
       status: 303,
-      headers: { location: 'http://localhost:3000/thanks' },
+      headers: {
+        location: 'http://localhost:3000/thanks',
+        // The shipped form's quotas, first request of both windows (draft-ietf-httpapi-ratelimit-headers-10).
+        'ratelimit-policy': '"per-ip";q=5;w=600, "per-form";q=500;w=3600',
+        ratelimit: '"per-ip";r=4;t=600, "per-form";r=499;t=3600',
+      },
       body: '',
     });
     expect(deps.queue.jobs).toHaveLength(1);
@@ -360,9 +370,14 @@ describe('Core: submitForm', () => {
     it('redirects a bot posting an HTML form like a person', async () => {
       const deps = setup();
       const response = await submitForm('contact', formRequest({ ...FIELDS, _gotcha: 'x' }), deps);
+      // Answered exactly as a person's post, rate-limit fields included.
       expect(response).toEqual({
         status: 303,
-        headers: { location: 'http://localhost:3000/thanks' },
+        headers: {
+          location: 'http://localhost:3000/thanks',
+          'ratelimit-policy': '"per-ip";q=5;w=600, "per-form";q=500;w=3600',
+          ratelimit: '"per-ip";r=4;t=600, "per-form";r=499;t=3600',
+        },
         body: '',
       });
       expect(deps.queue.jobs).toEqual([]);

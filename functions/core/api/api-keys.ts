@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { HttpError } from '../errors';
 import type { HttpRequest } from '../http';
 import type { GuardStore } from '../ports';
+import { fixedWindowState, type QuotaState, rateLimitHeaders } from '../rate-limit-headers';
 import { KEY_PREFIX } from '../table-keys';
 
 /**
@@ -96,19 +97,19 @@ export function apiKeyItemKey(hash: string): string {
 }
 
 export class UnauthorizedError extends HttpError {
-  constructor(detail: string) {
+  constructor(detail: string, headers: Record<string, string> = {}) {
     // RFC 6750 section 3: a 401 for a bearer-token resource names the scheme.
     super(401, 'Unauthorized', detail, {
-      headers: { 'www-authenticate': 'Bearer realm="postroom"' },
+      headers: { ...headers, 'www-authenticate': 'Bearer realm="postroom"' },
     });
     this.name = 'UnauthorizedError';
   }
 }
 
 export class TooManyFailedAuthenticationsError extends HttpError {
-  constructor(retryAfterSeconds: number) {
+  constructor(retryAfterSeconds: number, headers: Record<string, string> = {}) {
     super(429, 'Too Many Requests', 'Too many requests with a missing or wrong API key; try again later.', {
-      headers: { 'retry-after': String(retryAfterSeconds) },
+      headers: { ...headers, 'retry-after': String(retryAfterSeconds) },
     });
     this.name = 'TooManyFailedAuthenticationsError';
   }
@@ -150,11 +151,15 @@ export async function authenticate(
       ? 'The API key was revoked.'
       : 'The API key is not known to this stack: check that it was created for this stack.';
   }
-  await countFailure(request.sourceIp ?? 'unknown', deps);
-  throw new UnauthorizedError(failure);
+  const quota = await countFailure(request.sourceIp ?? 'unknown', deps);
+  throw new UnauthorizedError(failure, rateLimitHeaders([quota]));
 }
 
-async function countFailure(clientIp: string, deps: AuthDeps): Promise<void> {
+/**
+ * Counts a failed authentication of this IP; 429 past the limit. The quota it was counted in is announced
+ * on the 401 and the 429 (core/rate-limit-headers.ts): requests with a valid key are not counted.
+ */
+async function countFailure(clientIp: string, deps: AuthDeps): Promise<QuotaState> {
   const nowSeconds = Math.floor(deps.nowMs / 1000);
   const { max, windowSeconds } = AUTH_FAILURE_LIMIT;
   const windowStart = nowSeconds - (nowSeconds % windowSeconds);
@@ -163,8 +168,19 @@ async function countFailure(clientIp: string, deps: AuthDeps): Promise<void> {
     `${KEY_PREFIX.rate}auth#${ipHash}#${windowStart}`,
     windowStart + windowSeconds,
   );
+  const quota = fixedWindowState(
+    'failed-auth',
+    AUTH_FAILURE_LIMIT,
+    count,
+    nowSeconds,
+    windowStart + windowSeconds,
+  );
   if (count > max)
-    throw new TooManyFailedAuthenticationsError(Math.max(1, windowStart + windowSeconds - nowSeconds));
+    throw new TooManyFailedAuthenticationsError(
+      Math.max(1, windowStart + windowSeconds - nowSeconds),
+      rateLimitHeaders([quota]),
+    );
+  return quota;
 }
 
 function sameHash(a: string, b: string): boolean {

@@ -12,16 +12,8 @@ import {
   scheduledRecipients,
   schedulingOf,
 } from '../scheduling/scheduled-send';
-import { KEY_PREFIX } from '../table-keys';
-import {
-  answering,
-  authenticated,
-  digest,
-  jsonBody,
-  readIdempotencyKey,
-  remember,
-  type SendApiDeps,
-} from './send-api';
+import { completed, readIdempotencyKey, remember, rememberedKey } from './idempotency';
+import { answering, authenticated, jsonBody, type SendApiDeps } from './send-api';
 
 /**
  * `POST /v1/messages/{id}/cancel` and `PATCH /v1/messages/{id}` `{"scheduledAt"}`: a scheduled message of
@@ -49,6 +41,7 @@ export async function cancelMessage(
       return notScheduled(id, result.status ?? record.status, result.scheduledAt);
     }
     deps.log.info('message canceled', { keyId, jobId: id, outcome: 'canceled' });
+    await replay.completed();
     await announceSchedule(deps, 'canceled', at, {
       messageId: id,
       scheduledAt: record.scheduledAt ?? '',
@@ -92,7 +85,7 @@ export async function rescheduleMessage(
     const replay = await idempotent(request, keyId, id, `move ${to}`, deps);
     if (replay === 'replayed') return movedResponse(id, to, { 'idempotent-replayed': 'true' });
     const answer = await move(id, record, time.atMs, to, deps, scheduling);
-    if (answer.status !== 200) await replay.forget();
+    await (answer.status === 200 ? replay.completed() : replay.forget());
     return answer;
   });
 }
@@ -154,7 +147,8 @@ async function ownedMessage(id: string, keyId: string, deps: SendApiDeps): Promi
 
 /**
  * Idempotency-Key as on POST /v1/send: the key is bound to the operation (message and new time); a repeat
- * answers what the first did, a different operation under the same key is a 409. A refused operation
+ * answers what the first did, a different operation under the same key is a 422 and a repeat while the first
+ * is in flight a 409 (idempotency.ts). A refused operation
  * forgets the key, as a send that was not queued does.
  */
 async function idempotent(
@@ -163,14 +157,17 @@ async function idempotent(
   id: string,
   operation: string,
   deps: SendApiDeps,
-): Promise<'replayed' | { forget(): Promise<void> }> {
+): Promise<'replayed' | { forget(): Promise<void>; completed(): Promise<void> }> {
   const idempotencyKey = readIdempotencyKey(request);
-  if (idempotencyKey === undefined) return { forget: async () => {} };
-  const rememberedAs = `${KEY_PREFIX.idem}${keyId}#${digest(idempotencyKey)}`;
+  if (idempotencyKey === undefined) return { forget: async () => {}, completed: async () => {} };
+  const rememberedAs = rememberedKey(keyId, idempotencyKey);
   const hash = createHash('sha256').update(`${id} ${operation}`).digest('base64url');
   const earlier = await remember(rememberedAs, hash, { id }, deps);
   if (earlier !== undefined) return 'replayed';
-  return { forget: () => deps.guards.forget(rememberedAs).catch(() => {}) };
+  return {
+    forget: () => deps.guards.forget(rememberedAs).catch(() => {}),
+    completed: () => completed(rememberedAs, deps),
+  };
 }
 
 function canceledResponse(id: string, headers: Record<string, string> = {}): HttpResponse {

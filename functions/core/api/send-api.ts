@@ -1,7 +1,5 @@
-import { createHash } from 'node:crypto';
 import {
   BadRequestError,
-  ConflictError,
   errorName,
   type FieldError,
   HttpError,
@@ -37,6 +35,7 @@ import {
 import { KEY_PREFIX } from '../table-keys';
 import type { RenderedMail } from '../templates/catalog';
 import { type ApiKeyStore, authenticate, ForbiddenScopeError } from './api-keys';
+import { completed, readIdempotencyKey, remember, rememberedKey } from './idempotency';
 import {
   buildApiMailJob,
   payloadHash,
@@ -58,13 +57,8 @@ export interface SendApiDeps extends SubmitFormDeps {
   readonly scheduling?: SchedulingDeps;
 }
 
-/** How long an Idempotency-Key is remembered (the IETF draft and Stripe use 24 hours). */
-export const IDEMPOTENCY_WINDOW_SECONDS = 86_400;
 /** Most messages in one batch request. */
 export const MAX_BATCH_MESSAGES = 100;
-
-// draft-ietf-httpapi-idempotency-key-header: an opaque string; printable ASCII bounds what we store.
-const IDEMPOTENCY_KEY = /^[\x20-\x7e]{1,255}$/;
 
 /** `POST /v1/send`: one message. 202 `{id}`. */
 export async function sendMessage(request: HttpRequest, deps: SendApiDeps): Promise<HttpResponse> {
@@ -81,7 +75,7 @@ export async function sendMessage(request: HttpRequest, deps: SendApiDeps): Prom
     const id = deps.newId();
     let rememberedAs: string | undefined;
     if (idempotencyKey !== undefined) {
-      rememberedAs = `${KEY_PREFIX.idem}${keyId}#${digest(idempotencyKey)}`;
+      rememberedAs = rememberedKey(keyId, idempotencyKey);
       // The key keeps what this request will answer, so that a replay answers exactly that (a scheduled
       // send's status and time too), whatever became of the message since.
       const answer = { id, ...(schedule === undefined ? {} : scheduledAnswer(schedule)) };
@@ -109,12 +103,27 @@ export async function sendMessage(request: HttpRequest, deps: SendApiDeps): Prom
       if (rememberedAs !== undefined) await deps.guards.forget(rememberedAs).catch(() => {});
       throw result.error;
     }
+    if (rememberedAs !== undefined) await completed(rememberedAs, deps);
     return jsonResponse(202, { id, ...result.scheduled });
   });
 }
 
 /**
- * `POST /v1/send/batch`: `{messages: [...]}`, up to 100. Each message is validated and queued on its own, so
+ * The messages of a batch body: `{messages: [...]}`, or the bare array, as Resend's and Postmark's batch
+ * endpoints take it. Anything else is a 422 naming the body.
+ */
+function batchMessages(body: unknown): unknown {
+  if (Array.isArray(body)) return body;
+  if (typeof body !== 'object' || body === null || Object.keys(body).some((key) => key !== 'messages')) {
+    throw new ValidationError([
+      { field: '(body)', detail: 'must be a list of messages or an object with only "messages"' },
+    ]);
+  }
+  return (body as { messages?: unknown }).messages;
+}
+
+/**
+ * `POST /v1/send/batch`: `{messages: [...]}` or `[...]`, up to 100. Each message is validated and queued on its own, so
  * the answer is 200 with one result per message, `{index, id}` or `{index, errors}` (like a 207 Multi-Status,
  * in JSON). Idempotency-Key is not supported on a batch: it is refused rather than silently ignored.
  */
@@ -125,10 +134,7 @@ export async function sendBatch(request: HttpRequest, deps: SendApiDeps): Promis
     if (request.headers['idempotency-key'] !== undefined) {
       throw new BadRequestError('Idempotency-Key is supported on POST /v1/send only, not on a batch.');
     }
-    if (typeof body !== 'object' || body === null || Object.keys(body).some((key) => key !== 'messages')) {
-      throw new ValidationError([{ field: '(body)', detail: 'must be an object with only "messages"' }]);
-    }
-    const messages = (body as { messages?: unknown }).messages;
+    const messages = batchMessages(body);
     if (!Array.isArray(messages) || messages.length === 0 || messages.length > MAX_BATCH_MESSAGES) {
       throw new ValidationError([
         { field: 'messages', detail: `must be a list of 1 to ${MAX_BATCH_MESSAGES} messages` },
@@ -337,68 +343,6 @@ async function renderRequested(
   return rendering;
 }
 
-export function readIdempotencyKey(request: HttpRequest): string | undefined {
-  const value = request.headers['idempotency-key'];
-  if (value === undefined) return undefined;
-  if (!IDEMPOTENCY_KEY.test(value)) {
-    throw new BadRequestError('Idempotency-Key must be 1 to 255 printable ASCII characters.');
-  }
-  return value;
-}
-
-/** What a send answered, as its Idempotency-Key keeps it: the id, and for a scheduled message its time. */
-export interface RememberedAnswer {
-  readonly id: string;
-  readonly status?: 'scheduled';
-  readonly scheduledAt?: string;
-}
-
-/**
- * Binds the Idempotency-Key to this payload and answer with a conditional write; returns the answer of an
- * earlier request with the same key and payload, or throws 409 when the payload differs.
- */
-export async function remember(
-  key: string,
-  hash: string,
-  answer: RememberedAnswer,
-  deps: SendApiDeps,
-): Promise<RememberedAnswer | undefined> {
-  const now = Math.floor(deps.clock.now() / 1000);
-  const stored = await guarded(
-    () =>
-      deps.guards.remember(
-        key,
-        JSON.stringify({ payloadHash: hash, ...answer }),
-        now,
-        now + IDEMPOTENCY_WINDOW_SECONDS,
-      ),
-    deps.log,
-  );
-  if (stored === undefined) return undefined;
-  const earlier = parseRemembered(stored);
-  if (earlier?.payloadHash === hash) return earlier.answer;
-  throw new ConflictError('This Idempotency-Key was used with a different payload in the last 24 hours.');
-}
-
-/** Keys remembered before scheduled send hold `{payloadHash, id}` only: they replay as `{id}`, as they did. */
-function parseRemembered(value: string): { payloadHash: string; answer: RememberedAnswer } | undefined {
-  try {
-    const parsed = JSON.parse(value) as { payloadHash?: unknown; id?: unknown; scheduledAt?: unknown };
-    if (typeof parsed.payloadHash !== 'string' || typeof parsed.id !== 'string') return undefined;
-    return {
-      payloadHash: parsed.payloadHash,
-      answer: {
-        id: parsed.id,
-        ...(typeof parsed.scheduledAt === 'string'
-          ? { status: 'scheduled' as const, scheduledAt: parsed.scheduledAt }
-          : {}),
-      },
-    };
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * Enqueues and writes `queued` (with the owning key, which GET /v1/messages checks) at the same time. The
  * enqueue decides the answer: a queued job is accepted even when the status write failed, since a 503 for
@@ -555,8 +499,4 @@ async function enqueueScheduled(
       .catch(() => {});
     return { ok: false, error: unavailable };
   }
-}
-
-export function digest(value: string): string {
-  return createHash('sha256').update(value).digest('base64url');
 }

@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import type { FormConfig } from '../config/config';
 import { HttpError, ValidationError } from '../errors';
 import type { GuardStore } from '../ports';
+import { fixedWindowState, type QuotaState } from '../rate-limit-headers';
 import type { FormSubmission } from './form-submission';
 
 /**
@@ -27,7 +28,8 @@ export interface CountedLimit {
 /**
  * Fixed-window counters: one item per key and window, so a limit costs one conditional-free UpdateItem.
  * The IP is hashed: the table never holds a visitor's address. Each counter counted is added to `counted`
- * (when a later one fails too), for refundRateLimits.
+ * (when a later one fails too), for refundRateLimits, and its state to `quotas`, for the RateLimit header
+ * fields (core/rate-limit-headers.ts) of the answer, a 429 included.
  */
 export async function enforceRateLimits(
   form: FormConfig,
@@ -35,18 +37,20 @@ export async function enforceRateLimits(
   nowMs: number,
   store: GuardStore,
   counted: CountedLimit[] = [],
+  quotas: QuotaState[] = [],
 ): Promise<void> {
   const { perIp, perForm } = form.rateLimit;
   const limits = [
-    ...(perIp ? [{ limit: perIp, key: `rate#ip#${form.id}#${digest(clientIp)}` }] : []),
-    ...(perForm ? [{ limit: perForm, key: `rate#form#${form.id}` }] : []),
+    ...(perIp ? [{ policy: 'per-ip', limit: perIp, key: `rate#ip#${form.id}#${digest(clientIp)}` }] : []),
+    ...(perForm ? [{ policy: 'per-form', limit: perForm, key: `rate#form#${form.id}` }] : []),
   ];
-  for (const { limit, key } of limits) {
+  for (const { policy, limit, key } of limits) {
     const nowSeconds = Math.floor(nowMs / 1000);
     const windowStart = nowSeconds - (nowSeconds % limit.windowSeconds);
     const windowEnd = windowStart + limit.windowSeconds;
     const count = await store.increment(`${key}#${windowStart}`, windowEnd);
     counted.push({ key: `${key}#${windowStart}`, expiresAtSeconds: windowEnd });
+    quotas.push(fixedWindowState(policy, limit, count, nowSeconds, windowEnd));
     if (count > limit.max) throw new TooManyRequestsError(Math.max(1, windowEnd - nowSeconds));
   }
 }

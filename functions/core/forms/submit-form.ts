@@ -17,6 +17,7 @@ import { MAX_MAIL_JOB_BYTES, mailJobBytes } from '../mail/mail-job';
 import { type MessageStore, recordStatus } from '../messages';
 import { METRIC, type Metrics, rejectionReason, type SpamGuard } from '../metrics';
 import type { BlobStore, Clock, GuardStore, Log, MailQueue } from '../ports';
+import { type QuotaState, rateLimitHeaders } from '../rate-limit-headers';
 import type { CompiledTemplates, TemplateCatalog } from '../templates/catalog';
 import { submissionReceived } from '../webhooks/producers';
 import { publishWebhookEvent, type WebhookQueue } from '../webhooks/publish';
@@ -101,6 +102,22 @@ function corsHeaders(form: FormConfig, origin: string | undefined): Record<strin
   return { 'access-control-allow-origin': origin, vary: 'Origin' };
 }
 
+/**
+ * The answer's headers with the RateLimit fields of the quotas counted; a cross-origin page may read them
+ * (and Retry-After) only when they are exposed (Fetch standard, CORS-safelisted response headers).
+ */
+function withQuotas(
+  headers: Record<string, string>,
+  quotas: ReadonlyArray<QuotaState>,
+): Record<string, string> {
+  if (quotas.length === 0) return headers;
+  const exposed: Record<string, string> =
+    headers['access-control-allow-origin'] === undefined
+      ? {}
+      : { 'access-control-expose-headers': 'RateLimit, RateLimit-Policy, Retry-After' };
+  return { ...headers, ...exposed, ...rateLimitHeaders(quotas) };
+}
+
 function requireForm(config: PostroomConfig, formId: string): FormConfig {
   const form = config.forms.find((candidate) => candidate.id === formId);
   if (!form) throw new NotFoundError(`There is no form "${formId.slice(0, 64)}".`);
@@ -160,6 +177,8 @@ export async function submitForm(
   // For the error page: the form's origins validate its back link.
   let formOfError: FormConfig | undefined;
   const counted: CountedLimit[] = [];
+  // The quotas this submission was counted against: announced on every answer after the count, 429 included.
+  const quotas: QuotaState[] = [];
   try {
     const form = requireForm(config, formId);
     formOfError = form;
@@ -168,9 +187,18 @@ export async function submitForm(
       throw new PayloadTooLargeError(`The request body is larger than ${config.api.maxBodyBytes} bytes.`);
     }
     await guarded(
-      () => enforceRateLimits(form, request.sourceIp ?? 'unknown', deps.clock.now(), deps.guards, counted),
+      () =>
+        enforceRateLimits(
+          form,
+          request.sourceIp ?? 'unknown',
+          deps.clock.now(),
+          deps.guards,
+          counted,
+          quotas,
+        ),
       log,
     );
+    cors = withQuotas(cors, quotas);
 
     const contentType = request.headers['content-type'];
     const wantsJson = bodyFormat(contentType) === 'json' || acceptsJson(request.headers.accept);
@@ -328,6 +356,7 @@ export async function submitForm(
     // The service's own failure never counts against the visitor's rate limit.
     if (!(error instanceof HttpError) || error.status >= 500) await refundRateLimits(counted, deps.guards);
     if (!(error instanceof HttpError)) throw error;
+    cors = withQuotas(cors, quotas);
     const reason = rejectionReason(error);
     log.info('submission rejected', {
       formId: formId.slice(0, 64),

@@ -1,9 +1,9 @@
+import { readIdempotencyKey } from '../api/idempotency';
 import { cancelMessage, rescheduleMessage } from '../api/scheduled-messages';
 import {
   answering,
   authenticated,
   getMessage,
-  readIdempotencyKey,
   type SendApiDeps,
   sendBatch,
   sendMessage,

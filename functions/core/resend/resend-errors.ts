@@ -61,15 +61,14 @@ export function resendErrorFor(status: number, problem: Problem, facts: RequestF
       // A scheduled message that is no longer scheduled (cancel, PATCH) carries its status.
       if (problem.messageStatus !== undefined || facts.idempotencyKey !== 'valid')
         return named('validation_error');
-      // The core answers 409 for a key reused with another payload today; the IETF idempotency draft moves that
-      // to 422 and keeps 409 for a key whose first request is still in flight. The detail tells them apart until
-      // both are the same core; after, only the in-flight case reaches here.
-      return /different payload/i.test(problem.detail ?? '')
-        ? named('invalid_idempotent_request')
-        : named('concurrent_idempotent_requests');
+      // The core follows the IETF idempotency draft: 409 for a key whose first request is still in flight.
+      return named('concurrent_idempotent_requests');
     case 422:
-      // A 422 without field errors on a keyed request is the draft's "same key, other payload".
-      if (problem.errors === undefined && facts.idempotencyKey === 'valid')
+      // The draft's "same key, other payload" is a 422 naming the Idempotency-Key header; Resend says 409.
+      if (
+        facts.idempotencyKey === 'valid' &&
+        problem.errors?.some((error) => error.field.toLowerCase() === 'idempotency-key')
+      )
         return named('invalid_idempotent_request', 409);
       return named('validation_error');
     case 429:
