@@ -1,10 +1,10 @@
 import { createTransport, type Transporter } from 'nodemailer';
-import type { TransportConfig } from '../core/config/config';
+import type { SmtpTransportConfig } from '../core/config/config';
 import { PermanentSendError, RecipientsRefusedError } from '../core/errors';
 import type { OutboundMail, RefusedRecipient, SendReceipt, Transport } from '../core/ports';
 import { maskedReason } from '../core/relay/send-errors';
 
-type SmtpConfig = Extract<TransportConfig, { kind: 'smtp' }>;
+type SmtpConfig = SmtpTransportConfig;
 
 export interface SmtpTransportOptions {
   /**
