@@ -119,8 +119,8 @@ function marksCompletion(claims: ClaimStore, completed: (jobId: string) => void)
       await claims.complete(jobId, providerMessageId, nowMs);
       completed(jobId);
     },
-    release: (jobId, reason, nowMs) => claims.release(jobId, reason, nowMs),
-    fail: (jobId, reason, nowMs) => claims.fail(jobId, reason, nowMs),
+    release: (...args) => claims.release(...args),
+    fail: (...args) => claims.fail(...args),
   };
 }
 
