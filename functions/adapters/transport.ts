@@ -1,4 +1,5 @@
-import type { TransportConfig } from '../core/config/config';
+import { secretSuffix, type TransportConfig } from '../core/config/config';
+import type { Provider } from '../core/failover/failover';
 import type { Transport } from '../core/ports';
 import type { AwsClientOptions } from './aws-clients';
 import { tracedTransport } from './xray-tracer';
@@ -27,6 +28,33 @@ export function createMailTransport(
         new SesTransport(createSesClient(aws), { configurationSet }),
     ),
   );
+}
+
+/**
+ * Every configured provider, in failover order, each with its own transport (and its own SMTP password:
+ * `passwords(id)`). Each client still loads with the first mail that goes to it.
+ */
+export function createProviders(
+  transports: ReadonlyArray<TransportConfig>,
+  aws: AwsClientOptions,
+  secrets: {
+    smtpPassword: (transportId: string) => string | undefined;
+    sesConfigurationSet?: string | undefined;
+  },
+): Provider[] {
+  return transports.map((transport) => ({
+    id: transport.id,
+    kind: transport.kind,
+    transport: createMailTransport(transport, aws, {
+      smtpPassword: secrets.smtpPassword(transport.id),
+      sesConfigurationSet: secrets.sesConfigurationSet,
+    }),
+  }));
+}
+
+/** The environment variable that holds an SMTP transport's secret, by its id: `<base>` or `<base>_<ID>`. */
+export function smtpSecretVariable(base: string, transportId: string): string {
+  return `${base}${secretSuffix(transportId)}`;
 }
 
 /**
