@@ -50,6 +50,7 @@ export class PostroomStack extends Stack {
     this.provider = new MailProvider(this, 'MailProvider', {
       senderAddress: config.sender.address,
       transport: config.transport,
+      transports: config.transports,
     });
     this.relay = new Relay(this, 'Relay', {
       config,
@@ -94,6 +95,7 @@ export class PostroomStack extends Stack {
       deadLetterQueue: this.queueing.deadLetterQueue,
       monitoring: config.monitoring,
       sesConfigurationSetName: this.provider.configurationSetName,
+      providerIds: config.transports.map((t) => t.id),
     });
     this.webhooks =
       config.webhooks.length > 0

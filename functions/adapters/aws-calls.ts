@@ -40,7 +40,7 @@ export type AwsResource =
   | 'anyResource';
 
 /** The configuration under which a function makes a call; absent: always. */
-export type CallCondition = 'sesTransport' | 'smtpPassword' | 'captcha' | 'webhooks';
+export type CallCondition = 'sesTransport' | 'smtpPassword' | 'captcha' | 'webhooks' | 'failover';
 
 export interface AwsCall {
   /**
@@ -305,6 +305,31 @@ export const FUNCTION_CALLS: Readonly<Record<FunctionName, ReadonlyArray<AwsCall
       action: 'secretsmanager:GetSecretValue',
       resource: 'smtpPasswordSecret',
       when: 'smtpPassword',
+    },
+    // The providers' shared circuit breakers (core/failover), with more than one transport.
+    {
+      site: 'DynamoBreakerStore.read',
+      command: 'GetItemCommand',
+      action: 'dynamodb:GetItem',
+      resource: 'recordTable',
+      keyPrefixes: [KEY_PREFIX.brk],
+      when: 'failover',
+    },
+    {
+      site: 'DynamoBreakerStore.count',
+      command: 'UpdateItemCommand',
+      action: 'dynamodb:UpdateItem',
+      resource: 'recordTable',
+      keyPrefixes: [KEY_PREFIX.brk],
+      when: 'failover',
+    },
+    {
+      site: 'DynamoBreakerStore.change',
+      command: 'UpdateItemCommand',
+      action: 'dynamodb:UpdateItem',
+      resource: 'recordTable',
+      keyPrefixes: [KEY_PREFIX.brk],
+      when: 'failover',
     },
     PUBLISH_WEBHOOKS,
   ],
