@@ -353,7 +353,7 @@ function inDuplicateWindow(jobId: string, firstAcceptedAt: number, generations: 
 }
 
 /** Reads every dead letter once (each stays invisible for the rest of the run). */
-async function readDeadLetters(sqs: SQSClient, queueUrl: string): Promise<DeadLetter[]> {
+export async function readDeadLetters(sqs: SQSClient, queueUrl: string): Promise<DeadLetter[]> {
   const letters: DeadLetter[] = [];
   for (;;) {
     const result = await sqs.send(

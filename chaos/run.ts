@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { formatFailover, runFailoverChaos } from './failover';
 import { type ChaosProvider, type ChaosReport, formatReport, runChaos } from './harness';
 
 /**
@@ -29,13 +30,15 @@ function positive(name: string, value: string | undefined): number {
 
 const providers = (values.provider ?? '').split(',').map((p) => p.trim());
 for (const provider of providers) {
-  if (provider !== 'smtp' && provider !== 'ses') throw new Error('--provider must be smtp, ses or smtp,ses');
+  if (provider !== 'smtp' && provider !== 'ses' && provider !== 'failover')
+    throw new Error('--provider must be smtp, ses, failover or a list of them');
 }
 const seed = values.seed === undefined ? Math.floor(Math.random() * 2 ** 31) : positive('seed', values.seed);
 const reports: ChaosReport[] = [];
-for (const provider of providers as ChaosProvider[]) {
-  const report = await runChaos({
-    provider,
+for (const provider of providers as Array<ChaosProvider | 'failover'>) {
+  const run = provider === 'failover' ? runFailoverChaos : runChaos;
+  const report = await run({
+    provider: provider === 'failover' ? 'ses' : provider,
     messages: positive('messages', values.messages),
     ratePerSecond: positive('rate', values.rate),
     kills: positive('kills', values.kills),
@@ -45,7 +48,11 @@ for (const provider of providers as ChaosProvider[]) {
     drainTimeoutMs: positive('drain-timeout', values['drain-timeout']) * 1000,
     progress: (line) => console.log(`  ${line}`),
   });
-  console.log(formatReport(report));
+  console.log(
+    formatReport(report).replace(/^chaos \(ses/, provider === 'failover' ? 'chaos (failover' : '$&'),
+  );
+  if ('failover' in report)
+    console.log(formatFailover(report.failover as Parameters<typeof formatFailover>[0]));
   reports.push(report);
 }
 process.exit(reports.every((report) => report.ok) ? 0 : 1);
