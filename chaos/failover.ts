@@ -25,6 +25,10 @@ export interface FailoverFigures {
   readonly timeToFailOverMs: number | undefined;
   readonly deliveredByPrimary: number;
   readonly deliveredBySecondary: number;
+  /** Jobs the relay moved to the next provider at once. */
+  readonly failedOver: number;
+  /** Attempts whose outcome was unknown, retried on the same provider (the documented window). */
+  readonly uncertain: number;
 }
 
 const quietLog: Log = { info: () => {}, warn: () => {}, error: () => {} };
@@ -87,6 +91,13 @@ export async function runFailoverChaos(
     },
     { POSTROOM_SMTP_PASSWORD: credentials.password },
   );
+  // The relay's own word for each hop and each uncertain attempt (core/failover/failover.ts).
+  const hops: number[] = [];
+  let uncertain = 0;
+  workers.onLine = (entry) => {
+    if (entry.message === 'provider did not take the mail; trying the next') hops.push(Date.now());
+    if (entry.message === 'send outcome unknown; retrying later on the same provider') uncertain += 1;
+  };
   const submissions: Submission[] = [];
   const runId = randomUUID().slice(0, 8);
   let killedAt = 0;
@@ -136,7 +147,7 @@ export async function runFailoverChaos(
     await workers.stop();
     const leftInQueue = await queueDepth(sqs, stack.resources.queueUrl);
     const deadLetters = await readDeadLetters(sqs, stack.resources.deadLetterQueueUrl);
-    const firstAfterKill = smtp.delivered.find((m) => m.at >= killedAt)?.at;
+    const firstAfterKill = smtp.delivered.find((m) => m.at >= killedAt && m.at <= revivedAt)?.at;
     const report = judge({
       options: { ...options, provider: 'ses' },
       submissions,
@@ -163,6 +174,8 @@ export async function runFailoverChaos(
         timeToFailOverMs: firstAfterKill === undefined ? undefined : firstAfterKill - killedAt,
         deliveredByPrimary: ses.delivered.length,
         deliveredBySecondary: smtp.delivered.length,
+        failedOver: hops.length,
+        uncertain,
       },
     };
   } finally {
@@ -178,6 +191,7 @@ export function formatFailover(figures: FailoverFigures): string {
   return [
     `  primary down ${(figures.primaryDownMs / 1000).toFixed(1)} s; time to fail over ${figures.timeToFailOverMs ?? 'n/a'} ms`,
     `  delivered by the primary (SES) ${figures.deliveredByPrimary}, by the secondary (SMTP) ${figures.deliveredBySecondary}`,
+    `  failed over ${figures.failedOver}, uncertain attempts (retried on the same provider) ${figures.uncertain}`,
   ].join('\n');
 }
 

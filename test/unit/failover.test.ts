@@ -156,6 +156,27 @@ describe('Core: relayBatch with failover', () => {
     expect(smtp.attempts).toHaveLength(0);
   });
 
+  it('does not try the next provider when the hop could outlive the claim: retried later, unpinned', async () => {
+    // Prepare: SES takes longer than claimLeaseSeconds - timeoutSeconds to refuse
+    const { deps, ses, smtp, clock } = setup();
+    const lease = deps.config.relay.claimLeaseSeconds - deps.config.relay.timeoutSeconds;
+    ses.send = async () => {
+      clock.advance(lease * 1000 + 1);
+      throw throttled();
+    };
+
+    // Act
+    const result = await relayBatch([record()], deps);
+
+    // Assess
+    expect(result.outcomes[0]?.outcome).toBe('retry');
+    expect(smtp.attempts).toHaveLength(0);
+    expect(deps.claims.records.get(JOB_ID)?.uncertain).toBeUndefined();
+    expect(deps.log.entries.map((e) => e.message)).toContain(
+      'no time left in the claim for the next provider; retrying later',
+    );
+  });
+
   it('retries later, without failover, when every provider certainly did not take the mail', async () => {
     const { deps, ses, smtp } = setup();
     ses.failNext(throttled());

@@ -1,6 +1,6 @@
 import { errorName, PermanentSendError, TransientSendError } from '../errors';
 import { METRIC, type Metrics } from '../metrics';
-import type { Log, OutboundMail, SendReceipt, Transport } from '../ports';
+import type { Clock, Log, OutboundMail, SendReceipt, Transport } from '../ports';
 import { type AttemptVerdict, classifyAttempt, type ProviderKind } from './attempt-outcome';
 import type { Pass, ProviderBreakers } from './breaker';
 
@@ -43,6 +43,12 @@ export interface FailoverDeps {
   readonly breakers?: ProviderBreakers | undefined;
   readonly metrics: Metrics;
   readonly log: Log;
+  /**
+   * The next provider is tried only while `clock.now()` is at most this (ms): the claim's lease end less the
+   * longest one attempt may take. A hop that could outlive the claim would let a redelivery claim the job and
+   * send it again while this attempt still runs; the job is retried later instead.
+   */
+  readonly hopDeadline?: { readonly atMs: number; readonly clock: Clock } | undefined;
 }
 
 /**
@@ -111,6 +117,16 @@ export async function sendWithFailover(
       }
       if (verdict === 'ambiguous' || verdict === 'message-permanent') break;
       const next = candidates.slice(index + 1)[0];
+      const late = deps.hopDeadline !== undefined && deps.hopDeadline.clock.now() > deps.hopDeadline.atMs;
+      if (next !== undefined && late) {
+        deps.log.warn('no time left in the claim for the next provider; retrying later', {
+          jobId: mail.jobId,
+          provider: provider.id,
+          next: next.id,
+          reason,
+        });
+        break;
+      }
       if (next !== undefined) {
         deps.metrics.count(METRIC.failedOver, 1, { provider: provider.id });
         deps.log.warn('provider did not take the mail; trying the next', {

@@ -222,6 +222,11 @@ async function relayRecord(record: RelayRecord, deps: RelayDeps): Promise<Record
             breakers: deps.breakers,
             metrics: deps.metrics,
             log: withLogAttributes(log, context),
+            // A hop must end within the claim's lease (docs/failover.md).
+            hopDeadline: {
+              atMs: now + (config.relay.claimLeaseSeconds - config.relay.timeoutSeconds) * 1000,
+              clock,
+            },
           },
           claim.uncertainProvider,
         );
