@@ -8,7 +8,15 @@ import { tracedTransport } from './xray-tracer';
 export function createMailTransport(
   config: TransportConfig,
   aws: AwsClientOptions,
-  secrets: { smtpPassword?: string | undefined; sesConfigurationSet?: string | undefined } = {},
+  secrets: {
+    smtpPassword?: string | undefined;
+    sesConfigurationSet?: string | undefined;
+    /**
+     * Another provider follows this one: SES is called once per attempt (no SDK retries), so a throttled or
+     * unreachable SES moves the job on at once instead of after the SDK's backoff.
+     */
+    failsOver?: boolean;
+  } = {},
 ): Transport {
   // SES calls are traced by the client; an SMTP relay is traced around each send.
   if (config.kind === 'smtp') {
@@ -25,7 +33,7 @@ export function createMailTransport(
   return loadedOnFirstSend(() =>
     Promise.all([import('./ses-client'), import('./ses-transport')]).then(
       ([{ createSesClient }, { SesTransport }]) =>
-        new SesTransport(createSesClient(aws), { configurationSet }),
+        new SesTransport(createSesClient(aws, secrets.failsOver ? 1 : undefined), { configurationSet }),
     ),
   );
 }
@@ -42,12 +50,13 @@ export function createProviders(
     sesConfigurationSet?: string | undefined;
   },
 ): Provider[] {
-  return transports.map((transport) => ({
+  return transports.map((transport, index) => ({
     id: transport.id,
     kind: transport.kind,
     transport: createMailTransport(transport, aws, {
       smtpPassword: secrets.smtpPassword(transport.id),
       sesConfigurationSet: secrets.sesConfigurationSet,
+      failsOver: index < transports.length - 1,
     }),
   }));
 }
