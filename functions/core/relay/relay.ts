@@ -249,16 +249,8 @@ async function relayRecord(record: RelayRecord, deps: RelayDeps): Promise<Record
       if (session !== undefined) deps.metrics.count(METRIC.relaySessionFailed, 1, { stage: session });
       // An unknown outcome is never final and never goes elsewhere: retried on the same provider (the claim
       // remembers it), counted as uncertain. docs/failover.md
-      if (verdict === 'ambiguous')
-        return failed(
-          new TransientSendError(`outcome unknown on ${provider}: ${classifySendError(error).reason}`, {
-            cause: error,
-          }),
-          { delivered: [], refused: [] },
-          [],
-          provider,
-        );
-      return failed(classifySendError(error), { delivered: [], refused: [] }, []);
+      const uncertain = verdict === 'ambiguous' ? provider : undefined;
+      return failed(classifySendError(error), { delivered: [], refused: [] }, [], uncertain);
     }
   }
 
