@@ -14,7 +14,19 @@ export interface FaultSesOptions {
 export interface FaultSesPeer extends FaultPeer {
   /** The endpoint to give the SES v2 client. */
   readonly url: string;
+  /**
+   * The next answers to SendEmail, in order, before the random faults (chaos/failover.ts and the failover
+   * tests): `paused` (400 SendingPausedException), `throttle` (429), `unavailable` (503), `reset` (the body is
+   * read, then the connection is dropped with no answer: the client cannot know), `accept`.
+   */
+  answerNext(...answers: ScriptedSesAnswer[]): void;
+  /** Stops listening, as a provider that is down: new connections are refused. */
+  kill(): Promise<void>;
+  /** Listens again on the same port. */
+  revive(): Promise<void>;
 }
+
+export type ScriptedSesAnswer = 'paused' | 'throttle' | 'unavailable' | 'reset' | 'accept';
 
 /**
  * Enough of SES v2 SendEmail (REST JSON, `POST /v2/email/outbound-emails`) for the relay's transport:
@@ -41,16 +53,28 @@ export async function startFaultSes(options: FaultSesOptions): Promise<FaultSesP
   const server = createServer((req, res) => {
     handle(req, res).catch(() => fail(res, 500, 'InternalFailure', 'the peer failed'));
   });
+  const script: ScriptedSesAnswer[] = [];
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const body = await readBody(req);
     if (req.method !== 'POST' || req.url !== '/v2/email/outbound-emails') {
       return fail(res, 404, 'NotFoundException', 'only SendEmail is served');
     }
-    if (faulty && !takeToken()) {
+    const scripted = script.shift();
+    if (scripted === 'paused')
+      return fail(res, 400, 'SendingPausedException', 'Sending is paused for this account.');
+    if (scripted === 'throttle')
+      return fail(res, 429, 'TooManyRequestsException', 'Maximum sending rate exceeded.');
+    if (scripted === 'unavailable') return fail(res, 503, 'ServiceUnavailable', 'service unavailable');
+    if (scripted === 'reset') {
+      faults.dropped += 1;
+      req.socket.destroy();
+      return;
+    }
+    if (scripted === undefined && faulty && !takeToken()) {
       faults.transient += 1;
       return fail(res, 429, 'TooManyRequestsException', 'Maximum sending rate exceeded.');
     }
-    if (faulty && options.random() < options.serverErrorRate) {
+    if (scripted === undefined && faulty && options.random() < options.serverErrorRate) {
       faults.transient += 1;
       return options.random() < 0.5
         ? fail(res, 500, 'InternalFailure', 'internal failure')
@@ -82,10 +106,24 @@ export async function startFaultSes(options: FaultSesOptions): Promise<FaultSesP
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
+  const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `http://127.0.0.1:${port}`,
     delivered,
     faults,
+    answerNext(...answers) {
+      script.push(...answers);
+    },
+    kill: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+    revive: () =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => resolve());
+      }),
     setFaulty(value) {
       faulty = value;
     },

@@ -11,6 +11,10 @@ export interface FaultSmtpOptions {
 
 export interface FaultSmtpPeer extends FaultPeer {
   readonly port: number;
+  /** Stops listening and drops every session, as a relay that is down: new connections are refused. */
+  kill(): Promise<void>;
+  /** Listens again on the same port. */
+  revive(): Promise<void>;
 }
 
 /**
@@ -80,10 +84,21 @@ export async function startFaultSmtp(options: FaultSmtpOptions): Promise<FaultSm
   });
   // smtp-server logs an error event for every dropped connection; those are the point of this peer.
   server.on('error', () => {});
+  const port = (server.server.address() as AddressInfo).port;
   return {
-    port: (server.server.address() as AddressInfo).port,
+    port,
     delivered,
     faults,
+    kill: () =>
+      new Promise<void>((resolve) => {
+        for (const connection of connectionsOf(server)) connection._socket?.destroy();
+        server.server.close(() => resolve());
+      }),
+    revive: () =>
+      new Promise<void>((resolve, reject) => {
+        server.server.once('error', reject);
+        server.server.listen(port, '127.0.0.1', () => resolve());
+      }),
     setFaulty(value) {
       faulty = value;
     },

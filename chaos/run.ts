@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { formatFailover, runFailoverChaos } from './failover';
 import { type ChaosProvider, formatReport, runChaos } from './harness';
 import { formatScheduledReport, runScheduledChaos, type ScheduledPath } from './scheduled';
 import { formatWebhookReport, runWebhookChaos } from './webhooks';
@@ -11,6 +12,7 @@ import { formatWebhookReport, runWebhookChaos } from './webhooks';
  * mail (relay kills while scheduled mail comes due, with cancels: chaos/scheduled.ts).
  *
  *   npm run chaos -- --messages 1000 --rate 20 --kills 6 --provider smtp,ses --seed 42
+ *   npm run chaos -- --scenario mail --provider failover   (SES killed and revived: chaos/failover.ts)
  *   npm run chaos -- --scenario webhooks,scheduled --messages 300
  */
 const { values } = parseArgs({
@@ -47,7 +49,7 @@ function list<T extends string>(name: string, value: string | undefined, allowed
 }
 
 const scenarios = list('scenario', values.scenario, ['mail', 'webhooks', 'scheduled'] as const);
-const providers = list('provider', values.provider, ['smtp', 'ses'] as const) as ChaosProvider[];
+const providers = list('provider', values.provider, ['smtp', 'ses', 'failover'] as const);
 const paths = list('scheduled-path', values['scheduled-path'], [
   'queue-delay',
   'scheduler',
@@ -61,8 +63,9 @@ const progress = (line: string) => console.log(`  ${line}`);
 const results: boolean[] = [];
 if (scenarios.includes('mail')) {
   for (const provider of providers) {
-    const report = await runChaos({
-      provider,
+    const run = provider === 'failover' ? runFailoverChaos : runChaos;
+    const report = await run({
+      provider: (provider === 'failover' ? 'ses' : provider) as ChaosProvider,
       messages,
       ratePerSecond,
       kills,
@@ -72,7 +75,11 @@ if (scenarios.includes('mail')) {
       drainTimeoutMs,
       progress,
     });
-    console.log(formatReport(report));
+    console.log(
+      formatReport(report).replace(/^chaos \(ses/, provider === 'failover' ? 'chaos (failover' : '$&'),
+    );
+    if ('failover' in report)
+      console.log(formatFailover(report.failover as Parameters<typeof formatFailover>[0]));
     results.push(report.ok);
   }
 }

@@ -43,6 +43,8 @@ export class RelayWorkers {
   readonly observations: WorkerObservations = { generations: [], retries: 0, windowsMs: [], trouble: [] };
   /** Called with each job id a relay process marks sent, as its line arrives. */
   onCompleted: ((jobId: string) => void) | undefined;
+  /** Called with every JSON log line of every relay process (chaos modules read their own lines). */
+  onLine: ((entry: Record<string, unknown>) => void) | undefined;
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
   private ready: Promise<void> = Promise.resolve();
@@ -150,6 +152,7 @@ export class RelayWorkers {
       return;
     }
     if (entry.message === 'relay worker ready') markReady();
+    this.onLine?.(entry);
     if (entry.outcome === 'retry') this.observations.retries += 1;
     if (entry.message === WINDOW_LOG.completed && typeof entry.jobId === 'string') {
       generation.completed.add(entry.jobId);

@@ -18,7 +18,8 @@ import type { Target } from './target';
 export function senderIdentities(config: PostroomConfig): string[] {
   const address = config.sender.address;
   const domain = address.slice(address.lastIndexOf('@') + 1);
-  const configured = config.transport.kind === 'ses' ? config.transport.domainIdentity : undefined;
+  const ses = config.transports.find((t) => t.kind === 'ses');
+  const configured = ses?.kind === 'ses' ? ses.domainIdentity : undefined;
   return [...new Set([configured, domain, address].filter((i): i is string => i !== undefined))];
 }
 
@@ -34,7 +35,8 @@ export async function checkIdentities(
   if (config === undefined) {
     return [{ check: 'ses identity', status: 'warn', detail: 'not checked: the configuration is invalid' }];
   }
-  if (config.transport.kind !== 'ses') {
+  // SES anywhere in the failover list must be able to send as the sender.
+  if (!config.transports.some((t) => t.kind === 'ses')) {
     return [{ check: 'ses identity', status: 'skip', detail: 'the relay sends through SMTP, not SES' }];
   }
   const candidates = senderIdentities(config);

@@ -9,6 +9,7 @@ import { LOCAL_NAMES } from '../local/emulators';
 import type { CliIo, Finding } from './command';
 import { checkAlarms, checkIdentities } from './doctor-aws';
 import { answered, describeError as message } from './errors';
+import { checkSmtpRelays } from './failover';
 import { localQueueUrls, type QueueUrls, queueCounts, table } from './queues';
 import {
   LOCAL_SERVICE,
@@ -97,6 +98,8 @@ export async function runDoctor(values: DoctorValues, io: CliIo): Promise<number
     });
   }
   if (target !== undefined) findings.push(...(await checkTarget(target, config, reach)));
+  // Each SMTP relay from here, local or deployed: the relay function must reach it too (docs/failover.md).
+  if (config !== undefined) findings.push(...(await checkSmtpRelays(config, io.env)));
 
   const label = target?.label ?? `stack ${values.stack}`;
   const healthy = findings.every((f) => f.status !== 'fail');

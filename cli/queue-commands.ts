@@ -1,7 +1,11 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { createSqsClient } from '../functions/adapters/sqs-client';
+import type { PostroomConfig } from '../functions/core/config/config';
+import { localConfig, readPostroomContext } from '../local/config-file';
 import type { CliIo } from './command';
 import { answered } from './errors';
+import { type BreakerView, readBreakers } from './failover';
+import { withRecordTable } from './keys';
 import {
   ageMs,
   type DeadLetter,
@@ -17,10 +21,37 @@ import {
 } from './queues';
 import { resolveTarget, type TargetValues, unreachable } from './target';
 
+/**
+ * The breakers of the configured providers (docs/failover.md), when the configuration (--config, default
+ * cdk.json) lists more than one; undefined otherwise, or when the configuration cannot be read (status is
+ * about the queues first).
+ */
+async function breakersFor(
+  values: QueueCommandValues,
+  env: NodeJS.ProcessEnv,
+): Promise<BreakerView[] | undefined> {
+  let config: PostroomConfig;
+  try {
+    config = localConfig(readPostroomContext(values.config ?? 'cdk.json'), env);
+  } catch {
+    return undefined;
+  }
+  if (config.transports.length < 2) return undefined;
+  let views: BreakerView[] | undefined;
+  await withRecordTable(values, env, async ({ dynamodb, table: tableName }) => {
+    views = await readBreakers(dynamodb, tableName, config);
+    return 0;
+  });
+  return views;
+}
+
 /** How many dead letters `status` and `dlq list` read. */
 export const PEEK_LIMIT = 100;
 
 export interface QueueCommandValues extends TargetValues {
+  /** status: the configuration whose transports' breakers are shown (default cdk.json). */
+  readonly config?: string | undefined;
+  readonly table?: string | undefined;
   readonly json?: boolean | undefined;
   readonly id?: string[] | undefined;
   readonly reason?: string | undefined;
@@ -64,6 +95,7 @@ export async function runQueueCommand(
         const oldest = ages.length > 0 ? Math.max(...ages) : undefined;
         const failures = groupByReason(letters);
         const healthy = depth === 0;
+        const breakers = await breakersFor(values, io.env);
         if (values.json) {
           io.out(
             `${JSON.stringify({
@@ -76,6 +108,7 @@ export async function runQueueCommand(
               },
               recentFailures: failures,
               peeked: letters.length,
+              ...(breakers === undefined ? {} : { breakers }),
             })}\n`,
           );
         } else {
@@ -100,6 +133,15 @@ export async function runQueueCommand(
               ],
             ]),
           );
+          if (breakers !== undefined) {
+            io.out('\n');
+            io.out(
+              table([
+                ['PROVIDER', 'KIND', 'BREAKER', 'UNTIL'],
+                ...breakers.map((b) => [b.provider, b.kind, b.state, b.until ?? '-']),
+              ]),
+            );
+          }
           if (failures.length > 0) {
             io.out(`\nRecent failures (${letters.length} of ${depth} dead letters read):\n`);
             io.out(table([['COUNT', 'REASON'], ...failures.map((f) => [String(f.count), f.reason])]));

@@ -53,6 +53,7 @@ export class PostroomStack extends Stack {
     this.provider = new MailProvider(this, 'MailProvider', {
       senderAddress: config.sender.address,
       transport: config.transport,
+      transports: config.transports,
     });
     this.relay = new Relay(this, 'Relay', {
       config,
@@ -108,6 +109,7 @@ export class PostroomStack extends Stack {
       scheduleDeadLetterQueue: this.scheduling.deadLetterQueue,
       monitoring: config.monitoring,
       sesConfigurationSetName: this.provider.configurationSetName,
+      providerIds: config.transports.map((t) => t.id),
     });
     this.webhooks =
       config.webhooks.length > 0

@@ -1,4 +1,5 @@
 // First: it must run before any module that loads the AWS SDK (local/sdk-notice.ts says why).
+import { smtpSecretVariable } from '../functions/adapters/transport';
 import './sdk-notice';
 import { resolve } from 'node:path';
 import { createLogger } from '../functions/adapters/powertools-log';
@@ -37,6 +38,9 @@ async function main(): Promise<void> {
     config,
     ports,
     smtpPassword: env.POSTROOM_SMTP_PASSWORD,
+    smtpPasswords: Object.fromEntries(
+      config.transports.map((t) => [t.id, env[smtpSecretVariable('POSTROOM_SMTP_PASSWORD', t.id)]]),
+    ),
     log,
     captchaSecrets,
     webhookSecrets,

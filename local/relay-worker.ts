@@ -1,13 +1,15 @@
 import { pathToFileURL } from 'node:url';
 import { createDynamoClient } from '../functions/adapters/aws-clients';
+import { DynamoBreakerStore } from '../functions/adapters/dynamodb-breakers';
 import { DynamoClaimStore } from '../functions/adapters/dynamodb-claims';
 import { DynamoMessageStore } from '../functions/adapters/dynamodb-messages';
 import { DynamoScheduleStore } from '../functions/adapters/dynamodb-schedules';
 import { createLogger } from '../functions/adapters/powertools-log';
 import { createS3Client, S3BlobStore } from '../functions/adapters/s3-blobs';
 import { createSqsClient } from '../functions/adapters/sqs-client';
-import { createMailTransport } from '../functions/adapters/transport';
+import { createProviders, smtpSecretVariable } from '../functions/adapters/transport';
 import { parseConfig } from '../functions/core/config/config';
+import { ProviderBreakers } from '../functions/core/failover/breaker';
 import { noMetrics } from '../functions/core/metrics';
 import { type ClaimStore, type Log, systemClock, type Transport } from '../functions/core/ports';
 import type { LocalResources } from './emulators';
@@ -57,13 +59,33 @@ export async function startRelayWorker(
   const generation = settings.generation ?? 0;
   const accepted = new Map<string, number>();
 
-  const transport = marksAcceptance(
-    createMailTransport(config.transport, aws, { smtpPassword: process.env.POSTROOM_SMTP_PASSWORD }),
-    (jobId) => {
-      accepted.set(jobId, Date.now());
-      log.info(WINDOW_LOG.accepted, { jobId, generation });
+  const markAccepted = (provider: string) => (jobId: string) => {
+    accepted.set(jobId, Date.now());
+    log.info(WINDOW_LOG.accepted, { jobId, generation, provider });
+  };
+  // Each transport with its own password (POSTROOM_SMTP_PASSWORD, POSTROOM_SMTP_PASSWORD_<ID>).
+  const providers = createProviders(config.transports, aws, {
+    smtpPassword: (id) => process.env[smtpSecretVariable('POSTROOM_SMTP_PASSWORD', id)],
+  }).map((provider) => ({
+    ...provider,
+    transport: marksAcceptance(provider.transport, markAccepted(provider.id)),
+  }));
+  const transport: Transport = {
+    send: () => Promise.reject(new Error('the worker sends through its providers')),
+    close: async () => {
+      await Promise.all(providers.map((provider) => provider.transport.close?.()));
     },
-  );
+  };
+  // More than one provider: the breakers, in the emulated table, through the adapter AWS uses.
+  const breakers =
+    config.transports.length > 1
+      ? new ProviderBreakers(
+          new DynamoBreakerStore(dynamodb, resources.tableName),
+          config.breaker,
+          systemClock,
+          config.relay.timeoutSeconds * 1000,
+        )
+      : undefined;
   const claims = marksCompletion(
     new DynamoClaimStore(dynamodb, resources.tableName, config.relay.recordTtlDays),
     (jobId) => {
@@ -79,7 +101,8 @@ export async function startRelayWorker(
   const relay = await startLocalRelay({
     deps: {
       config,
-      transport,
+      providers,
+      ...(breakers ? { breakers } : {}),
       claims,
       clock: systemClock,
       log,
@@ -119,8 +142,8 @@ function marksCompletion(claims: ClaimStore, completed: (jobId: string) => void)
       await claims.complete(jobId, providerMessageId, nowMs);
       completed(jobId);
     },
-    release: (jobId, reason, nowMs) => claims.release(jobId, reason, nowMs),
-    fail: (jobId, reason, nowMs) => claims.fail(jobId, reason, nowMs),
+    release: (...args) => claims.release(...args),
+    fail: (...args) => claims.fail(...args),
   };
 }
 

@@ -5,6 +5,7 @@ import { createDynamoClient } from '../functions/adapters/aws-clients';
 import { httpCaptchaVerifier } from '../functions/adapters/captcha-verifier';
 import { DynamoApiKeyStore } from '../functions/adapters/dynamodb-api-keys';
 import { DynamoSubmissionArchive } from '../functions/adapters/dynamodb-archive';
+import { DynamoBreakerStore } from '../functions/adapters/dynamodb-breakers';
 import { DynamoClaimStore } from '../functions/adapters/dynamodb-claims';
 import { DynamoGuardStore } from '../functions/adapters/dynamodb-guards';
 import { DynamoMessageStore } from '../functions/adapters/dynamodb-messages';
@@ -18,7 +19,8 @@ import { SqsMailQueue } from '../functions/adapters/sqs-queue';
 import { SqsWebhookQueue } from '../functions/adapters/sqs-webhook-queue';
 import { createMailTransport } from '../functions/adapters/transport';
 import { hashApiKey } from '../functions/core/api/api-keys';
-import type { PostroomConfig } from '../functions/core/config/config';
+import type { PostroomConfig, TransportConfig } from '../functions/core/config/config';
+import { ProviderBreakers } from '../functions/core/failover/breaker';
 import { type Metrics, noMetrics } from '../functions/core/metrics';
 import { type Clock, type Log, systemClock, type Transport } from '../functions/core/ports';
 import { MAX_QUEUE_DELAY_SECONDS } from '../functions/core/scheduling/schedule';
@@ -43,6 +45,11 @@ export interface LocalStackOptions {
   /** 0 picks a free port. */
   readonly ports: { api: number; ses: number; sqs: number; dynamodb: number };
   readonly smtpPassword?: string | undefined;
+  /**
+   * The passwords of SMTP relays other than `smtp` in `transports`, by transport id (locally from
+   * POSTROOM_SMTP_PASSWORD_<ID>).
+   */
+  readonly smtpPasswords?: Readonly<Record<string, string | undefined>>;
   readonly log: Log;
   /** Replaces the configured transport (tests use it to put a faulty provider in the path). */
   readonly transport?: Transport;
@@ -212,16 +219,35 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     });
     // SES publishes delivery events through the configuration set's SNS topic; the emulator does not, so
     // LocalSesEvents does, into the real events handler. An SMTP relay reports nothing back: no events.
-    const localTransport = (): Transport => {
-      const configured = createMailTransport(config.transport, aws, { smtpPassword: options.smtpPassword });
-      if (config.transport.kind !== 'ses') return configured;
+    const localTransport = (transport: TransportConfig = config.transport): Transport => {
+      const smtpPassword =
+        transport.id === 'smtp' ? options.smtpPassword : options.smtpPasswords?.[transport.id];
+      const configured = createMailTransport(transport, aws, { smtpPassword });
+      if (transport.kind !== 'ses') return configured;
       return new LocalSesEvents(configured, {
         handler: (event) => events(event, localContext('postroom-events', 10)),
         log,
         region: config.region,
-        configurationSet: config.transport.configurationSet ?? 'postroom-local',
+        configurationSet: transport.configurationSet ?? 'postroom-local',
       });
     };
+    // Several transports: each its own, behind the breakers, in the same table (and adapter) as on AWS.
+    const failover =
+      options.transport === undefined && config.transports.length > 1
+        ? {
+            providers: config.transports.map((transport) => ({
+              id: transport.id,
+              kind: transport.kind,
+              transport: localTransport(transport),
+            })),
+            breakers: new ProviderBreakers(
+              new DynamoBreakerStore(dynamodb, resources.tableName),
+              config.breaker,
+              clock,
+              config.relay.timeoutSeconds * 1000,
+            ),
+          }
+        : undefined;
     const bundled =
       bundles === undefined
         ? undefined
@@ -238,10 +264,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     if (!bundled && options.relay !== false) {
       const transport = options.transport ?? localTransport();
       stops.push(async () => transport.close?.());
+      for (const provider of failover?.providers ?? []) stops.push(async () => provider.transport.close?.());
       const relay = await startLocalRelay({
         deps: {
           config,
-          transport,
+          ...(failover ?? { transport }),
           claims: new DynamoClaimStore(dynamodb, resources.tableName, config.relay.recordTtlDays),
           clock,
           log,

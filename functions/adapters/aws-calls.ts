@@ -58,7 +58,8 @@ export type CallCondition =
   | 'webhooks'
   | 'archive'
   | 'akismet'
-  | 'archiveKey';
+  | 'archiveKey'
+  | 'failover';
 
 export interface AwsCall {
   /**
@@ -384,6 +385,31 @@ export const FUNCTION_CALLS: Readonly<Record<FunctionName, ReadonlyArray<AwsCall
       action: 'secretsmanager:GetSecretValue',
       resource: 'smtpPasswordSecret',
       when: 'smtpPassword',
+    },
+    // The providers' shared circuit breakers (core/failover), with more than one transport.
+    {
+      site: 'DynamoBreakerStore.read',
+      command: 'GetItemCommand',
+      action: 'dynamodb:GetItem',
+      resource: 'recordTable',
+      keyPrefixes: [KEY_PREFIX.brk],
+      when: 'failover',
+    },
+    {
+      site: 'DynamoBreakerStore.count',
+      command: 'UpdateItemCommand',
+      action: 'dynamodb:UpdateItem',
+      resource: 'recordTable',
+      keyPrefixes: [KEY_PREFIX.brk],
+      when: 'failover',
+    },
+    {
+      site: 'DynamoBreakerStore.change',
+      command: 'UpdateItemCommand',
+      action: 'dynamodb:UpdateItem',
+      resource: 'recordTable',
+      keyPrefixes: [KEY_PREFIX.brk],
+      when: 'failover',
     },
     PUBLISH_WEBHOOKS,
   ],

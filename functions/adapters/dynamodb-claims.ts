@@ -8,7 +8,8 @@ import type { ClaimResult, ClaimStore, SettledRecipients } from '../core/ports';
 
 /**
  * Idempotency records in DynamoDB, one item per job: `pk = job#<id>`, `st` in sending | sent | retry | failed,
- * and two string sets of recipient keys an attempt settled: `delivered` and `refused` (ADD, so a set only grows).
+ * two string sets of recipient keys an attempt settled: `delivered` and `refused` (ADD, so a set only grows),
+ * and `uncertain`, the provider of an attempt whose outcome is unknown (core/failover).
  * The claim is one conditional UpdateItem, so two attempts can never both hold it.
  * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Expressions.ConditionExpressions.html
  */
@@ -49,6 +50,7 @@ export class DynamoClaimStore implements ClaimStore {
           delivered: result.Attributes?.delivered?.SS ?? [],
           refused: result.Attributes?.refused?.SS ?? [],
         },
+        ...(result.Attributes?.uncertain?.S ? { uncertainProvider: result.Attributes.uncertain.S } : {}),
       };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
@@ -65,8 +67,17 @@ export class DynamoClaimStore implements ClaimStore {
     await this.update(jobId, nowMs, 'sent', { providerMessageId: { S: providerMessageId } });
   }
 
-  async release(jobId: string, reason: string, nowMs: number, settled?: SettledRecipients): Promise<void> {
-    await this.update(jobId, nowMs, 'retry', { reason: { S: reason } }, settled);
+  async release(
+    jobId: string,
+    reason: string,
+    nowMs: number,
+    settled?: SettledRecipients,
+    uncertainProvider?: string,
+  ): Promise<void> {
+    // `uncertain` is only ever set: once an attempt may have sent the mail, every later one goes there.
+    const uncertain: Record<string, { S: string }> =
+      uncertainProvider === undefined ? {} : { uncertain: { S: uncertainProvider } };
+    await this.update(jobId, nowMs, 'retry', { reason: { S: reason }, ...uncertain }, settled);
   }
 
   async fail(jobId: string, reason: string, nowMs: number, settled?: SettledRecipients): Promise<void> {

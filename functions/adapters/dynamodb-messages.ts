@@ -79,6 +79,7 @@ export class DynamoMessageStore implements MessageStore {
   ): Promise<void> {
     const entry: Record<string, AttributeValue> = { status: { S: change.status }, at: { S: change.at } };
     if (change.detail !== undefined) entry.detail = { S: change.detail };
+    if (change.provider !== undefined) entry.provider = { S: change.provider };
     if (change.refused !== undefined && change.refused.length > 0)
       entry.refused = {
         L: change.refused.map((r) => ({ M: { recipient: { S: r.recipient }, reply: { S: r.reply } } })),
@@ -118,6 +119,7 @@ export class DynamoMessageStore implements MessageStore {
     const stored = (item.history?.L ?? []).map((value) => {
       const entry = value.M ?? {};
       const detail = entry.detail?.S;
+      const provider = entry.provider?.S;
       const refused = entry.refused?.L?.map((r) => ({
         recipient: r.M?.recipient?.S ?? '',
         reply: r.M?.reply?.S ?? '',
@@ -126,6 +128,7 @@ export class DynamoMessageStore implements MessageStore {
         status: asStatus(entry.status?.S),
         at: entry.at?.S ?? '',
         ...(detail === undefined ? {} : { detail }),
+        ...(provider === undefined ? {} : { provider }),
         ...(refused === undefined ? {} : { refused }),
       };
     });

@@ -1,10 +1,11 @@
 import { createTransport, type Transporter } from 'nodemailer';
-import type { TransportConfig } from '../core/config/config';
+import type { SmtpTransportConfig } from '../core/config/config';
 import { PermanentSendError, RecipientsRefusedError } from '../core/errors';
+import type { SmtpPhase } from '../core/failover/attempt-outcome';
 import type { OutboundMail, RefusedRecipient, SendReceipt, Transport } from '../core/ports';
 import { maskedReason } from '../core/relay/send-errors';
 
-type SmtpConfig = Extract<TransportConfig, { kind: 'smtp' }>;
+type SmtpConfig = SmtpTransportConfig;
 
 export interface SmtpTransportOptions {
   /**
@@ -76,7 +77,7 @@ export class SmtpTransport implements Transport {
         raw: mail.raw,
       });
     } catch (error) {
-      throw sizeRefusal(error, size) ?? allRefused(error) ?? error;
+      throw sizeRefusal(error, size) ?? allRefused(error) ?? withPhase(error);
     }
     const refused = refusals(info.rejectedErrors);
     // The relay's final reply to DATA is its reference to the mail: Postfix says
@@ -116,6 +117,51 @@ export class SmtpTransport implements Transport {
     this.transporter.close();
   }
 }
+
+/**
+ * Names where the session failed (core/failover/attempt-outcome.ts decides from it whether another relay may
+ * be tried). nodemailer marks each error with the command it answered (`command`) and its kind (`code`):
+ * a reply to EHLO, STARTTLS, AUTH, MAIL FROM, RCPT TO or DATA came before the body; "Message failed"
+ * (EMESSAGE at DATA) is the final reply to the body. A connection that could not be opened (refused, no
+ * name, no answer to connect or to the greeting) is before anything. A connection lost or silent later
+ * (`CONN` with ECONNECTION or a socket timeout) may be during the body or after it: nodemailer does not say,
+ * so it is `unknown`, which the relay treats as possibly sent.
+ */
+function withPhase(error: unknown): unknown {
+  if (typeof error !== 'object' || error === null) return error;
+  return Object.assign(error, { smtpPhase: smtpPhase(error) });
+}
+
+function smtpPhase(error: object): SmtpPhase {
+  const { code, command, errno, timeoutType } = error as {
+    code?: unknown;
+    command?: unknown;
+    errno?: unknown;
+    timeoutType?: unknown;
+  };
+  if (code === 'EMESSAGE' && command === 'DATA') return 'after-body';
+  if (code === 'ETLS' || command === 'STARTTLS') return 'starttls';
+  if (code === 'EAUTH' || (typeof command === 'string' && command.startsWith('AUTH'))) return 'auth';
+  if (command === 'EHLO' || command === 'HELO' || command === 'LHLO') return 'ehlo';
+  if (command === 'MAIL FROM') return 'mail';
+  if (command === 'RCPT TO') return 'rcpt';
+  if (command === 'DATA') return 'data';
+  if (code === 'EDNS') return 'connect';
+  if (typeof errno === 'string' && NOT_CONNECTED.has(errno)) return 'connect';
+  const cause = (error as { cause?: { code?: unknown } }).cause?.code;
+  if (typeof cause === 'string' && NOT_CONNECTED.has(cause)) return 'connect';
+  if (code === 'ETIMEDOUT' && (timeoutType === 'CONNECTION' || timeoutType === 'GREETING')) return 'connect';
+  // nodemailer reports a refused connect as ESOCKET with Node's message (`connect ECONNREFUSED ...`).
+  const message = (error as { message?: unknown }).message;
+  if (
+    typeof message === 'string' &&
+    /\b(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)\b/.test(message)
+  )
+    return 'connect';
+  return 'unknown';
+}
+
+const NOT_CONNECTED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 function refusals(errors: ReadonlyArray<RcptError> | undefined): RefusedRecipient[] {
   return (errors ?? []).map((error) => ({

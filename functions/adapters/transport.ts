@@ -1,4 +1,5 @@
-import type { TransportConfig } from '../core/config/config';
+import { secretSuffix, type TransportConfig } from '../core/config/config';
+import type { Provider } from '../core/failover/failover';
 import type { Transport } from '../core/ports';
 import type { AwsClientOptions } from './aws-clients';
 import { tracedTransport } from './xray-tracer';
@@ -7,7 +8,15 @@ import { tracedTransport } from './xray-tracer';
 export function createMailTransport(
   config: TransportConfig,
   aws: AwsClientOptions,
-  secrets: { smtpPassword?: string | undefined; sesConfigurationSet?: string | undefined } = {},
+  secrets: {
+    smtpPassword?: string | undefined;
+    sesConfigurationSet?: string | undefined;
+    /**
+     * Another provider follows this one: SES is called once per attempt (no SDK retries), so a throttled or
+     * unreachable SES moves the job on at once instead of after the SDK's backoff.
+     */
+    failsOver?: boolean;
+  } = {},
 ): Transport {
   // SES calls are traced by the client; an SMTP relay is traced around each send.
   if (config.kind === 'smtp') {
@@ -24,9 +33,37 @@ export function createMailTransport(
   return loadedOnFirstSend(() =>
     Promise.all([import('./ses-client'), import('./ses-transport')]).then(
       ([{ createSesClient }, { SesTransport }]) =>
-        new SesTransport(createSesClient(aws), { configurationSet }),
+        new SesTransport(createSesClient(aws, secrets.failsOver ? 1 : undefined), { configurationSet }),
     ),
   );
+}
+
+/**
+ * Every configured provider, in failover order, each with its own transport (and its own SMTP password:
+ * `passwords(id)`). Each client still loads with the first mail that goes to it.
+ */
+export function createProviders(
+  transports: ReadonlyArray<TransportConfig>,
+  aws: AwsClientOptions,
+  secrets: {
+    smtpPassword: (transportId: string) => string | undefined;
+    sesConfigurationSet?: string | undefined;
+  },
+): Provider[] {
+  return transports.map((transport, index) => ({
+    id: transport.id,
+    kind: transport.kind,
+    transport: createMailTransport(transport, aws, {
+      smtpPassword: secrets.smtpPassword(transport.id),
+      sesConfigurationSet: secrets.sesConfigurationSet,
+      failsOver: index < transports.length - 1,
+    }),
+  }));
+}
+
+/** The environment variable that holds an SMTP transport's secret, by its id: `<base>` or `<base>_<ID>`. */
+export function smtpSecretVariable(base: string, transportId: string): string {
+  return `${base}${secretSuffix(transportId)}`;
 }
 
 /**

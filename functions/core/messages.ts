@@ -44,6 +44,8 @@ export interface StatusChange {
   readonly at: string;
   /** The provider's message id when sent; the reason when failed or retried. */
   readonly detail?: string;
+  /** The transport (its id in the configuration) this attempt went to (docs/failover.md). */
+  readonly provider?: string;
   /**
    * Recipients the provider refused in this attempt (masked), each with its reply (addresses in it masked):
    * on `sent` those refused while the others got the mail, on `queued` or `failed` those that made it fail.

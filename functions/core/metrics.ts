@@ -39,6 +39,23 @@ export const METRIC = {
    * AUTH was refused (relay). No mail is sent in plaintext; the job is retried. One per failed attempt.
    */
   relaySessionFailed: 'RelaySessionFailed',
+  /**
+   * A provider certainly did not take a job and the relay tried the next one at once (relay, per provider: the
+   * one that failed). docs/failover.md
+   */
+  failedOver: 'FailedOver',
+  /** A relay opened a provider's circuit breaker: every relay skips it until a probe succeeds (relay, per provider). */
+  breakerOpen: 'BreakerOpen',
+  /**
+   * A provider refused a send for its account or setup (paused, suspended, AUTH refused, identity not verified):
+   * the job failed over, and the operator is alarmed (relay, per provider).
+   */
+  providerAccountError: 'ProviderAccountError',
+  /**
+   * An attempt whose outcome is unknown (no answer after the body was sent): retried on the same provider under
+   * the claim, never failed over; a copy may exist (relay, per provider).
+   */
+  uncertainSend: 'UncertainSend',
   /** A job that was sent before was delivered again and dropped (relay). */
   duplicate: 'DuplicateDropped',
   /** A scheduled job whose message was canceled came due and was dropped, unsent (relay). */
@@ -150,12 +167,27 @@ export const WEBHOOK_OUTCOME_METRICS = [
 export const ENDPOINT_DIMENSION = 'endpoint';
 type WebhookOutcomeMetric = (typeof WEBHOOK_OUTCOME_METRICS)[number];
 
+/**
+ * Metrics emitted per provider (`provider` = the transport's id in the configuration): the values are the
+ * configured transports, known at synth, so the dashboard lists them from the configuration.
+ */
+export const PROVIDER_METRICS = [
+  METRIC.failedOver,
+  METRIC.breakerOpen,
+  METRIC.providerAccountError,
+  METRIC.uncertainSend,
+] as const;
+export const PROVIDER_DIMENSION = 'provider';
+type ProviderMetric = (typeof PROVIDER_METRICS)[number];
+
 /** The dimension a metric takes, `{reason: 'captcha'}` say; `never` for a metric that has none. */
-export type MetricDimension<N extends MetricName> = N extends keyof Dimensioned
-  ? { readonly [K in Dimensioned[N]['name']]: Dimensioned[N]['values'][number] }
-  : N extends WebhookOutcomeMetric
-    ? { readonly [ENDPOINT_DIMENSION]: string }
-    : never;
+export type MetricDimension<N extends MetricName> = N extends ProviderMetric
+  ? { readonly [PROVIDER_DIMENSION]: string }
+  : N extends keyof Dimensioned
+    ? { readonly [K in Dimensioned[N]['name']]: Dimensioned[N]['values'][number] }
+    : N extends WebhookOutcomeMetric
+      ? { readonly [ENDPOINT_DIMENSION]: string }
+      : never;
 
 /**
  * The metrics port: counts and durations, flushed by the adapter at the end of each invocation. A count

@@ -79,7 +79,16 @@ export interface SettledRecipients {
 }
 
 export type ClaimResult =
-  | { readonly kind: 'claimed'; readonly attempt: number; readonly settled: SettledRecipients }
+  | {
+      readonly kind: 'claimed';
+      readonly attempt: number;
+      readonly settled: SettledRecipients;
+      /**
+       * The provider of an earlier attempt whose outcome is unknown (it may have the mail): this job is retried
+       * there and nowhere else (docs/failover.md).
+       */
+      readonly uncertainProvider?: string | undefined;
+    }
   /** The job was sent before: do not send it again. */
   | { readonly kind: 'sent' }
   /** Another attempt holds a live claim until `leaseUntil` (ms). */
@@ -98,7 +107,14 @@ export interface ClaimStore {
    * The attempt failed and will be retried: let the next attempt claim at once. `settled` adds the recipients
    * this attempt settled (the mail went to some, others were refused for now): the retry sends to the rest only.
    */
-  release(jobId: string, reason: string, nowMs: number, settled?: SettledRecipients): Promise<void>;
+  release(
+    jobId: string,
+    reason: string,
+    nowMs: number,
+    settled?: SettledRecipients,
+    /** The provider of this attempt when its outcome is unknown: later attempts go there only. */
+    uncertainProvider?: string,
+  ): Promise<void>;
   /**
    * The job went to the dead-letter queue. A redrive may claim it again, and sends to none of the recipients
    * settled so far (`settled` adds this attempt's).

@@ -27,6 +27,8 @@ export const KEY_PREFIX = {
   whevt: 'whevt#',
   /** A webhook endpoint's state: disabled (410), last success and failure (WebhookStore). */
   whep: 'whep#',
+  /** A provider's circuit breaker and its counting windows (BreakerStore, core/failover): the relay's. */
+  brk: 'brk#',
 } as const;
 
 /** What the send function reads and writes. */
@@ -52,8 +54,8 @@ export const SEND_DELETE_KEY_PREFIXES = [KEY_PREFIX.dup, KEY_PREFIX.idem] as con
  */
 export const SEND_READ_ONLY_KEY_PREFIXES = [KEY_PREFIX.apikey, KEY_PREFIX.supp] as const;
 
-/** What the relay reads and writes: its claims and the status of the messages it sends. */
-export const RELAY_KEY_PREFIXES = [KEY_PREFIX.job, KEY_PREFIX.msg] as const;
+/** What the relay reads and writes: its claims, the status of the messages it sends, the providers' breakers. */
+export const RELAY_KEY_PREFIXES = [KEY_PREFIX.job, KEY_PREFIX.msg, KEY_PREFIX.brk] as const;
 
 /** What the events function updates: the status of a message (UpdateItem on an existing `msg#` item). */
 export const EVENTS_UPDATE_KEY_PREFIXES = [KEY_PREFIX.msg] as const;

@@ -3,6 +3,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { blobStoreFromEnv } from '../adapters/attachments-bucket';
 import { createDynamoClient } from '../adapters/aws-clients';
+import { DynamoBreakerStore } from '../adapters/dynamodb-breakers';
 import { DynamoClaimStore } from '../adapters/dynamodb-claims';
 import { DynamoMessageStore } from '../adapters/dynamodb-messages';
 import { DynamoScheduleStore } from '../adapters/dynamodb-schedules';
@@ -11,8 +12,9 @@ import { createLogger } from '../adapters/powertools-log';
 import { createMetrics } from '../adapters/powertools-metrics';
 import { relayQueueOnFirstUse } from '../adapters/relay-queue';
 import { readSecretString } from '../adapters/secrets';
-import { createMailTransport } from '../adapters/transport';
+import { createProviders, smtpSecretVariable } from '../adapters/transport';
 import { webhookQueueOnFirstUse } from '../adapters/webhook-queue';
+import { ProviderBreakers } from '../core/failover/breaker';
 import { SERVICE } from '../core/metrics';
 import { systemClock } from '../core/ports';
 import { pacerForRate } from '../core/relay/send-pacer';
@@ -26,8 +28,17 @@ const { logger, log } = createLogger(SERVICE.relay);
 const { metrics, port } = createMetrics(SERVICE.relay);
 const dynamodb = createDynamoClient(aws);
 const tableName = requireEnv(process.env, 'TABLE_NAME');
-const secretId = process.env.SMTP_PASSWORD_SECRET_ARN;
-const smtpPassword = secretId ? await readSecretString(config.region, secretId) : undefined;
+// One secret per SMTP relay (SMTP_PASSWORD_SECRET_ARN, SMTP_PASSWORD_SECRET_ARN_<ID> for the others), read in
+// parallel.
+const smtpPasswords = new Map(
+  await Promise.all(
+    config.transports.map(async (transport) => {
+      const secretId = process.env[smtpSecretVariable('SMTP_PASSWORD_SECRET_ARN', transport.id)];
+      const password = secretId ? await readSecretString(config.region, secretId) : undefined;
+      return [transport.id, password] as const;
+    }),
+  ),
+);
 // Lambda runs at most queue.maxConcurrency relay invocations for the queue, so each paces at its share of
 // the stack's rate. https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-scaling.html
 const maxSendRate = config.relay.maxSendRate;
@@ -45,10 +56,21 @@ const sqsClient = () =>
 
 export const handler = createRelayHandler({
   config,
-  transport: createMailTransport(config.transport, aws, {
-    smtpPassword,
+  providers: createProviders(config.transports, aws, {
+    smtpPassword: (id) => smtpPasswords.get(id),
     sesConfigurationSet: process.env.SES_CONFIGURATION_SET,
   }),
+  // With one provider there is nothing to fail over to: no breaker, no table calls for it.
+  ...(config.transports.length > 1
+    ? {
+        breakers: new ProviderBreakers(
+          new DynamoBreakerStore(dynamodb, tableName),
+          config.breaker,
+          systemClock,
+          config.relay.timeoutSeconds * 1000,
+        ),
+      }
+    : {}),
   claims: new DynamoClaimStore(dynamodb, tableName, config.relay.recordTtlDays),
   messages: new DynamoMessageStore(dynamodb, tableName, config.relay.recordTtlDays),
   schedules: new DynamoScheduleStore(dynamodb, tableName, config.relay.recordTtlDays),

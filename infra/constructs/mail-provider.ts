@@ -3,7 +3,7 @@ import { type IGrantable, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { ConfigurationSet, EmailIdentity, type IConfigurationSet, Identity } from 'aws-cdk-lib/aws-ses';
 import { Construct } from 'constructs';
-import type { PostroomConfig } from '../../functions/core/config/config';
+import { type PostroomConfig, secretSuffix } from '../../functions/core/config/config';
 import { ConfigError } from '../../functions/core/errors';
 
 export interface MailProviderProps {
@@ -11,6 +11,11 @@ export interface MailProviderProps {
   readonly senderAddress: string;
   /** `transport` of the validated configuration. */
   readonly transport: PostroomConfig['transport'];
+  /**
+   * Every provider of the failover list (`transports`), in order; each SMTP relay's secret is read by the relay.
+   * @default - `transport` alone
+   */
+  readonly transports?: PostroomConfig['transports'];
 }
 
 /**
@@ -37,9 +42,36 @@ export class MailProvider extends Construct {
 
   private readonly sesIdentities: readonly string[];
 
+  /** The secrets of the SMTP relays after the first in the failover list, by transport id. */
+  readonly failoverSecrets: ReadonlyArray<ISecret>;
+
   constructor(scope: Construct, id: string, props: MailProviderProps) {
     super(scope, id);
-    const { transport, senderAddress } = props;
+    const { senderAddress } = props;
+    const transports = props.transports ?? [props.transport];
+    // SES's resources come from the SES entry wherever it is in the list; the SMTP password of the first
+    // SMTP relay keeps SMTP_PASSWORD_SECRET_ARN (as with a single relay), the others get their own variable.
+    const transport = transports.find((t) => t.kind === 'ses') ?? props.transport;
+    const others = transports.filter(
+      (t): t is Extract<typeof t, { kind: 'smtp' }> => t.kind === 'smtp' && t !== transport,
+    );
+    const failover = others.flatMap((smtp) => {
+      if (smtp.passwordSecret === undefined) {
+        if (smtp.user !== undefined)
+          throw new ConfigError([
+            {
+              field: `postroom.transports["${smtp.id}"].passwordSecret`,
+              message:
+                'is required when user is set: name the Secrets Manager secret that holds the SMTP password',
+            },
+          ]);
+        return [];
+      }
+      const secret = importSecret(this, `SmtpPassword${secretSuffix(smtp.id)}`, smtp.passwordSecret);
+      return [{ secret, variable: `SMTP_PASSWORD_SECRET_ARN${secretSuffix(smtp.id)}` }];
+    });
+    this.failoverSecrets = failover.map((f) => f.secret);
+    const failoverEnvironment = Object.fromEntries(failover.map((f) => [f.variable, f.secret.secretArn]));
 
     if (transport.kind === 'ses') {
       // The configuration set carries reputation metrics (bounce and complaint rates per set) and is where
@@ -67,7 +99,8 @@ export class MailProvider extends Construct {
           ...(transport.domainIdentity ? [transport.domainIdentity] : []),
         ]),
       ];
-      this.relayEnvironment = { SES_CONFIGURATION_SET: this.configurationSetName };
+      this.relayEnvironment = { SES_CONFIGURATION_SET: this.configurationSetName, ...failoverEnvironment };
+      this.smtpPasswordSecret = undefined;
       return;
     }
 
@@ -87,11 +120,14 @@ export class MailProvider extends Construct {
         ]);
       }
       this.smtpPasswordSecret = undefined;
-      this.relayEnvironment = {};
+      this.relayEnvironment = failoverEnvironment;
       return;
     }
     this.smtpPasswordSecret = importSecret(this, 'SmtpPassword', transport.passwordSecret);
-    this.relayEnvironment = { SMTP_PASSWORD_SECRET_ARN: this.smtpPasswordSecret.secretArn };
+    this.relayEnvironment = {
+      SMTP_PASSWORD_SECRET_ARN: this.smtpPasswordSecret.secretArn,
+      ...failoverEnvironment,
+    };
   }
 
   /**
@@ -103,6 +139,7 @@ export class MailProvider extends Construct {
    */
   grantSend(grantee: IGrantable): void {
     this.smtpPasswordSecret?.grantRead(grantee);
+    for (const secret of this.failoverSecrets) secret.grantRead(grantee);
     if (this.configurationSetName === undefined) return;
     const stack = Stack.of(this);
     const arn = (resource: string, resourceName: string) =>

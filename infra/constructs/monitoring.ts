@@ -29,6 +29,7 @@ import {
   METRIC_DIMENSION,
   METRIC_NAMESPACE,
   type MetricName,
+  PROVIDER_DIMENSION,
   SERVICE,
 } from '../../functions/core/metrics';
 
@@ -63,6 +64,12 @@ export interface MonitoringProps {
    * @default - the account's reputation metrics only
    */
   readonly sesConfigurationSetName?: string;
+  /**
+   * The ids of the providers in failover order (`transports`): with more than one, the dashboard graphs
+   * FailedOver, BreakerOpen, ProviderAccountError and UncertainSend per provider, and two alarms watch them.
+   * @default - one provider: no failover widgets or alarms
+   */
+  readonly providerIds?: ReadonlyArray<string>;
 }
 
 /** The alarms, by what they watch. */
@@ -76,6 +83,10 @@ export interface MonitoringAlarms {
   readonly relaySessions: Alarm;
   /** Present when the stack has scheduled send's dead-letter queue (scheduleDeadLetterQueue). */
   readonly scheduledDeadLetters?: Alarm;
+  /** A provider's circuit breaker opened (with more than one provider). */
+  readonly breakerOpen?: Alarm;
+  /** A provider refused the account or its setup (with more than one provider). */
+  readonly providerAccount?: Alarm;
 }
 
 /** What an operator needs to see (a dashboard) and be told (alarms to an SNS topic) about a running Postroom. */
@@ -293,6 +304,45 @@ export class Monitoring extends Construct {
         })
       : undefined;
 
+    // Failover is silent to the sender by design; it must not be to the operator (docs/failover.md).
+    const providerIds = props.providerIds ?? [];
+    const failover = providerIds.length > 1;
+    const relayTotal = (metricName: MetricName) =>
+      new Metric({
+        namespace: METRIC_NAMESPACE,
+        metricName,
+        dimensionsMap: { service: SERVICE.relay },
+        statistic: Stats.SUM,
+        period: fiveMinutes,
+      });
+    const failoverAlarms = failover
+      ? {
+          breakerOpen: new Alarm(this, 'BreakerOpenAlarm', {
+            alarmDescription:
+              "Postroom: a provider's circuit breaker opened in the last 5 minutes: it failed too often, and every " +
+              'relay skips it for breaker.openSeconds, then one probe tries it again. Mail goes to the next provider ' +
+              'meanwhile. See BreakerOpen and FailedOver by provider on the dashboard, the relay logs ("circuit ' +
+              'breaker opened") and `postroom status`. docs/failover.md',
+            metric: relayTotal(METRIC.breakerOpen),
+            threshold: 1,
+            comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluationPeriods: 1,
+            treatMissingData: TreatMissingData.NOT_BREACHING,
+          }),
+          providerAccount: new Alarm(this, 'ProviderAccountErrorAlarm', {
+            alarmDescription:
+              'Postroom: a provider refused the account or its setup in the last 5 minutes (SES sending paused, ' +
+              'account suspended, identity not verified, access denied; SMTP AUTH or TLS refused). Mail fails over ' +
+              'to the next provider, but this will not pass by itself: fix the account or the configuration. See ' +
+              'ProviderAccountError by provider and the relay logs ("provider refused the account or its setup").',
+            metric: relayTotal(METRIC.providerAccountError),
+            threshold: 1,
+            comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluationPeriods: 1,
+            treatMissingData: TreatMissingData.NOT_BREACHING,
+          }),
+        }
+      : {};
     this.alarms = {
       deadLetters,
       oldestMessage,
@@ -302,6 +352,7 @@ export class Monitoring extends Construct {
       complaintRate,
       relaySessions,
       ...(scheduledDeadLetters ? { scheduledDeadLetters } : {}),
+      ...failoverAlarms,
     };
     const notify = new SnsAction(this.alarmTopic);
     for (const alarm of Object.values(this.alarms)) alarm.addAlarmAction(notify);
@@ -421,6 +472,26 @@ export class Monitoring extends Construct {
       graph('Recipients refused by the provider', byDimension(METRIC.recipientRefused, SERVICE.relay), 12),
       graph('SMTP session failures by stage', byDimension(METRIC.relaySessionFailed, SERVICE.relay), 12),
     );
+    if (failover) {
+      const perProvider = (metricName: MetricName): IMetric[] =>
+        providerIds.map(
+          (provider) =>
+            new Metric({
+              namespace: METRIC_NAMESPACE,
+              metricName,
+              dimensionsMap: { service: SERVICE.relay, [PROVIDER_DIMENSION]: provider },
+              statistic: Stats.SUM,
+              period: fiveMinutes,
+              label: provider,
+            }),
+        );
+      this.dashboard.addWidgets(
+        graph('Failed over, by the provider that did not take the mail', perProvider(METRIC.failedOver), 6),
+        graph('Circuit breakers opened, by provider', perProvider(METRIC.breakerOpen), 6),
+        graph('Account or setup refusals, by provider', perProvider(METRIC.providerAccountError), 6),
+        graph('Uncertain sends (retried on the same provider)', perProvider(METRIC.uncertainSend), 6),
+      );
+    }
     const reputation = (name: string, label: string): IMetric[] => {
       const metrics: IMetric[] = [sesReputation(name, { label: `${label} (account)` })];
       if (props.sesConfigurationSetName) {

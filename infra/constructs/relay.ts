@@ -6,7 +6,7 @@ import type { ILogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { PostroomConfig } from '../../functions/core/config/config';
-import { RELAY_KEY_PREFIXES } from '../../functions/core/table-keys';
+import { KEY_PREFIX, RELAY_KEY_PREFIXES } from '../../functions/core/table-keys';
 import type { Attachments } from './attachments';
 import { MailFunction } from './mail-function';
 import type { MailProvider } from './mail-provider';
@@ -79,7 +79,12 @@ export class Relay extends Construct {
     // GetItem to read a claim back, UpdateItem to append a message's status. Only the `job#` and `msg#`
     // items: API keys and the guards' counters are out of reach. No Scan, Query, PutItem or DeleteItem (TTL
     // deletes expired records).
-    grantItems(relay.function, props.table, ['dynamodb:UpdateItem', 'dynamodb:GetItem'], RELAY_KEY_PREFIXES);
+    // With more than one provider, the breakers too (DynamoBreakerStore: GetItem, UpdateItem on `brk#` items).
+    const prefixes =
+      config.transports.length > 1
+        ? RELAY_KEY_PREFIXES
+        : RELAY_KEY_PREFIXES.filter((p) => p !== KEY_PREFIX.brk);
+    grantItems(relay.function, props.table, ['dynamodb:UpdateItem', 'dynamodb:GetItem'], prefixes);
     props.provider.grantSend(relay.function);
     props.attachments?.grantFetch(relay.function);
   }

@@ -59,6 +59,8 @@ export interface ClaimRecord {
   /** Recipient keys settled by earlier attempts. */
   delivered?: string[];
   refused?: string[];
+  /** The provider of an attempt whose outcome is unknown. */
+  uncertain?: string;
 }
 
 type ClaimOperation = 'claim' | 'complete' | 'release' | 'fail';
@@ -82,8 +84,21 @@ export class MemoryClaimStore implements ClaimStore {
     const attempts = (current?.attempts ?? 0) + 1;
     const delivered = current?.delivered ?? [];
     const refused = current?.refused ?? [];
-    this.records.set(jobId, { state: 'sending', attempts, leaseUntil: leaseUntilMs, delivered, refused });
-    return { kind: 'claimed', attempt: attempts, settled: { delivered, refused } };
+    const uncertain = current?.uncertain;
+    this.records.set(jobId, {
+      state: 'sending',
+      attempts,
+      leaseUntil: leaseUntilMs,
+      delivered,
+      refused,
+      ...(uncertain === undefined ? {} : { uncertain }),
+    });
+    return {
+      kind: 'claimed',
+      attempt: attempts,
+      settled: { delivered, refused },
+      ...(uncertain === undefined ? {} : { uncertainProvider: uncertain }),
+    };
   }
 
   async complete(jobId: string, providerMessageId: string): Promise<void> {
@@ -91,9 +106,20 @@ export class MemoryClaimStore implements ClaimStore {
     this.update(jobId, { state: 'sent', providerMessageId });
   }
 
-  async release(jobId: string, reason: string, _nowMs?: number, settled?: SettledRecipients): Promise<void> {
+  async release(
+    jobId: string,
+    reason: string,
+    _nowMs?: number,
+    settled?: SettledRecipients,
+    uncertainProvider?: string,
+  ): Promise<void> {
     this.record('release', jobId, reason);
-    this.update(jobId, { state: 'retry', reason, ...this.settle(jobId, settled) });
+    this.update(jobId, {
+      state: 'retry',
+      reason,
+      ...this.settle(jobId, settled),
+      ...(uncertainProvider === undefined ? {} : { uncertain: uncertainProvider }),
+    });
   }
 
   async fail(jobId: string, reason: string, _nowMs?: number, settled?: SettledRecipients): Promise<void> {

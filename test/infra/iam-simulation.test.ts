@@ -232,9 +232,10 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
       case 'sesConfigurationSet':
         return fn.environment.SES_CONFIGURATION_SET === undefined ? [] : [configurationSetArn()];
       case 'smtpPasswordSecret':
-        return config.transport.kind === 'smtp' && config.transport.passwordSecret
-          ? [secretArn(config.transport.passwordSecret)]
-          : [];
+        // Each SMTP relay's own secret, the failover list's too.
+        return config.transports.flatMap((t) =>
+          t.kind === 'smtp' && t.passwordSecret ? [secretArn(t.passwordSecret)] : [],
+        );
       case 'captchaSecret':
         return config.forms.flatMap((form) => (form.captcha ? [secretArn(form.captcha.secret)] : []));
       case 'webhookQueue':
@@ -275,10 +276,10 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
 
   const applies = (call: AwsCall) =>
     call.when === undefined ||
-    (call.when === 'sesTransport' && config.transport.kind === 'ses') ||
+    (call.when === 'sesTransport' && config.transports.some((t) => t.kind === 'ses')) ||
     (call.when === 'smtpPassword' &&
-      config.transport.kind === 'smtp' &&
-      config.transport.passwordSecret !== undefined) ||
+      config.transports.some((t) => t.kind === 'smtp' && t.passwordSecret !== undefined)) ||
+    (call.when === 'failover' && config.transports.length > 1) ||
     (call.when === 'captcha' && config.forms.some((form) => form.captcha !== undefined)) ||
     (call.when === 'webhooks' && config.webhooks.length > 0) ||
     (call.when === 'archive' && hasArchive()) ||
@@ -360,9 +361,11 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
       ...(config.forms.some((form) => form.captcha)
         ? []
         : [by('send', 'secretsmanager:GetSecretValue', secretArn('postroom/turnstile'))]),
-      ...(config.transport.kind === 'smtp' && config.transport.passwordSecret
+      ...(config.transports.some((t) => t.kind === 'smtp' && t.passwordSecret)
         ? []
         : [by('relay', 'secretsmanager:GetSecretValue', secretArn('postroom/smtp-password'))]),
+      // Another relay's SMTP secret, named like the configured one.
+      by('relay', 'secretsmanager:GetSecretValue', secretArn('postroom/someone-elses-smtp')),
     ];
 
     // Act

@@ -35,6 +35,7 @@ function synth(
     monitoring?: Partial<PostroomConfig['monitoring']>;
     stageName?: string;
     sesConfigurationSetName?: string;
+    providerIds?: string[];
   } = {},
 ): { template: Template; construct: Monitoring } {
   const stack = new Stack(new App(), 'MonitoringTest', {
@@ -57,6 +58,7 @@ function synth(
     monitoring: { ...monitoring, ...options.monitoring },
     stageName: options.stageName,
     sesConfigurationSetName: options.sesConfigurationSetName,
+    providerIds: options.providerIds,
   });
   return { template: Template.fromStack(stack), construct };
 }
@@ -330,6 +332,60 @@ describe('Construct: Monitoring', () => {
       TreatMissingData: 'notBreaching',
       AlarmActions: [topicRef],
       AlarmDescription: Match.stringLikeRegexp('never sent in plaintext'),
+    });
+  });
+
+  describe('failover (docs/failover.md)', () => {
+    // A construct with two providers: a small stack of stand-ins, no bundling.
+    const failover = synth({ providerIds: ['ses', 'backup'] });
+    const failoverTopic = Stack.of(failover.construct).resolve(failover.construct.alarmTopic.topicArn);
+
+    it.each([
+      [METRIC.breakerOpen, 'circuit breaker opened'],
+      [METRIC.providerAccountError, 'will not pass by itself'],
+    ])('alarms at the first %s in 5 minutes, to the alarm topic', (metricName, words) => {
+      failover.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: METRIC_NAMESPACE,
+        MetricName: metricName,
+        Dimensions: [{ Name: 'service', Value: SERVICE.relay }],
+        Statistic: 'Sum',
+        Period: 300,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [failoverTopic],
+        AlarmDescription: Match.stringLikeRegexp(words),
+      });
+    });
+
+    it('charts FailedOver, BreakerOpen, ProviderAccountError and UncertainSend per provider', () => {
+      const body = JSON.stringify(
+        Object.values(failover.template.findResources('AWS::CloudWatch::Dashboard'))[0]?.Properties
+          .DashboardBody,
+      );
+      for (const name of [
+        METRIC.failedOver,
+        METRIC.breakerOpen,
+        METRIC.providerAccountError,
+        METRIC.uncertainSend,
+      ])
+        for (const provider of ['ses', 'backup'])
+          expect(
+            body.includes(
+              `[\\"${METRIC_NAMESPACE}\\",\\"${name}\\",\\"provider\\",\\"${provider}\\",\\"service\\",\\"${SERVICE.relay}\\"`,
+            ),
+            `${name} ${provider}`,
+          ).toBe(true);
+    });
+
+    it('has neither alarm nor the widgets with one provider', () => {
+      for (const metricName of [METRIC.breakerOpen, METRIC.providerAccountError])
+        expect(
+          Object.keys(
+            template.findResources('AWS::CloudWatch::Alarm', { Properties: { MetricName: metricName } }),
+          ),
+        ).toEqual([]);
+      expect(construct.alarms.breakerOpen).toBeUndefined();
     });
   });
 

@@ -31,22 +31,29 @@ describe('Construct: Relay', { timeout: SYNTH_TIMEOUT_MS }, () => {
     });
   });
 
-  it('lets the relay only update and read its claims and message status in the record table', () => {
-    // Prepare
-    const tableStatements = statementsOfRole(full, 'RelayRole').filter((statement) =>
-      actionsOf(statement).some((action) => action.startsWith('dynamodb:')),
-    );
+  it.each([
+    ['one provider', () => byDefault, ['job#*', 'msg#*']],
+    // With failover (the full fixture lists SES and an SMTP relay), the providers' breakers too.
+    ['two providers', () => full, ['job#*', 'msg#*', 'brk#*']],
+  ])(
+    'lets the relay only update and read its claims, message status (and breakers) in the record table: %s',
+    (_name, template, keys) => {
+      // Prepare
+      const tableStatements = statementsOfRole(template(), 'RelayRole').filter((statement) =>
+        actionsOf(statement).some((action) => action.startsWith('dynamodb:')),
+      );
 
-    // Assess
-    expect(tableStatements).toEqual([
-      {
-        Effect: 'Allow',
-        Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
-        Resource: { 'Fn::GetAtt': [expect.stringMatching(/^StoreTable/), 'Arn'] },
-        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['job#*', 'msg#*'] } },
-      },
-    ]);
-  });
+      // Assess
+      expect(tableStatements).toEqual([
+        {
+          Effect: 'Allow',
+          Action: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+          Resource: { 'Fn::GetAtt': [expect.stringMatching(/^StoreTable/), 'Arn'] },
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': keys } },
+        },
+      ]);
+    },
+  );
 
   it('keeps every log group for the configured retention', () => {
     // Assess

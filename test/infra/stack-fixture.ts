@@ -24,7 +24,17 @@ export const fullConfig = {
       files: { allowedTypes: ['application/pdf'] },
     },
   ],
-  transport: { kind: 'ses', domainIdentity: 'example.com' },
+  // SES first, an SMTP relay with its own secret as the failover (docs/failover.md).
+  transports: [
+    { kind: 'ses', domainIdentity: 'example.com' },
+    {
+      kind: 'smtp',
+      id: 'backup',
+      host: 'smtp.backup.example.net',
+      user: 'postroom',
+      passwordSecret: 'postroom/backup-smtp-password',
+    },
+  ],
   api: { throttleRatePerSecond: 20, throttleBurst: 40, waf: { enabled: true, requestsPerFiveMinutes: 500 } },
   queue: { batchingWindowSeconds: 5 },
   monitoring: { logRetentionDays: 14 },

@@ -43,7 +43,7 @@ describe('Core: parseConfig', () => {
 
     // Assess
     expect(config.sender).toEqual({ name: 'Postroom', address: 'no-reply@example.com' });
-    expect(config.transport).toEqual({ kind: 'ses' });
+    expect(config.transport).toEqual({ kind: 'ses', id: 'ses' });
     expect(config.forms).toHaveLength(1);
     expect(config.forms[0]).toMatchObject({
       id: 'contact',
@@ -63,7 +63,9 @@ describe('Core: parseConfig', () => {
     expect(config).toEqual({
       region: 'us-east-1',
       sender: { name: undefined, address: 'no-reply@example.com' },
-      transport: { kind: 'ses' },
+      transport: { kind: 'ses', id: 'ses' },
+      transports: [{ kind: 'ses', id: 'ses' }],
+      breaker: { minRequests: 10, failureRate: 0.5, windowSeconds: 60, openSeconds: 60 },
       api: {
         maxBodyBytes: 65_536,
         throttleRatePerSecond: 50,
@@ -118,7 +120,7 @@ describe('Core: parseConfig', () => {
       sender: 'no-reply@mail.example.com',
       transport: { kind: 'ses', domainIdentity: 'example.com' },
     });
-    expect(config.transport).toEqual({ kind: 'ses', domainIdentity: 'example.com' });
+    expect(config.transport).toEqual({ kind: 'ses', id: 'ses', domainIdentity: 'example.com' });
   });
 
   it('refuses a log retention CloudWatch does not offer, naming postroom.monitoring.logRetentionDays', () => {
@@ -131,6 +133,7 @@ describe('Core: parseConfig', () => {
     const config = parseConfig({ ...MINIMAL, transport: { kind: 'smtp', host: 'smtp.example.com' } });
     expect(config.transport).toEqual({
       kind: 'smtp',
+      id: 'smtp',
       host: 'smtp.example.com',
       port: 587,
       secure: false,

@@ -236,6 +236,8 @@ describe('Core: relayBatch', () => {
       MailRetried: 1,
       MailFailed: 1,
       DuplicateDropped: 1,
+      // SES's "not verified" names the account's identities: the operator is told (docs/failover.md).
+      ProviderAccountError: 1,
     });
   });
 
@@ -270,8 +272,11 @@ describe('Core: relayBatch', () => {
 
     // Assess
     expect(deps.metrics.durations.size).toBe(0);
-    expect(deps.metrics.snapshot()).toEqual({ MailFailed: 1 });
-    expect(deps.metrics.byDimension()).toEqual({ 'MailFailed{reason=permanent-rejection}': 1 });
+    expect(deps.metrics.snapshot()).toEqual({ MailFailed: 1, ProviderAccountError: 1 });
+    expect(deps.metrics.byDimension()).toEqual({
+      'MailFailed{reason=permanent-rejection}': 1,
+      'ProviderAccountError{provider=ses}': 1,
+    });
   });
 
   it('dead-letters a permanent error after one attempt, with its reason', async () => {

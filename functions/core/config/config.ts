@@ -209,8 +209,17 @@ const domainSchema = z
     ),
   );
 
+/**
+ * A transport's name in the failover list: the `provider` of each attempt in a message's history, the metrics'
+ * dimension and the breaker's key. Defaults to its kind (`ses`, `smtp`; `smtp-2` for a second SMTP relay).
+ */
+const transportIdSchema = z
+  .string()
+  .check(z.regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'must be 1-32 lowercase letters, digits or dashes'));
+
 const sesTransportSchema = z.strictObject({
   kind: z.literal('ses'),
+  id: z.optional(transportIdSchema),
   /**
    * An existing SES configuration set to send with. When absent, the stack creates one (reputation
    * metrics, and the home of delivery events).
@@ -224,6 +233,7 @@ const sesTransportSchema = z.strictObject({
 
 const smtpTransportSchema = z.strictObject({
   kind: z.literal('smtp'),
+  id: z.optional(transportIdSchema),
   host: z.string().check(z.minLength(1)),
   port: z._default(z.number().check(z.int(), z.gte(1), z.lte(65535)), 587),
   /** true for implicit TLS (port 465); false upgrades with STARTTLS, which `requireTls` makes mandatory. */
@@ -235,7 +245,8 @@ const smtpTransportSchema = z.strictObject({
   user: z.optional(z.string().check(z.minLength(1))),
   /**
    * Name or ARN of the Secrets Manager secret (a plain string) holding the SMTP password, read by the
-   * relay at cold start on AWS. Locally the password comes from POSTROOM_SMTP_PASSWORD.
+   * relay at cold start on AWS. Locally the password comes from POSTROOM_SMTP_PASSWORD (for a relay whose id
+   * is not `smtp`: POSTROOM_SMTP_PASSWORD_<ID>, the id upper-cased with dashes as _).
    */
   passwordSecret: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))),
   maxConnections: z._default(z.number().check(z.int(), z.gte(1), z.lte(50)), 5),
@@ -247,6 +258,8 @@ const smtpTransportSchema = z.strictObject({
   ehloName: z.optional(domainSchema),
 });
 
+const transportSchema = z.discriminatedUnion('kind', [sesTransportSchema, smtpTransportSchema]);
+
 export const configSchema = z
   .strictObject({
     region: z._default(
@@ -255,9 +268,26 @@ export const configSchema = z
     ),
     /** The From of every mail. Must be an identity verified in SES (or accepted by the SMTP relay). */
     sender: mailboxSchema,
-    transport: z._default(z.discriminatedUnion('kind', [sesTransportSchema, smtpTransportSchema]), {
-      kind: 'ses',
-    }),
+    transport: z._default(transportSchema, { kind: 'ses' }),
+    /**
+     * Providers in the order they are tried (docs/failover.md): a job goes to the next one only when the one
+     * before certainly did not take it. Give either this or `transport` (a list of one).
+     */
+    transports: z.optional(z.array(transportSchema).check(z.minLength(1), z.maxLength(5))),
+    /** The circuit breaker each provider of `transports` has, its state shared by every relay (docs/failover.md). */
+    breaker: z._default(
+      z.strictObject({
+        /** Attempts a window must hold before its failure rate can open the breaker. */
+        minRequests: z._default(z.number().check(z.int(), z.gte(1), z.lte(10_000)), 10),
+        /** Share of failed attempts in a window (0 to 1) that opens the breaker. */
+        failureRate: z._default(z.number().check(z.gt(0), z.lte(1)), 0.5),
+        /** The counting window: fixed windows of this many seconds. */
+        windowSeconds: z._default(z.number().check(z.int(), z.gte(1), z.lte(3_600)), 60),
+        /** How long an open breaker skips its provider before one probe may try it again. */
+        openSeconds: z._default(z.number().check(z.int(), z.gte(1), z.lte(86_400)), 60),
+      }),
+      { minRequests: 10, failureRate: 0.5, windowSeconds: 60, openSeconds: 60 },
+    ),
     api: z._default(
       z.strictObject({
         /** Largest request body accepted, in bytes; larger bodies get 413. */
@@ -405,6 +435,7 @@ function crossFieldRules(value: unknown, ctx: z.core.$RefinementCtx): void {
       maxSendRate?: unknown;
     };
     queue?: { batchSize?: unknown; maxConcurrency?: unknown };
+    transports?: unknown;
   };
   const seen = new Set<unknown>();
   if (Array.isArray(config.forms)) {
@@ -436,21 +467,27 @@ function crossFieldRules(value: unknown, ctx: z.core.$RefinementCtx): void {
     });
   }
   webhookRules(value, seen, ctx);
-  const transport = config.transport as { domainIdentity?: unknown } | undefined;
   const sender =
     typeof config.sender === 'object' && config.sender !== null
       ? (config.sender as { address?: unknown }).address
       : undefined;
-  if (typeof transport?.domainIdentity === 'string' && typeof sender === 'string') {
-    const domain = sender.slice(sender.lastIndexOf('@') + 1);
-    if (domain !== transport.domainIdentity && !domain.endsWith(`.${transport.domainIdentity}`)) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['transport', 'domainIdentity'],
-        message: `must be the sender's domain (${domain}) or a parent of it, or SES will not send as the sender`,
-      });
+  const listed = Array.isArray(config.transports);
+  const transports: ReadonlyArray<unknown> = listed ? (config.transports as unknown[]) : [config.transport];
+  transports.forEach((entry, index) => {
+    const transport = entry as { domainIdentity?: unknown } | undefined;
+    const path = listed ? ['transports', index, 'domainIdentity'] : ['transport', 'domainIdentity'];
+    if (typeof transport?.domainIdentity === 'string' && typeof sender === 'string') {
+      const domain = sender.slice(sender.lastIndexOf('@') + 1);
+      if (domain !== transport.domainIdentity && !domain.endsWith(`.${transport.domainIdentity}`)) {
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: `must be the sender's domain (${domain}) or a parent of it, or SES will not send as the sender`,
+        });
+      }
     }
-  }
+  });
+  if (listed) transportListRules(transports, ctx);
   const relay = config.relay;
   if (typeof relay !== 'object' || relay === null) return;
   if (
@@ -508,24 +545,92 @@ function autoresponseRules(form: unknown, index: number, ctx: z.core.$Refinement
   }
 }
 
+/**
+ * One SES account is one provider (a second SES entry would share its quota and its reputation), and each
+ * transport needs a name of its own: it keys the breaker, the metrics and the history.
+ */
+function transportListRules(transports: ReadonlyArray<unknown>, ctx: z.core.$RefinementCtx): void {
+  const kinds = transports.map((t) => (t as { kind?: unknown } | undefined)?.kind);
+  kinds.forEach((kind, index) => {
+    if (kind === 'ses' && kinds.indexOf('ses') !== index)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['transports', index, 'kind'],
+        message: 'only one SES transport is allowed: a second would use the same account and quota',
+      });
+  });
+  const ids = transportIds(transports);
+  ids.forEach((id, index) => {
+    if (ids.indexOf(id) !== index)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['transports', index, 'id'],
+        message: `duplicate transport id "${id}": give each transport its own id`,
+      });
+  });
+}
+
+/** Each transport's id: its own, or its kind, numbered from the second of a kind on (`smtp`, `smtp-2`). */
+function transportIds(transports: ReadonlyArray<unknown>): string[] {
+  const seen = new Map<string, number>();
+  return transports.map((entry) => {
+    const { id, kind } = (entry ?? {}) as { id?: unknown; kind?: unknown };
+    const kindName = typeof kind === 'string' ? kind : 'transport';
+    const count = (seen.get(kindName) ?? 0) + 1;
+    seen.set(kindName, count);
+    if (typeof id === 'string') return id;
+    return count === 1 ? kindName : `${kindName}-${count}`;
+  });
+}
+
 function isNumber(value: unknown): value is number {
   return typeof value === 'number' && Number.isFinite(value);
 }
 
 export type PostroomConfigInput = z.input<typeof configSchema>;
-/** Validated configuration: defaults filled in, addresses normalized. */
-export type PostroomConfig = z.output<typeof configSchema>;
+type TransportOutput = z.output<typeof transportSchema>;
+/** An SMTP relay's settings, as the transport adapter takes them. */
+export type SmtpTransportConfig = Extract<TransportOutput, { kind: 'smtp' }>;
+/** One provider of the failover list, its id filled in. */
+export type TransportConfig = TransportOutput & { readonly id: string };
+/**
+ * Validated configuration: defaults filled in, addresses normalized. `transports` is always the list (the
+ * single `transport` makes a list of one) and `transport` its first entry.
+ */
+export type PostroomConfig = Omit<z.output<typeof configSchema>, 'transport' | 'transports'> & {
+  readonly transport: TransportConfig;
+  readonly transports: ReadonlyArray<TransportConfig>;
+};
+export type BreakerConfig = PostroomConfig['breaker'];
 export type FormConfig = z.output<typeof formSchema>;
-export type TransportConfig = PostroomConfig['transport'];
 export type CaptchaConfig = z.output<typeof captchaSchema>;
 export type WebhookConfig = z.output<typeof webhookSchema>;
 
-/** An SMTP transport without an ehloName greets with the sender's domain. */
-function withEhloName(config: PostroomConfig): PostroomConfig {
-  const transport = config.transport;
-  if (transport.kind !== 'smtp' || transport.ehloName !== undefined) return config;
+/**
+ * The transports as a list with their ids (the single `transport` is a list of one), `transport` its first;
+ * an SMTP transport without an ehloName greets with the sender's domain.
+ */
+function withTransports(config: z.output<typeof configSchema>): PostroomConfig {
   const domain = config.sender.address.slice(config.sender.address.lastIndexOf('@') + 1);
-  return { ...config, transport: { ...transport, ehloName: domain } };
+  const list: ReadonlyArray<TransportOutput> = config.transports ?? [config.transport];
+  const ids = transportIds(list);
+  const transports = list.map(
+    (transport, index): TransportConfig => ({
+      ...transport,
+      id: ids[index] ?? transport.kind,
+      ...(transport.kind === 'smtp' && transport.ehloName === undefined ? { ehloName: domain } : {}),
+    }),
+  );
+  const { transports: _listed, ...rest } = config;
+  return { ...rest, transport: transports[0] as TransportConfig, transports };
+}
+
+/**
+ * The variable suffix of an SMTP transport's secret: none for the id `smtp` (POSTROOM_SMTP_PASSWORD,
+ * SMTP_PASSWORD_SECRET_ARN, as with a single relay), `_<ID>` for the others, upper-cased, dashes as _.
+ */
+export function secretSuffix(transportId: string): string {
+  return transportId === 'smtp' ? '' : `_${transportId.toUpperCase().replace(/-/g, '_')}`;
 }
 
 /**
@@ -534,10 +639,23 @@ function withEhloName(config: PostroomConfig): PostroomConfig {
  */
 export function parseConfig(raw: unknown): PostroomConfig {
   const result = configSchema.safeParse(raw);
-  if (result.success) return withEhloName(result.data);
-  const problems = result.error.issues.map((issue) => ({
+  const both =
+    typeof raw === 'object' &&
+    raw !== null &&
+    (raw as { transport?: unknown }).transport !== undefined &&
+    (raw as { transports?: unknown }).transports !== undefined;
+  const exclusive = both
+    ? [
+        {
+          field: 'postroom.transports',
+          message: 'cannot be given with postroom.transport: list every provider in transports, in order',
+        },
+      ]
+    : [];
+  if (result.success && !both) return withTransports(result.data);
+  const problems = (result.success ? [] : result.error.issues).map((issue) => ({
     field: fieldPath(issue.path, raw),
     message: describeIssue(issue, raw),
   }));
-  throw new ConfigError(problems);
+  throw new ConfigError([...exclusive, ...problems]);
 }

@@ -7,6 +7,8 @@ import {
   type SendError,
   TransientSendError,
 } from '../errors';
+import type { ProviderBreakers } from '../failover/breaker';
+import { type Provider, type ProviderAttempt, sendWithFailover } from '../failover/failover';
 import { maskAddress } from '../mail/address';
 import { fetchAttachments } from '../mail/attachments';
 import { type MailJob, parseMailJob } from '../mail/mail-job';
@@ -24,6 +26,7 @@ import type {
   SettledRecipients,
   Transport,
 } from '../ports';
+import { withLogAttributes } from '../ports';
 import { type ScheduleStore, scheduledJobGate } from '../scheduling/schedule-store';
 import { emailEvent } from '../webhooks/producers';
 import { publishWebhookEvent, type WebhookQueue } from '../webhooks/publish';
@@ -42,7 +45,12 @@ export interface RelayRecord {
 
 export interface RelayDeps {
   readonly config: PostroomConfig;
-  readonly transport: Transport;
+  /** The one provider, named by the configuration's first transport. Give this or `providers`. */
+  readonly transport?: Transport;
+  /** The providers in failover order (config.transports), each with its transport (docs/failover.md). */
+  readonly providers?: ReadonlyArray<Provider>;
+  /** The shared circuit breakers of the providers; absent, every provider is always tried. */
+  readonly breakers?: ProviderBreakers;
   readonly claims: ClaimStore;
   readonly queue: RelayQueue;
   readonly clock: Clock;
@@ -195,6 +203,7 @@ async function relayRecord(record: RelayRecord, deps: RelayDeps): Promise<Record
   const settledBefore = new Set([...claim.settled.delivered, ...claim.settled.refused]);
   let pending: string[] = [];
   let receipt: SendReceipt;
+  let provider: string | undefined;
   try {
     const composed = { ...(await compose(job, deps.blobs)), correlationId: record.correlationId };
     pending = composed.to.filter((address) => !settledBefore.has(recipientKey(address)));
@@ -204,20 +213,44 @@ async function relayRecord(record: RelayRecord, deps: RelayDeps): Promise<Record
     } else {
       const finished = await deps.pacer?.acquire();
       const started = clock.now();
+      let result: Awaited<ReturnType<typeof sendWithFailover>>;
       try {
-        receipt = await deps.transport.send({ ...composed, to: pending });
+        result = await sendWithFailover(
+          { ...composed, to: pending },
+          {
+            providers: providersOf(deps),
+            breakers: deps.breakers,
+            metrics: deps.metrics,
+            log: withLogAttributes(log, context),
+            // A hop must end within the claim's lease (docs/failover.md).
+            hopDeadline: {
+              atMs: now + (config.relay.claimLeaseSeconds - config.relay.timeoutSeconds) * 1000,
+              clock,
+            },
+          },
+          claim.uncertainProvider,
+        );
       } finally {
         finished?.();
       }
+      await failedOverHistory(result.attempts);
+      provider = result.provider;
+      if (!result.sent) throw new AttemptsFailed(result);
+      receipt = result.receipt;
       deps.metrics.duration(DURATION_METRIC.sendLatency, clock.now() - started);
     }
-  } catch (error) {
+  } catch (caught) {
+    const verdict = caught instanceof AttemptsFailed ? caught.result.verdict : undefined;
+    const error = caught instanceof AttemptsFailed ? caught.error : caught;
     if (error instanceof RecipientsRefusedError) {
       receipt = { providerMessageId: '', refused: error.refused };
     } else {
       const session = relaySessionFailure(error);
       if (session !== undefined) deps.metrics.count(METRIC.relaySessionFailed, 1, { stage: session });
-      return failed(classifySendError(error), { delivered: [], refused: [] }, []);
+      // An unknown outcome is never final and never goes elsewhere: retried on the same provider (the claim
+      // remembers it), counted as uncertain. docs/failover.md
+      const uncertain = verdict === 'ambiguous' ? provider : undefined;
+      return failed(classifySendError(error), { delivered: [], refused: [] }, [], uncertain);
     }
   }
 
@@ -281,6 +314,7 @@ async function relayRecord(record: RelayRecord, deps: RelayDeps): Promise<Record
         status: 'sent',
         at: iso(sentAt),
         detail: providerMessageId,
+        ...(provider === undefined ? {} : { provider }),
         ...(refusedView.length > 0 ? { refused: refusedView } : {}),
       }),
     ),
@@ -300,13 +334,36 @@ async function relayRecord(record: RelayRecord, deps: RelayDeps): Promise<Record
   });
   return { outcome: 'sent', jobId: job.id };
 
+  /**
+   * An attempt a provider certainly did not take, after which the next one was tried: one `sending` entry
+   * per hop, naming the next provider and why the one before did not take the mail.
+   */
+  async function failedOverHistory(attempts: ReadonlyArray<ProviderAttempt>): Promise<void> {
+    const hops = attempts.slice(0, -1).filter((a) => a.outcome !== 'sent');
+    if (hops.length === 0) return;
+    await sending;
+    for (const [index, hop] of hops.entries()) {
+      const next = attempts[index + 1]?.provider;
+      await status({
+        status: 'sending',
+        at: iso(clock.now()),
+        detail: `${hop.provider} ${hop.outcome}${hop.reason ? `: ${hop.reason}` : ''}; trying ${next}`,
+        provider: hop.provider,
+      });
+    }
+  }
+
   /** A failed attempt: retried with backoff, or dead-lettered when it cannot pass or its attempts are spent. */
   async function failed(
     failure: SendError,
     settled: SettledRecipients,
     refusedRecipients: ReadonlyArray<{ recipient: string; reply: string }>,
+    uncertainProvider?: string,
   ): Promise<RecordResult> {
-    const withRefused = refusedRecipients.length > 0 ? { refused: refusedRecipients } : {};
+    const withRefused = {
+      ...(refusedRecipients.length > 0 ? { refused: refusedRecipients } : {}),
+      ...(provider === undefined ? {} : { provider }),
+    };
     const exhausted = failure.retryable && record.receiveCount >= config.queue.maxReceiveCount;
     if (!failure.retryable || exhausted) {
       const reason = exhausted
@@ -327,7 +384,7 @@ async function relayRecord(record: RelayRecord, deps: RelayDeps): Promise<Record
         failure: exhausted ? 'retries-exhausted' : 'permanent-rejection',
       };
     }
-    await claims.release(job.id, failure.reason, clock.now(), settled);
+    await claims.release(job.id, failure.reason, clock.now(), settled, uncertainProvider);
     const delay = backoffSeconds(record.receiveCount, config, deps.random);
     await retryLater(record, delay, deps, context);
     await sending;
@@ -345,6 +402,25 @@ async function relayRecord(record: RelayRecord, deps: RelayDeps): Promise<Record
     });
     return { outcome: 'retry', jobId: job.id };
   }
+}
+
+/** Carries the failover result out of the send block to the failure handling. */
+class AttemptsFailed extends Error {
+  readonly error: unknown;
+  constructor(readonly result: Extract<Awaited<ReturnType<typeof sendWithFailover>>, { sent: false }>) {
+    super('no provider took the mail');
+    this.name = 'AttemptsFailed';
+    this.error = result.error;
+  }
+}
+
+/** The providers in order: given, or the one transport under the configuration's first transport id. */
+function providersOf(deps: RelayDeps): ReadonlyArray<Provider> {
+  if (deps.providers !== undefined) return deps.providers;
+  if (deps.transport === undefined) throw new Error('the relay needs a transport or providers');
+  // A configuration built by hand (tests) may have only `transport`.
+  const first = deps.config.transports?.[0] ?? deps.config.transport;
+  return [{ id: first.id, kind: first.kind, transport: deps.transport }];
 }
 
 /**

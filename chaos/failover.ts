@@ -1,0 +1,204 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { queueDepth } from '../cli/queues';
+import { parseConfig } from '../functions/core/config/config';
+import type { Log } from '../functions/core/ports';
+import { startLocalStack } from '../local/stack';
+import { seededRandom } from './delivered';
+import { startFaultSes } from './fault-ses';
+import { startFaultSmtp } from './fault-smtp';
+import {
+  CHAOS_VISIBILITY_SECONDS,
+  type ChaosOptions,
+  type ChaosReport,
+  chaosConfigInput,
+  judge,
+  readDeadLetters,
+} from './harness';
+import { openLoop, planSubmission, type Submission, submit } from './submissions';
+import { RelayWorkers } from './worker-process';
+
+/** What a failover run adds to the report: when the primary was down, and how long mail took to move. */
+export interface FailoverFigures {
+  readonly primaryDownMs: number;
+  /** From the primary's kill to the first mail the secondary accepted after it. */
+  readonly timeToFailOverMs: number | undefined;
+  /** From the primary's kill to the relay's first hop to the next provider. */
+  readonly timeToFirstHopMs: number | undefined;
+  readonly deliveredByPrimary: number;
+  readonly deliveredBySecondary: number;
+  /** Jobs the relay moved to the next provider at once. */
+  readonly failedOver: number;
+  /** Attempts whose outcome was unknown, retried on the same provider (the documented window). */
+  readonly uncertain: number;
+}
+
+const quietLog: Log = { info: () => {}, warn: () => {}, error: () => {} };
+
+/**
+ * `npm run chaos -- --provider failover`: SES (the fault peer) first, an SMTP relay (the fault peer) second,
+ * breakers in the emulated table. The primary is killed (connections refused) a third into the submissions
+ * and revived at two thirds, while the relay process is killed as in the other runs. The judge is the same:
+ * every accepted job exactly once across both providers, or dead-lettered with its reason.
+ */
+export async function runFailoverChaos(
+  options: ChaosOptions,
+): Promise<ChaosReport & { failover: FailoverFigures }> {
+  const progress = options.progress ?? (() => {});
+  const random = seededRandom(options.seed);
+  const started = Date.now();
+  const credentials = { user: 'relay', password: randomBytes(12).toString('hex') };
+  const ses = await startFaultSes({
+    maxSendRate: Math.max(5, Math.round(options.ratePerSecond * 1.25)),
+    serverErrorRate: options.faultRate / 2,
+    random,
+  });
+  const smtp = await startFaultSmtp({ credentials, faultRate: options.faultRate, random });
+  const configInput = {
+    ...chaosConfigInput({ kind: 'ses' }, options.configFile),
+    transport: undefined,
+    transports: [
+      { kind: 'ses' },
+      {
+        kind: 'smtp',
+        host: '127.0.0.1',
+        port: smtp.port,
+        tlsRejectUnauthorized: false,
+        user: credentials.user,
+        timeoutSeconds: 1,
+      },
+    ],
+    breaker: { minRequests: 5, failureRate: 0.5, windowSeconds: 10, openSeconds: 3 },
+  };
+  const config = parseConfig(configInput);
+  const apiKey = `pr_chaos_${randomBytes(16).toString('hex')}`;
+  const stack = await startLocalStack({
+    config,
+    ports: { api: 0, ses: 0, sqs: 0, dynamodb: 0 },
+    log: quietLog,
+    apiKey,
+    relay: false,
+  });
+  const sqs = new SQSClient({
+    region: config.region,
+    endpoint: stack.endpoints.sqs,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  const workers = new RelayWorkers(
+    {
+      config: configInput,
+      endpoints: { ...stack.endpoints, ses: ses.url },
+      resources: stack.resources,
+      visibilityTimeoutSeconds: CHAOS_VISIBILITY_SECONDS,
+    },
+    { POSTROOM_SMTP_PASSWORD: credentials.password },
+  );
+  // The relay's own word for each hop and each uncertain attempt (core/failover/failover.ts).
+  const hops: number[] = [];
+  let uncertain = 0;
+  workers.onLine = (entry) => {
+    if (entry.message === 'provider did not take the mail; trying the next') hops.push(Date.now());
+    if (entry.message === 'send outcome unknown; retrying later on the same provider') uncertain += 1;
+  };
+  const submissions: Submission[] = [];
+  const runId = randomUUID().slice(0, 8);
+  let killedAt = 0;
+  let revivedAt = 0;
+  let kills = 0;
+  try {
+    await workers.start();
+    const submitMs = (options.messages * 1000) / options.ratePerSecond;
+    const primary = (async () => {
+      await sleep(submitMs / 3);
+      await ses.kill();
+      killedAt = Date.now();
+      progress('failover: primary (SES) killed');
+      await sleep(submitMs / 3);
+      await ses.revive();
+      revivedAt = Date.now();
+      progress('failover: primary (SES) revived');
+    })();
+    const relayKills = (async () => {
+      const slot = submitMs / Math.max(1, options.kills);
+      for (let kill = 0; kill < options.kills; kill += 1) {
+        await sleep(slot * (0.3 + random() * 0.7));
+        await workers.kill();
+        kills += 1;
+        progress(`failover: relay killed (${kills}/${options.kills})`);
+        await workers.start();
+      }
+    })();
+    await openLoop(options.messages, options.ratePerSecond, (index, dueAt) => {
+      const submission = planSubmission(index, runId, options.rejectEvery);
+      submissions.push(submission);
+      return submit(stack.apiUrl, apiKey, submission, dueAt);
+    });
+    await Promise.all([primary, relayKills]);
+    const accepted = submissions.filter((s) => s.id !== undefined).length;
+    const deadline = Date.now() + options.drainTimeoutMs;
+    let emptyChecks = 0;
+    while (Date.now() < deadline && emptyChecks < 2) {
+      await sleep(1000);
+      const [queued, deadLetters] = await Promise.all([
+        queueDepth(sqs, stack.resources.queueUrl),
+        queueDepth(sqs, stack.resources.deadLetterQueueUrl),
+      ]);
+      const settled = new Set([...ses.delivered, ...smtp.delivered].map((m) => m.jobId)).size + deadLetters;
+      emptyChecks = queued === 0 && settled >= accepted ? emptyChecks + 1 : 0;
+    }
+    await workers.stop();
+    const leftInQueue = await queueDepth(sqs, stack.resources.queueUrl);
+    const deadLetters = await readDeadLetters(sqs, stack.resources.deadLetterQueueUrl);
+    const firstAfterKill = smtp.delivered.find((m) => m.at >= killedAt)?.at;
+    const firstHop = hops.find((at) => at >= killedAt);
+    const report = judge({
+      options: { ...options, provider: 'ses' },
+      submissions,
+      delivered: [...ses.delivered, ...smtp.delivered],
+      deadLetters,
+      generations: workers.observations.generations,
+      leftInQueue,
+      retries: workers.observations.retries,
+      kills,
+      faults: {
+        transient: ses.faults.transient + smtp.faults.transient,
+        dropped: ses.faults.dropped + smtp.faults.dropped,
+        stalled: smtp.faults.stalled,
+        rejected: ses.faults.rejected + smtp.faults.rejected,
+      },
+      windowsMs: workers.observations.windowsMs,
+      trouble: workers.observations.trouble,
+      durationMs: Date.now() - started,
+    });
+    return {
+      ...report,
+      failover: {
+        primaryDownMs: revivedAt - killedAt,
+        timeToFailOverMs: firstAfterKill === undefined ? undefined : firstAfterKill - killedAt,
+        timeToFirstHopMs: firstHop === undefined ? undefined : firstHop - killedAt,
+        deliveredByPrimary: ses.delivered.length,
+        deliveredBySecondary: smtp.delivered.length,
+        failedOver: hops.length,
+        uncertain,
+      },
+    };
+  } finally {
+    await workers.kill();
+    sqs.destroy();
+    await stack.stop();
+    await ses.stop().catch(() => {});
+    await smtp.stop();
+  }
+}
+
+export function formatFailover(figures: FailoverFigures): string {
+  return [
+    `  primary down ${(figures.primaryDownMs / 1000).toFixed(1)} s; kill to first hop ${figures.timeToFirstHopMs ?? 'n/a'} ms, to first mail on the secondary ${figures.timeToFailOverMs ?? 'n/a'} ms`,
+    `  delivered by the primary (SES) ${figures.deliveredByPrimary}, by the secondary (SMTP) ${figures.deliveredBySecondary}`,
+    `  failed over ${figures.failedOver}, uncertain attempts (retried on the same provider) ${figures.uncertain}`,
+  ].join('\n');
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
