@@ -94,6 +94,7 @@ export class PostroomStack extends Stack {
       deadLetterQueue: this.queueing.deadLetterQueue,
       monitoring: config.monitoring,
       sesConfigurationSetName: this.provider.configurationSetName,
+      smtpTransport: config.transport.kind === 'smtp',
     });
     this.webhooks =
       config.webhooks.length > 0
@@ -155,10 +156,12 @@ export class PostroomStack extends Stack {
         value: this.provider.configurationSetName,
       });
     }
-    new CfnOutput(this, 'DashboardUrl', {
-      description: 'CloudWatch dashboard of the stack',
-      value: this.monitoring.dashboardUrl,
-    });
+    if (this.monitoring.dashboardUrl !== undefined) {
+      new CfnOutput(this, 'DashboardUrl', {
+        description: 'CloudWatch dashboard of the stack (monitoring.level full)',
+        value: this.monitoring.dashboardUrl,
+      });
+    }
     new CfnOutput(this, 'AlarmTopicArn', {
       description: 'SNS topic every alarm notifies; subscribe your pager or chat to it',
       value: this.monitoring.alarmTopic.topicArn,

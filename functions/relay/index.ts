@@ -23,7 +23,7 @@ import { createRelayHandler } from './app';
 const config = readShippedConfig(import.meta.url);
 const aws = { region: config.region };
 const { logger, log } = createLogger(SERVICE.relay);
-const { metrics, port } = createMetrics(SERVICE.relay);
+const { metrics, port } = createMetrics(SERVICE.relay, config.monitoring.level);
 const dynamodb = createDynamoClient(aws);
 const tableName = requireEnv(process.env, 'TABLE_NAME');
 const secretId = process.env.SMTP_PASSWORD_SECRET_ARN;
