@@ -36,13 +36,25 @@ describe('Construct: DeliveryEvents', { timeout: SYNTH_TIMEOUT_MS }, () => {
     });
   });
 
-  it('encrypts the topic with a rotated customer-managed key that SES may use', () => {
+  it('makes no key by default: the topic is not encrypted at rest and refuses anything but TLS', () => {
     // Assess
     byDefault.hasResourceProperties('AWS::SNS::Topic', {
       DisplayName: 'Postroom SES delivery events',
+      KmsMasterKeyId: Match.absent(),
+    });
+    byDefault.resourceCountIs('AWS::KMS::Key', 0);
+  });
+
+  it('encrypts the topic with a rotated customer-managed key that SES may use, with monitoring.encryptTopics', () => {
+    // Act
+    const encrypted = synthesize({ ...defaultConfig, monitoring: { encryptTopics: true } }).template;
+
+    // Assess
+    encrypted.hasResourceProperties('AWS::SNS::Topic', {
+      DisplayName: 'Postroom SES delivery events',
       KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DeliveryEventsTopicKey'), 'Arn'] },
     });
-    byDefault.hasResourceProperties('AWS::KMS::Key', {
+    encrypted.hasResourceProperties('AWS::KMS::Key', {
       Description: 'Postroom: encrypts the SES delivery events topic',
       EnableKeyRotation: true,
       KeyPolicy: {

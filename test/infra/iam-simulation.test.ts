@@ -588,12 +588,21 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
       'aws:SourceArn': `arn:aws:cloudwatch:${config.region}:${account}:alarm:Postroom-DeadLetters`,
     });
 
-    it('lets CloudWatch alarms publish to the encrypted alarm topic and use its key', async () => {
+    it('lets CloudWatch alarms publish to the alarm topic and, when encrypted, use its key', async () => {
       // Act
       const wrong = await unexpected('Allowed', [
         service('cloudwatch.amazonaws.com', 'sns:Publish', alarmTopic(), fromAlarm(policies.account)),
-        service('cloudwatch.amazonaws.com', 'kms:GenerateDataKey', alarmKey(), fromAlarm(policies.account)),
-        service('cloudwatch.amazonaws.com', 'kms:Decrypt', alarmKey(), fromAlarm(policies.account)),
+        ...(config.monitoring.encryptTopics
+          ? [
+              service(
+                'cloudwatch.amazonaws.com',
+                'kms:GenerateDataKey',
+                alarmKey(),
+                fromAlarm(policies.account),
+              ),
+              service('cloudwatch.amazonaws.com', 'kms:Decrypt', alarmKey(), fromAlarm(policies.account)),
+            ]
+          : []),
       ]);
 
       // Assess
@@ -604,7 +613,16 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
       // Act
       const wrong = await unexpected('Denied', [
         service('cloudwatch.amazonaws.com', 'sns:Publish', alarmTopic(), fromAlarm('999999999999')),
-        service('cloudwatch.amazonaws.com', 'kms:GenerateDataKey', alarmKey(), fromAlarm('999999999999')),
+        ...(config.monitoring.encryptTopics
+          ? [
+              service(
+                'cloudwatch.amazonaws.com',
+                'kms:GenerateDataKey',
+                alarmKey(),
+                fromAlarm('999999999999'),
+              ),
+            ]
+          : []),
         service('cloudwatch.amazonaws.com', 'sns:Publish', alarmTopic(), {
           ...fromAlarm(policies.account),
           'aws:SecureTransport': 'false',
@@ -619,7 +637,7 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
     });
 
     if (isSes) {
-      it("lets SES publish the configuration set's events to the encrypted topic, which invokes the events function", async () => {
+      it("lets SES publish the configuration set's events to the topic (and use its key when encrypted), which invokes the events function", async () => {
         // Prepare: the set the relay sends with, named in its environment as the template resolves it.
         const fromSet = {
           'aws:SourceAccount': policies.account,
@@ -629,8 +647,12 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
         // Act
         const wrong = await unexpected('Allowed', [
           service('ses.amazonaws.com', 'sns:Publish', eventsTopic(), fromSet),
-          service('ses.amazonaws.com', 'kms:GenerateDataKey', eventsKey(), fromSet),
-          service('ses.amazonaws.com', 'kms:Decrypt', eventsKey(), fromSet),
+          ...(config.monitoring.encryptTopics
+            ? [
+                service('ses.amazonaws.com', 'kms:GenerateDataKey', eventsKey(), fromSet),
+                service('ses.amazonaws.com', 'kms:Decrypt', eventsKey(), fromSet),
+              ]
+            : []),
           service('sns.amazonaws.com', 'lambda:InvokeFunction', functionOf('events').functionArn, {
             'aws:SourceArn': eventsTopic(),
             'aws:SourceAccount': policies.account,
@@ -658,10 +680,14 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
             'aws:SourceAccount': '999999999999',
             'aws:SourceArn': `arn:aws:ses:${config.region}:999999999999:configuration-set/${SHARED_SET}`,
           }),
-          service('ses.amazonaws.com', 'kms:GenerateDataKey', eventsKey(), {
-            'aws:SourceAccount': '999999999999',
-            'aws:SourceArn': `arn:aws:ses:${config.region}:999999999999:configuration-set/${SHARED_SET}`,
-          }),
+          ...(config.monitoring.encryptTopics
+            ? [
+                service('ses.amazonaws.com', 'kms:GenerateDataKey', eventsKey(), {
+                  'aws:SourceAccount': '999999999999',
+                  'aws:SourceArn': `arn:aws:ses:${config.region}:999999999999:configuration-set/${SHARED_SET}`,
+                }),
+              ]
+            : []),
           service('ses.amazonaws.com', 'sns:Publish', eventsTopic(), {
             'aws:SourceAccount': policies.account,
             'aws:SourceArn': configurationSetArn(),

@@ -424,7 +424,11 @@ describe('Construct: Monitoring', () => {
 
     it('keeps the alarms that protect the mail and the SES account, and only those', () => {
       // Assess: dead letters, stuck mail, relay errors, bounce rate, complaint rate
-      expect(alarmIds().map((id) => id.replace(/^Monitoring|[0-9A-F]{8}$/g, '')).sort()).toEqual([
+      expect(
+        alarmIds()
+          .map((id) => id.replace(/^Monitoring|[0-9A-F]{8}$/g, ''))
+          .sort(),
+      ).toEqual([
         'BounceRateAlarm',
         'ComplaintRateAlarm',
         'DeadLettersAlarm',
