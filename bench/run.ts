@@ -19,6 +19,7 @@ const SECTIONS: Record<string, () => Promise<SectionModule>> = {
   pipeline: () => import('./pipeline'),
   pacing: () => import('./pacing'),
   baseline: () => import('./baseline'),
+  cost: () => import('./cost'),
 };
 
 async function main() {
