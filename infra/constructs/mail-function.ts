@@ -136,12 +136,12 @@ export class MailFunction extends Construct {
  * How a function traces (`monitoring.traceSamplePercent`, `monitoring.level`). The send function follows the
  * API's sampling decision (an X-Ray sampling rule on the stage, infra/constructs/api.ts), so its traces cost
  * what the rule allows. Lambda's own rule for a function that starts traces (1 a second, then 5 %) cannot be
- * changed, and at low volume it traces nearly every invocation: the relay and events functions start
- * traces only at `full`, and otherwise follow an upstream decision.
+ * changed, and at low volume it traces nearly every invocation (USD 5 per million): the functions that
+ * queues and topics invoke trace at `full` only.
  * https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html
  */
 export function tracingOf(entry: FunctionEntry, monitoring: PostroomConfig['monitoring']): Tracing {
   if (monitoring.traceSamplePercent === 0) return Tracing.DISABLED;
   if (entry === 'send') return Tracing.PASS_THROUGH;
-  return atLevel(monitoring.level, 'full') ? Tracing.ACTIVE : Tracing.PASS_THROUGH;
+  return atLevel(monitoring.level, 'full') ? Tracing.ACTIVE : Tracing.DISABLED;
 }
