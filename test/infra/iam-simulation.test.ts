@@ -1,3 +1,4 @@
+import { Tracing } from 'aws-cdk-lib/aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AwsCall,
@@ -7,6 +8,7 @@ import {
 } from '../../functions/adapters/aws-calls';
 import { type PostroomConfig, parseConfig } from '../../functions/core/config/config';
 import { KEY_PREFIX } from '../../functions/core/table-keys';
+import { tracingOf } from '../../infra/constructs/mail-function';
 import {
   type Decision,
   type DeployedFunction,
@@ -236,8 +238,9 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
     }
   }
 
-  const applies = (call: AwsCall) =>
+  const applies = (fnName: FunctionName) => (call: AwsCall) =>
     call.when === undefined ||
+    (call.when === 'traced' && tracingOf(fnName, config.monitoring) !== Tracing.DISABLED) ||
     (call.when === 'sesTransport' && config.transport.kind === 'ses') ||
     (call.when === 'smtpPassword' &&
       config.transport.kind === 'smtp' &&
@@ -299,7 +302,10 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
   describe('allows every call each function makes', () => {
     it.each(deployed)('%s', async (fnName) => {
       // Act
-      const wrong = await unexpected('Allowed', requestsFor(fnName, FUNCTION_CALLS[fnName].filter(applies)));
+      const wrong = await unexpected(
+        'Allowed',
+        requestsFor(fnName, FUNCTION_CALLS[fnName].filter(applies(fnName))),
+      );
 
       // Assess
       expect(wrong).toEqual([]);
@@ -313,7 +319,7 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
       .flatMap((fn) =>
         requestsFor(
           fn,
-          FUNCTION_CALLS[fn].filter((call) => !applies(call)),
+          FUNCTION_CALLS[fn].filter((call) => !applies(fn)(call)),
         ),
       );
     const secretsNotConfigured = [
