@@ -20,6 +20,7 @@ const SECTIONS: Record<string, () => Promise<SectionModule>> = {
   pacing: () => import('./pacing'),
   baseline: () => import('./baseline'),
   webhooks: () => import('./webhooks'),
+  cost: () => import('./cost'),
 };
 
 async function main() {

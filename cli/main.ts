@@ -71,6 +71,10 @@ Commands:
   webhooks enable <id>        re-enable an endpoint disabled by a 410
   webhooks test <id>          send a webhook.test event to an endpoint
                               (webhooks: endpoints from --config PATH, default cdk.json)
+  cost [--messages N] [--recipients R] [--config PATH] [--level essential|full] [--json]
+                              the monthly bill of the stack the configuration (default cdk.json) would
+                              deploy, line by line, from its synthesized template, infra/cost/prices.json
+                              and the bench's per-message figures (default 1,000 messages, 1 recipient)
   doctor [--json] [--config PATH]
                               check the configuration (cdk.json), the SES account (sandbox, send rate
                               against queue.batchSize x queue.maxConcurrency), the sender's SES identity
@@ -157,6 +161,14 @@ async function runCommand(argv: ReadonlyArray<string>, io: CliIo): Promise<numbe
     // Loaded only here: the compiler (Handlebars, juice, html-to-text) is not for the other commands.
     const { runTemplatesCommand } = await import('./templates');
     return runTemplatesCommand(command, rest, values, io, USAGE);
+  }
+  if (!values.help && group === 'cost') {
+    if (command !== undefined) {
+      io.err(`Unexpected argument "${command}".\n\n${USAGE}`);
+      return 2;
+    }
+    const { runCost } = await import('./cost');
+    return runCost(values, io, USAGE);
   }
   if (!values.help && group === 'send-test') {
     if (command !== undefined) {
@@ -257,6 +269,9 @@ function parse(argv: ReadonlyArray<string>) {
       timeout: { type: 'string' },
       api: { type: 'string' },
       config: { type: 'string' },
+      messages: { type: 'string' },
+      recipients: { type: 'string' },
+      level: { type: 'string' },
       data: { type: 'string' },
       out: { type: 'string' },
       templates: { type: 'string' },

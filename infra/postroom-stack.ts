@@ -110,6 +110,7 @@ export class PostroomStack extends Stack {
       monitoring: config.monitoring,
       sesConfigurationSetName: this.provider.configurationSetName,
       providerIds: config.transports.map((t) => t.id),
+      smtpTransport: config.transports.some((t) => t.kind === 'smtp'),
     });
     this.webhooks =
       config.webhooks.length > 0
@@ -191,10 +192,12 @@ export class PostroomStack extends Stack {
         value: this.provider.configurationSetName,
       });
     }
-    new CfnOutput(this, 'DashboardUrl', {
-      description: 'CloudWatch dashboard of the stack',
-      value: this.monitoring.dashboardUrl,
-    });
+    if (this.monitoring.dashboardUrl !== undefined) {
+      new CfnOutput(this, 'DashboardUrl', {
+        description: 'CloudWatch dashboard of the stack (monitoring.level full)',
+        value: this.monitoring.dashboardUrl,
+      });
+    }
     new CfnOutput(this, 'AlarmTopicArn', {
       description: 'SNS topic every alarm notifies; subscribe your pager or chat to it',
       value: this.monitoring.alarmTopic.topicArn,

@@ -50,7 +50,11 @@ export type AwsResource =
   /** Actions without resource-level permissions (X-Ray). */
   | 'anyResource';
 
-/** The configuration under which a function makes a call; absent: always. */
+/**
+ * The configuration under which a function makes a call; absent: always. `traced`: the function traces
+ * (infra/constructs/mail-function.ts tracingOf: the send function whenever `monitoring.traceSamplePercent` is
+ * above 0, the others at `monitoring.level: full` only).
+ */
 export type CallCondition =
   | 'sesTransport'
   | 'smtpPassword'
@@ -59,7 +63,8 @@ export type CallCondition =
   | 'archive'
   | 'akismet'
   | 'archiveKey'
-  | 'failover';
+  | 'failover'
+  | 'traced';
 
 export interface AwsCall {
   /**
@@ -86,8 +91,8 @@ export type FunctionName = 'send' | 'relay' | 'events' | 'webhooks';
 const PLATFORM_CALLS: ReadonlyArray<AwsCall> = [
   { site: 'Lambda: function logs', action: 'logs:CreateLogStream', resource: 'ownLogGroup' },
   { site: 'Lambda: function logs', action: 'logs:PutLogEvents', resource: 'ownLogGroup' },
-  { site: 'Lambda: active tracing', action: 'xray:PutTraceSegments', resource: 'anyResource' },
-  { site: 'Lambda: active tracing', action: 'xray:PutTelemetryRecords', resource: 'anyResource' },
+  { site: 'Lambda: tracing', action: 'xray:PutTraceSegments', resource: 'anyResource', when: 'traced' },
+  { site: 'Lambda: tracing', action: 'xray:PutTelemetryRecords', resource: 'anyResource', when: 'traced' },
 ];
 
 const guards = [KEY_PREFIX.dup, KEY_PREFIX.captcha, KEY_PREFIX.idem];

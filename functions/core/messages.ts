@@ -3,8 +3,9 @@ import type { Log } from './ports';
 
 /**
  * What happened to a message: one item per message id (`msg#<id>`) with its current status and the
- * history of every change. The send path writes `queued`, the relay `sending`, then `sent` (with the
- * provider's message id) or `failed` (with the reason); a transient failure puts it back to `queued`.
+ * history of every change. The send path writes `queued`, the relay `sent` (with the provider's message
+ * id) or `failed` (with the reason); a transient failure puts it back to `queued`, and each retry writes
+ * `sending` with its attempt number before its result.
  * The send path writes `queued` while it enqueues, so the relay's first status may land before it: the
  * history is kept in the order writes arrive and read back in time order (inTimeOrder).
  * The events function then records what the provider reported: `delivered`, `bounced`, `complained`,

@@ -4,6 +4,8 @@
  * Each function emits under its service name; a few metrics are also emitted per reason or guard, from the
  * fixed value lists below, never from free text: every distinct dimension value is a new CloudWatch metric.
  */
+import { atLevel, type MonitoringLevel } from './monitoring';
+
 export const METRIC_NAMESPACE = 'Postroom';
 
 export const SERVICE = {
@@ -201,6 +203,35 @@ export interface Metrics {
 }
 
 export const noMetrics: Metrics = { count: () => {}, duration: () => {} };
+
+/**
+ * The custom metrics an alarm of the `essential` level reads, so they are emitted at every level. Each is
+ * emitted only when something went wrong, so a quiet month bills nothing for them (custom metrics are billed
+ * by the hour they receive data). A feature whose essential alarm reads a custom metric adds it here.
+ */
+export const ESSENTIAL_METRICS: ReadonlySet<MetricName> = new Set<MetricName>([
+  METRIC.relaySessionFailed,
+  METRIC.webhookEndpointDisabled,
+  // Failover's alarms (infra/constructs/monitoring.ts, with more than one provider): a breaker opened, a
+  // provider refused the account. Never silent, at any level (docs/failover.md).
+  METRIC.breakerOpen,
+  METRIC.providerAccountError,
+]);
+
+/**
+ * The metrics port for a monitoring level (core/monitoring.ts). At `essential` only the metrics an alarm
+ * reads pass, without their breakdown: nothing graphs a breakdown there, and every dimension value is a
+ * metric of its own on the bill. At `full` everything passes.
+ */
+export function metricsAtLevel(inner: Metrics, level: MonitoringLevel): Metrics {
+  if (atLevel(level, 'full')) return inner;
+  return {
+    count: (name, value) => {
+      if (ESSENTIAL_METRICS.has(name)) inner.count(name, value);
+    },
+    duration: () => {},
+  };
+}
 
 const REASON_BY_STATUS: Readonly<Record<number, RejectionReason>> = {
   400: 'bad-request',

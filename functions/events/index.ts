@@ -13,7 +13,7 @@ import { createEventsHandler } from './app';
 // Cold start: read the configuration validated at synth, and create the client once per container.
 const config = readShippedConfig(import.meta.url);
 const { logger, log } = createLogger(SERVICE.events);
-const { metrics, port } = createMetrics(SERVICE.events);
+const { metrics, port } = createMetrics(SERVICE.events, config.monitoring.level);
 const dynamodb = createDynamoClient({ region: config.region });
 const tableName = requireEnv(process.env, 'TABLE_NAME');
 

@@ -25,7 +25,7 @@ import { createRelayHandler } from './app';
 const config = readShippedConfig(import.meta.url);
 const aws = { region: config.region };
 const { logger, log } = createLogger(SERVICE.relay);
-const { metrics, port } = createMetrics(SERVICE.relay);
+const { metrics, port } = createMetrics(SERVICE.relay, config.monitoring.level);
 const dynamodb = createDynamoClient(aws);
 const tableName = requireEnv(process.env, 'TABLE_NAME');
 // One secret per SMTP relay (SMTP_PASSWORD_SECRET_ARN, SMTP_PASSWORD_SECRET_ARN_<ID> for the others), read in

@@ -25,7 +25,7 @@ import { createSendHandler } from './app';
 // Cold start: read the configuration validated at synth, and create clients once.
 const config = readShippedConfig(import.meta.url);
 const { logger, log } = createLogger(SERVICE.send);
-const { metrics, port } = createMetrics(SERVICE.send);
+const { metrics, port } = createMetrics(SERVICE.send, config.monitoring.level);
 // Captcha secret keys, read once from Secrets Manager for the forms that have a captcha.
 const captchaSecrets = new Map(
   await Promise.all(

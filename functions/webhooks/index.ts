@@ -17,7 +17,7 @@ import { createWebhooksHandler } from './app';
 // (read once per container: a rotation takes effect with the next cold start), clients created once.
 const config = readShippedConfig(import.meta.url);
 const { logger, log } = createLogger(SERVICE.webhooks);
-const { metrics, port } = createMetrics(SERVICE.webhooks);
+const { metrics, port } = createMetrics(SERVICE.webhooks, config.monitoring.level);
 const secrets = new Map(
   await Promise.all(
     config.webhooks.map((endpoint) =>

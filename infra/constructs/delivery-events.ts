@@ -1,4 +1,4 @@
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
@@ -47,7 +47,8 @@ export const RECORDED_EVENTS = [
  */
 export class DeliveryEvents extends Construct {
   readonly topic: Topic;
-  readonly topicKey: Key;
+  /** With `monitoring.encryptTopics` only. */
+  readonly topicKey: Key | undefined;
   readonly function: IFunction;
   readonly logGroup: ILogGroup;
   readonly eventDestination: ConfigurationSetEventDestination | undefined;
@@ -57,16 +58,19 @@ export class DeliveryEvents extends Construct {
     const stack = Stack.of(this);
 
     // SES publishes to an encrypted topic only with a customer-managed key whose policy lets SES use it;
-    // the AWS-managed alias/aws/sns key cannot be shared with SES.
+    // the AWS-managed alias/aws/sns key cannot be shared with SES. That key costs USD 1 a month (more than
+    // the rest of a small stack's event handling), so it is made only with `monitoring.encryptTopics`.
     // https://docs.aws.amazon.com/ses/latest/dg/configure-sns-notifications.html#configure-feedback-notifications-encrypted-topic
-    this.topicKey = new Key(this, 'TopicKey', {
-      description: 'Postroom: encrypts the SES delivery events topic',
-      enableKeyRotation: true,
-      // It protects events in flight only; nothing stays encrypted under it after a teardown.
-      removalPolicy: RemovalPolicy.DESTROY,
-      pendingWindow: Duration.days(7),
-    });
-    this.topicKey.addToResourcePolicy(
+    this.topicKey = props.config.monitoring.encryptTopics
+      ? new Key(this, 'TopicKey', {
+          description: 'Postroom: encrypts the SES delivery events topic',
+          enableKeyRotation: true,
+          // It protects events in flight only; nothing stays encrypted under it after a teardown.
+          removalPolicy: RemovalPolicy.DESTROY,
+          pendingWindow: Duration.days(7),
+        })
+      : undefined;
+    this.topicKey?.addToResourcePolicy(
       new PolicyStatement({
         sid: 'AllowSesToPublishEncrypted',
         principals: [new ServicePrincipal('ses.amazonaws.com')],
@@ -77,9 +81,18 @@ export class DeliveryEvents extends Construct {
     );
     this.topic = new Topic(this, 'Topic', {
       displayName: 'Postroom SES delivery events',
-      masterKey: this.topicKey,
+      ...(this.topicKey ? { masterKey: this.topicKey } : {}),
       enforceSSL: true,
     });
+    if (this.topicKey === undefined) {
+      Validations.of(this.topic).acknowledge({
+        id: 'AwsSolutions-SNS2',
+        reason:
+          'SES delivery events pass through the topic in seconds on their way to the events function; the ' +
+          'topic refuses anything but TLS. monitoring.encryptTopics adds a customer-managed key where a ' +
+          'policy requires server-side encryption (USD 1 a month).',
+      });
+    }
 
     const events = new MailFunction(this, 'Events', {
       entry: 'events',

@@ -6,6 +6,7 @@ import { Architecture, Code, Function as LambdaFunction, Runtime, Tracing } from
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { PostroomConfig } from '../../functions/core/config/config';
+import { atLevel } from '../../functions/core/monitoring';
 import { bundleFunction, type FunctionEntry, HANDLER } from '../bundling';
 import { REPO_ROOT } from '../paths';
 
@@ -108,13 +109,14 @@ export class MailFunction extends Construct {
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? 256,
       timeout: props.timeout,
-      tracing: Tracing.ACTIVE,
+      tracing: tracingOf(props.entry, props.config.monitoring),
       role: this.role,
       logGroup: this.logGroup,
       environment,
     });
 
-    // cdk-nag (AwsSolutions) findings that are decisions, not oversights:
+    // cdk-nag (AwsSolutions) findings that are decisions, not oversights (the X-Ray one applies only when the
+    // function traces):
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
@@ -128,4 +130,18 @@ export class MailFunction extends Construct {
         'runtime is a deliberate, tested change, not one a build should be forced into when a runtime ships.',
     });
   }
+}
+
+/**
+ * How a function traces (`monitoring.traceSamplePercent`, `monitoring.level`). The send function follows the
+ * API's sampling decision (an X-Ray sampling rule on the stage, infra/constructs/api.ts), so its traces cost
+ * what the rule allows. Lambda's own rule for a function that starts traces (1 a second, then 5 %) cannot be
+ * changed, and at low volume it traces nearly every invocation (USD 5 per million): the functions that
+ * queues and topics invoke trace at `full` only.
+ * https://docs.aws.amazon.com/lambda/latest/dg/services-xray.html
+ */
+export function tracingOf(entry: FunctionEntry, monitoring: PostroomConfig['monitoring']): Tracing {
+  if (monitoring.traceSamplePercent === 0) return Tracing.DISABLED;
+  if (entry === 'send') return Tracing.PASS_THROUGH;
+  return atLevel(monitoring.level, 'full') ? Tracing.ACTIVE : Tracing.DISABLED;
 }

@@ -1,4 +1,4 @@
-import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import type { RestApiBase } from 'aws-cdk-lib/aws-apigateway';
 import {
   Alarm,
@@ -7,6 +7,7 @@ import {
   Dashboard,
   GraphWidget,
   type IMetric,
+  type IWidget,
   MathExpression,
   Metric,
   type MetricOptions,
@@ -32,6 +33,7 @@ import {
   PROVIDER_DIMENSION,
   SERVICE,
 } from '../../functions/core/metrics';
+import { atLevel, type MonitoringLevel } from '../../functions/core/monitoring';
 
 export interface MonitoringProps {
   /**
@@ -70,17 +72,26 @@ export interface MonitoringProps {
    * @default - one provider: no failover widgets or alarms
    */
   readonly providerIds?: ReadonlyArray<string>;
+  /**
+   * The relay talks SMTP: alarm on sessions that could not be made safe. With SES the metric is never
+   * emitted, so the alarm would only cost money.
+   * @default false
+   */
+  readonly smtpTransport?: boolean;
 }
 
-/** The alarms, by what they watch. */
+/**
+ * The alarms, by what they watch. The essential ones exist at every level; `apiServerErrors` only at `full`,
+ * `relaySessions` only with an SMTP transport.
+ */
 export interface MonitoringAlarms {
   readonly deadLetters: Alarm;
   readonly oldestMessage: Alarm;
   readonly relayErrors: Alarm;
-  readonly apiServerErrors: Alarm;
   readonly bounceRate: Alarm;
   readonly complaintRate: Alarm;
-  readonly relaySessions: Alarm;
+  readonly apiServerErrors?: Alarm;
+  readonly relaySessions?: Alarm;
   /** Present when the stack has scheduled send's dead-letter queue (scheduleDeadLetterQueue). */
   readonly scheduledDeadLetters?: Alarm;
   /** A provider's circuit breaker opened (with more than one provider). */
@@ -89,37 +100,62 @@ export interface MonitoringAlarms {
   readonly providerAccount?: Alarm;
 }
 
-/** What an operator needs to see (a dashboard) and be told (alarms to an SNS topic) about a running Postroom. */
+/**
+ * What an operator needs to be told (alarms to an SNS topic) and, at `monitoring.level: full`, to see (a
+ * dashboard) about a running Postroom. Other constructs hook in through `level`, `notify` and `addWidgets`.
+ */
 export class Monitoring extends Construct {
+  /** `monitoring.level`: test with `atLevel(monitoring.level, 'full')` before adding what only full has. */
+  readonly level: MonitoringLevel;
   /** Receives every alarm's state changes; `monitoring.alarmEmail` is subscribed when set. */
   readonly alarmTopic: Topic;
-  /** Encrypts the alarm topic; CloudWatch may use it for this account's alarms only. */
-  readonly alarmTopicKey: Key;
+  /**
+   * Encrypts the alarm topic, with `monitoring.encryptTopics` only; CloudWatch may use it for this account's
+   * alarms only.
+   */
+  readonly alarmTopicKey: Key | undefined;
   readonly alarms: MonitoringAlarms;
-  readonly dashboard: Dashboard;
-  /** The dashboard in the CloudWatch console (a token until deployment). */
-  readonly dashboardUrl: string;
+  /** At `full` only. */
+  readonly dashboard: Dashboard | undefined;
+  /** The dashboard in the CloudWatch console (a token until deployment), at `full` only. */
+  readonly dashboardUrl: string | undefined;
+  private readonly notifyAction: SnsAction;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
     super(scope, id);
     const stack = Stack.of(this);
     const { monitoring } = props;
+    this.level = monitoring.level;
+    const full = atLevel(this.level, 'full');
 
-    // Not the AWS-managed alias/aws/sns key: its policy cannot be edited and does not let CloudWatch use it,
-    // so alarms could not publish to the topic at all. A customer-managed key with a CloudWatch grant can.
+    // A customer-managed key costs USD 1 a month (and 1 more per yearly rotation), more than the rest of a
+    // small stack's monitoring, so it is made only when the operator's policy asks for SNS server-side
+    // encryption. Then it must be customer-managed: the AWS-managed alias/aws/sns key's policy cannot be
+    // edited and does not let CloudWatch use it, so alarms could not publish to the topic at all.
     // https://repost.aws/knowledge-center/cloudwatch-configure-alarm-sns
-    this.alarmTopicKey = new Key(this, 'AlarmTopicKey', {
-      description: 'Postroom: encrypts the alarm notification topic',
-      enableKeyRotation: true,
-      // It protects notifications in flight only; nothing stays encrypted under it after a teardown.
-      removalPolicy: RemovalPolicy.DESTROY,
-      pendingWindow: Duration.days(7),
-    });
+    this.alarmTopicKey = monitoring.encryptTopics
+      ? new Key(this, 'AlarmTopicKey', {
+          description: 'Postroom: encrypts the alarm notification topic',
+          enableKeyRotation: true,
+          // It protects notifications in flight only; nothing stays encrypted under it after a teardown.
+          removalPolicy: RemovalPolicy.DESTROY,
+          pendingWindow: Duration.days(7),
+        })
+      : undefined;
     this.alarmTopic = new Topic(this, 'AlarmTopic', {
       displayName: 'Postroom alarms',
-      masterKey: this.alarmTopicKey,
+      ...(this.alarmTopicKey ? { masterKey: this.alarmTopicKey } : {}),
       enforceSSL: true,
     });
+    if (this.alarmTopicKey === undefined) {
+      Validations.of(this.alarmTopic).acknowledge({
+        id: 'AwsSolutions-SNS2',
+        reason:
+          'Alarm notifications carry alarm names, states and metric values: no mail, address or secret. ' +
+          'The topic refuses publishing without TLS; monitoring.encryptTopics adds a customer-managed key ' +
+          'where a policy requires server-side encryption (USD 1 a month).',
+      });
+    }
 
     // A topic policy replaces SNS's default one, which is what lets CloudWatch publish; say so explicitly,
     // for this account's alarms only (confused-deputy protection).
@@ -145,7 +181,7 @@ export class Monitoring extends Construct {
         conditions: fromOwnAlarms,
       }),
     );
-    this.alarmTopicKey.addToResourcePolicy(
+    this.alarmTopicKey?.addToResourcePolicy(
       new PolicyStatement({
         sid: 'AllowCloudWatchAlarmsToUseKey',
         principals: [cloudWatch],
@@ -154,6 +190,7 @@ export class Monitoring extends Construct {
         conditions: fromOwnAlarms,
       }),
     );
+    this.notifyAction = new SnsAction(this.alarmTopic);
     if (monitoring.alarmEmail) {
       this.alarmTopic.addSubscription(new EmailSubscription(monitoring.alarmEmail));
     }
@@ -218,18 +255,22 @@ export class Monitoring extends Construct {
       treatMissingData: TreatMissingData.NOT_BREACHING,
     });
 
-    const apiServerErrors = new Alarm(this, 'ApiServerErrorsAlarm', {
-      alarmDescription:
-        `Postroom: the API answered more than ${monitoring.apiServerErrors} 5xx responses in 5 minutes, so ` +
-        'submissions are being lost. Read the send function logs, and check that it may still send to the ' +
-        'mail queue and is not throttled.',
-      metric: api.serverErrors({ statistic: Stats.SUM, period: fiveMinutes }),
-      threshold: monitoring.apiServerErrors,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-      evaluationPeriods: 1,
-      // No requests, no errors.
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    });
+    // At `full` only: a lost submission also shows as a 5xx the sender's browser or client gets, while the
+    // essential alarms watch what no one else sees (mail that waits, fails or dead-letters).
+    const apiServerErrors = !full
+      ? undefined
+      : new Alarm(this, 'ApiServerErrorsAlarm', {
+          alarmDescription:
+            `Postroom: the API answered more than ${monitoring.apiServerErrors} 5xx responses in 5 minutes, so ` +
+            'submissions are being lost. Read the send function logs, and check that it may still send to the ' +
+            'mail queue and is not throttled.',
+          metric: api.serverErrors({ statistic: Stats.SUM, period: fiveMinutes }),
+          threshold: monitoring.apiServerErrors,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 1,
+          // No requests, no errors.
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        });
 
     // SES publishes the rates as fractions (0.05 is 5%) and reviews an account from 5% bounces or 0.1%
     // complaints. https://docs.aws.amazon.com/ses/latest/dg/reputationdashboard-cloudwatch-alarm.html
@@ -259,27 +300,29 @@ export class Monitoring extends Construct {
 
     // An SMTP relay that stops offering STARTTLS, fails the TLS handshake or refuses AUTH fails every mail
     // alike. The relay retries them with backoff (never in plaintext), so the queue only ages: say why at once.
-    const relaySessions = new Alarm(this, 'RelaySessionFailuresAlarm', {
-      alarmDescription:
-        'Postroom: the SMTP relay could not set up a safe session in the last 5 minutes (STARTTLS not offered ' +
-        'or refused, TLS handshake failed, or AUTH refused). Mail waits on the queue and is retried with ' +
-        'backoff, never sent in plaintext. See RelaySessionFailed by stage on the dashboard and the relay ' +
-        'logs ("smtp starttls failed" / "smtp auth failed"); check the relay host, its certificate and the ' +
-        'credentials. Jobs dead-letter after queue.maxReceiveCount attempts.',
-      // No label: a labelled metric becomes a metric-math query in the alarm, harder to read in the console.
-      metric: new Metric({
-        namespace: METRIC_NAMESPACE,
-        metricName: METRIC.relaySessionFailed,
-        dimensionsMap: { service: SERVICE.relay },
-        statistic: Stats.SUM,
-        period: fiveMinutes,
-      }),
-      threshold: 1,
-      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-      evaluationPeriods: 1,
-      // Emitted only when a session fails (never with SES): no data is no failure.
-      treatMissingData: TreatMissingData.NOT_BREACHING,
-    });
+    const relaySessions = !props.smtpTransport
+      ? undefined
+      : new Alarm(this, 'RelaySessionFailuresAlarm', {
+          alarmDescription:
+            'Postroom: the SMTP relay could not set up a safe session in the last 5 minutes (STARTTLS not offered ' +
+            'or refused, TLS handshake failed, or AUTH refused). Mail waits on the queue and is retried with ' +
+            'backoff, never sent in plaintext. See RelaySessionFailed by stage on the dashboard and the relay ' +
+            'logs ("smtp starttls failed" / "smtp auth failed"); check the relay host, its certificate and the ' +
+            'credentials. Jobs dead-letter after queue.maxReceiveCount attempts.',
+          // No label: a labelled metric becomes a metric-math query in the alarm, harder to read in the console.
+          metric: new Metric({
+            namespace: METRIC_NAMESPACE,
+            metricName: METRIC.relaySessionFailed,
+            dimensionsMap: { service: SERVICE.relay },
+            statistic: Stats.SUM,
+            period: fiveMinutes,
+          }),
+          threshold: 1,
+          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 1,
+          // Emitted only when a session fails (never with SES): no data is no failure.
+          treatMissingData: TreatMissingData.NOT_BREACHING,
+        });
 
     // A job EventBridge Scheduler could not put on the mail queue after its retries (a day, 185 attempts) is
     // a scheduled mail that will never go unless someone acts: the mail queue's alarm does not see this queue.
@@ -347,21 +390,26 @@ export class Monitoring extends Construct {
       deadLetters,
       oldestMessage,
       relayErrors,
-      apiServerErrors,
       bounceRate,
       complaintRate,
-      relaySessions,
+      ...(apiServerErrors ? { apiServerErrors } : {}),
+      ...(relaySessions ? { relaySessions } : {}),
       ...(scheduledDeadLetters ? { scheduledDeadLetters } : {}),
       ...failoverAlarms,
     };
-    const notify = new SnsAction(this.alarmTopic);
-    for (const alarm of Object.values(this.alarms)) alarm.addAlarmAction(notify);
+    for (const alarm of Object.values(this.alarms)) this.notify(alarm);
     // Tell the operator when a dead-letter queue is empty again, e.g. after a redrive.
-    deadLetters.addOkAction(notify);
-    scheduledDeadLetters?.addOkAction(notify);
+    deadLetters.addOkAction(this.notifyAction);
+    scheduledDeadLetters?.addOkAction(this.notifyAction);
 
+    if (!full) {
+      this.dashboard = undefined;
+      this.dashboardUrl = undefined;
+      return;
+    }
     // No dashboardName: a fixed name would clash between two stacks in one account.
-    this.dashboard = new Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
+    const dashboard = new Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
+    this.dashboard = dashboard;
     this.dashboard.addWidgets(
       new AlarmStatusWidget({ title: 'Alarms', alarms: Object.values(this.alarms), width: 24 }),
     );
@@ -518,7 +566,20 @@ export class Monitoring extends Construct {
     );
 
     const region = stack.region;
-    this.dashboardUrl = `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards:name=${this.dashboard.dashboardName}`;
+    this.dashboardUrl = `https://${region}.console.aws.amazon.com/cloudwatch/home?region=${region}#dashboards:name=${dashboard.dashboardName}`;
+  }
+
+  /** Sends an alarm's state changes to the alarm topic (for alarms other constructs make). */
+  notify(alarm: Alarm): void {
+    alarm.addAlarmAction(this.notifyAction);
+  }
+
+  /**
+   * Adds a row to the dashboard at `full`; does nothing at `essential`, so a construct need not check. The
+   * widgets' metrics should be ones emitted at `full` (core/metrics.ts `metricsAtLevel`).
+   */
+  addWidgets(...widgets: IWidget[]): void {
+    this.dashboard?.addWidgets(...widgets);
   }
 }
 

@@ -36,13 +36,25 @@ describe('Construct: DeliveryEvents', { timeout: SYNTH_TIMEOUT_MS }, () => {
     });
   });
 
-  it('encrypts the topic with a rotated customer-managed key that SES may use', () => {
+  it('makes no key by default: the topic is not encrypted at rest and refuses anything but TLS', () => {
     // Assess
     byDefault.hasResourceProperties('AWS::SNS::Topic', {
       DisplayName: 'Postroom SES delivery events',
+      KmsMasterKeyId: Match.absent(),
+    });
+    byDefault.resourceCountIs('AWS::KMS::Key', 0);
+  });
+
+  it('encrypts the topic with a rotated customer-managed key that SES may use, with monitoring.encryptTopics', () => {
+    // Act
+    const encrypted = synthesize({ ...defaultConfig, monitoring: { encryptTopics: true } }).template;
+
+    // Assess
+    encrypted.hasResourceProperties('AWS::SNS::Topic', {
+      DisplayName: 'Postroom SES delivery events',
       KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('^DeliveryEventsTopicKey'), 'Arn'] },
     });
-    byDefault.hasResourceProperties('AWS::KMS::Key', {
+    encrypted.hasResourceProperties('AWS::KMS::Key', {
       Description: 'Postroom: encrypts the SES delivery events topic',
       EnableKeyRotation: true,
       KeyPolicy: {
@@ -116,14 +128,14 @@ describe('Construct: DeliveryEvents', { timeout: SYNTH_TIMEOUT_MS }, () => {
     ]);
   });
 
-  it('grants the events function a wildcard resource only for X-Ray', () => {
+  it('grants the events function no wildcard resource: at the essential level it does not trace', () => {
     // Prepare
     const wildcardActions = statementsOfRole(byDefault, 'DeliveryEventsRole')
       .filter((statement) => [statement.Resource].flat().includes('*'))
       .flatMap(actionsOf);
 
-    // Assess
-    expect(new Set(wildcardActions)).toEqual(new Set(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']));
+    // Assess: X-Ray's actions (which have no resource scope) come with tracing, at monitoring.level full
+    expect(wildcardActions).toEqual([]);
   });
 
   it('adds no destination to a configuration set it does not own, but still creates the topic and function', () => {

@@ -1,3 +1,4 @@
+import { Tracing } from 'aws-cdk-lib/aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type AwsCall,
@@ -7,6 +8,7 @@ import {
 } from '../../functions/adapters/aws-calls';
 import { type PostroomConfig, parseConfig } from '../../functions/core/config/config';
 import { KEY_PREFIX } from '../../functions/core/table-keys';
+import { tracingOf } from '../../infra/constructs/mail-function';
 import {
   type Decision,
   type DeployedFunction,
@@ -274,8 +276,9 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
     }
   }
 
-  const applies = (call: AwsCall) =>
+  const applies = (fnName: FunctionName) => (call: AwsCall) =>
     call.when === undefined ||
+    (call.when === 'traced' && tracingOf(fnName, config.monitoring) !== Tracing.DISABLED) ||
     (call.when === 'sesTransport' && config.transports.some((t) => t.kind === 'ses')) ||
     (call.when === 'smtpPassword' &&
       config.transports.some((t) => t.kind === 'smtp' && t.passwordSecret !== undefined)) ||
@@ -340,7 +343,10 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
   describe('allows every call each function makes', () => {
     it.each(deployed)('%s', async (fnName) => {
       // Act
-      const wrong = await unexpected('Allowed', requestsFor(fnName, FUNCTION_CALLS[fnName].filter(applies)));
+      const wrong = await unexpected(
+        'Allowed',
+        requestsFor(fnName, FUNCTION_CALLS[fnName].filter(applies(fnName))),
+      );
 
       // Assess
       expect(wrong).toEqual([]);
@@ -354,7 +360,7 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
       .flatMap((fn) =>
         requestsFor(
           fn,
-          FUNCTION_CALLS[fn].filter((call) => !applies(call)),
+          FUNCTION_CALLS[fn].filter((call) => !applies(fn)(call)),
         ),
       );
     const secretsNotConfigured = [
@@ -701,12 +707,21 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
       'aws:SourceArn': `arn:aws:cloudwatch:${config.region}:${account}:alarm:Postroom-DeadLetters`,
     });
 
-    it('lets CloudWatch alarms publish to the encrypted alarm topic and use its key', async () => {
+    it('lets CloudWatch alarms publish to the alarm topic and, when encrypted, use its key', async () => {
       // Act
       const wrong = await unexpected('Allowed', [
         service('cloudwatch.amazonaws.com', 'sns:Publish', alarmTopic(), fromAlarm(policies.account)),
-        service('cloudwatch.amazonaws.com', 'kms:GenerateDataKey', alarmKey(), fromAlarm(policies.account)),
-        service('cloudwatch.amazonaws.com', 'kms:Decrypt', alarmKey(), fromAlarm(policies.account)),
+        ...(config.monitoring.encryptTopics
+          ? [
+              service(
+                'cloudwatch.amazonaws.com',
+                'kms:GenerateDataKey',
+                alarmKey(),
+                fromAlarm(policies.account),
+              ),
+              service('cloudwatch.amazonaws.com', 'kms:Decrypt', alarmKey(), fromAlarm(policies.account)),
+            ]
+          : []),
       ]);
 
       // Assess
@@ -717,7 +732,16 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
       // Act
       const wrong = await unexpected('Denied', [
         service('cloudwatch.amazonaws.com', 'sns:Publish', alarmTopic(), fromAlarm('999999999999')),
-        service('cloudwatch.amazonaws.com', 'kms:GenerateDataKey', alarmKey(), fromAlarm('999999999999')),
+        ...(config.monitoring.encryptTopics
+          ? [
+              service(
+                'cloudwatch.amazonaws.com',
+                'kms:GenerateDataKey',
+                alarmKey(),
+                fromAlarm('999999999999'),
+              ),
+            ]
+          : []),
         service('cloudwatch.amazonaws.com', 'sns:Publish', alarmTopic(), {
           ...fromAlarm(policies.account),
           'aws:SecureTransport': 'false',
@@ -732,7 +756,7 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
     });
 
     if (isSes) {
-      it("lets SES publish the configuration set's events to the encrypted topic, which invokes the events function", async () => {
+      it("lets SES publish the configuration set's events to the topic (and use its key when encrypted), which invokes the events function", async () => {
         // Prepare: the set the relay sends with, named in its environment as the template resolves it.
         const fromSet = {
           'aws:SourceAccount': policies.account,
@@ -742,8 +766,12 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
         // Act
         const wrong = await unexpected('Allowed', [
           service('ses.amazonaws.com', 'sns:Publish', eventsTopic(), fromSet),
-          service('ses.amazonaws.com', 'kms:GenerateDataKey', eventsKey(), fromSet),
-          service('ses.amazonaws.com', 'kms:Decrypt', eventsKey(), fromSet),
+          ...(config.monitoring.encryptTopics
+            ? [
+                service('ses.amazonaws.com', 'kms:GenerateDataKey', eventsKey(), fromSet),
+                service('ses.amazonaws.com', 'kms:Decrypt', eventsKey(), fromSet),
+              ]
+            : []),
           service('sns.amazonaws.com', 'lambda:InvokeFunction', functionOf('events').functionArn, {
             'aws:SourceArn': eventsTopic(),
             'aws:SourceAccount': policies.account,
@@ -771,10 +799,14 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
             'aws:SourceAccount': '999999999999',
             'aws:SourceArn': `arn:aws:ses:${config.region}:999999999999:configuration-set/${SHARED_SET}`,
           }),
-          service('ses.amazonaws.com', 'kms:GenerateDataKey', eventsKey(), {
-            'aws:SourceAccount': '999999999999',
-            'aws:SourceArn': `arn:aws:ses:${config.region}:999999999999:configuration-set/${SHARED_SET}`,
-          }),
+          ...(config.monitoring.encryptTopics
+            ? [
+                service('ses.amazonaws.com', 'kms:GenerateDataKey', eventsKey(), {
+                  'aws:SourceAccount': '999999999999',
+                  'aws:SourceArn': `arn:aws:ses:${config.region}:999999999999:configuration-set/${SHARED_SET}`,
+                }),
+              ]
+            : []),
           service('ses.amazonaws.com', 'sns:Publish', eventsTopic(), {
             'aws:SourceAccount': policies.account,
             'aws:SourceArn': configurationSetArn(),

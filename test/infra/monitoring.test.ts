@@ -20,6 +20,9 @@ import { Monitoring } from '../../infra/constructs/monitoring';
 
 /** Thresholds unlike the schema's defaults, so each test proves the configuration reaches the alarm. */
 const monitoring: PostroomConfig['monitoring'] = {
+  level: 'full',
+  encryptTopics: true,
+  traceSamplePercent: 5,
   alarmEmail: 'ops@example.com',
   oldestMessageAgeSeconds: 1_234,
   relayErrorRatePercent: 7,
@@ -36,6 +39,7 @@ function synth(
     stageName?: string;
     sesConfigurationSetName?: string;
     providerIds?: string[];
+    smtpTransport?: boolean;
   } = {},
 ): { template: Template; construct: Monitoring } {
   const stack = new Stack(new App(), 'MonitoringTest', {
@@ -59,11 +63,12 @@ function synth(
     stageName: options.stageName,
     sesConfigurationSetName: options.sesConfigurationSetName,
     providerIds: options.providerIds,
+    smtpTransport: options.smtpTransport ?? true,
   });
   return { template: Template.fromStack(stack), construct };
 }
 
-// One synthesis serves the tests that only read the default template.
+// One synthesis serves the tests that only read the full template (level full, SMTP, encrypted topic).
 const { template, construct } = synth();
 const topicRef = Stack.of(construct).resolve(construct.alarmTopic.topicArn);
 
@@ -460,9 +465,69 @@ describe('Construct: Monitoring', () => {
         '',
         [
           'https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name=',
-          stack.resolve(construct.dashboard.dashboardName),
+          stack.resolve(construct.dashboard?.dashboardName),
         ],
       ],
+    });
+  });
+
+  describe('at the essential level, with SES and no topic encryption (the defaults)', () => {
+    const essential = synth({
+      monitoring: { level: 'essential', encryptTopics: false },
+      smtpTransport: false,
+    });
+    const alarmIds = () => Object.keys(essential.template.findResources('AWS::CloudWatch::Alarm'));
+
+    it('keeps the alarms that protect the mail and the SES account, and only those', () => {
+      // Assess: dead letters, stuck mail, relay errors, bounce rate, complaint rate
+      expect(
+        alarmIds()
+          .map((id) => id.replace(/^Monitoring|[0-9A-F]{8}$/g, ''))
+          .sort(),
+      ).toEqual([
+        'BounceRateAlarm',
+        'ComplaintRateAlarm',
+        'DeadLettersAlarm',
+        'OldestMessageAlarm',
+        'RelayErrorRateAlarm',
+      ]);
+      expect(Object.keys(essential.construct.alarms).sort()).toEqual([
+        'bounceRate',
+        'complaintRate',
+        'deadLetters',
+        'oldestMessage',
+        'relayErrors',
+      ]);
+    });
+
+    it('has no dashboard, and widgets added by other constructs go nowhere', () => {
+      // Act
+      essential.construct.addWidgets();
+
+      // Assess
+      essential.template.resourceCountIs('AWS::CloudWatch::Dashboard', 0);
+      expect(essential.construct.dashboard).toBeUndefined();
+      expect(essential.construct.dashboardUrl).toBeUndefined();
+    });
+
+    it('makes no KMS key and leaves the topic refusing anything but TLS', () => {
+      // Assess
+      essential.template.resourceCountIs('AWS::KMS::Key', 0);
+      essential.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.absent() });
+      essential.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+    });
+
+    it('reads no custom metric in any alarm, so a quiet month bills no metric', () => {
+      // Assess
+      expect(JSON.stringify(essential.template.findResources('AWS::CloudWatch::Alarm'))).not.toContain(
+        `"Namespace":"${METRIC_NAMESPACE}"`,
+      );
     });
   });
 });

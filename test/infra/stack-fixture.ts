@@ -37,7 +37,7 @@ export const fullConfig = {
   ],
   api: { throttleRatePerSecond: 20, throttleBurst: 40, waf: { enabled: true, requestsPerFiveMinutes: 500 } },
   queue: { batchingWindowSeconds: 5 },
-  monitoring: { logRetentionDays: 14 },
+  monitoring: { logRetentionDays: 14, level: 'full', encryptTopics: true, traceSamplePercent: 20 },
 };
 
 /** SMTP relay with AUTH, its password in Secrets Manager (by name). */

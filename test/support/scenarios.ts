@@ -140,7 +140,7 @@ export function sendApiScenarios(current: () => TestStack, apiKey: string): void
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   }
 
-  it('accepts a message with 202, delivers it, and its status goes queued, sending, sent, delivered', async () => {
+  it('accepts a message with 202, delivers it, and its status goes queued, sent, delivered', async () => {
     const marker = randomUUID();
     const response = await send(message(marker));
 
@@ -161,8 +161,8 @@ export function sendApiScenarios(current: () => TestStack, apiKey: string): void
     const history = sent.body.history as Array<{ status: string; at: string; detail?: string }>;
     // The delivery event is asynchronous, as on AWS: the relay's entries are in order, the event after them.
     const relayed = history.filter((change) => change.status !== 'delivered');
-    expect(relayed.map((change) => change.status)).toEqual(['queued', 'sending', 'sent']);
-    expect(relayed[2]?.detail).toBe(email.messageId);
+    expect(relayed.map((change) => change.status)).toEqual(['queued', 'sent']);
+    expect(relayed[1]?.detail).toBe(email.messageId);
     expect(history.filter((change) => change.status === 'delivered')).toHaveLength(1);
     expect(Date.parse(history[0]?.at ?? '')).not.toBeNaN();
   });

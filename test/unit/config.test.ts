@@ -81,6 +81,9 @@ describe('Core: parseConfig', () => {
         recordTtlDays: 30,
       },
       monitoring: {
+        level: 'essential',
+        encryptTopics: false,
+        traceSamplePercent: 5,
         oldestMessageAgeSeconds: 900,
         relayErrorRatePercent: 5,
         apiServerErrors: 5,
@@ -124,6 +127,12 @@ describe('Core: parseConfig', () => {
   });
 
   it('refuses a log retention CloudWatch does not offer, naming postroom.monitoring.logRetentionDays', () => {
+    expect(() => parseConfig({ ...MINIMAL, monitoring: { level: 'verbose' } })).toThrow(
+      /postroom\.monitoring\.level/,
+    );
+    expect(() => parseConfig({ ...MINIMAL, monitoring: { traceSamplePercent: 101 } })).toThrow(
+      /postroom\.monitoring\.traceSamplePercent/,
+    );
     expect(() => parseConfig({ ...MINIMAL, monitoring: { logRetentionDays: 10 } })).toThrow(
       /postroom\.monitoring\.logRetentionDays/,
     );

@@ -25,6 +25,18 @@ function captureEmf(): { documents: () => EmfDocument[] } {
   };
 }
 
+/** Everything written to stdout and stderr, warnings included. */
+function captureOutput(): () => string {
+  const chunks: string[] = [];
+  const keep = (chunk: string | Uint8Array) => {
+    chunks.push(String(chunk));
+    return true;
+  };
+  vi.spyOn(process.stdout, 'write').mockImplementation(keep);
+  vi.spyOn(process.stderr, 'write').mockImplementation(keep);
+  return () => chunks.join('');
+}
+
 function sum(value: unknown): number {
   return ([] as unknown[]).concat(value).reduce((total: number, point) => total + Number(point), 0);
 }
@@ -37,7 +49,7 @@ describe('Adapter: createMetrics (embedded metric format)', () => {
   it('writes a dimensioned count in its own document, and its total with the rest under the service alone', () => {
     // Prepare
     const emf = captureEmf();
-    const { metrics, port } = createMetrics(SERVICE.send);
+    const { metrics, port } = createMetrics(SERVICE.send, 'full');
 
     // Act
     port.count(METRIC.rejected, 1, { reason: 'captcha' });
@@ -65,5 +77,39 @@ describe('Adapter: createMetrics (embedded metric format)', () => {
     // Repeated values are kept as a list of data points, which CloudWatch's Sum adds up.
     expect(sum(totals[0]?.[METRIC.rejected])).toBe(2);
     expect(sum(totals[0]?.[METRIC.accepted])).toBe(1);
+  });
+
+  it('emits at the essential level only the metrics an alarm reads, without their breakdown', () => {
+    // Prepare
+    const emf = captureEmf();
+    const { metrics, port } = createMetrics(SERVICE.relay, 'essential');
+
+    // Act
+    port.count(METRIC.sent);
+    port.count(METRIC.failed, 1, { reason: 'retries-exhausted' });
+    port.duration('SendLatency', 120);
+    port.count(METRIC.relaySessionFailed, 1, { stage: 'auth' });
+    metrics.publishStoredMetrics();
+
+    // Assess
+    const documents = emf.documents();
+    expect(documents).toHaveLength(1);
+    expect(documents[0]?._aws.CloudWatchMetrics[0]?.Metrics.map((metric) => metric.Name)).toEqual([
+      METRIC.relaySessionFailed,
+    ]);
+    expect(documents[0]?._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([['service']]);
+  });
+
+  it('writes nothing at all for an invocation that counted nothing', () => {
+    // Prepare
+    const output = captureOutput();
+    const { metrics, port } = createMetrics(SERVICE.send, 'essential');
+
+    // Act
+    port.count(METRIC.accepted);
+    metrics.publishStoredMetrics();
+
+    // Assess: no EMF document and no "No application metrics to publish" warning.
+    expect(output()).toBe('');
   });
 });

@@ -2,6 +2,7 @@ import * as z from 'zod/mini';
 import { ConfigError } from '../errors';
 import { parseAddress, parseMailbox } from '../mail/address';
 import { uncarriableText } from '../mail/text';
+import { MONITORING_LEVELS } from '../monitoring';
 import { TEMPLATE_ID } from '../templates/declaration-schema';
 import { addIssue } from '../zod';
 import { akismetStackSchema, archiveSchema, archiveStackSchema, formAkismetSchema } from './archive-config';
@@ -359,6 +360,24 @@ export const configSchema = z
     ),
     monitoring: z._default(
       z.strictObject({
+        /**
+         * `essential` keeps the alarms that protect the mail and the SES account (dead letters, stuck mail,
+         * relay errors, bounce and complaint rates) and emits only the custom metrics an alarm reads;
+         * `full` adds the dashboard, the API 5xx alarm and every count and breakdown (docs/cost.md).
+         */
+        level: z._default(z.enum(MONITORING_LEVELS), 'essential'),
+        /**
+         * Encrypt the alarm and SES delivery-event topics with a customer-managed KMS key each (USD 1 a month
+         * per key): for accounts whose policy requires SNS server-side encryption. Off, both topics still
+         * refuse anything but TLS.
+         */
+        encryptTopics: z._default(z.boolean(), false),
+        /**
+         * Share of API requests X-Ray traces, in percent (an X-Ray sampling rule on the stage, no reservoir);
+         * the send function follows the API's decision. 0 turns tracing off. At `full` the relay and events
+         * functions also trace, at Lambda's own fixed rate (1 a second, then 5 %).
+         */
+        traceSamplePercent: z._default(z.number().check(z.gte(0), z.lte(100)), 5),
         /** Where alarm notifications are mailed (an SNS e-mail subscription, confirmed by a link). */
         alarmEmail: z.optional(addressSchema),
         /** Alarm when the oldest queued mail is older than this. */
@@ -382,6 +401,9 @@ export const configSchema = z
         ),
       }),
       {
+        level: 'essential',
+        encryptTopics: false,
+        traceSamplePercent: 5,
         oldestMessageAgeSeconds: 900,
         relayErrorRatePercent: 5,
         apiServerErrors: 5,
