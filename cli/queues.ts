@@ -82,9 +82,21 @@ export function describeDeadLetter(message: Message): DeadLetter {
         ? `${source.kind}:${sourceId}`
         : text(ATTRIBUTE.formId) && `form:${text(ATTRIBUTE.formId)}`,
     recipients,
-    reason: text(ATTRIBUTE.reason),
+    reason: text(ATTRIBUTE.reason) ?? schedulerReason(text),
     failedAt: text(ATTRIBUTE.failedAt) ?? (Number.isFinite(sent) ? new Date(sent).toISOString() : undefined),
   };
+}
+
+/**
+ * A job EventBridge Scheduler could not put on the mail queue reaches the same dead-letter queue
+ * (infra/constructs/scheduling.ts), its body the job, the failure in attributes of the scheduler's own.
+ * https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html
+ */
+function schedulerReason(text: (name: string) => string | undefined): string | undefined {
+  const code = text('ERROR_CODE');
+  if (code === undefined) return undefined;
+  const detail = text('ERROR_MESSAGE');
+  return `scheduler could not put the job on the mail queue: ${code}${detail ? ` (${detail})` : ''}`;
 }
 
 function stringValue(value: MessageAttributeValue | undefined): string | undefined {

@@ -73,7 +73,10 @@ export class PostroomStack extends Stack {
             logRetention,
           })
         : undefined;
-    this.scheduling = new Scheduling(this, 'Scheduling', { mailQueue: this.queueing.mailQueue });
+    this.scheduling = new Scheduling(this, 'Scheduling', {
+      mailQueue: this.queueing.mailQueue,
+      deadLetterQueue: this.queueing.deadLetterQueue,
+    });
     this.archive = config.forms.some((form) => form.archive !== undefined)
       ? new SubmissionArchive(this, 'Archive', {
           config,
@@ -106,7 +109,6 @@ export class PostroomStack extends Stack {
       relayFunction: this.relay.function,
       mailQueue: this.queueing.mailQueue,
       deadLetterQueue: this.queueing.deadLetterQueue,
-      scheduleDeadLetterQueue: this.scheduling.deadLetterQueue,
       monitoring: config.monitoring,
       sesConfigurationSetName: this.provider.configurationSetName,
       providerIds: config.transports.map((t) => t.id),

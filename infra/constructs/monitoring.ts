@@ -49,11 +49,6 @@ export interface MonitoringProps {
   readonly mailQueue: IQueue;
   /** The mail queue's dead-letter queue. */
   readonly deadLetterQueue: IQueue;
-  /**
-   * EventBridge Scheduler's dead-letter queue for scheduled send (infra/constructs/scheduling.ts).
-   * @default - no scheduled-send alarm
-   */
-  readonly scheduleDeadLetterQueue?: IQueue;
   /** The function that drains the mail queue and sends. */
   readonly relayFunction: IFunction;
   /** The function behind the API. */
@@ -92,8 +87,6 @@ export interface MonitoringAlarms {
   readonly complaintRate: Alarm;
   readonly apiServerErrors?: Alarm;
   readonly relaySessions?: Alarm;
-  /** Present when the stack has scheduled send's dead-letter queue (scheduleDeadLetterQueue). */
-  readonly scheduledDeadLetters?: Alarm;
   /** A provider's circuit breaker opened (with more than one provider). */
   readonly breakerOpen?: Alarm;
   /** A provider refused the account or its setup (with more than one provider). */
@@ -202,7 +195,8 @@ export class Monitoring extends Construct {
     const deadLetters = new Alarm(this, 'DeadLettersAlarm', {
       alarmDescription:
         'Postroom: mail jobs are in the dead-letter queue. Each is a message that was not sent after every ' +
-        'retry, or could not be sent at all. See why with postroom dlq list --stack NAME, fix the cause ' +
+        'retry, or could not be sent at all, or a scheduled job EventBridge Scheduler could not put on the ' +
+        'mail queue. See why with postroom dlq list --stack NAME, fix the cause ' +
         '(identity, credentials, quota), then postroom dlq redrive --stack NAME --all.',
       metric: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({
         statistic: Stats.MAXIMUM,
@@ -324,29 +318,6 @@ export class Monitoring extends Construct {
           treatMissingData: TreatMissingData.NOT_BREACHING,
         });
 
-    // A job EventBridge Scheduler could not put on the mail queue after its retries (a day, 185 attempts) is
-    // a scheduled mail that will never go unless someone acts: the mail queue's alarm does not see this queue.
-    // https://docs.aws.amazon.com/scheduler/latest/UserGuide/configuring-schedule-dlq.html
-    const scheduledDeadLetters = props.scheduleDeadLetterQueue
-      ? new Alarm(this, 'ScheduledDeadLettersAlarm', {
-          alarmDescription:
-            "Postroom: scheduled mail jobs are in EventBridge Scheduler's dead-letter queue: at their time the " +
-            'scheduler could not put them on the mail queue (queue deleted or full, role or key changed). Each ' +
-            'is a scheduled message that was not sent; its status stays scheduled. Read the dead-letter ' +
-            'events (each says why the target failed), fix the cause, then put those jobs on the mail queue ' +
-            'again (the relay still drops canceled ones).',
-          metric: props.scheduleDeadLetterQueue.metricApproximateNumberOfMessagesVisible({
-            statistic: Stats.MAXIMUM,
-            period: Duration.minutes(1),
-          }),
-          threshold: 1,
-          comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-          evaluationPeriods: 1,
-          // SQS stops publishing for an empty queue that nothing touches: no data is an empty DLQ.
-          treatMissingData: TreatMissingData.NOT_BREACHING,
-        })
-      : undefined;
-
     // Failover is silent to the sender by design; it must not be to the operator (docs/failover.md).
     const providerIds = props.providerIds ?? [];
     const failover = providerIds.length > 1;
@@ -394,13 +365,11 @@ export class Monitoring extends Construct {
       complaintRate,
       ...(apiServerErrors ? { apiServerErrors } : {}),
       ...(relaySessions ? { relaySessions } : {}),
-      ...(scheduledDeadLetters ? { scheduledDeadLetters } : {}),
       ...failoverAlarms,
     };
     for (const alarm of Object.values(this.alarms)) this.notify(alarm);
-    // Tell the operator when a dead-letter queue is empty again, e.g. after a redrive.
+    // Tell the operator when the dead-letter queue is empty again, e.g. after a redrive.
     deadLetters.addOkAction(this.notifyAction);
-    scheduledDeadLetters?.addOkAction(this.notifyAction);
 
     if (!full) {
       this.dashboard = undefined;

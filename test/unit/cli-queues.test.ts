@@ -49,6 +49,25 @@ describe('CLI queue helpers', () => {
     expect(row(letter, 1000)).toEqual(['(message m2)', '1s', '-', '-', '(no reason recorded)']);
   });
 
+  it("reads the reason of a job EventBridge Scheduler could not deliver from the scheduler's attributes", () => {
+    // Act
+    const letter = describeDeadLetter({
+      MessageId: 'm-9',
+      Body: JSON.stringify({ id: 'job-9', source: { kind: 'api', keyId: 'k1' }, to: ['ada@example.org'] }),
+      MessageAttributes: {
+        ERROR_CODE: { DataType: 'String', StringValue: 'AWS.SQS.NonExistentQueue' },
+        ERROR_MESSAGE: { DataType: 'String', StringValue: 'The specified queue does not exist.' },
+        RETRY_ATTEMPTS: { DataType: 'String', StringValue: '185' },
+      },
+    });
+
+    // Assess
+    expect(letter.jobId).toBe('job-9');
+    expect(letter.reason).toBe(
+      'scheduler could not put the job on the mail queue: AWS.SQS.NonExistentQueue (The specified queue does not exist.)',
+    );
+  });
+
   it('groups failures by reason, most frequent first', () => {
     const base = { messageId: '', jobId: undefined, source: undefined, recipients: [], failedAt: undefined };
     expect(
