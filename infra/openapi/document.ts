@@ -1047,13 +1047,13 @@ function build(): Record<string, unknown> {
             ),
             '429': COMMON.tooManyFailures,
             '503': problemResponse(
-              'The API keys cannot be checked right now: send again after Retry-After.',
+              'The archive or the API keys cannot be read right now (the latter says "Mail cannot be accepted right now; try again shortly."): send again after Retry-After.',
               {
                 unavailable: {
                   value: problemExample(
                     503,
                     'Service Unavailable',
-                    'Mail cannot be accepted right now; try again shortly.',
+                    'Submissions cannot be read right now; try again shortly.',
                   ),
                 },
               },
