@@ -88,11 +88,13 @@ function resolver(document: Json): (node: unknown) => Json {
 function renderOperation(operation: Operation, resolve: (node: unknown) => Json): string {
   const { op } = operation;
   const parameters = [...operation.shared, ...((op.parameters ?? []) as unknown[])].map(resolve);
-  const security = op.security as unknown[] | undefined;
+  const security = op.security as Array<Record<string, string[]>> | undefined;
+  // The requirements are alternatives; each names the key scopes it needs (the document's apiKey scheme).
+  const scopes = (security ?? []).flatMap((requirement) => Object.values(requirement).flat());
   const auth =
     security !== undefined && security.length === 0
       ? '<span class="badge public">public</span>'
-      : '<span class="badge key">API key</span>';
+      : `<span class="badge key">API key${scopes.length > 0 ? `: ${escapeHtml(scopes.join(' or '))}` : ''}</span>`;
   const requestBody = op.requestBody === undefined ? undefined : resolve(op.requestBody);
   return `<section class="op" id="${anchor(operation)}">
 <h2><span class="m m-${operation.method}">${operation.method.toUpperCase()}</span> <code>${escapeHtml(operation.path)}</code> ${auth}</h2>

@@ -1,9 +1,11 @@
 import * as z from 'zod/mini';
 import { createDocument } from 'zod-openapi';
-import { AUTH_FAILURE_LIMIT } from '../../functions/core/api/api-keys';
+import { AUTH_FAILURE_LIMIT, KEY_SCOPES } from '../../functions/core/api/api-keys';
 import { IDEMPOTENCY_WINDOW_SECONDS, MAX_IDEMPOTENCY_KEY_LENGTH } from '../../functions/core/api/idempotency';
 import { MAX_BATCH_MESSAGES } from '../../functions/core/api/send-api';
 import { sendRequestSchema } from '../../functions/core/api/send-request';
+import { FOLDERS, SPAM_REASONS } from '../../functions/core/archive/submission-archive';
+import { MAX_PAGE_SIZE } from '../../functions/core/archive/submissions-api';
 import { type PostroomConfig, parseConfig } from '../../functions/core/config/config';
 import { MAX_RECIPIENTS } from '../../functions/core/mail/mail-job';
 import { MESSAGE_STATUSES } from '../../functions/core/messages';
@@ -125,6 +127,32 @@ const rendered = z
   .object({ subject: z.string(), html: z.string(), text: z.string(), version: z.string() })
   .register(z.globalRegistry, { id: 'RenderedTemplate' });
 const health = z.object({ status: z.literal('ok') });
+
+const archivedSubmission = z.object({
+  id: z.string().register(z.globalRegistry, { description: 'The submission id (a UUID).' }),
+  status: z.enum(FOLDERS),
+  receivedAt: z.string().register(z.globalRegistry, { description: 'When it was received, ISO 8601 UTC.' }),
+  spamReason: z.optional(
+    z.enum(SPAM_REASONS).register(z.globalRegistry, { description: 'Why it is in the spam folder.' }),
+  ),
+  fields: z.record(z.string(), z.string()).register(z.globalRegistry, {
+    description: 'email, name (when given), message, then the other fields in the order they came.',
+  }),
+  files: z.array(z.object({ name: z.string(), contentType: z.string(), size: z.number().check(z.int()) })),
+});
+const submissionsPage = z
+  .object({
+    submissions: z.array(archivedSubmission),
+    cursor: z.optional(
+      z.string().register(z.globalRegistry, {
+        description: 'Present when there may be more: pass it as `cursor` for the next page.',
+      }),
+    ),
+  })
+  .register(z.globalRegistry, {
+    id: 'SubmissionsPage',
+    description: `Up to \`limit\` submissions, newest first. A page can hold fewer (even none) while \`cursor\` is present: expired submissions not yet deleted are skipped; read on until \`cursor\` is absent.`,
+  });
 const formAccepted = z.object({ id: z.string() });
 
 // ---- Request bodies besides the send request ---------------------------------------------------------------
@@ -240,6 +268,14 @@ const COMMON = {
     },
     { ...headerRefs('WWW-Authenticate'), ...AUTH_LIMITS },
   ),
+  forbiddenSend: problemResponse(
+    'The API key does not have the `send` scope (a key made to read submissions).',
+    {
+      withoutScope: {
+        value: problemExample(403, 'Forbidden', 'This API key does not have the send scope.'),
+      },
+    },
+  ),
   tooManyFailures: problemResponse(
     `More than ${AUTH_FAILURE_LIMIT.max} failed authentications from this IP in ${AUTH_FAILURE_LIMIT.windowSeconds} s. API Gateway's stage throttling answers 429 too, without the RateLimit fields.`,
     {
@@ -350,7 +386,12 @@ const SEND_EXAMPLES: Examples = {
 
 // ---- Operations ------------------------------------------------------------------------------------------------
 
-const BEARER = [{ apiKey: [] }];
+/**
+ * The scopes an operation needs, as OpenAPI 3.1 lets a non-OAuth scheme list them ("role names", section
+ * 4.8.30.2): the requirements are alternatives, so the archive route names both of its scopes.
+ */
+const BEARER = [{ apiKey: ['send'] }];
+const SUBMISSIONS_READER = [{ apiKey: ['submissions:read'] }, { apiKey: ['submissions:read:{formId}'] }];
 
 function idempotencyParameter() {
   return { $ref: '#/components/parameters/IdempotencyKey' };
@@ -418,6 +459,7 @@ function build(): Record<string, unknown> {
       { name: 'Messages', description: 'Status, cancel and reschedule of one message.' },
       { name: 'Templates', description: 'Templates compiled at synth.' },
       { name: 'Forms', description: 'Public contact forms.' },
+      { name: 'Submissions', description: "Forms' archived submissions, behind a scoped API key." },
       { name: 'Service', description: 'Health and this document.' },
     ],
     paths: {
@@ -450,6 +492,7 @@ function build(): Record<string, unknown> {
               badIdempotencyKey: { value: IDEMPOTENCY_BAD },
             }),
             '401': COMMON.unauthorized,
+            '403': COMMON.forbiddenSend,
             '409': problemResponse(
               'A request with this Idempotency-Key is still in flight.',
               { inFlight: { value: IDEMPOTENCY_IN_FLIGHT } },
@@ -518,6 +561,7 @@ function build(): Record<string, unknown> {
               badJson: { value: COMMON.badJson },
             }),
             '401': COMMON.unauthorized,
+            '403': COMMON.forbiddenSend,
             '413': COMMON.tooLarge,
             '415': COMMON.unsupported,
             '422': problemResponse('The body is not a list of 1 to 100 messages.', {
@@ -562,6 +606,7 @@ function build(): Record<string, unknown> {
               }),
             },
             '401': COMMON.unauthorized,
+            '403': COMMON.forbiddenSend,
             '404': problemResponse('No message with this id for this API key.', {
               unknown: {
                 value: problemExample(404, 'Not Found', 'There is no message with this id for this API key.'),
@@ -594,6 +639,7 @@ function build(): Record<string, unknown> {
               badJson: { value: COMMON.badJson },
             }),
             '401': COMMON.unauthorized,
+            '403': COMMON.forbiddenSend,
             '404': problemResponse('No message with this id for this API key.', {
               unknown: {
                 value: problemExample(404, 'Not Found', 'There is no message with this id for this API key.'),
@@ -650,6 +696,7 @@ function build(): Record<string, unknown> {
               badIdempotencyKey: { value: IDEMPOTENCY_BAD },
             }),
             '401': COMMON.unauthorized,
+            '403': COMMON.forbiddenSend,
             '404': problemResponse('No message with this id for this API key.', {
               unknown: {
                 value: problemExample(404, 'Not Found', 'There is no message with this id for this API key.'),
@@ -718,6 +765,7 @@ function build(): Record<string, unknown> {
             },
             '400': problemResponse('The body is not JSON.', { badJson: { value: COMMON.badJson } }),
             '401': COMMON.unauthorized,
+            '403': COMMON.forbiddenSend,
             '404': problemResponse('No template with this id.', {
               unknown: { value: problemExample(404, 'Not Found', 'There is no template with this id.') },
             }),
@@ -867,6 +915,153 @@ function build(): Record<string, unknown> {
           },
         },
       },
+      '/v1/forms/{formId}/submissions': {
+        get: {
+          operationId: 'listSubmissions',
+          tags: ['Submissions'],
+          summary: "List a form's archived submissions",
+          description:
+            'For forms with `archive` (docs/privacy.md). Newest first; files are listed by name, type and ' +
+            'size, never served here. The API key needs the `submissions:read` scope (every form) or ' +
+            '`submissions:read:<formId>`; the scope is checked before the form, so a key without it gets 403 ' +
+            'for any form id. With the scope, a form that does not exist and one without `archive` are the ' +
+            'same 404. The answer is `Cache-Control: no-store`.',
+          security: SUBMISSIONS_READER,
+          parameters: [
+            {
+              name: 'formId',
+              in: 'path',
+              required: true,
+              schema: { type: 'string' },
+              examples: {
+                inbox: { value: 'contact' },
+                spam: { value: 'contact' },
+                badCursor: { value: 'contact' },
+                withoutScope: { value: 'contact' },
+                unknownForm: { value: 'no-such-form' },
+              },
+            },
+            {
+              name: 'status',
+              in: 'query',
+              description: 'The folder: `inbox` (accepted) or `spam` (caught by a spam guard or Akismet).',
+              schema: { type: 'string', enum: [...FOLDERS], default: 'inbox' },
+              examples: { inbox: { value: 'inbox' }, spam: { value: 'spam' } },
+            },
+            {
+              name: 'since',
+              in: 'query',
+              description:
+                'Only submissions received at or after this time: RFC 3339 (`2026-01-31T00:00:00Z`); ' +
+                'JavaScript `Date.parse` reads it, so a date alone (`2026-01-31`) is midnight UTC.',
+              schema: { type: 'string', format: 'date-time' },
+              examples: { inbox: { value: '2026-01-01T00:00:00Z' } },
+            },
+            {
+              name: 'until',
+              in: 'query',
+              description: 'Only submissions received at or before this time, read as `since` is.',
+              schema: { type: 'string', format: 'date-time' },
+            },
+            {
+              name: 'limit',
+              in: 'query',
+              description: `At most this many submissions in the page: 1 to ${MAX_PAGE_SIZE}, digits only.`,
+              schema: { type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE, default: 50 },
+              examples: { inbox: { value: 20 } },
+            },
+            {
+              name: 'cursor',
+              in: 'query',
+              description:
+                'Opaque: the `cursor` of the previous page, with the same form and status. Another value is 422.',
+              schema: { type: 'string' },
+              examples: { badCursor: { value: 'bm90LWEtY3Vyc29y' } },
+            },
+          ],
+          responses: {
+            '200': {
+              description: 'A page of submissions; `cursor` when there may be more.',
+              content: json(submissionsPage, {
+                inbox: {
+                  value: {
+                    submissions: [
+                      {
+                        id: SAMPLE_MESSAGE_ID,
+                        status: 'inbox',
+                        receivedAt: '2026-02-03T10:15:00.000Z',
+                        fields: {
+                          email: 'vera@example.org',
+                          name: 'Vera',
+                          message: 'Hello, a quote please.',
+                        },
+                        files: [{ name: 'brief.pdf', contentType: 'application/pdf', size: 48213 }],
+                      },
+                    ],
+                    cursor: 'eyJzayI6IjIwMjYtMDItMDNUMTA6MTU6MDAuMDAwWiMwYjdjIn0',
+                  },
+                },
+                spam: {
+                  value: {
+                    submissions: [
+                      {
+                        id: SAMPLE_MESSAGE_ID,
+                        status: 'spam',
+                        receivedAt: '2026-02-03T10:16:00.000Z',
+                        spamReason: 'blocked-word',
+                        fields: { email: 'bot@example.net', message: 'Cheap casino bonus' },
+                        files: [],
+                      },
+                    ],
+                  },
+                },
+              }),
+            },
+            '401': COMMON.unauthorized,
+            '403': problemResponse(
+              'The API key has neither `submissions:read` nor `submissions:read:<formId>`.',
+              {
+                withoutScope: {
+                  value: problemExample(
+                    403,
+                    'Forbidden',
+                    'This API key does not have the submissions:read:contact scope.',
+                  ),
+                },
+              },
+            ),
+            '404': problemResponse('No form with this id, or the form has no `archive`.', {
+              unknownForm: {
+                value: problemExample(404, 'Not Found', 'There is no archive for form "no-such-form".'),
+              },
+            }),
+            '422': problemResponse(
+              'A query parameter is invalid, each named in `errors`: `status`, `limit`, `since`, `until`, `cursor`.',
+              {
+                badCursor: {
+                  value: problemExample(422, 'Unprocessable Content', 'One or more fields are invalid.', [
+                    { field: 'cursor', detail: 'The cursor is not one this API gave.' },
+                  ]),
+                },
+              },
+            ),
+            '429': COMMON.tooManyFailures,
+            '503': problemResponse(
+              'The archive or the API keys cannot be read right now (the latter says "Mail cannot be accepted right now; try again shortly."): send again after Retry-After.',
+              {
+                unavailable: {
+                  value: problemExample(
+                    503,
+                    'Service Unavailable',
+                    'Submissions cannot be read right now; try again shortly.',
+                  ),
+                },
+              },
+              headerRefs('Retry-After'),
+            ),
+          },
+        },
+      },
       '/health': {
         get: {
           operationId: 'health',
@@ -964,8 +1159,7 @@ function build(): Record<string, unknown> {
         apiKey: {
           type: 'http',
           scheme: 'bearer',
-          description:
-            'An API key (`pr_...`) made by `postroom keys create`, as `Authorization: Bearer <key>`.',
+          description: `An API key (\`pr_...\`) made by \`postroom keys create\`, as \`Authorization: Bearer <key>\`. A key carries scopes (\`--scope\`, repeatable), listed in each operation's security requirement: \`${KEY_SCOPES[0]}\` for the send, message and template routes (a key's default, and what keys made before scopes have); \`${KEY_SCOPES[1]}\` to read every form's archived submissions, or \`${KEY_SCOPES[1]}:<formId>\` for one form's. A key without the scope a route needs is answered 403; a missing, unknown or revoked key, 401.`,
         },
       },
     },

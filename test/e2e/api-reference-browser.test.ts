@@ -70,6 +70,10 @@ describe.skipIf(CHROMIUM.status === 'skip')('Browser: the API reference page', (
         expect.arrayContaining([expect.stringMatching(/^422 /), expect.stringMatching(/^409 /)]),
       );
       expect(await send.locator('table.fields').first().textContent()).toContain('scheduledAt');
+      expect(await send.locator('h2 .badge').textContent()).toBe('API key: send');
+      expect(await page.locator('section#listSubmissions h2 .badge').textContent()).toBe(
+        'API key: submissions:read or submissions:read:{formId}',
+      );
       expect(await page.locator('section#receiveWebhook h2').textContent()).toContain('webhook: event');
       await send
         .locator('details')

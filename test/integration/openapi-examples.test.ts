@@ -1,22 +1,34 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoApiKeyStore } from '../../functions/adapters/dynamodb-api-keys';
+import { generateApiKey } from '../../functions/core/api/api-keys';
+import { HONEYPOT_FIELD } from '../../functions/core/forms/form-submission';
 import { SAMPLE_MESSAGE_ID, SAMPLE_SCHEDULED_AT } from '../../infra/openapi/document';
+import { contextWithoutRateLimits } from '../../local/config-file';
+import { FIXTURE_CONFIG_FILE } from '../fakes/config';
 import { startTestStack, type TestStack, testConfig } from '../support/local-stack';
 
 /**
  * Every example of openapi.json, sent to the local stack: each request example (or, for an operation without
  * a body, each path parameter example) is paired with the response example of the same name, and must be
- * answered with that response's status and a body that validates against its documented schema. The
- * document's sample message id and time stand for ones this test makes: a message it scheduled, a day ahead.
+ * answered with that response's status and a body that validates against its documented schema. Query
+ * parameters with an example of the case's name are sent too. The document's sample message id and time
+ * stand for ones this test makes: a message it scheduled, a day ahead. A keyed operation is called with a
+ * key that has the scope its security requirement names, except in a `withoutScope` case: then with a key
+ * that has none of them. The fixture's contact form keeps its submissions (`archive`), for the archive route.
  */
 
 type Json = Record<string, unknown>;
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const DOCUMENT = JSON.parse(readFileSync(path.join(ROOT, 'openapi.json'), 'utf8')) as Json;
+/** The stack's own key: `send`, as a key made without --scope. */
 const API_KEY = `pr_${randomUUID().replaceAll('-', '')}`;
+/** The case whose key lacks the operation's scope. */
+const WITHOUT_SCOPE = 'withoutScope';
 const METHODS = ['get', 'post', 'patch'] as const;
 
 function resolve(node: unknown): Json {
@@ -91,9 +103,49 @@ describe('OpenAPI: every example against the local stack', () => {
   let stack: TestStack;
   const ajv = new Ajv2020({ strict: false, allErrors: true });
 
+  /** Keys by scope: the stack's `send` key, and one made as `keys create --scope submissions:read` makes it. */
+  const keys = new Map<string, string>([['send', API_KEY]]);
+
   beforeAll(async () => {
-    stack = await startTestStack(testConfig(), { apiKey: API_KEY });
+    const fixture = contextWithoutRateLimits(FIXTURE_CONFIG_FILE);
+    stack = await startTestStack(
+      testConfig({ forms: fixture.forms.map((form) => ({ ...form, archive: {} })) }),
+      { apiKey: API_KEY },
+    );
+    const { key, record } = generateApiKey(new Date(), 'reader', undefined, ['submissions:read']);
+    const dynamodb = new DynamoDBClient({
+      region: 'us-east-1',
+      endpoint: stack.endpoints.dynamodb,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
+    await new DynamoApiKeyStore(dynamodb, stack.resources.tableName).create(record);
+    dynamodb.destroy();
+    keys.set('submissions:read', key);
+    // One submission in each folder of the contact form, so that the archive's pages are not empty.
+    for (const fields of [
+      { email: 'vera@example.org', name: 'Vera', message: 'Archived, please.' },
+      { email: 'bot@example.net', message: 'Bot', [HONEYPOT_FIELD]: 'filled' },
+    ]) {
+      const response = await fetch(`${stack.apiUrl}/v1/forms/contact`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(fields),
+      });
+      expect(response.status).toBe(202);
+    }
   }, 60_000);
+
+  /** The key to call an operation with: one with a scope it requires, or, for `withoutScope`, one without. */
+  function keyFor(testCase: Case): string | undefined {
+    const required = ((testCase.operation.security ?? []) as Array<Record<string, string[]>>).flatMap(
+      (requirement) => Object.values(requirement).flat(),
+    );
+    if (required.length === 0) return undefined;
+    const fits = (scope: string) => required.includes(scope);
+    const found = [...keys].find(([scope]) => (testCase.name === WITHOUT_SCOPE ? !fits(scope) : fits(scope)));
+    if (found === undefined) throw new Error(`no key for ${testCase.route} (${testCase.name})`);
+    return found[1];
+  }
 
   afterAll(async () => {
     await stack?.stop();
@@ -119,7 +171,7 @@ describe('OpenAPI: every example against the local stack', () => {
   const all = cases();
 
   it('has cases for every operation', () => {
-    expect(all.length).toBeGreaterThanOrEqual(17);
+    expect(all.length).toBeGreaterThanOrEqual(22);
   });
 
   it.each(
@@ -139,18 +191,24 @@ describe('OpenAPI: every example against the local stack', () => {
       if (value === SAMPLE_MESSAGE_ID) value = await scheduledMessage(at);
       url = url.replace(`{${String(parameter.name)}}`, encodeURIComponent(value));
     }
+    const query = new URLSearchParams();
+    for (const parameter of parameters.filter((p) => p.in === 'query')) {
+      const example = ((parameter.examples ?? {}) as Record<string, Json>)[testCase.name];
+      if (example !== undefined) query.set(String(parameter.name), String(example.value));
+    }
+    if (query.size > 0) url = `${url}?${query}`;
     const content = resolve(testCase.operation.requestBody ?? {}).content as Record<string, Json> | undefined;
     const example = ((content?.['application/json']?.examples ?? {}) as Record<string, Json>)[testCase.name];
     const body =
       example === undefined ? undefined : JSON.stringify(example.value).replaceAll(SAMPLE_SCHEDULED_AT, at);
-    const keyed = ((testCase.operation.security ?? []) as unknown[]).length > 0;
+    const key = keyFor(testCase);
 
     // Act
     const response = await fetch(`${stack.apiUrl}${url}`, {
       method: testCase.method.toUpperCase(),
       headers: {
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(keyed ? { authorization: `Bearer ${API_KEY}` } : {}),
+        ...(key === undefined ? {} : { authorization: `Bearer ${key}` }),
       },
       ...(body === undefined ? {} : { body }),
     });

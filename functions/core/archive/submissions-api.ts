@@ -1,6 +1,6 @@
 import { ForbiddenScopeError, mayReadSubmissions } from '../api/api-keys';
 import { answering, authenticated, type SendApiDeps } from '../api/send-api';
-import { NotFoundError, ValidationError } from '../errors';
+import { errorName, NotFoundError, ServiceUnavailableError, ValidationError } from '../errors';
 import type { HttpRequest, HttpResponse } from '../http';
 import { jsonResponse } from '../http';
 import { type ArchiveReader, BadCursorError, FOLDERS, type Folder } from './submission-archive';
@@ -72,7 +72,10 @@ export async function listSubmissions(
     } catch (error) {
       if (error instanceof BadCursorError)
         throw new ValidationError([{ field: 'cursor', detail: error.message }]);
-      throw error;
+      // The table did not answer: a read to retry (503 + Retry-After, as the other routes answer a store
+      // failure), not the handler's 500 that says a mail was not accepted.
+      deps.log.error('archive read failed', { outcome: 'archive-failed', error: errorName(error) });
+      throw new ServiceUnavailableError('Submissions cannot be read right now; try again shortly.', 5);
     }
   });
 }
