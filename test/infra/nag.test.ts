@@ -96,7 +96,6 @@ describe('cdk-nag: AwsSolutions', { timeout: SYNTH_TIMEOUT_MS }, () => {
       'AwsSolutions-L1',
       'AwsSolutions-S1',
       'AwsSolutions-SNS2',
-      'AwsSolutions-SQS3',
     ]);
     for (const reason of acknowledged.values()) expect(reason.length).toBeGreaterThan(60);
   });

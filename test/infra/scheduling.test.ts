@@ -50,8 +50,8 @@ describe('Construct: Scheduling', { timeout: SYNTH_TIMEOUT_MS }, () => {
         Effect: 'Allow',
         Action: 'sqs:SendMessage',
         Resource: [
-          { 'Fn::GetAtt': [expect.stringMatching(/^QueueingMailQueue/), 'Arn'] },
           { 'Fn::GetAtt': [expect.stringMatching(/^QueueingDeadLetterQueue/), 'Arn'] },
+          { 'Fn::GetAtt': [expect.stringMatching(/^QueueingMailQueue/), 'Arn'] },
         ],
       },
     ]);

@@ -2,8 +2,11 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { actionsOf, defaultConfig, SYNTH_TIMEOUT_MS, statementsOfRole, synthesize } from './stack-fixture';
 
+// At the `full` monitoring level, where the dashboard exists (the default, `essential`, has none).
+const fullMonitoring = { ...defaultConfig, monitoring: { level: 'full' } };
+
 const webhooksConfig = {
-  ...defaultConfig,
+  ...fullMonitoring,
   webhooks: [
     {
       id: 'crm',
@@ -21,20 +24,20 @@ describe('Construct: Webhooks', { timeout: SYNTH_TIMEOUT_MS }, () => {
   beforeAll(() => {
     // Prepare & Act
     template = synthesize(webhooksConfig).template;
-    without = synthesize(defaultConfig).template;
+    without = synthesize(fullMonitoring).template;
   }, SYNTH_TIMEOUT_MS);
 
   it('builds nothing for webhooks when the config has none', () => {
     // Assess
-    // The mail queue, its DLQ and the scheduler's DLQ (scheduled send).
-    without.resourceCountIs('AWS::SQS::Queue', 3);
+    // The mail queue and its DLQ (which the scheduler's undeliverable jobs go to as well).
+    without.resourceCountIs('AWS::SQS::Queue', 2);
     expect(JSON.stringify(without.toJSON())).not.toContain('WEBHOOK_QUEUE_URL');
   });
 
   it('gives the webhook queue a dead-letter queue and keeps both for 14 days', () => {
     // Assess
-    // Those three, and the webhook queue with its DLQ.
-    template.resourceCountIs('AWS::SQS::Queue', 5);
+    // Those two, and the webhook queue with its DLQ.
+    template.resourceCountIs('AWS::SQS::Queue', 4);
     template.hasResourceProperties('AWS::SQS::Queue', {
       MessageRetentionPeriod: 1_209_600,
       VisibilityTimeout: 360,
