@@ -139,7 +139,7 @@ describe('Pipeline: file uploads to attachments (fauxqs SQS + S3, aws-ses-v2-loc
     expect(response.status).toBe(202);
     const { id } = (await response.json()) as { id: string };
     const email = await delivered(marker);
-    expect(email.body.text).toContain('Lebenslauf Müller.pdf (19.5 KiB)');
+    expect(email.body.text).toContain('Lebenslauf Müller.pdf (application/pdf, 19.5 KiB)');
     expect(email.attachments.map((a) => [a.filename, a.contentType, a.size])).toEqual([
       ['Lebenslauf Müller.pdf', 'application/pdf', 20_000],
     ]);
