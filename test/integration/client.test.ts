@@ -60,12 +60,8 @@ describe('Client: postroom/client against the local stack', () => {
       const read = await postroom.emails.get(id);
       return read.data?.status === 'delivered' ? read : undefined;
     });
-    expect(status.data?.history.map((change) => change.status)).toEqual([
-      'queued',
-      'sending',
-      'sent',
-      'delivered',
-    ]);
+    // A first attempt writes no `sending` (docs/cost.md): queued, then straight to sent.
+    expect(status.data?.history.map((change) => change.status)).toEqual(['queued', 'sent', 'delivered']);
   });
 
   it('replays a send with the same idempotencyKey and refuses the key with another payload', async () => {

@@ -84,12 +84,27 @@ describe('Core: relayBatch with failover', () => {
     expect(deps.queue.retries).toEqual([]);
     expect(deps.metrics.byDimension()).toEqual({ 'FailedOver{provider=ses}': 1 });
     const history = (await deps.messages.get(JOB_ID))?.history ?? [];
+    // A first attempt writes no `sending` of its own (docs/cost.md): the hop's entry is the first after
+    // `queued` (written by the send function, not here).
     expect(history.map((h) => [h.status, h.provider])).toEqual([
-      ['sending', undefined],
       ['sending', 'ses'],
       ['sent', 'smtp'],
     ]);
-    expect(history[1]?.detail).toMatch(/^ses not-accepted: ses TooManyRequestsException.*; trying smtp$/);
+    expect(history[0]?.detail).toMatch(/^ses not-accepted: ses TooManyRequestsException.*; trying smtp$/);
+  });
+
+  it("on a retry, the attempt's `sending` comes before the hop's", async () => {
+    const { deps, ses } = setup();
+    ses.failNext(throttled());
+
+    await relayBatch([record(2)], deps);
+
+    const history = (await deps.messages.get(JOB_ID))?.history ?? [];
+    expect(history.map((h) => [h.status, h.provider, h.detail?.slice(0, 16)])).toEqual([
+      ['sending', undefined, 'attempt 2'],
+      ['sending', 'ses', 'ses not-accepted'],
+      ['sent', 'smtp', expect.any(String)],
+    ]);
   });
 
   it('fails over on an account error and says so in an error line and ProviderAccountError', async () => {
