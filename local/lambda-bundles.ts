@@ -347,7 +347,9 @@ export class LambdaFunction {
 
 /**
  * The Powertools keys every line carries, not attributes of the event logged. `service` is one the stack's
- * own logger sets (and refuses as an attribute); `function_name` still says which function wrote the line.
+ * own logger sets (and refuses as an attribute). Which function wrote the line is not on it (the functions'
+ * compact lines leave that to the log group, functions/adapters/powertools-log.ts): `forwardLine` adds it
+ * as `function_name`.
  */
 const STANDARD_KEYS = new Set(['level', 'message', 'timestamp', 'service', 'sampling_rate', 'xray_trace_id']);
 
@@ -382,7 +384,8 @@ class LambdaEnvironment {
       serialization: 'json',
     });
     for (const stream of [child.stdout, child.stderr]) {
-      if (stream) createInterface({ input: stream }).on('line', (line) => forwardLine(line, options.log));
+      if (stream)
+        createInterface({ input: stream }).on('line', (line) => forwardLine(line, functionName, options.log));
     }
     let environment: LambdaEnvironment | undefined;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -496,25 +499,29 @@ class LambdaEnvironment {
 
 /**
  * A line the function wrote: Powertools' JSON lines go back through `log` at their level with their keys as
- * attributes (as CloudWatch Logs would show them); metric lines (EMF, `_aws`) are left out, as CloudWatch
- * turns them into metrics; anything else is logged as it is.
+ * attributes (as CloudWatch Logs would show them), and the function's name, which CloudWatch shows as the
+ * log group (`/aws/lambda/<name>`); metric lines (EMF, `_aws`) are left out, as CloudWatch turns them into
+ * metrics; anything else is logged as it is.
  */
-function forwardLine(line: string, log: Log): void {
+function forwardLine(line: string, functionName: string, log: Log): void {
   if (line.trim() === '') return;
   let parsed: unknown;
   try {
     parsed = JSON.parse(line);
   } catch {
-    log.warn('function output', { line });
+    log.warn('function output', { line, function_name: functionName });
     return;
   }
   if (typeof parsed !== 'object' || parsed === null) {
-    log.warn('function output', { line });
+    log.warn('function output', { line, function_name: functionName });
     return;
   }
   const entry = parsed as Record<string, unknown>;
   if ('_aws' in entry) return;
-  const attributes = Object.fromEntries(Object.entries(entry).filter(([key]) => !STANDARD_KEYS.has(key)));
+  const attributes = {
+    ...Object.fromEntries(Object.entries(entry).filter(([key]) => !STANDARD_KEYS.has(key))),
+    function_name: functionName,
+  };
   const message = String(entry.message ?? '');
   const level = String(entry.level ?? 'INFO').toUpperCase();
   if (level === 'ERROR' || level === 'CRITICAL') log.error(message, attributes);
