@@ -282,53 +282,17 @@ async function deleteMessageRecord(dynamodb: DynamoDBClient, table: string, id: 
 }
 
 /**
- * Short-lived links to files on AWS: S3 presigned GETs signed with the operator's credentials.
+ * Short-lived links to files on AWS: S3 presigned GETs (the SDK's presigner) signed with the operator's credentials.
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/ShareObjectPreSignedURL.html
  */
-async function presigner(
+export async function presigner(
   s3: ReturnType<typeof createS3Client>,
   bucket: string,
 ): Promise<(key: string) => Promise<string | undefined>> {
-  const { SignatureV4 } = await import('@smithy/signature-v4');
-  const { createHash, createHmac } = await import('node:crypto');
-  const region = await s3.config.region();
-  const signer = new SignatureV4({
-    credentials: s3.config.credentials,
-    region,
-    service: 's3',
-    sha256: class {
-      private readonly hash;
-      constructor(secret?: ArrayBuffer | ArrayBufferView | string) {
-        this.hash = secret === undefined ? createHash('sha256') : createHmac('sha256', bytes(secret));
-      }
-      update(data: ArrayBuffer | ArrayBufferView | string) {
-        this.hash.update(bytes(data));
-      }
-      async digest() {
-        return new Uint8Array(this.hash.digest());
-      }
-    },
-  });
-  const hostname = `${bucket}.s3.${region}.amazonaws.com`;
-  return async (key) => {
-    const signed = await signer.presign(
-      {
-        method: 'GET',
-        protocol: 'https:',
-        hostname,
-        path: `/${key.split('/').map(encodeURIComponent).join('/')}`,
-        headers: { host: hostname },
-        query: {},
-      },
-      { expiresIn: LINK_SECONDS },
-    );
-    const query = new URLSearchParams(signed.query as Record<string, string>).toString();
-    return `https://${hostname}${signed.path}?${query}`;
-  };
-}
-
-function bytes(data: ArrayBuffer | ArrayBufferView | string): Buffer | string {
-  if (typeof data === 'string') return data;
-  if (data instanceof ArrayBuffer) return Buffer.from(data);
-  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const [{ getSignedUrl }, { GetObjectCommand }] = await Promise.all([
+    import('@aws-sdk/s3-request-presigner'),
+    import('@aws-sdk/client-s3'),
+  ]);
+  return (key) =>
+    getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: LINK_SECONDS });
 }
