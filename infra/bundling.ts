@@ -170,7 +170,9 @@ function buildInOneColdStartChunk(options: BuildOptions): BuildResult<{ metafile
     transferList: [port2],
   });
   try {
-    Atomics.wait(done, 0, 0);
+    // A build takes seconds; a worker that never answers fails the build rather than hanging synth.
+    if (Atomics.wait(done, 0, 0, 300_000) === 'timed-out')
+      throw new Error('the bundling worker did not answer in 5 minutes');
     const reply = receiveMessageOnPort(port1)?.message as
       | { metafile: Metafile; warnings: BuildResult['warnings'] }
       | { error: string }
@@ -207,14 +209,15 @@ const addImports = {
     });
   },
 };
-require(esbuild)
-  .build({ ...options, metafile: true, plugins: [addImports] })
-  .then(
-    (result) => port.postMessage({ metafile: result.metafile, warnings: result.warnings }),
-    (error) => port.postMessage({ error: String(error && error.message ? error.message : error) }),
-  )
-  .finally(() => {
+(async () => {
+  try {
+    const result = await require(esbuild).build({ ...options, metafile: true, plugins: [addImports] });
+    port.postMessage({ metafile: result.metafile, warnings: result.warnings });
+  } catch (error) {
+    port.postMessage({ error: String(error && error.message ? error.message : error) });
+  } finally {
     Atomics.store(done, 0, 1);
     Atomics.notify(done, 0);
-  });
+  }
+})();
 `;
