@@ -1,6 +1,8 @@
 import { writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { type BuildOptions, type BuildResult, buildSync } from 'esbuild';
+import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { type BuildOptions, type BuildResult, buildSync, type Metafile } from 'esbuild';
 import { CONFIG_FILE, TEMPLATES_FILE } from '../functions/adapters/function-env';
 import type { PostroomConfig } from '../functions/core/config/config';
 import { REPO_ROOT } from './paths';
@@ -85,10 +87,137 @@ export function bundleFunction(
     checkFormTemplates(config, sources);
     templates = templatesModule(sources);
   }
-  const result = buildSync({ ...functionBuildOptions(entry, outdir, options), metafile: true });
+  const result = buildInOneColdStartChunk(functionBuildOptions(entry, outdir, options));
   writeFileSync(path.join(outdir, CONFIG_FILE), JSON.stringify(config));
   // Beside config.json, as a module of precompiled Handlebars specifications the function imports on the
   // first request that names a template (functions/adapters/function-env.ts shippedTemplates).
   if (templates !== undefined) writeFileSync(path.join(outdir, TEMPLATES_FILE), templates);
   return result;
 }
+
+/**
+ * Builds with code splitting so that what a cold start reads is the entry file and few chunks, not one chunk
+ * per set of lazily loaded modules sharing it.
+ *
+ * esbuild puts each module in the chunk of the entry points that reach it, and every `import()` target is an
+ * entry point (https://esbuild.github.io/api/#splitting): a module the entry and some lazy modules share goes
+ * to a chunk of its own for each such set. With this round's lazy features (Resend routes, archive, Akismet,
+ * form mail) the send function's cold start read 21 files instead of 11, and each module Node resolves, reads,
+ * compiles and links cost about 2 ms of CPU time: its import went from about 1.2 to 1.46 times the SDK
+ * clients' own (bench/cold-start.ts).
+ *
+ * So each project module loaded by `import()` (and not by the cold start) also imports, for esbuild only,
+ * every project module the entry imports. Those have run before any `import()` can (the entry's own code,
+ * which awaits at top level, is not among them), so at run time the added imports load and evaluate nothing;
+ * but now every module of the cold start is reached by all lazy modules alike and lands in one chunk. What
+ * loads lazily stays in its own chunks, loaded as before.
+ *
+ * esbuild runs plugins only in its asynchronous API and CDK's local bundling is synchronous: the second build
+ * runs in a worker thread this one waits for.
+ */
+function buildInOneColdStartChunk(options: BuildOptions): BuildResult<{ metafile: true }> {
+  const absWorkingDir = options.absWorkingDir ?? REPO_ROOT;
+  const { metafile } = buildSync({ ...options, write: false, metafile: true, logLevel: 'silent' });
+  const project = (input: string) => !input.includes('node_modules/') && /\.[cm]?ts$/.test(input);
+  // The cold start's modules are those of the output files the entry file loads by static import; the
+  // inputs' import lists are no guide, as they keep the imports of types that TypeScript erases.
+  const outputs = metafile.outputs;
+  const entryFiles = Object.keys(outputs).filter((file) => outputs[file]?.entryPoint !== undefined);
+  const entryInputs = Object.values(options.entryPoints as Record<string, string>).map((file) =>
+    path.relative(absWorkingDir, file),
+  );
+  const coldFiles = new Set(
+    entryFiles.filter((file) => entryInputs.includes(outputs[file]?.entryPoint ?? '')),
+  );
+  for (const file of coldFiles)
+    for (const imported of outputs[file]?.imports ?? [])
+      if (imported.kind === 'import-statement' && !imported.external) coldFiles.add(imported.path);
+  const coldStart = new Set([...coldFiles].flatMap((file) => Object.keys(outputs[file]?.inputs ?? {})));
+  const entryImports = entryInputs
+    .flatMap((input) => metafile.inputs[input]?.imports ?? [])
+    .filter(
+      (imported) =>
+        !imported.external &&
+        imported.kind === 'import-statement' &&
+        project(imported.path) &&
+        coldStart.has(imported.path),
+    )
+    .map((imported) => path.join(absWorkingDir, imported.path));
+  const lazy = Object.values(metafile.inputs)
+    .flatMap((input) => input.imports)
+    .filter(
+      (imported) =>
+        !imported.external &&
+        imported.kind === 'dynamic-import' &&
+        project(imported.path) &&
+        !coldStart.has(imported.path),
+    )
+    .map((imported) => path.join(absWorkingDir, imported.path));
+  if (lazy.length === 0) return buildSync({ ...options, metafile: true });
+
+  const done = new Int32Array(new SharedArrayBuffer(4));
+  const { port1, port2 } = new MessageChannel();
+  const worker = new Worker(BUILD_WORKER, {
+    eval: true,
+    workerData: {
+      esbuild: createRequire(import.meta.url).resolve('esbuild'),
+      options,
+      lazy: [...new Set(lazy)],
+      entryImports,
+      done,
+      port: port2,
+    },
+    transferList: [port2],
+  });
+  try {
+    // A build takes seconds; a worker that never answers fails the build rather than hanging synth.
+    if (Atomics.wait(done, 0, 0, 300_000) === 'timed-out')
+      throw new Error('the bundling worker did not answer in 5 minutes');
+    const reply = receiveMessageOnPort(port1)?.message as
+      | { metafile: Metafile; warnings: BuildResult['warnings'] }
+      | { error: string }
+      | undefined;
+    if (reply === undefined) throw new Error('the bundling worker ended without an answer');
+    if ('error' in reply) throw new Error(reply.error);
+    return {
+      errors: [],
+      warnings: reply.warnings,
+      metafile: reply.metafile,
+      outputFiles: undefined,
+      mangleCache: undefined,
+    };
+  } finally {
+    port1.close();
+    void worker.terminate();
+  }
+}
+
+/** The worker of buildInOneColdStartChunk: the build with a plugin adding the imports, answered on `port`. */
+const BUILD_WORKER = `
+const { readFileSync } = require('node:fs');
+const path = require('node:path');
+const { workerData } = require('node:worker_threads');
+const { esbuild, options, lazy, entryImports, done, port } = workerData;
+const targets = new Set(lazy);
+const addImports = {
+  name: 'postroom-one-cold-start-chunk',
+  setup(build) {
+    build.onLoad({ filter: /\\.[cm]?ts$/ }, (args) => {
+      if (!targets.has(args.path)) return undefined;
+      const added = entryImports.map((file) => 'import ' + JSON.stringify(file) + ';').join('\\n');
+      return { contents: readFileSync(args.path, 'utf8') + '\\n' + added + '\\n', loader: 'ts', resolveDir: path.dirname(args.path) };
+    });
+  },
+};
+(async () => {
+  try {
+    const result = await require(esbuild).build({ ...options, metafile: true, plugins: [addImports] });
+    port.postMessage({ metafile: result.metafile, warnings: result.warnings });
+  } catch (error) {
+    port.postMessage({ error: String(error && error.message ? error.message : error) });
+  } finally {
+    Atomics.store(done, 0, 1);
+    Atomics.notify(done, 0);
+  }
+})();
+`;
