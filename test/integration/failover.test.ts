@@ -193,8 +193,8 @@ describe('Relay failover against fault-injecting SES and SMTP peers (dynalite cl
 
       expect([sesHas(id), smtpHas(id)]).toEqual([0, 1]);
       expect(deps.metrics.byDimension()).toEqual({ 'FailedOver{provider=ses}': 1 });
+      // A first attempt writes no `sending` of its own: the hop's entry is the first.
       expect(await history(id)).toEqual([
-        ['sending', undefined],
         ['sending', 'ses'],
         ['sent', 'smtp'],
       ]);
