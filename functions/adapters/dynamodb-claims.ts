@@ -51,6 +51,7 @@ export class DynamoClaimStore implements ClaimStore {
           refused: result.Attributes?.refused?.SS ?? [],
         },
         ...(result.Attributes?.uncertain?.S ? { uncertainProvider: result.Attributes.uncertain.S } : {}),
+        ...(result.Attributes?.reason?.S ? { reason: result.Attributes.reason.S } : {}),
       };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;

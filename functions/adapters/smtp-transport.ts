@@ -66,7 +66,7 @@ export class SmtpTransport implements Transport {
   }
 
   async send(mail: OutboundMail): Promise<SendReceipt> {
-    const size = mail.raw.length;
+    const size = wireSize(mail.raw);
     let info: { response?: string; messageId?: string; rejectedErrors?: ReadonlyArray<RcptError> };
     try {
       info = await this.transporter.sendMail({
@@ -178,6 +178,19 @@ function allRefused(error: unknown): RecipientsRefusedError | undefined {
   if (shape?.code !== 'EENVELOPE' || !Array.isArray(shape.rejectedErrors)) return undefined;
   const refused = refusals(shape.rejectedErrors as RcptError[]);
   return refused.length > 0 ? new RecipientsRefusedError(refused, { cause: error }) : undefined;
+}
+
+/**
+ * The octets the relay receives: nodemailer ends every line with CRLF in DATA, and SIZE counts them
+ * (RFC 1870 section 3: "including CR-LF pairs"). The composed mail ends its lines with LF, so its length
+ * alone undercounts by one octet a line.
+ */
+export function wireSize(raw: Buffer): number {
+  let bareLineFeeds = 0;
+  for (let index = raw.indexOf(10); index !== -1; index = raw.indexOf(10, index + 1)) {
+    if (index === 0 || raw[index - 1] !== 13) bareLineFeeds += 1;
+  }
+  return raw.length + bareLineFeeds;
 }
 
 /**

@@ -88,6 +88,11 @@ export type ClaimResult =
        * there and nowhere else (docs/failover.md).
        */
       readonly uncertainProvider?: string | undefined;
+      /**
+       * Why the last attempt failed, when one did. A relay killed after dead-lettering a job whose every
+       * recipient was refused leaves nobody to send to: the redelivery dead-letters it with this reason.
+       */
+      readonly reason?: string | undefined;
     }
   /** The job was sent before: do not send it again. */
   | { readonly kind: 'sent' }

@@ -85,6 +85,8 @@ export class MemoryClaimStore implements ClaimStore {
     const delivered = current?.delivered ?? [];
     const refused = current?.refused ?? [];
     const uncertain = current?.uncertain;
+    // The reason stays, as DynamoDB's SET leaves the attributes it does not name.
+    const reason = current?.reason;
     this.records.set(jobId, {
       state: 'sending',
       attempts,
@@ -92,12 +94,14 @@ export class MemoryClaimStore implements ClaimStore {
       delivered,
       refused,
       ...(uncertain === undefined ? {} : { uncertain }),
+      ...(reason === undefined ? {} : { reason }),
     });
     return {
       kind: 'claimed',
       attempt: attempts,
       settled: { delivered, refused },
       ...(uncertain === undefined ? {} : { uncertainProvider: uncertain }),
+      ...(reason === undefined ? {} : { reason }),
     };
   }
 

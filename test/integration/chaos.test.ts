@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
-import { runChaos } from '../../chaos/harness';
-import { runScheduledChaos } from '../../chaos/scheduled';
-import { runWebhookChaos } from '../../chaos/webhooks';
+import { describe, expect, it, onTestFailed } from 'vitest';
+import { formatReport, runChaos } from '../../chaos/harness';
+import { formatScheduledReport, runScheduledChaos } from '../../chaos/scheduled';
+import { formatWebhookReport, runWebhookChaos } from '../../chaos/webhooks';
 import { FIXTURE_CONFIG_FILE } from '../fakes/config';
 
 describe('Chaos: accepted mail is delivered exactly once while the relay is killed and the provider fails', () => {
@@ -16,9 +16,12 @@ describe('Chaos: accepted mail is delivered exactly once while the relay is kill
       rejectEvery: 5,
       faultRate: 0.15,
       seed: 20_261_128,
-      drainTimeoutMs: 30_000,
+      // The drain ends as soon as every job is settled; the deadline only bounds a failing run.
+      drainTimeoutMs: 45_000,
       configFile: FIXTURE_CONFIG_FILE,
     });
+    // A failed count says little alone: the report names the jobs and the reasons.
+    onTestFailed(() => console.error(formatReport(report)));
 
     // Assess: counted from the mail the peer holds and the dead-letter queue.
     expect(report.notes).toEqual([]);
@@ -41,7 +44,7 @@ describe('Chaos: accepted mail is delivered exactly once while the relay is kill
     expect(report.faults.transient + report.faults.dropped + report.faults.stalled).toBeGreaterThan(0);
     expect(report.retries).toBeGreaterThan(0);
     expect(report.ok).toBe(true);
-  }, 60_000);
+  }, 120_000);
 
   it('delivers every webhook event (verified) or dead-letters it with its reason across 2 SIGKILLs of the dispatcher', async () => {
     // Prepare / Act: 30 submissions at 10/s (forms and API sends: 90 events for 2 endpoints); endpoint flaky
@@ -56,6 +59,7 @@ describe('Chaos: accepted mail is delivered exactly once while the relay is kill
       drainTimeoutMs: 45_000,
       configFile: FIXTURE_CONFIG_FILE,
     });
+    onTestFailed(() => console.error(formatWebhookReport(report)));
 
     // Assess: counted from the requests the receiver verified and the webhooks dead-letter queue.
     expect(report.notes).toEqual([]);
@@ -92,6 +96,7 @@ describe('Chaos: accepted mail is delivered exactly once while the relay is kill
       drainTimeoutMs: 45_000,
       configFile: FIXTURE_CONFIG_FILE,
     });
+    onTestFailed(() => console.error(formatScheduledReport(report)));
 
     // Assess: counted from the mail the SMTP peer holds, with the time it took each.
     expect(report.notes).toEqual([]);

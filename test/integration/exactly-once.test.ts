@@ -112,6 +112,22 @@ describe('Relay: exactly-once sending on an at-least-once queue (dynalite claims
     expect(await copiesOf(marker)).toBe(1);
   }, 12_000);
 
+  it('gives the next claim of a failed job the reason and the recipients it was refused for', async () => {
+    const claims = new DynamoClaimStore(dynamodb, stack.resources.tableName, 30);
+    const id = randomUUID();
+    const now = Date.now();
+    await claims.claim(id, now, now + 30_000);
+    const reason = 'every recipient was refused: 550 5.1.1 mailbox unavailable';
+    await claims.fail(id, reason, now + 1, { delivered: [], refused: ['a@example.org'] });
+
+    expect(await claims.claim(id, now + 2, now + 30_000)).toEqual({
+      kind: 'claimed',
+      attempt: 2,
+      settled: { delivered: [], refused: ['a@example.org'] },
+      reason,
+    });
+  });
+
   it('dead-letters a message that is not a MailJob, with the reason', async () => {
     await stack.sendRaw('{"v":99,"id":"not-a-job"}');
 

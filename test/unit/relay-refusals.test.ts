@@ -134,6 +134,22 @@ describe('Core: relayBatch with recipients refused at RCPT', () => {
     expect(deps.metrics.dimensioned.get('MailFailed{reason=permanent-rejection}')).toBe(1);
   });
 
+  it('dead-letters the redelivery of an all-refused mail with the first reason when the relay was killed before deleting it', async () => {
+    const transport = new RcptTransport({ [A]: 550, [B]: 550, [C]: 554 });
+    const deps = setup(transport);
+    await relayBatch([record(1)], deps);
+
+    // The queue gives the message again: the claim says every recipient was refused for good.
+    const again = await relayBatch([record(2)], deps);
+
+    expect(again.outcomes[0]?.outcome).toBe('dead-lettered');
+    expect(transport.envelopes).toEqual([[A, B, C]]);
+    expect(deps.queue.deadLetters.map((letter) => letter.reason)).toEqual([
+      'every recipient was refused: 550 5.1.1 <***@example.org>: no',
+      'every recipient was refused: 550 5.1.1 <***@example.org>: no',
+    ]);
+  });
+
   it.each([
     ['starttls', { code: 'ETLS', responseCode: 502, response: '502 5.5.1 Error: command not implemented' }],
     ['auth', { code: 'EAUTH', responseCode: 535, response: '535 5.7.8 Error: authentication failed' }],

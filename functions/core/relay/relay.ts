@@ -292,12 +292,13 @@ async function relayRecord(record: RelayRecord, deps: RelayDeps): Promise<Record
     );
   }
   if (accepted.length === 0 && claim.settled.delivered.length === 0) {
-    // All refused stays a failure: nobody has the mail.
-    return failed(
-      new PermanentSendError(`every recipient was refused: ${firstReply(forGood)}`),
-      settledNow,
-      refusedView,
-    );
+    // All refused stays a failure: nobody has the mail. With nothing pending, an earlier attempt refused them
+    // all and was killed before the queue message was deleted: its reason (and the provider's reply) stands.
+    const reason =
+      forGood.length === 0 && claim.reason !== undefined
+        ? claim.reason
+        : `every recipient was refused: ${firstReply(forGood)}`;
+    return failed(new PermanentSendError(reason), settledNow, refusedView);
   }
 
   const providerMessageId =
