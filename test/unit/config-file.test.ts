@@ -19,7 +19,7 @@ describe('Config: the configuration file', () => {
     expect(
       parseConfigFile(
         JSON.stringify({ app: 'npx tsx infra/app.ts', context: { postroom: config } }),
-        'cdk.json',
+        'site.cdk.json',
       ),
     ).toEqual(config);
   });

@@ -32,7 +32,11 @@ describe('Adapter: the configuration built into a function', () => {
   afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 
   it.each([
-    ['the shipped cdk.json', readPostroomContext('cdk.json')],
+    // A cdk.json of the tests' own (users edit the project's), in the shipped format.
+    [
+      'a cdk.json fixture',
+      readPostroomContext(path.join(import.meta.dirname, '../fixtures/postroom.cdk.json')),
+    ],
     ['the defaults', defaultConfig],
     ['every optional feature', fullConfig],
     ['an SMTP relay', smtpConfig],
