@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { type Message, ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { queueDepth } from '../cli/queues';
 import { ATTRIBUTE } from '../functions/adapters/queue-attributes';
 import { parseConfig } from '../functions/core/config/config';
@@ -239,15 +239,7 @@ export function judge(evidence: Evidence): ChaosReport {
   const accepted = new Map(
     evidence.submissions.filter((s) => s.id !== undefined).map((s) => [s.id as string, s]),
   );
-  const copies = new Map<string, number[]>();
-  let unknownDeliveries = 0;
-  for (const mail of evidence.delivered) {
-    if (mail.jobId === undefined || !accepted.has(mail.jobId)) {
-      unknownDeliveries += 1;
-      continue;
-    }
-    copies.set(mail.jobId, [...(copies.get(mail.jobId) ?? []), mail.at]);
-  }
+  const { copies, unknownDeliveries } = copiesByJob(accepted, evidence.delivered);
   const letters = new Map<string, DeadLetter>();
   for (const letter of evidence.deadLetters) if (letter.jobId) letters.set(letter.jobId, letter);
   const deadLetterReasons: Record<string, number> = {};
@@ -356,9 +348,12 @@ export function inDuplicateWindow(
   return sender?.killed === true && !sender.completed.has(jobId);
 }
 
-/** Reads every dead letter once (each stays invisible for the rest of the run). */
-export async function readDeadLetters(sqs: SQSClient, queueUrl: string): Promise<DeadLetter[]> {
-  const letters: DeadLetter[] = [];
+/**
+ * Receives every message of a queue once (each stays invisible for the rest of the run): the dead-letter
+ * queues' contents, read by each scenario's judge.
+ */
+export async function drainQueue(sqs: SQSClient, queueUrl: string): Promise<Message[]> {
+  const received: Message[] = [];
   for (;;) {
     const result = await sqs.send(
       new ReceiveMessageCommand({
@@ -370,15 +365,37 @@ export async function readDeadLetters(sqs: SQSClient, queueUrl: string): Promise
       }),
     );
     const messages = result.Messages ?? [];
-    if (messages.length === 0) return letters;
-    for (const message of messages) {
-      const attributes = message.MessageAttributes ?? {};
-      letters.push({
-        jobId: attributes[ATTRIBUTE.jobId]?.StringValue ?? jobIdOfBody(message.Body),
-        reason: attributes[ATTRIBUTE.reason]?.StringValue,
-      });
-    }
+    if (messages.length === 0) return received;
+    received.push(...messages);
   }
+}
+
+/** Reads every dead letter once. */
+export async function readDeadLetters(sqs: SQSClient, queueUrl: string): Promise<DeadLetter[]> {
+  return (await drainQueue(sqs, queueUrl)).map((message) => {
+    const attributes = message.MessageAttributes ?? {};
+    return {
+      jobId: attributes[ATTRIBUTE.jobId]?.StringValue ?? jobIdOfBody(message.Body),
+      reason: attributes[ATTRIBUTE.reason]?.StringValue,
+    };
+  });
+}
+
+/** Each accepted job's arrival times at the provider, and how many deliveries no accepted job explains. */
+export function copiesByJob(
+  accepted: ReadonlyMap<string, unknown>,
+  delivered: ReadonlyArray<{ readonly jobId?: string | undefined; readonly at: number }>,
+): { copies: Map<string, number[]>; unknownDeliveries: number } {
+  const copies = new Map<string, number[]>();
+  let unknownDeliveries = 0;
+  for (const mail of delivered) {
+    if (mail.jobId === undefined || !accepted.has(mail.jobId)) {
+      unknownDeliveries += 1;
+      continue;
+    }
+    copies.set(mail.jobId, [...(copies.get(mail.jobId) ?? []), mail.at]);
+  }
+  return { copies, unknownDeliveries };
 }
 
 function jobIdOfBody(body: string | undefined): string | undefined {

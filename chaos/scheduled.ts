@@ -7,7 +7,13 @@ import { CLOCK_SKEW_MS, MAX_QUEUE_DELAY_SECONDS, scheduleIso } from '../function
 import { startLocalStack } from '../local/stack';
 import { type FaultCounts, seededRandom } from './delivered';
 import { startFaultSmtp } from './fault-smtp';
-import { CHAOS_VISIBILITY_SECONDS, chaosConfigInput, inDuplicateWindow, readDeadLetters } from './harness';
+import {
+  CHAOS_VISIBILITY_SECONDS,
+  chaosConfigInput,
+  copiesByJob,
+  inDuplicateWindow,
+  readDeadLetters,
+} from './harness';
 import { openLoop, percentile } from './submissions';
 import { type Generation, RelayWorkers } from './worker-process';
 
@@ -267,15 +273,7 @@ export function judgeScheduled(evidence: ScheduledEvidence): ScheduledChaosRepor
   const accepted = new Map(
     evidence.mails.filter((mail) => mail.id !== undefined).map((mail) => [mail.id as string, mail]),
   );
-  const copies = new Map<string, number[]>();
-  let unknownDeliveries = 0;
-  for (const mail of evidence.delivered) {
-    if (mail.jobId === undefined || !accepted.has(mail.jobId)) {
-      unknownDeliveries += 1;
-      continue;
-    }
-    copies.set(mail.jobId, [...(copies.get(mail.jobId) ?? []), mail.at]);
-  }
+  const { copies, unknownDeliveries } = copiesByJob(accepted, evidence.delivered);
   const deadLetters = new Set(evidence.deadLetterIds);
   let canceled = 0;
   let cancelTooLate = 0;

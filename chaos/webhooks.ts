@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { queueDepth } from '../cli/queues';
 import { createDynamoClient } from '../functions/adapters/aws-clients';
 import { DynamoWebhookStore } from '../functions/adapters/dynamodb-webhooks';
@@ -11,7 +11,7 @@ import { startLocalStack } from '../local/stack';
 import { seededRandom } from './delivered';
 import { type DispatcherObservations, DispatcherWorkers } from './dispatcher-worker';
 import { type ReceivedRequest, startFaultWebhookReceiver, type WebhookFaultCounts } from './fault-webhooks';
-import { chaosConfigInput } from './harness';
+import { chaosConfigInput, drainQueue } from './harness';
 import { openLoop, planSubmission, type Submission, submit } from './submissions';
 
 /**
@@ -373,28 +373,12 @@ export function judgeWebhooks(evidence: WebhookEvidence): WebhookChaosReport {
   };
 }
 
-/** Reads every dead letter once (each stays invisible for the rest of the run). */
+/** Reads every dead letter once. */
 async function readWebhookDeadLetters(sqs: SQSClient, queueUrl: string): Promise<WebhookDeadLetter[]> {
-  const letters: WebhookDeadLetter[] = [];
-  for (;;) {
-    const result = await sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: 10,
-        WaitTimeSeconds: 0,
-        VisibilityTimeout: 600,
-        MessageAttributeNames: ['All'],
-      }),
-    );
-    const messages = result.Messages ?? [];
-    if (messages.length === 0) return letters;
-    for (const message of messages) {
-      letters.push({
-        body: message.Body ?? '',
-        reason: message.MessageAttributes?.[ATTRIBUTE.reason]?.StringValue,
-      });
-    }
-  }
+  return (await drainQueue(sqs, queueUrl)).map((message) => ({
+    body: message.Body ?? '',
+    reason: message.MessageAttributes?.[ATTRIBUTE.reason]?.StringValue,
+  }));
 }
 
 function sleep(ms: number): Promise<void> {
