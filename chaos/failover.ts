@@ -93,6 +93,7 @@ export async function runFailoverChaos(
     },
     { POSTROOM_SMTP_PASSWORD: credentials.password },
   );
+  workers.logFile = options.relayLog;
   // The relay's own word for each hop and each uncertain attempt (core/failover/failover.ts).
   const hops: number[] = [];
   let uncertain = 0;
@@ -159,6 +160,7 @@ export async function runFailoverChaos(
       generations: workers.observations.generations,
       leftInQueue,
       retries: workers.observations.retries,
+      timeouts: workers.observations.timeouts,
       kills,
       faults: {
         transient: ses.faults.transient + smtp.faults.transient,

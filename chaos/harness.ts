@@ -29,6 +29,8 @@ export interface ChaosOptions {
   readonly drainTimeoutMs: number;
   /** The cdk.json whose `postroom` context the run starts from (tests pass their fixture). Default: cdk.json. */
   readonly configFile?: string;
+  /** Appends every relay log line, prefixed with its process's generation, to this file. */
+  readonly relayLog?: string | undefined;
   readonly progress?: (line: string) => void;
 }
 
@@ -61,6 +63,8 @@ export interface ChaosReport {
   readonly leftInQueue: number;
   readonly retries: number;
   readonly kills: number;
+  /** Relay processes that ended themselves at an invocation's timeout (judged as kills). */
+  readonly timeouts: number;
   readonly faults: FaultCounts;
   /** Provider acceptance to completion record, as the relay saw it. */
   readonly windowMs: { readonly p50: number; readonly p99: number; readonly max: number };
@@ -151,6 +155,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     },
     { POSTROOM_SMTP_PASSWORD: smtpCredentials.password },
   );
+  workers.logFile = options.relayLog;
   const submissions: Submission[] = [];
   const runId = randomUUID().slice(0, 8);
   const killTimes: number[] = [];
@@ -199,6 +204,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       generations: workers.observations.generations,
       leftInQueue,
       retries: workers.observations.retries,
+      timeouts: workers.observations.timeouts,
       kills: killTimes.length,
       faults: peer.faults,
       windowsMs: workers.observations.windowsMs,
@@ -226,6 +232,7 @@ interface Evidence {
   readonly generations: ReadonlyArray<Generation>;
   readonly leftInQueue: number;
   readonly retries: number;
+  readonly timeouts?: number;
   readonly kills: number;
   readonly faults: FaultCounts;
   readonly windowsMs: ReadonlyArray<number>;
@@ -322,6 +329,7 @@ export function judge(evidence: Evidence): ChaosReport {
     leftInQueue: evidence.leftInQueue,
     retries: evidence.retries,
     kills: evidence.kills,
+    timeouts: evidence.timeouts ?? 0,
     faults: evidence.faults,
     windowMs: { p50: percentile(windows, 50), p99: percentile(windows, 99), max: windows.at(-1) ?? 0 },
     deadLetterReasons,
@@ -420,7 +428,7 @@ export function formatReport(report: ChaosReport): string {
     `  delivered ${report.delivered}, duplicates ${report.duplicates} (in the crash window ${report.explainedDuplicates}, unexplained ${report.unexplainedDuplicates})`,
     `  lost ${report.lost}, dead-lettered ${report.deadLettered} (permanent rejections), unexpected dead letters ${report.unexpectedDeadLetters}`,
     `  delivered but never accepted ${report.unknownDeliveries}, rejected but delivered ${report.rejectedButDelivered}, left in queue ${report.leftInQueue}`,
-    `  retries ${report.retries}, kills ${report.kills}`,
+    `  retries ${report.retries}, kills ${report.kills}, invocation timeouts ${report.timeouts}`,
     `  provider faults: transient ${f.transient}, dropped mid-DATA ${f.dropped}, stalled ${f.stalled}, permanent ${f.rejected}`,
     `  acceptance-to-completion window: p50 ${report.windowMs.p50} ms, p99 ${report.windowMs.p99} ms, max ${report.windowMs.max} ms`,
     `  dead-letter reasons: ${JSON.stringify(report.deadLetterReasons)}`,

@@ -30,6 +30,7 @@ const { values } = parseArgs({
     'ahead-max': { type: 'string', default: '8' },
     seed: { type: 'string' },
     'drain-timeout': { type: 'string', default: '180' },
+    'relay-log': { type: 'string' },
   },
 });
 
@@ -73,6 +74,7 @@ if (scenarios.includes('mail')) {
       faultRate: Math.min(1, positive('fault-rate', values['fault-rate'])),
       seed,
       drainTimeoutMs,
+      relayLog: values['relay-log'],
       progress,
     });
     console.log(

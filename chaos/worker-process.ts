@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -18,8 +18,13 @@ export interface Generation {
   readonly number: number;
   readonly startedAt: number;
   endedAt: number | undefined;
-  /** Ended by SIGKILL from the harness, not by a clean stop. */
+  /**
+   * Ended by SIGKILL, not by a clean stop: from the harness, or by itself when an invocation outran
+   * relay.timeoutSeconds (as Lambda resets the environment at the timeout).
+   */
   killed: boolean;
+  /** Ended itself at an invocation's timeout (one of the `killed`). */
+  timedOut?: boolean;
   /** Jobs this process marked sent in the claim table. */
   readonly completed: Set<string>;
 }
@@ -29,6 +34,8 @@ export interface WorkerObservations {
   readonly generations: Generation[];
   /** Attempts the relay put back on the queue (transient failure, or another attempt holding the claim). */
   retries: number;
+  /** Relay processes that ended themselves at an invocation's timeout, and were started again. */
+  timeouts: number;
   /** Milliseconds from the provider's acceptance to the completion record, per sent job. */
   readonly windowsMs: number[];
   /** Lines that were not JSON, or error lines: kept for a failing run's report. */
@@ -40,13 +47,23 @@ export interface WorkerObservations {
  * each time. Node runs the TypeScript through tsx's loader in the same process, so the pid is the relay's.
  */
 export class RelayWorkers {
-  readonly observations: WorkerObservations = { generations: [], retries: 0, windowsMs: [], trouble: [] };
+  readonly observations: WorkerObservations = {
+    generations: [],
+    retries: 0,
+    timeouts: 0,
+    windowsMs: [],
+    trouble: [],
+  };
   /** Called with each job id a relay process marks sent, as its line arrives. */
   onCompleted: ((jobId: string) => void) | undefined;
   /** Called with every JSON log line of every relay process (chaos modules read their own lines). */
   onLine: ((entry: Record<string, unknown>) => void) | undefined;
+  /** A file every relay process's log lines are appended to, each with its generation (`--relay-log`). */
+  logFile: string | undefined;
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
+  /** Settles once a process that ended at a timeout has been replaced (or at once for other ends). */
+  private restarted: Promise<void> = Promise.resolve();
   private ready: Promise<void> = Promise.resolve();
 
   constructor(
@@ -64,6 +81,7 @@ export class RelayWorkers {
       startedAt: Date.now(),
       endedAt: undefined,
       killed: false,
+      timedOut: false,
       completed: new Set(),
     };
     this.observations.generations.push(generation);
@@ -91,6 +109,17 @@ export class RelayWorkers {
         resolve();
       });
     });
+    // Lambda starts a new environment for the next batch after a timeout; so does the harness. `close`
+    // comes after the process's output was read, so its timeout line has been seen.
+    this.restarted = new Promise<void>((resolve) => {
+      child.once('close', () => {
+        if (!generation.timedOut || this.child !== child) return resolve();
+        this.start().then(resolve, (error: unknown) => {
+          this.keepTrouble(`restart after a timeout: ${String(error)}`);
+          resolve();
+        });
+      });
+    });
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) =>
       this.observe(line, generation, markReady),
     );
@@ -108,6 +137,12 @@ export class RelayWorkers {
 
   /** SIGKILL, as a crash or a Lambda timeout would end it: no cleanup, no pending write finished. */
   async kill(): Promise<number> {
+    if (this.observations.generations.at(-1)?.timedOut) {
+      // Ending itself at a timeout: kill its replacement, not the process already gone.
+      const restarted = this.restarted;
+      await this.exited;
+      await restarted;
+    }
     const child = this.child;
     const generation = this.observations.generations.at(-1);
     if (!child || !generation || generation.endedAt !== undefined) return Date.now();
@@ -144,6 +179,7 @@ export class RelayWorkers {
   }
 
   private observe(line: string, generation: Generation, markReady: () => void): void {
+    if (this.logFile !== undefined) appendFileSync(this.logFile, `${generation.number} ${line}\n`);
     let entry: { message?: unknown; level?: unknown; outcome?: unknown; jobId?: unknown; windowMs?: unknown };
     try {
       entry = JSON.parse(line) as typeof entry;
@@ -152,6 +188,11 @@ export class RelayWorkers {
       return;
     }
     if (entry.message === 'relay worker ready') markReady();
+    if (entry.message === WINDOW_LOG.timedOut) {
+      generation.killed = true;
+      generation.timedOut = true;
+      this.observations.timeouts += 1;
+    }
     this.onLine?.(entry);
     if (entry.outcome === 'retry') this.observations.retries += 1;
     if (entry.message === WINDOW_LOG.completed && typeof entry.jobId === 'string') {

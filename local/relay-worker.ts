@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { createDynamoClient } from '../functions/adapters/aws-clients';
 import { DynamoBreakerStore } from '../functions/adapters/dynamodb-breakers';
@@ -41,6 +42,8 @@ export const RELAY_WORKER_ENV = 'POSTROOM_RELAY_WORKER';
 export const WINDOW_LOG = {
   accepted: 'provider accepted',
   completed: 'completion recorded',
+  /** An invocation ran past relay.timeoutSeconds: the process ends itself, as Lambda resets the environment. */
+  timedOut: 'invocation timed out; the environment is reset',
 } as const;
 
 // The emulators accept any credentials; these never leave the machine.
@@ -114,6 +117,14 @@ export async function startRelayWorker(
     sqs,
     resources,
     visibilityTimeoutSeconds: settings.visibilityTimeoutSeconds,
+    onTimeout: () => {
+      // Written synchronously: the process ends on the next line, and a piped stdout write is asynchronous.
+      writeSync(
+        1,
+        `${JSON.stringify({ level: 'ERROR', message: WINDOW_LOG.timedOut, generation, timeoutSeconds: config.relay.timeoutSeconds })}\n`,
+      );
+      process.kill(process.pid, 'SIGKILL');
+    },
   });
   return async () => {
     await relay.stop();

@@ -14,6 +14,12 @@ export interface LocalRelayOptions {
   readonly resources: Pick<LocalResources, 'queueUrl' | 'deadLetterQueueUrl'>;
   /** Hides received messages this long instead of the queue's visibility timeout. */
   readonly visibilityTimeoutSeconds?: number | undefined;
+  /**
+   * Called when an invocation is still running at the function's timeout (relay.timeoutSeconds). Lambda then
+   * ends the invocation and resets the environment, cutting whatever was in flight; a relay in a process of
+   * its own does the same by ending its process here (local/relay-worker.ts). Absent, the invocation runs on.
+   */
+  readonly onTimeout?: (() => void) | undefined;
 }
 
 /**
@@ -40,9 +46,25 @@ export async function startLocalRelay(options: LocalRelayOptions): Promise<{ sto
     region: config.region,
     batchSize: config.queue.batchSize,
     concurrency: config.queue.maxConcurrency,
-    handler: (event, context) => relay(event, context),
+    handler: (event, context) =>
+      withTimeout(relay(event, context), config.relay.timeoutSeconds, options.onTimeout),
     context: () => localContext('postroom-relay', config.relay.timeoutSeconds),
     log: deps.log,
     visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
   });
+}
+
+/** Calls `onTimeout` if `invocation` has not settled after `seconds`. */
+export async function withTimeout<T>(
+  invocation: Promise<T>,
+  seconds: number,
+  onTimeout?: () => void,
+): Promise<T> {
+  if (onTimeout === undefined) return invocation;
+  const timer = setTimeout(onTimeout, seconds * 1000);
+  try {
+    return await invocation;
+  } finally {
+    clearTimeout(timer);
+  }
 }

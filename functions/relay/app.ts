@@ -9,7 +9,12 @@ import { type RelayDeps, type RelayRecord, relayBatch } from '../core/relay/rela
  * https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html#services-sqs-batchfailurereporting
  */
 export function createRelayHandler(deps: RelayDeps) {
-  return middy<SQSEvent, SQSBatchResponse>().handler(async (event) => {
+  // No early answer at the deadline (middy's timeoutEarly): a handler that answered while sends were still
+  // in flight would leave them to resume when Lambda thaws the environment for a later invocation, after
+  // the claim's lease, when a redelivery may have sent the mail already. The relay starts no send near the
+  // end instead, and one still running at the timeout is cut by Lambda with the environment (the crash
+  // window, docs/reliability.md).
+  return middy<SQSEvent, SQSBatchResponse>({ timeoutEarlyInMillis: 0 }).handler(async (event, context) => {
     const records: RelayRecord[] = event.Records.map((record) => ({
       messageId: record.messageId,
       receiptHandle: record.receiptHandle,
@@ -17,7 +22,12 @@ export function createRelayHandler(deps: RelayDeps) {
       receiveCount: Number(record.attributes.ApproximateReceiveCount) || 1,
       correlationId: record.messageAttributes?.[ATTRIBUTE.correlationId]?.stringValue,
     }));
-    const result = await relayBatch(records, deps);
+    const remaining = context.getRemainingTimeInMillis?.();
+    const result = await relayBatch(
+      records,
+      deps,
+      remaining === undefined ? undefined : { endsAtMs: deps.clock.now() + remaining },
+    );
     return { batchItemFailures: result.failures.map((itemIdentifier) => ({ itemIdentifier })) };
   });
 }

@@ -192,6 +192,49 @@ describe('Core: relayBatch with failover', () => {
     );
   });
 
+  it('starts no first attempt once the claim has too little time left for it: retried later, nothing sent', async () => {
+    // Prepare: the send rate's pacer holds the job past claimLeaseSeconds - timeoutSeconds
+    const { deps, ses, smtp, clock } = setup();
+    const lease = deps.config.relay.claimLeaseSeconds - deps.config.relay.timeoutSeconds;
+    const paced = {
+      ...deps,
+      pacer: {
+        acquire: async () => {
+          clock.advance(lease * 1000 + 1);
+          return () => {};
+        },
+      },
+    };
+
+    // Act
+    const result = await relayBatch([record()], paced);
+
+    // Assess
+    expect(result.outcomes[0]?.outcome).toBe('retry');
+    expect(ses.attempts).toHaveLength(0);
+    expect(smtp.attempts).toHaveLength(0);
+    expect(deps.claims.records.get(JOB_ID)?.state).toBe('retry');
+    expect(deps.queue.retries).toHaveLength(1);
+    const history = deps.messages.records.get(JOB_ID)?.history ?? [];
+    expect(history.at(-1)).toMatchObject({ status: 'queued' });
+    expect(history.at(-1)?.detail).toMatch(/not started: too little time was left/);
+  });
+
+  it('starts no attempt within the last seconds of the invocation, where Lambda would cut it mid-send', async () => {
+    // Prepare: the invocation ends 1.5 s from now, inside SEND_START_MARGIN_SECONDS (2)
+    const { deps, ses, smtp, clock } = setup();
+
+    // Act
+    const late = await relayBatch([record()], deps, { endsAtMs: clock.now() + 1_500 });
+    const inTime = await relayBatch([record(2)], deps, { endsAtMs: clock.now() + 2_500 });
+
+    // Assess
+    expect(late.outcomes[0]?.outcome).toBe('retry');
+    expect(inTime.outcomes[0]?.outcome).toBe('sent');
+    expect(ses.sent).toHaveLength(1);
+    expect(smtp.attempts).toHaveLength(0);
+  });
+
   it('retries later, without failover, when every provider certainly did not take the mail', async () => {
     const { deps, ses, smtp } = setup();
     ses.failNext(throttled());

@@ -91,6 +91,13 @@ const captchaSchema = z.strictObject({
   timeoutMs: z._default(z.number().check(z.int(), z.gte(100), z.lte(10_000)), 3_000),
 });
 
+/**
+ * The relay starts no provider attempt in the last seconds of its invocation: a send takes well under a
+ * second (docs/performance.md), and one Lambda's timeout cut mid-send is in the crash window (a retry may
+ * send it again). A paced batch must therefore fit in relay.timeoutSeconds less this.
+ */
+export const SEND_START_MARGIN_SECONDS = 2;
+
 /** A folder of templates/ (functions/core/templates/declaration-schema.ts TEMPLATE_ID). */
 const templateIdSchema = z
   .string()
@@ -542,11 +549,11 @@ function crossFieldRules(value: unknown, ctx: z.core.$RefinementCtx): void {
     const concurrency = isNumber(queue.maxConcurrency) ? queue.maxConcurrency : 2;
     const timeout = isNumber(relay.timeoutSeconds) ? relay.timeoutSeconds : 30;
     const secondsPerBatch = batchSize / (relay.maxSendRate / concurrency);
-    if (secondsPerBatch > timeout) {
+    if (secondsPerBatch > timeout - SEND_START_MARGIN_SECONDS) {
       ctx.addIssue({
         code: 'custom',
         path: ['relay', 'maxSendRate'],
-        message: `each of the queue.maxConcurrency (${concurrency}) relay invocations would need ${Math.ceil(secondsPerBatch)} s for a batch of ${batchSize}, more than relay.timeoutSeconds (${timeout}): raise the rate or lower queue.maxConcurrency or queue.batchSize`,
+        message: `each of the queue.maxConcurrency (${concurrency}) relay invocations would need ${Math.ceil(secondsPerBatch)} s for a batch of ${batchSize}, more than relay.timeoutSeconds (${timeout}) less the ${SEND_START_MARGIN_SECONDS} s in which no send starts: raise the rate or lower queue.maxConcurrency or queue.batchSize`,
       });
     }
   }

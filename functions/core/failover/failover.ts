@@ -29,7 +29,10 @@ export type FailoverResult =
       readonly sent: false;
       /** The error that stopped the job (the last provider's), or why no provider was tried. */
       readonly error: unknown;
-      /** `skipped`: every provider's breaker was open (or being probed): nothing was tried. */
+      /**
+       * `skipped`: nothing was tried: every provider's breaker was open (or being probed), or too little time
+       * was left to start (FailoverDeps.startDeadline).
+       */
       readonly verdict: AttemptVerdict | 'skipped';
       /** The provider of the last attempt: an ambiguous job is retried there and nowhere else. */
       readonly provider: string | undefined;
@@ -44,11 +47,13 @@ export interface FailoverDeps {
   readonly metrics: Metrics;
   readonly log: Log;
   /**
-   * The next provider is tried only while `clock.now()` is at most this (ms): the claim's lease end less the
-   * longest one attempt may take. A hop that could outlive the claim would let a redelivery claim the job and
-   * send it again while this attempt still runs; the job is retried later instead.
+   * An attempt, the first or a hop to the next provider, starts only while `clock.now()` is at most this (ms):
+   * the claim's lease end less the longest one attempt may take, and the invocation's end less a margin. An
+   * attempt that could outlive the claim would let a redelivery claim the job and send it again while this
+   * one still runs; one that outlives the invocation is cut by Lambda's timeout mid-send. The job is retried
+   * later instead.
    */
-  readonly hopDeadline?: { readonly atMs: number; readonly clock: Clock } | undefined;
+  readonly startDeadline?: { readonly atMs: number; readonly clock: Clock } | undefined;
 }
 
 /**
@@ -78,6 +83,13 @@ export async function sendWithFailover(
     };
   const candidates = pinnedProvider ? [pinnedProvider] : deps.providers;
   const attempts: ProviderAttempt[] = [];
+  if (isLate(deps)) {
+    deps.log.warn('no time left to start the send; retrying later', { jobId: mail.jobId });
+    return nothingTried(
+      attempts,
+      'not started: too little time was left in the claim or the invocation to send it: retried later',
+    );
+  }
   let last: { error: unknown; verdict: AttemptVerdict; provider: string } | undefined;
   for (const [index, provider] of candidates.entries()) {
     const breakers = pinnedProvider ? undefined : deps.breakers;
@@ -117,8 +129,7 @@ export async function sendWithFailover(
       }
       if (verdict === 'ambiguous' || verdict === 'message-permanent') break;
       const next = candidates.slice(index + 1)[0];
-      const late = deps.hopDeadline !== undefined && deps.hopDeadline.clock.now() > deps.hopDeadline.atMs;
-      if (next !== undefined && late) {
+      if (next !== undefined && isLate(deps)) {
         deps.log.warn('no time left in the claim for the next provider; retrying later', {
           jobId: mail.jobId,
           provider: provider.id,
@@ -140,15 +151,25 @@ export async function sendWithFailover(
     }
   }
   if (last !== undefined) return { sent: false, ...last, attempts };
+  return nothingTried(
+    attempts,
+    `every provider's breaker is open (${attempts.map((a) => a.provider).join(', ')}): retried later`,
+  );
+}
+
+/** No provider was tried: the job is retried later, on no provider in particular. */
+function nothingTried(attempts: ReadonlyArray<ProviderAttempt>, reason: string): FailoverResult {
   return {
     sent: false,
     verdict: 'skipped',
     provider: undefined,
     attempts,
-    error: new TransientSendError(
-      `every provider's breaker is open (${attempts.map((a) => a.provider).join(', ')}): retried later`,
-    ),
+    error: new TransientSendError(reason),
   };
+}
+
+function isLate(deps: FailoverDeps): boolean {
+  return deps.startDeadline !== undefined && deps.startDeadline.clock.now() > deps.startDeadline.atMs;
 }
 
 async function report(deps: FailoverDeps, provider: string, pass: Pass | undefined, healthy: boolean) {

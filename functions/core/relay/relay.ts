@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { PostroomConfig } from '../config/config';
+import { type PostroomConfig, SEND_START_MARGIN_SECONDS } from '../config/config';
 import {
   errorName,
   PermanentSendError,
@@ -94,6 +94,15 @@ export interface RelayBatchResult {
   readonly outcomes: ReadonlyArray<{ messageId: string; jobId: string | undefined; outcome: RelayOutcome }>;
 }
 
+/** The invocation a batch runs in. */
+export interface RelayInvocation {
+  /**
+   * When the function's time runs out (ms on the deps' clock: Lambda's remaining time added to now). No send
+   * starts within SEND_START_MARGIN_SECONDS of it: Lambda's timeout would cut it mid-send, the crash window.
+   */
+  readonly endsAtMs: number;
+}
+
 /**
  * Relays a batch. Each record succeeds or fails on its own; a record is reported as failed (and so kept
  * on the queue) unless its mail was sent, was already sent, or is safely on the dead-letter queue.
@@ -101,10 +110,11 @@ export interface RelayBatchResult {
 export async function relayBatch(
   records: ReadonlyArray<RelayRecord>,
   deps: RelayDeps,
+  invocation?: RelayInvocation,
 ): Promise<RelayBatchResult> {
   const outcomes = await Promise.all(
     records.map(async (record) => {
-      const result = await relayRecord(record, deps).catch((error: unknown): RecordResult => {
+      const result = await relayRecord(record, deps, invocation).catch((error: unknown): RecordResult => {
         // Something other than the provider failed (the table, the queue): keep the message for a retry.
         deps.log.error('relay attempt failed', {
           messageId: record.messageId,
@@ -124,7 +134,11 @@ export async function relayBatch(
   return { failures: outcomes.filter((o) => o.outcome === 'retry').map((o) => o.messageId), outcomes };
 }
 
-async function relayRecord(record: RelayRecord, deps: RelayDeps): Promise<RecordResult> {
+async function relayRecord(
+  record: RelayRecord,
+  deps: RelayDeps,
+  invocation: RelayInvocation | undefined,
+): Promise<RecordResult> {
   const { claims, clock, config, log, queue } = deps;
   const parsed = parseMailJob(record.body);
   if (!parsed.ok) {
@@ -225,11 +239,8 @@ async function relayRecord(record: RelayRecord, deps: RelayDeps): Promise<Record
             breakers: deps.breakers,
             metrics: deps.metrics,
             log: withLogAttributes(log, context),
-            // A hop must end within the claim's lease (docs/failover.md).
-            hopDeadline: {
-              atMs: now + (config.relay.claimLeaseSeconds - config.relay.timeoutSeconds) * 1000,
-              clock,
-            },
+            // An attempt must end within the claim's lease and the invocation (docs/failover.md).
+            startDeadline: { atMs: startDeadline(now, config, invocation), clock },
           },
           claim.uncertainProvider,
         );
@@ -406,6 +417,17 @@ async function relayRecord(record: RelayRecord, deps: RelayDeps): Promise<Record
     });
     return { outcome: 'retry', jobId: job.id };
   }
+}
+
+/**
+ * The last moment a provider attempt may start: one relay timeout before the claim's lease ends (an attempt
+ * that outlived the lease could be overtaken by a redelivery that claims the job again), and not within the
+ * margin before the invocation's end.
+ */
+function startDeadline(claimedAt: number, config: PostroomConfig, invocation: RelayInvocation | undefined) {
+  const byLease = claimedAt + (config.relay.claimLeaseSeconds - config.relay.timeoutSeconds) * 1000;
+  if (invocation === undefined) return byLease;
+  return Math.min(byLease, invocation.endsAtMs - SEND_START_MARGIN_SECONDS * 1000);
 }
 
 /** Carries the failover result out of the send block to the failure handling. */
