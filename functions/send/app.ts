@@ -25,6 +25,14 @@ export function createSendHandler(deps: SendApiDeps & { archiveReader?: ArchiveR
   return middy<APIGatewayProxyEvent, APIGatewayProxyResult>()
     .handler(async (event) => toProxyResult(await route(event, deps)))
     .onError(async (request) => {
+      if (isEarlyTimeout(request.error)) {
+        // middy answers just before Lambda's timeout, while the request's work (the enqueue) may still be in
+        // flight and may yet finish: the outcome is unknown, and saying "not accepted" would invite a retry
+        // that sends the mail twice. An Idempotency-Key makes the retry safe.
+        deps.log.error('request ran out of time; its outcome is unknown', { path: request.event.resource });
+        request.response = toProxyResult(problemResponse(new OutcomeUnknownError()));
+        return;
+      }
       // Anything that escaped the core is ours: log its kind, answer without internals.
       deps.log.error('unhandled error', { error: errorName(request.error), path: request.event.resource });
       request.response = toProxyResult(
@@ -121,5 +129,27 @@ class CorrelatedLog implements Log {
 
   error(message: string, attributes?: Record<string, unknown>): void {
     this.log.error(message, { correlationId: this.correlationId, ...attributes });
+  }
+}
+
+/** The error middy answers with just before the function's timeout (its `timeoutEarlyResponse`). */
+function isEarlyTimeout(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    error.name === 'TimeoutError' &&
+    (error.cause as { package?: unknown } | undefined)?.package === '@middy/core'
+  );
+}
+
+/** 503: the request ran out of time before its outcome was known. */
+class OutcomeUnknownError extends HttpError {
+  constructor() {
+    super(
+      503,
+      'Service Unavailable',
+      'The request ran out of time before Postroom could confirm it: the mail may or may not have been accepted. Retry with the same Idempotency-Key (a key that was accepted is never sent twice), or look the message up before sending it again.',
+      { headers: { 'retry-after': '1' } },
+    );
+    this.name = 'OutcomeUnknownError';
   }
 }

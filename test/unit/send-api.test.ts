@@ -1,3 +1,4 @@
+import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { generateApiKey } from '../../functions/core/api/api-keys';
 import {
@@ -10,6 +11,7 @@ import {
 import type { HttpRequest } from '../../functions/core/http';
 import { mailJobSchema } from '../../functions/core/mail/mail-job';
 import { type CompiledTemplates, catalogOf } from '../../functions/core/templates/catalog';
+import { createSendHandler } from '../../functions/send/app';
 import { shippedConfig } from '../fakes/config';
 import {
   FakeClock,
@@ -912,5 +914,40 @@ describe('Core: send API with templates', () => {
     expect(bad.status).toBe(422);
     expect(anonymous.status).toBe(401);
     expect(deps.queue.jobs).toHaveLength(0);
+  });
+});
+
+describe('API handler: the function timeout', () => {
+  it('answers 503 "outcome unknown", never "not accepted", when the request runs out of time mid-enqueue', async () => {
+    // Prepare: the queue takes 400 ms to take the job; the function has 150 ms left, so middy answers first
+    const deps = setup();
+    const enqueue = deps.queue.enqueue.bind(deps.queue);
+    deps.queue.enqueue = async (job, correlationId) => {
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      return enqueue(job, correlationId);
+    };
+    const handler = createSendHandler(deps);
+    const event = {
+      resource: '/v1/send',
+      httpMethod: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+      body: JSON.stringify(MESSAGE),
+      isBase64Encoded: false,
+      requestContext: { requestId: 'req-1', identity: { sourceIp: '203.0.113.7' } },
+    } as unknown as APIGatewayProxyEvent;
+    const context = { getRemainingTimeInMillis: () => 150 } as unknown as Context;
+
+    // Act
+    const response = await handler(event, context);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+
+    // Assess: the mail was accepted after all, and the answer did not say otherwise
+    expect(response.statusCode).toBe(503);
+    expect(response.headers?.['retry-after']).toBe('1');
+    expect(JSON.parse(response.body).detail).toMatch(/may or may not have been accepted/);
+    expect(deps.queue.jobs).toHaveLength(1);
+    expect(deps.log.entries.map((e) => e.message)).toContain(
+      'request ran out of time; its outcome is unknown',
+    );
   });
 });
