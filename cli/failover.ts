@@ -8,8 +8,8 @@ import type { Finding } from './command';
 import { probeSender, SmtpProbeError, type SmtpProbeResult } from './smtp-probe';
 
 /**
- * The CLI's view of failover (docs/failover.md): the breakers for `postroom status`, and the SMTP relays'
- * reachability for `postroom doctor`.
+ * The CLI's view of failover (docs/failover.md): the breakers for `postroom status`, and for `postroom doctor`
+ * whether each SMTP relay can be reached and takes mail from the sender.
  */
 
 export interface BreakerView {
