@@ -109,7 +109,8 @@ export async function probeSender(
     // RFC 6531: a non-ASCII address needs SMTPUTF8, as nodemailer adds it.
     const utf8 = /[\u0080-\uffff]/.test(sender) && extensions.has('SMTPUTF8') ? ' SMTPUTF8' : '';
     const mailFrom = await session.command(`MAIL FROM:<${sender}>${utf8}`, 'mail');
-    // RSET ends the transaction whatever MAIL FROM's answer (RFC 5321 4.1.1.5); no recipient, no mail.
+    // RSET ends the transaction whatever MAIL FROM's answer (RFC 5321 4.1.1.5). Its failure is not a finding:
+    // the answer to MAIL FROM is in hand, and a transaction without a recipient can queue nothing.
     await session.command('RSET', 'mail').catch(() => undefined);
     await session.quit();
     return { tls, auth, mailFrom };
