@@ -85,38 +85,58 @@ describe('CLI: postroom status shows the breakers, doctor checks every SMTP rela
     expect(out).not.toContain('BREAKER');
   });
 
+  /** The doctor's two findings for the relay: its session, and MAIL FROM with the sender. */
   const doctorSmtp = async (env: NodeJS.ProcessEnv) => {
     const { out } = await runCliCaptured(
       ['doctor', '--json', '--config', configFile, '--ses-endpoint', stack.endpoints.ses, ...target()],
       env,
     );
-    return (
-      JSON.parse(out) as { findings: Array<{ check: string; status: string; detail: string }> }
-    ).findings.find((f) => f.check === 'smtp backup');
+    const { findings } = JSON.parse(out) as {
+      findings: Array<{ check: string; status: string; detail: string; fix?: string }>;
+    };
+    return {
+      session: findings.find((f) => f.check === 'smtp backup'),
+      sender: findings.find((f) => f.check === 'smtp backup sender'),
+    };
   };
 
-  it('doctor: the relay answers EHLO, STARTTLS and AUTH with the password of its own variable', async () => {
-    const finding = await doctorSmtp({ POSTROOM_SMTP_PASSWORD_BACKUP: credentials.password });
-    expect(finding).toEqual({
+  it('doctor: the relay answers EHLO, STARTTLS, AUTH with its own variable, and MAIL FROM; nothing is sent', async () => {
+    const delivered = smtp.delivered.length;
+    const { session, sender } = await doctorSmtp({ POSTROOM_SMTP_PASSWORD_BACKUP: credentials.password });
+    expect(session).toEqual({
       check: 'smtp backup',
       status: 'ok',
       detail: `127.0.0.1:${smtp.port} answers EHLO, STARTTLS, AUTH as relay`,
     });
+    expect(sender).toEqual({
+      check: 'smtp backup sender',
+      status: 'ok',
+      detail: 'the relay accepts MAIL FROM:<no-reply@example.com> (250 Accepted); nothing was sent',
+    });
+    expect(smtp.delivered.length).toBe(delivered);
   });
 
-  it('doctor: warns that AUTH was not checked without the password, fails on a refused one', async () => {
-    expect((await doctorSmtp({}))?.status).toBe('warn');
+  it('doctor: warns that AUTH and MAIL FROM were not checked without the password, fails on a refused one', async () => {
+    const missing = await doctorSmtp({});
+    expect(missing.session?.status).toBe('warn');
+    expect(missing.sender?.status).toBe('warn');
+    expect(missing.sender?.detail).toContain('POSTROOM_SMTP_PASSWORD_BACKUP is not set here');
     const refused = await doctorSmtp({ POSTROOM_SMTP_PASSWORD_BACKUP: 'wrong' });
-    expect(refused?.status).toBe('fail');
-    expect(refused?.detail).toContain('EAUTH');
+    expect(refused.session?.status).toBe('fail');
+    expect(refused.session?.detail).toBe(
+      `127.0.0.1:${smtp.port}: AUTH refused: 535 Invalid username or password`,
+    );
+    expect(refused.session?.fix).toContain('POSTROOM_SMTP_PASSWORD_BACKUP');
+    expect(refused.sender?.status).toBe('skip');
   });
 
   it('doctor: fails a relay that cannot be reached', async () => {
     await smtp.kill();
     try {
-      const finding = await doctorSmtp({ POSTROOM_SMTP_PASSWORD_BACKUP: credentials.password });
-      expect(finding?.status).toBe('fail');
-      expect(finding?.detail).toContain('ECONNREFUSED');
+      const { session, sender } = await doctorSmtp({ POSTROOM_SMTP_PASSWORD_BACKUP: credentials.password });
+      expect(session?.status).toBe('fail');
+      expect(session?.detail).toContain('ECONNREFUSED');
+      expect(sender?.status).toBe('skip');
     } finally {
       await smtp.revive();
     }

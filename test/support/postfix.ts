@@ -111,14 +111,33 @@ export interface DeliveredMail {
   }>;
 }
 
+export interface PostfixOptions {
+  /**
+   * The SASL user may send only as addresses at its own domain (`@postroom.test`), as a relay that owns a
+   * customer's domains allows: `smtpd_sender_login_maps` with `reject_sender_login_mismatch`, decided at
+   * MAIL FROM (`smtpd_delay_reject = no`; Postfix's default waits until RCPT TO). Another sender gets
+   * `553 5.7.1 <address>: Sender address rejected: not owned by user <login>`; a sender at
+   * BUSY_SENDER_DOMAIN gets a temporary 451 (check_sender_access), as a relay whose lookup failed answers.
+   * https://www.postfix.org/postconf.5.html#reject_sender_login_mismatch
+   */
+  readonly ownDomainSenderOnly?: boolean;
+}
+
+/** The domain of the SASL user, the only one it may send as under ownDomainSenderOnly. */
+export const LOGIN_DOMAIN = 'postroom.test';
+/** Under ownDomainSenderOnly, MAIL FROM an address at this domain answers 451. */
+export const BUSY_SENDER_DOMAIN = 'busy.example';
+
 export class PostfixPeer {
-  readonly user = `relay-${randomUUID().slice(0, 8)}@postroom.test`;
+  readonly user = `relay-${randomUUID().slice(0, 8)}@${LOGIN_DOMAIN}`;
   readonly password = randomUUID();
   port = 0;
   dir = '';
   private readonly mailboxes = new Set<string>();
   private running = false;
   private starts = 0;
+
+  constructor(private readonly options: PostfixOptions = {}) {}
 
   /** A new address with its own Maildir; call before start(). */
   mailbox(name = 'rcpt'): string {
@@ -163,6 +182,11 @@ export class PostfixPeer {
         .join(''),
     );
     await this.writeRcptAccess(true);
+    await writeFile(join(dir, 'sender_logins'), `@${LOGIN_DOMAIN} ${this.user}\n`);
+    await writeFile(
+      join(dir, 'sender_access'),
+      `${BUSY_SENDER_DOMAIN} 451 4.3.0 sender lookup failed, try again later\n`,
+    );
     await writeFile(join(dir, 'main.cf'), this.mainCf(uid, gid));
     await writeFile(join(dir, 'master.cf'), masterCf(this.port));
     await chown(join(dir, 'data'), uid, gid);
@@ -346,7 +370,14 @@ smtpd_forbid_bare_newline_exclusions =
 smtpd_forbid_unauth_pipelining = yes
 strict_rfc821_envelopes = yes
 message_size_limit = 10240000
-`;
+${
+  this.options.ownDomainSenderOnly
+    ? `smtpd_sender_login_maps = texthash:${dir}/sender_logins
+smtpd_sender_restrictions = check_sender_access texthash:${dir}/sender_access, reject_sender_login_mismatch
+smtpd_delay_reject = no
+`
+    : ''
+}`;
   }
 }
 
