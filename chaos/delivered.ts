@@ -15,6 +15,8 @@ export interface FaultCounts {
   stalled: number;
   /** Permanent rejections of the recipients the run marks as rejected. */
   rejected: number;
+  /** Mail the peer kept but whose answer it never gave (the client cannot tell it from a failure). */
+  lostReplies?: number;
 }
 
 export interface FaultPeer {

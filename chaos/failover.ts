@@ -12,11 +12,12 @@ import {
   type ChaosOptions,
   type ChaosReport,
   chaosConfigInput,
+  inDuplicateWindow,
   judge,
   readDeadLetters,
 } from './harness';
 import { openLoop, planSubmission, type Submission, submit } from './submissions';
-import { RelayWorkers } from './worker-process';
+import { RelayWorkers, UNCERTAIN_LOG } from './worker-process';
 
 /** What a failover run adds to the report: when the primary was down, and how long mail took to move. */
 export interface FailoverFigures {
@@ -31,6 +32,10 @@ export interface FailoverFigures {
   readonly failedOver: number;
   /** Attempts whose outcome was unknown, retried on the same provider (the documented window). */
   readonly uncertain: number;
+  /** Jobs both providers have outside the crash window: failover must never do that; any fails the run. */
+  readonly sentByBoth: number;
+  /** Jobs both providers have because a relay was killed between the first's acceptance and the record. */
+  readonly crossedInCrash: number;
 }
 
 const quietLog: Log = { info: () => {}, warn: () => {}, error: () => {} };
@@ -39,7 +44,9 @@ const quietLog: Log = { info: () => {}, warn: () => {}, error: () => {} };
  * `npm run chaos -- --provider failover`: SES (the fault peer) first, an SMTP relay (the fault peer) second,
  * breakers in the emulated table. The primary is killed (connections refused) a third into the submissions
  * and revived at two thirds, while the relay process is killed as in the other runs. The judge is the same:
- * every accepted job exactly once across both providers, or dead-lettered with its reason.
+ * every accepted job exactly once across both providers, or dead-lettered with its reason, and no job at both.
+ * Both peers lose a share of their replies after keeping the mail (`lostReplyRate`), so the relay meets
+ * the ambiguous outcome for real: a second copy on the same provider is that documented window.
  */
 export async function runFailoverChaos(
   options: ChaosOptions,
@@ -51,9 +58,15 @@ export async function runFailoverChaos(
   const ses = await startFaultSes({
     maxSendRate: Math.max(5, Math.round(options.ratePerSecond * 1.25)),
     serverErrorRate: options.faultRate / 2,
+    lostReplyRate: options.faultRate / 10,
     random,
   });
-  const smtp = await startFaultSmtp({ credentials, faultRate: options.faultRate, random });
+  const smtp = await startFaultSmtp({
+    credentials,
+    faultRate: options.faultRate,
+    lostReplyRate: options.faultRate / 10,
+    random,
+  });
   const configInput = {
     ...chaosConfigInput({ kind: 'ses' }, options.configFile),
     transport: undefined,
@@ -99,7 +112,7 @@ export async function runFailoverChaos(
   let uncertain = 0;
   workers.onLine = (entry) => {
     if (entry.message === 'provider did not take the mail; trying the next') hops.push(Date.now());
-    if (entry.message === 'send outcome unknown; retrying later on the same provider') uncertain += 1;
+    if (entry.message === UNCERTAIN_LOG) uncertain += 1;
   };
   const submissions: Submission[] = [];
   const runId = randomUUID().slice(0, 8);
@@ -161,19 +174,46 @@ export async function runFailoverChaos(
       leftInQueue,
       retries: workers.observations.retries,
       timeouts: workers.observations.timeouts,
+      uncertainJobs: workers.observations.uncertainJobs,
       kills,
       faults: {
         transient: ses.faults.transient + smtp.faults.transient,
         dropped: ses.faults.dropped + smtp.faults.dropped,
         stalled: smtp.faults.stalled,
         rejected: ses.faults.rejected + smtp.faults.rejected,
+        lostReplies: (ses.faults.lostReplies ?? 0) + (smtp.faults.lostReplies ?? 0),
       },
       windowsMs: workers.observations.windowsMs,
       trouble: workers.observations.trouble,
       durationMs: Date.now() - started,
     });
+    // A job at both providers is a failover fault, unless the relay that gave it to the first was killed
+    // before recording it: the crash window, where the retry may find the first provider down and move on.
+    const firstAtSes = new Map<string, number>();
+    for (const mail of ses.delivered)
+      if (mail.jobId && !firstAtSes.has(mail.jobId)) firstAtSes.set(mail.jobId, mail.at);
+    const both = new Set(
+      smtp.delivered.flatMap((m) => (m.jobId && firstAtSes.has(m.jobId) ? [m.jobId] : [])),
+    );
+    const firstCopy = (id: string) =>
+      Math.min(
+        firstAtSes.get(id) ?? Number.POSITIVE_INFINITY,
+        ...smtp.delivered.filter((m) => m.jobId === id).map((m) => m.at),
+      );
+    const crossedInCrash = [...both].filter((id) =>
+      inDuplicateWindow(id, firstCopy(id), workers.observations.generations),
+    );
+    const sentByBoth = both.size - crossedInCrash.length;
     return {
       ...report,
+      ok: report.ok && sentByBoth === 0,
+      notes:
+        sentByBoth === 0
+          ? report.notes
+          : [
+              `${sentByBoth} jobs went to both providers outside the crash window: ${[...both].filter((id) => !crossedInCrash.includes(id)).join(', ')}`,
+              ...report.notes,
+            ],
       failover: {
         primaryDownMs: revivedAt - killedAt,
         timeToFailOverMs: firstAfterKill === undefined ? undefined : firstAfterKill - killedAt,
@@ -182,6 +222,8 @@ export async function runFailoverChaos(
         deliveredBySecondary: smtp.delivered.length,
         failedOver: hops.length,
         uncertain,
+        sentByBoth,
+        crossedInCrash: crossedInCrash.length,
       },
     };
   } finally {
@@ -197,7 +239,7 @@ export function formatFailover(figures: FailoverFigures): string {
   return [
     `  primary down ${(figures.primaryDownMs / 1000).toFixed(1)} s; kill to first hop ${figures.timeToFirstHopMs ?? 'n/a'} ms, to first mail on the secondary ${figures.timeToFailOverMs ?? 'n/a'} ms`,
     `  delivered by the primary (SES) ${figures.deliveredByPrimary}, by the secondary (SMTP) ${figures.deliveredBySecondary}`,
-    `  failed over ${figures.failedOver}, uncertain attempts (retried on the same provider) ${figures.uncertain}`,
+    `  failed over ${figures.failedOver}, uncertain attempts (retried on the same provider) ${figures.uncertain}, jobs at both providers ${figures.sentByBoth} (and ${figures.crossedInCrash} in the crash window)`,
   ].join('\n');
 }
 

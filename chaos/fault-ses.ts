@@ -8,6 +8,12 @@ export interface FaultSesOptions {
   readonly maxSendRate: number;
   /** Share of sends answered with a 5xx, 0 to 1. */
   readonly serverErrorRate: number;
+  /**
+   * Share of accepted sends whose answer is lost: the mail is kept, then the connection is dropped with no
+   * answer, as a reply lost on the network. The relay cannot tell it from a failure (docs/reliability.md).
+   * @default 0
+   */
+  readonly lostReplyRate?: number;
   readonly random: () => number;
 }
 
@@ -98,6 +104,11 @@ export async function startFaultSes(options: FaultSesOptions): Promise<FaultSesP
     }
     const raw = Buffer.from(data, 'base64');
     delivered.push({ jobId: jobIdOf(raw), at: Date.now(), bytes: raw.length });
+    if (scripted === undefined && faulty && options.random() < (options.lostReplyRate ?? 0)) {
+      faults.lostReplies = (faults.lostReplies ?? 0) + 1;
+      req.socket.destroy();
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ MessageId: randomUUID() }));
   };

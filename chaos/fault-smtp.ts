@@ -6,6 +6,12 @@ export interface FaultSmtpOptions {
   readonly credentials: { user: string; password: string };
   /** Share of DATA commands that meet a fault, 0 to 1. */
   readonly faultRate: number;
+  /**
+   * Share of accepted messages whose answer is lost: the mail is kept and the final reply never sent, so the
+   * client's socket timeout ends the session, as a reply lost on the network (docs/reliability.md).
+   * @default 0
+   */
+  readonly lostReplyRate?: number;
   readonly random: () => number;
 }
 
@@ -74,6 +80,10 @@ export async function startFaultSmtp(options: FaultSmtpOptions): Promise<FaultSm
         }
         const raw = Buffer.concat(chunks);
         delivered.push({ jobId: jobIdOf(raw), at: Date.now(), bytes: raw.length });
+        if (faulty && options.random() < (options.lostReplyRate ?? 0)) {
+          faults.lostReplies = (faults.lostReplies ?? 0) + 1;
+          return;
+        }
         callback(null, 'Queued');
       });
     },

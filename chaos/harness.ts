@@ -46,6 +46,11 @@ export interface ChaosReport {
   readonly delivered: number;
   /** Extra copies, in all. */
   readonly duplicates: number;
+  /**
+   * Extra copies of jobs with an attempt whose outcome the relay could not know (the provider kept the mail,
+   * its answer was lost): retried on the same provider, the documented ambiguous window.
+   */
+  readonly ambiguousDuplicates: number;
   /** Extra copies of jobs whose relay was killed between the provider's acceptance and the completion record. */
   readonly explainedDuplicates: number;
   readonly unexplainedDuplicates: number;
@@ -233,6 +238,8 @@ interface Evidence {
   readonly leftInQueue: number;
   readonly retries: number;
   readonly timeouts?: number;
+  /** Jobs the relay logged an uncertain attempt for. */
+  readonly uncertainJobs?: ReadonlySet<string>;
   readonly kills: number;
   readonly faults: FaultCounts;
   readonly windowsMs: ReadonlyArray<number>;
@@ -258,6 +265,7 @@ export function judge(evidence: Evidence): ChaosReport {
   let delivered = 0;
   let duplicates = 0;
   let explainedDuplicates = 0;
+  let ambiguousDuplicates = 0;
   let unexplainedDuplicates = 0;
   let lost = 0;
   let deadLettered = 0;
@@ -292,6 +300,8 @@ export function judge(evidence: Evidence): ChaosReport {
     duplicates += times.length - 1;
     if (inDuplicateWindow(id, Math.min(...times), evidence.generations)) {
       explainedDuplicates += times.length - 1;
+    } else if (evidence.uncertainJobs?.has(id)) {
+      ambiguousDuplicates += times.length - 1;
     } else {
       unexplainedDuplicates += times.length - 1;
       notes.push(`job ${id} delivered ${times.length} times with no kill between acceptance and completion`);
@@ -320,6 +330,7 @@ export function judge(evidence: Evidence): ChaosReport {
     delivered,
     duplicates,
     explainedDuplicates,
+    ambiguousDuplicates,
     unexplainedDuplicates,
     lost,
     deadLettered,
@@ -425,11 +436,11 @@ export function formatReport(report: ChaosReport): string {
   const lines = [
     `chaos (${report.provider}, seed ${report.seed}): ${report.ok ? 'PASS' : 'FAIL'} in ${(report.durationMs / 1000).toFixed(1)} s`,
     `  submitted ${report.submitted}, accepted ${report.accepted}, refused ${report.refused}`,
-    `  delivered ${report.delivered}, duplicates ${report.duplicates} (in the crash window ${report.explainedDuplicates}, unexplained ${report.unexplainedDuplicates})`,
+    `  delivered ${report.delivered}, duplicates ${report.duplicates} (in the crash window ${report.explainedDuplicates}, after a lost reply ${report.ambiguousDuplicates}, unexplained ${report.unexplainedDuplicates})`,
     `  lost ${report.lost}, dead-lettered ${report.deadLettered} (permanent rejections), unexpected dead letters ${report.unexpectedDeadLetters}`,
     `  delivered but never accepted ${report.unknownDeliveries}, rejected but delivered ${report.rejectedButDelivered}, left in queue ${report.leftInQueue}`,
     `  retries ${report.retries}, kills ${report.kills}, invocation timeouts ${report.timeouts}`,
-    `  provider faults: transient ${f.transient}, dropped mid-DATA ${f.dropped}, stalled ${f.stalled}, permanent ${f.rejected}`,
+    `  provider faults: transient ${f.transient}, dropped mid-DATA ${f.dropped}, stalled ${f.stalled}, permanent ${f.rejected}, replies lost after keeping the mail ${f.lostReplies ?? 0}`,
     `  acceptance-to-completion window: p50 ${report.windowMs.p50} ms, p99 ${report.windowMs.p99} ms, max ${report.windowMs.max} ms`,
     `  dead-letter reasons: ${JSON.stringify(report.deadLetterReasons)}`,
     ...report.notes.map((note) => `  ! ${note}`),

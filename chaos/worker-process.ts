@@ -8,6 +8,9 @@ import type { Log } from '../functions/core/ports';
 import { RELAY_WORKER_ENV, type RelayWorkerSettings, WINDOW_LOG } from '../local/relay-worker';
 import { type LocalStack, startLocalStack } from '../local/stack';
 
+/** The relay's line for an attempt whose outcome it could not know (functions/core/failover/failover.ts). */
+export const UNCERTAIN_LOG = 'send outcome unknown; retrying later on the same provider';
+
 /** USER_HZ: Linux reports process times in hundredths of a second on every common architecture. */
 const CLOCK_TICKS_PER_SECOND = 100;
 
@@ -36,6 +39,11 @@ export interface WorkerObservations {
   retries: number;
   /** Relay processes that ended themselves at an invocation's timeout, and were started again. */
   timeouts: number;
+  /**
+   * Jobs with an attempt whose outcome the relay could not know (no answer after the mail was sent): retried
+   * on the same provider, so a second copy is the documented ambiguous window, not a fault.
+   */
+  readonly uncertainJobs: Set<string>;
   /** Milliseconds from the provider's acceptance to the completion record, per sent job. */
   readonly windowsMs: number[];
   /** Lines that were not JSON, or error lines: kept for a failing run's report. */
@@ -51,6 +59,7 @@ export class RelayWorkers {
     generations: [],
     retries: 0,
     timeouts: 0,
+    uncertainJobs: new Set(),
     windowsMs: [],
     trouble: [],
   };
@@ -195,6 +204,8 @@ export class RelayWorkers {
     }
     this.onLine?.(entry);
     if (entry.outcome === 'retry') this.observations.retries += 1;
+    if (entry.message === UNCERTAIN_LOG && typeof entry.jobId === 'string')
+      this.observations.uncertainJobs.add(entry.jobId);
     if (entry.message === WINDOW_LOG.completed && typeof entry.jobId === 'string') {
       generation.completed.add(entry.jobId);
       this.onCompleted?.(entry.jobId);

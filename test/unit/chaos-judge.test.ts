@@ -105,6 +105,22 @@ describe('Chaos: judging a run from the delivered mail', () => {
     expect(report.unexplainedDuplicates).toBe(1);
   });
 
+  it('counts a second copy after an attempt whose outcome the relay could not know as the ambiguous window', () => {
+    const twice = [
+      { jobId: 'a', at: 2000 },
+      { jobId: 'a', at: 3000 },
+      { jobId: 'b', at: 20 },
+    ];
+    const report = judge(evidence({ delivered: twice, uncertainJobs: new Set(['a']) }));
+    expect(report.ambiguousDuplicates).toBe(1);
+    expect(report.unexplainedDuplicates).toBe(0);
+    expect(report.ok).toBe(true);
+    // Another job's uncertain attempt explains nothing.
+    const other = judge(evidence({ delivered: twice, uncertainJobs: new Set(['b']) }));
+    expect(other.unexplainedDuplicates).toBe(1);
+    expect(other.ok).toBe(false);
+  });
+
   it('accepts a permanent rejection only on the dead-letter queue with its reason', () => {
     const submissions = [accepted('a'), accepted('b'), accepted('r', 'api-rejected')];
     expect(
