@@ -192,22 +192,22 @@ describe('Core: relayBatch with failover', () => {
     );
   });
 
-  it('starts no first attempt once the claim has too little time left for it: retried later, nothing sent', async () => {
-    // Prepare: the send rate's pacer holds the job past claimLeaseSeconds - timeoutSeconds
+  it('starts no first attempt once the invocation is in its last seconds: retried later, nothing sent', async () => {
+    // Prepare: the send rate's pacer holds the job until 1.5 s before the invocation's end
     const { deps, ses, smtp, clock } = setup();
-    const lease = deps.config.relay.claimLeaseSeconds - deps.config.relay.timeoutSeconds;
+    const endsAtMs = clock.now() + 10_000;
     const paced = {
       ...deps,
       pacer: {
         acquire: async () => {
-          clock.advance(lease * 1000 + 1);
+          clock.advance(8_500);
           return () => {};
         },
       },
     };
 
     // Act
-    const result = await relayBatch([record()], paced);
+    const result = await relayBatch([record()], paced, { endsAtMs });
 
     // Assess
     expect(result.outcomes[0]?.outcome).toBe('retry');

@@ -31,7 +31,7 @@ export type FailoverResult =
       readonly error: unknown;
       /**
        * `skipped`: nothing was tried: every provider's breaker was open (or being probed), or too little time
-       * was left to start (FailoverDeps.startDeadline).
+       * was left to start (FailoverDeps.startDeadline, hopDeadline).
        */
       readonly verdict: AttemptVerdict | 'skipped';
       /** The provider of the last attempt: an ambiguous job is retried there and nowhere else. */
@@ -47,13 +47,19 @@ export interface FailoverDeps {
   readonly metrics: Metrics;
   readonly log: Log;
   /**
-   * An attempt, the first or a hop to the next provider, starts only while `clock.now()` is at most this (ms):
-   * the claim's lease end less the longest one attempt may take, and the invocation's end less a margin. An
-   * attempt that could outlive the claim would let a redelivery claim the job and send it again while this
-   * one still runs; one that outlives the invocation is cut by Lambda's timeout mid-send. The job is retried
-   * later instead.
+   * The first attempt starts only while `clock.now()` is at most `startDeadline.atMs`: the invocation's end
+   * less a margin (one Lambda's timeout would cut mid-send). A hop to the next provider also waits for
+   * `hopDeadline.atMs`: the claim's lease end less the longest one attempt may take (a hop that could outlive
+   * the claim would let a redelivery claim the job and send it again while this one still runs). Either way
+   * the job is retried later instead.
    */
-  readonly startDeadline?: { readonly atMs: number; readonly clock: Clock } | undefined;
+  readonly startDeadline?: Deadline | undefined;
+  readonly hopDeadline?: Deadline | undefined;
+}
+
+interface Deadline {
+  readonly atMs: number;
+  readonly clock: Clock;
 }
 
 /**
@@ -83,11 +89,11 @@ export async function sendWithFailover(
     };
   const candidates = pinnedProvider ? [pinnedProvider] : deps.providers;
   const attempts: ProviderAttempt[] = [];
-  if (isLate(deps)) {
+  if (isLate(deps.startDeadline)) {
     deps.log.warn('no time left to start the send; retrying later', { jobId: mail.jobId });
     return nothingTried(
       attempts,
-      'not started: too little time was left in the claim or the invocation to send it: retried later',
+      'not started: too little time was left in the invocation to send it: retried later',
     );
   }
   let last: { error: unknown; verdict: AttemptVerdict; provider: string } | undefined;
@@ -129,7 +135,7 @@ export async function sendWithFailover(
       }
       if (verdict === 'ambiguous' || verdict === 'message-permanent') break;
       const next = candidates.slice(index + 1)[0];
-      if (next !== undefined && isLate(deps)) {
+      if (next !== undefined && (isLate(deps.startDeadline) || isLate(deps.hopDeadline))) {
         deps.log.warn('no time left in the claim for the next provider; retrying later', {
           jobId: mail.jobId,
           provider: provider.id,
@@ -168,8 +174,8 @@ function nothingTried(attempts: ReadonlyArray<ProviderAttempt>, reason: string):
   };
 }
 
-function isLate(deps: FailoverDeps): boolean {
-  return deps.startDeadline !== undefined && deps.startDeadline.clock.now() > deps.startDeadline.atMs;
+function isLate(deadline: Deadline | undefined): boolean {
+  return deadline !== undefined && deadline.clock.now() > deadline.atMs;
 }
 
 async function report(deps: FailoverDeps, provider: string, pass: Pass | undefined, healthy: boolean) {

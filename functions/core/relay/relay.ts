@@ -240,7 +240,13 @@ async function relayRecord(
             metrics: deps.metrics,
             log: withLogAttributes(log, context),
             // An attempt must end within the claim's lease and the invocation (docs/failover.md).
-            startDeadline: { atMs: startDeadline(now, config, invocation), clock },
+            ...(invocation === undefined
+              ? {}
+              : { startDeadline: { atMs: invocation.endsAtMs - SEND_START_MARGIN_SECONDS * 1000, clock } }),
+            hopDeadline: {
+              atMs: now + (config.relay.claimLeaseSeconds - config.relay.timeoutSeconds) * 1000,
+              clock,
+            },
           },
           claim.uncertainProvider,
         );
@@ -417,17 +423,6 @@ async function relayRecord(
     });
     return { outcome: 'retry', jobId: job.id };
   }
-}
-
-/**
- * The last moment a provider attempt may start: one relay timeout before the claim's lease ends (an attempt
- * that outlived the lease could be overtaken by a redelivery that claims the job again), and not within the
- * margin before the invocation's end.
- */
-function startDeadline(claimedAt: number, config: PostroomConfig, invocation: RelayInvocation | undefined) {
-  const byLease = claimedAt + (config.relay.claimLeaseSeconds - config.relay.timeoutSeconds) * 1000;
-  if (invocation === undefined) return byLease;
-  return Math.min(byLease, invocation.endsAtMs - SEND_START_MARGIN_SECONDS * 1000);
 }
 
 /** Carries the failover result out of the send block to the failure handling. */
