@@ -258,6 +258,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
             resources,
             sqs,
             log,
+            archiveHashKey,
             ...(webhooks ? { webhooks: { resources: webhooks, secrets: options.webhookSecrets ?? {} } } : {}),
           });
     if (bundled) stops.push(() => bundled.stop());
