@@ -306,6 +306,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         archive: archiveStore,
         files: archive.files,
         queue: mailQueue,
+        blobs,
         templates: templates.catalog,
         nowMs: clock.now(),
       })),
