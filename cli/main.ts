@@ -38,8 +38,11 @@ Commands:
                               lift an address's suppression (after its owner fixed the mailbox); exit 1
                               when it was not suppressed
   scheduled list [--json]     messages waiting for their scheduledAt: id, time, API key
-  scheduled cancel <id>       cancel a scheduled message: it is never sent; exit 1 when it is not
-                              scheduled any more (sent, canceled) or does not exist
+  scheduled cancel <id> [--config PATH]
+                              cancel a scheduled message: it is never sent, and the endpoints of the
+                              configuration (default cdk.json) that take email.canceled get it, as for an
+                              API cancel; exit 1 when it is not scheduled any more (sent, canceled) or
+                              does not exist, or when its event could not be queued
   status [--json]             mail queue visible / in flight / delayed, dead-letter queue depth, recent
                               failures by reason. Exit 0 when the dead-letter queue is empty, 1 when not
   dlq list [--json]           each dead letter: job id, age, form or API key, masked recipients, reason

@@ -3,7 +3,7 @@ import { createDynamoClient } from '../functions/adapters/aws-clients';
 import { DynamoSubmissionArchive } from '../functions/adapters/dynamodb-archive';
 import { DynamoSuppressionList } from '../functions/adapters/dynamodb-suppression';
 import { S3ArchiveFiles } from '../functions/adapters/s3-archive-files';
-import { createS3Client } from '../functions/adapters/s3-blobs';
+import { createS3Client, S3BlobStore } from '../functions/adapters/s3-blobs';
 import { readSecretString } from '../functions/adapters/secrets';
 import { createSqsClient } from '../functions/adapters/sqs-client';
 import { SqsMailQueue } from '../functions/adapters/sqs-queue';
@@ -145,6 +145,8 @@ export async function runSubmissionsCommand(
       files,
       hashKey,
       queue: sqs && target.queueUrl ? new SqsMailQueue(sqs, target.queueUrl) : undefined,
+      // A released notification's files larger than a queue message holds go where the form path puts them.
+      blobs: new S3BlobStore(s3, bucket),
       // Rendered from the repository's templates/, as synth compiles them for the send function.
       templates: new LocalTemplates(undefined, config).catalog,
       deleteMessage: (messageId) => deleteMessageRecord(dynamodb, target.tableName ?? '', messageId),

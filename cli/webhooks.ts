@@ -220,7 +220,7 @@ async function replaySince(
 }
 
 /** The webhook queue: the local stack's by name, a deployed stack's from its WebhookQueueUrl output. */
-async function webhookQueue(values: WebhooksValues, env: NodeJS.ProcessEnv) {
+export async function webhookQueue(values: WebhooksValues, env: NodeJS.ProcessEnv) {
   const target = await resolveTarget(values, env, values.stack === undefined ? [] : ['webhookQueueUrl']);
   const sqs = createSqsClient(target.aws);
   const close = async () => sqs.destroy();

@@ -14,6 +14,12 @@ import {
  */
 const LOCAL_KEY_ITEM = { pk: { S: 'localkey#archive-hash' } };
 
+/**
+ * The name the bundled send function reads the key by (its ARCHIVE_HASH_KEY_SECRET locally): the local secrets
+ * endpoint answers it with the key above, so the bundles index submissions under the key the CLI erases with.
+ */
+export const LOCAL_ARCHIVE_HASH_KEY_SECRET = 'postroom-local/archive-hash-key';
+
 export async function localArchiveHashKey(dynamodb: DynamoDBClient, tableName: string): Promise<string> {
   const read = async () =>
     (

@@ -6,7 +6,8 @@ import type { APIGatewayProxyResult, SNSEvent, SQSBatchResponse } from 'aws-lamb
 import type { PostroomConfig } from '../functions/core/config/config';
 import type { Log } from '../functions/core/ports';
 import type { ApiHandler } from './api-server';
-import type { LocalResources } from './emulators';
+import { LOCAL_ARCHIVE_HASH_KEY_SECRET } from './archive';
+import { LOCAL_NAMES, type LocalResources } from './emulators';
 import { startEventSource } from './event-source';
 import {
   type BundledFunction,
@@ -81,6 +82,8 @@ export async function startBundledFunctions(options: {
   readonly log: Log;
   /** The webhook queue and the endpoints' signing secrets by id, when the config has webhooks. */
   readonly webhooks?: { resources: WebhookResources; secrets: Readonly<Record<string, string>> };
+  /** The erasure index's local key (local/archive.ts), which the send function reads when a form has `archive`. */
+  readonly archiveHashKey: string;
 }): Promise<BundledFunctions> {
   const { config, endpoints, resources, log } = options;
   if (config.transport.kind === 'smtp' && config.transport.passwordSecret !== undefined) {
@@ -200,7 +203,18 @@ export async function startBundledFunctions(options: {
     // One environment per poller, as Lambda runs at most maxConcurrency relay invocations for the queue;
     // each relay paces at its share of the stack's rate (functions/relay/index.ts).
     const relay = start('relay', ses.url, config.queue.maxConcurrency);
-    const send = start('send', endpoints.ses, 2);
+    // The submission archive: the send function reads the erasure index's key from Secrets Manager, as on
+    // AWS, here from a local endpoint that knows only that key (the one the CLI erases with), as its role
+    // may read only that secret.
+    let sendSecrets: Record<string, string> = {};
+    if (config.forms.some((form) => form.archive !== undefined)) {
+      const secrets = await startSecretsEndpoint(
+        new Map([[LOCAL_ARCHIVE_HASH_KEY_SECRET, options.archiveHashKey]]),
+      );
+      stops.push(() => secrets.stop());
+      sendSecrets = { AWS_ENDPOINT_URL_SECRETS_MANAGER: secrets.url };
+    }
+    const send = start('send', endpoints.ses, 2, sendSecrets);
     // Init errors (a missing config.json, a module that fails to import) stop the stack at start.
     const [nodeVersion] = await Promise.all([send.warm(), relay.warm(), events.warm()]);
     log.info('functions running from their bundles', { cdkOut: app.cdkOut, nodeVersion });
@@ -286,6 +300,10 @@ export function functionEnvironment(
       resources,
       configurationSet: local.configurationSet ?? 'postroom-local',
       webhooks: local.webhooks,
+      archive: {
+        tableName: resources.archiveTableName ?? LOCAL_NAMES.archiveTable,
+        hashKeySecret: LOCAL_ARCHIVE_HASH_KEY_SECRET,
+      },
     }),
   };
 }

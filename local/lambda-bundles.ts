@@ -138,6 +138,11 @@ export interface LocalValues {
   readonly configurationSet: string;
   /** The webhook queue and its DLQ, when the app has webhooks (local/webhooks.ts). */
   readonly webhooks?: { readonly queueUrl: string; readonly deadLetterQueueUrl: string } | undefined;
+  /**
+   * The submission archive (a form with `archive`): its table, and the name the local secrets endpoint
+   * serves the erasure index's key by (local/archive.ts).
+   */
+  readonly archive?: { readonly tableName: string; readonly hashKeySecret: string } | undefined;
 }
 
 /** A variable the template gives a function that the local stack has no value for. */
@@ -174,6 +179,15 @@ export function resolveEnvironment(
           WEBHOOK_DEAD_LETTER_QUEUE_URL: {
             type: 'AWS::SQS::Queue',
             value: local.webhooks.deadLetterQueueUrl,
+          },
+        }
+      : {}),
+    ...(local.archive
+      ? {
+          ARCHIVE_TABLE: { type: 'AWS::DynamoDB::Table', value: local.archive.tableName },
+          ARCHIVE_HASH_KEY_SECRET: {
+            type: 'AWS::SecretsManager::Secret',
+            value: local.archive.hashKeySecret,
           },
         }
       : {}),

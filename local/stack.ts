@@ -258,6 +258,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
             resources,
             sqs,
             log,
+            archiveHashKey,
             ...(webhooks ? { webhooks: { resources: webhooks, secrets: options.webhookSecrets ?? {} } } : {}),
           });
     if (bundled) stops.push(() => bundled.stop());
@@ -305,6 +306,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         archive: archiveStore,
         files: archive.files,
         queue: mailQueue,
+        blobs,
         templates: templates.catalog,
         nowMs: clock.now(),
       })),

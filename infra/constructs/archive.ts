@@ -10,6 +10,7 @@ import { Construct } from 'constructs';
 import { ARCHIVE_READ_PREFIXES, ARCHIVE_WRITE_PREFIXES } from '../../functions/core/archive/archive-keys';
 import { ARCHIVE_KEY_PREFIX, archiveFilePrefix } from '../../functions/core/archive/submission-archive';
 import type { PostroomConfig } from '../../functions/core/config/config';
+import { ATTACHMENT_KEY_PREFIX } from '../../functions/core/mail/attachments';
 import { KEY_PREFIX } from '../../functions/core/table-keys';
 import type { Attachments } from './attachments';
 
@@ -116,6 +117,12 @@ export class SubmissionArchive extends Construct {
           actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
           resources: [bucket.arnForObjects(`${ARCHIVE_KEY_PREFIX}*`)],
         }),
+        // A released submission's notification carries its files as the form path's does: those too large
+        // for the queue message are put under attachments/ (core/mail/attachments.ts), never read back here.
+        new PolicyStatement({
+          actions: ['s3:PutObject'],
+          resources: [bucket.arnForObjects(`${ATTACHMENT_KEY_PREFIX}*`)],
+        }),
         new PolicyStatement({
           actions: ['sqs:SendMessage'],
           resources: [props.mailQueue.queueArn],
@@ -138,6 +145,11 @@ export class SubmissionArchive extends Construct {
       id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(bucket.node.defaultChild as CfnBucket)}.Arn>/${ARCHIVE_KEY_PREFIX}*]`,
       reason:
         'Archived files are archive/<form>/<folder>/<submission>/<n>: the prefix is the narrowest scope.',
+    });
+    Validations.of(this.operatorPolicy).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).getLogicalId(bucket.node.defaultChild as CfnBucket)}.Arn>/${ATTACHMENT_KEY_PREFIX}*]`,
+      reason:
+        'A released notification puts its large files at attachments/<message id>/<n>, as the send function does: the prefix is the narrowest scope.',
     });
     Validations.of(this.operatorPolicy).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::<*>]',

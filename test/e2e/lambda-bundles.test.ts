@@ -4,11 +4,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { buildSync } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDynamoClient } from '../../functions/adapters/aws-clients';
+import { DynamoSubmissionArchive } from '../../functions/adapters/dynamodb-archive';
 import { CONFIG_FILE } from '../../functions/adapters/function-env';
+import { S3ArchiveFiles } from '../../functions/adapters/s3-archive-files';
+import { createS3Client } from '../../functions/adapters/s3-blobs';
+import { emailIndexKey } from '../../functions/core/archive/submission-archive';
 import { type PostroomConfig, parseConfig } from '../../functions/core/config/config';
 import { functionBuildOptions } from '../../infra/bundling';
+import { localArchiveHashKey } from '../../local/archive';
 import { functionEnvironment } from '../../local/bundled-functions';
 import { contextWithoutRateLimits } from '../../local/config-file';
+import { LOCAL_NAMES } from '../../local/emulators';
 import {
   type FunctionBundle,
   LambdaFunction,
@@ -25,6 +32,7 @@ import { synthesizeFunctions } from '../../local/synth-functions';
 import { RecordingLog } from '../fakes/ports';
 import { formPostEvent } from '../support/api-gateway';
 import { eventually, startTestStack, TEST_RELAY, type TestStack } from '../support/local-stack';
+import { MULTIPART_TYPE, multipartBody } from '../support/multipart';
 import { expectThrottlingRetried, formToInboxScenarios, sendApiScenarios } from '../support/scenarios';
 import { startThrottledSesPeer, type ThrottledSesPeer } from '../support/throttled-ses-peer';
 import { newWebhookSecret, WebhookReceiver } from '../support/webhook-receiver';
@@ -54,6 +62,17 @@ beforeAll(async () => {
   RAW_CONFIG = {
     ...contextWithoutRateLimits(FIXTURE),
     relay: TEST_RELAY,
+    // A form that keeps its submissions and their files: the send bundle archives as on AWS.
+    forms: [
+      ...contextWithoutRateLimits(FIXTURE).forms,
+      {
+        id: 'kept',
+        recipients: ['owner@example.com'],
+        subject: 'Kept',
+        files: { allowedTypes: ['text/plain'] },
+        archive: { retentionDays: 30, spamRetentionDays: 7, storeFiles: true },
+      },
+    ],
     webhooks: [
       {
         id: 'bundles',
@@ -152,6 +171,50 @@ describe("Lambda bundles: send, relay and events from cdk synth, on the Lambda r
   describe('API: send and read the status back', () => {
     sendApiScenarios(() => stack, API_KEY);
   });
+
+  it('archives a submission and its file from the bundled send function, indexed under the local erasure key', async () => {
+    // Prepare
+    const marker = randomUUID();
+    const address = `kept-${marker.slice(0, 8)}@example.org`;
+    const body = multipartBody([
+      { name: 'email', value: address },
+      { name: 'message', value: `Kept ${marker}` },
+      { name: 'upload', filename: 'notes.txt', contentType: 'text/plain', content: Buffer.from(marker) },
+    ]);
+    const aws = {
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      endpoints: { dynamodb: stack.endpoints.dynamodb, s3: stack.endpoints.s3 },
+    };
+    const dynamodb = createDynamoClient(aws);
+    const s3 = createS3Client(aws);
+
+    try {
+      // Act
+      const response = await fetch(`${stack.apiUrl}/v1/forms/kept`, {
+        method: 'POST',
+        headers: { 'content-type': MULTIPART_TYPE, accept: 'application/json' },
+        body,
+      });
+
+      // Assess: the archive item (the CLI's archive: table, bucket, key), its file's bytes, its index entry
+      expect(response.status).toBe(202);
+      const { id } = (await response.json()) as { id: string };
+      const archive = new DynamoSubmissionArchive(dynamodb, LOCAL_NAMES.archiveTable);
+      const kept = await archive.get(id, Math.floor(Date.now() / 1000));
+      expect(kept).toMatchObject({ formId: 'kept', folder: 'inbox', notified: true });
+      expect(kept?.fields).toContainEqual(['message', `Kept ${marker}`]);
+      const key = kept?.files[0]?.key ?? '';
+      expect(key).toMatch(/^archive\/kept\/inbox\//);
+      const files = new S3ArchiveFiles(s3, LOCAL_NAMES.attachmentsBucket);
+      expect((await files.fetchArchived(key)).toString()).toBe(marker);
+      const hashKey = await localArchiveHashKey(dynamodb, stack.resources.tableName);
+      expect(await archive.idsByEmailKey(emailIndexKey(hashKey, address))).toEqual([id]);
+    } finally {
+      dynamodb.destroy();
+      s3.destroy();
+    }
+  }, 60_000);
 });
 
 describe('Lambda bundles: relay retry against a provider that throttles', () => {

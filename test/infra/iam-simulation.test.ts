@@ -612,6 +612,8 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
         as('dynamodb:DeleteItem', table(), item(KEY_PREFIX.msg)),
         as('dynamodb:DeleteItem', table(), item(KEY_PREFIX.supp)),
         ...['s3:GetObject', 's3:PutObject', 's3:DeleteObject'].map((action) => as(action, file)),
+        // A released notification's large files, where the relay fetches them.
+        as('s3:PutObject', object('attachments/5d3c2b1a-0f9e-4d8c-8b7a-6e5f4d3c2b1a/0')),
         as('sqs:SendMessage', mailQueue()),
         as('secretsmanager:GetSecretValue', hashKey ?? ''),
         as('kms:Decrypt', ARCHIVE_KEY_ARN),
@@ -622,6 +624,7 @@ describe.each(SHAPES)('IAM simulation: $name', { timeout: SYNTH_TIMEOUT_MS }, ({
         as('dynamodb:DeleteItem', table(), item(KEY_PREFIX.job)),
         as('dynamodb:DeleteTable', archive ?? ''),
         as('s3:GetObject', object('attachments/5d3c2b1a/0')),
+        as('s3:DeleteObject', object('attachments/5d3c2b1a/0')),
         as('s3:GetObject', file, plainHttp),
         as('sqs:ReceiveMessage', mailQueue()),
       ]);

@@ -47,6 +47,8 @@ describe('Archive: kept submissions, spam folder, Akismet, scoped reads, export 
       ...contextWithoutRateLimits(FIXTURE_CONFIG_FILE),
       relay: TEST_RELAY,
       akismet: { secret: 'postroom/akismet' },
+      // Low, so that a 6 KB file takes the bucket path (the claim check) within the fixture's 64 KB body.
+      attachments: { inlineMaxBytes: 4_096 },
       forms: [
         form('archived', {
           archive,
@@ -55,6 +57,11 @@ describe('Archive: kept submissions, spam folder, Akismet, scoped reads, export 
           autoresponse: { subject: 'Thanks', text: 'We got your message.' },
         }),
         form('paged', { archive }),
+        form('names-only', {
+          archive: { ...archive, storeFiles: false },
+          content: { blockedWords: ['casino'] },
+          files: { allowedTypes: ['text/plain'] },
+        }),
         form('plain', { content: { blockedWords: ['casino'] } }),
         form('akismet-open', {
           archive,
@@ -272,6 +279,112 @@ describe('Archive: kept submissions, spam folder, Akismet, scoped reads, export 
     expect(inbox.some((item) => item.id === spam?.id)).toBe(true);
     const stillSpam = (await list('archived', 'status=spam&limit=100')).body.submissions;
     expect(stillSpam.some((item) => item.id === spam?.id)).toBe(false);
+  });
+
+  /** Posts fields and text files as multipart, as a browser's form does. */
+  async function submitFiles(
+    formId: string,
+    fields: Record<string, string>,
+    files: ReadonlyArray<{ name: string; content: Buffer }>,
+  ): Promise<string> {
+    const response = await fetch(`${stack.apiUrl}/v1/forms/${formId}`, {
+      method: 'POST',
+      headers: {
+        'content-type': `multipart/form-data; boundary=${MULTIPART_BOUNDARY}`,
+        accept: 'application/json',
+      },
+      body: multipartBody([
+        ...Object.entries(fields).map(([name, value]) => ({ name, value })),
+        ...files.map((file) => ({
+          name: 'upload',
+          filename: file.name,
+          contentType: 'text/plain',
+          content: file.content,
+        })),
+      ]),
+    });
+    expect(response.status).toBe(202);
+    return ((await response.json()) as { id: string }).id;
+  }
+
+  /** The one delivered mail whose text has `marker`, with the attachments the SES emulator parsed from its MIME. */
+  async function deliveredWith(marker: string) {
+    const mail = await eventually(async () => (await mailsWith(marker))[0], 10_000, marker);
+    return mail as typeof mail & {
+      attachments: Array<{ filename?: string; contentType: string; size: number; content: string }>;
+    };
+  }
+
+  const attachedFiles = (mail: Awaited<ReturnType<typeof deliveredWith>>) =>
+    mail.attachments.map((file) => [file.filename, file.contentType, Buffer.from(file.content, 'base64')]);
+
+  it("attaches a released spam submission's files to its notification, as a directly accepted one's", async () => {
+    // Prepare: two files together over the inline limit (both go through the bucket), sent once as good mail
+    // and once with a blocked word; and the small one alone (it rides in the job), held too
+    const small = Buffer.from(`small ${randomUUID()}`);
+    const large = Buffer.from(`${randomUUID()}\n`.repeat(170));
+    const files = [
+      { name: 'small.txt', content: small },
+      { name: 'large.txt', content: large },
+    ];
+    const [direct, held, heldSmall] = [randomUUID(), randomUUID(), randomUUID()];
+    await submitFiles('archived', { email: 'files@example.org', message: `Direct ${direct}` }, files);
+    const id = await submitFiles(
+      'archived',
+      { email: 'files@example.org', message: `casino night ${held}` },
+      files,
+    );
+    const smallId = await submitFiles(
+      'archived',
+      { email: 'files@example.org', message: `casino again ${heldSmall}` },
+      [files[0] as { name: string; content: Buffer }],
+    );
+    const accepted = await deliveredWith(direct);
+
+    // Act
+    const released = [
+      await cli(['submissions', 'release', id]),
+      await cli(['submissions', 'release', smallId]),
+    ];
+
+    // Assess: the same files, byte for byte; the large pair through attachments/<id>/ as the form path puts
+    // them, the small one inside the job
+    for (const run of released) {
+      expect(run).toMatchObject({ code: 0, out: expect.stringContaining('queued its notification') });
+    }
+    const notification = await deliveredWith(held);
+    expect(attachedFiles(accepted)).toEqual([
+      ['small.txt', 'text/plain', small],
+      ['large.txt', 'text/plain', large],
+    ]);
+    expect(attachedFiles(notification)).toEqual(attachedFiles(accepted));
+    expect(notification.body.text).toContain('Attached files:');
+    expect(notification.body.text).not.toContain('Files not attached');
+    expect(await objectKeys(`attachments/${id}/`)).toEqual([`attachments/${id}/0`, `attachments/${id}/1`]);
+    expect(attachedFiles(await deliveredWith(heldSmall))).toEqual([['small.txt', 'text/plain', small]]);
+    expect(await objectKeys(`attachments/${smallId}/`)).toEqual([]);
+    // The archive still has the files, now in the inbox.
+    expect(await objectKeys(`archive/archived/inbox/${id}/`)).toHaveLength(2);
+  });
+
+  it('lists the files of a released submission of a form that keeps no files as not attached, in the notification', async () => {
+    // Prepare
+    const marker = randomUUID();
+    const id = await submitFiles('names-only', { email: 'names@example.org', message: `casino ${marker}` }, [
+      { name: 'quote-request.txt', content: Buffer.from('please quote 40 cards') },
+    ]);
+
+    // Act
+    const released = await cli(['submissions', 'release', id]);
+
+    // Assess: nothing attached, and the mail says which file and why, in both parts
+    expect(released.code).toBe(0);
+    const mail = await deliveredWith(marker);
+    expect(mail.attachments ?? []).toEqual([]);
+    expect(mail.body.text).toContain('Files not attached');
+    expect(mail.body.text).toContain('- quote-request.txt (text/plain, 21 bytes)');
+    expect(mail.body.html).toContain('Files not attached');
+    expect(mail.body.html).toContain('quote-request.txt');
   });
 
   it('pages newest first with a cursor, and refuses a cursor it did not give', async () => {

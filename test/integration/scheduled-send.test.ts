@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDynamoClient } from '../../functions/adapters/aws-clients';
 import { DynamoScheduleStore } from '../../functions/adapters/dynamodb-schedules';
+import { FIXTURE_CONFIG_FILE, shippedConfigInput } from '../fakes/config';
 import { runCliCaptured } from '../support/cli';
 import { eventually, sleep, startTestStack, type TestStack, testConfig } from '../support/local-stack';
 
@@ -267,10 +271,44 @@ describe('Scheduled send against the local stack (local scheduler, dynalite, fau
   });
 
   it('lists scheduled messages and cancels one with the CLI: never sent, and exit 1 the second time', async () => {
-    const cli = (...argv: string[]) => runCliCaptured([...argv, '--endpoint', stack.endpoints.dynamodb]);
+    // The fixture's configuration, never the project's cdk.json: cancel reads its webhook endpoints (none).
+    const cli = (...argv: string[]) =>
+      runCliCaptured([...argv, '--endpoint', stack.endpoints.dynamodb, '--config', FIXTURE_CONFIG_FILE]);
     const marker = randomUUID();
     const { iso, atMs } = inMs(2_000);
     const id = await schedule(marker, iso);
+    // A configuration whose endpoint takes email.canceled, against a stack without a webhook queue: refused
+    // before anything changes (exit 3, naming the queue), so no cancel goes unannounced.
+    const dir = mkdtempSync(path.join(tmpdir(), 'postroom-scheduled-'));
+    const withHooks = path.join(dir, 'postroom.hooks.json');
+    writeFileSync(
+      withHooks,
+      JSON.stringify({
+        ...shippedConfigInput(),
+        webhooks: [
+          {
+            id: 'sched',
+            url: 'https://hooks.example.com/sched',
+            events: ['email.canceled'],
+            secret: 'postroom/webhooks/sched',
+          },
+        ],
+      }),
+    );
+    const unannounced = await runCliCaptured([
+      'scheduled',
+      'cancel',
+      id,
+      '--endpoint',
+      stack.endpoints.dynamodb,
+      '--sqs-endpoint',
+      stack.endpoints.sqs,
+      '--config',
+      withHooks,
+    ]);
+    expect(unannounced.code).toBe(3);
+    expect(unannounced.err).toContain('has no queue');
+    expect((await status(id)).status).toBe('scheduled');
     const listed = await cli('scheduled', 'list', '--json');
     expect(listed.code).toBe(0);
     expect(

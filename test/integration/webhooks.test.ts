@@ -7,6 +7,7 @@ import { createDynamoClient } from '../../functions/adapters/aws-clients';
 import { DynamoWebhookStore } from '../../functions/adapters/dynamodb-webhooks';
 import { ATTRIBUTE } from '../../functions/adapters/queue-attributes';
 import { SqsWebhookQueue } from '../../functions/adapters/sqs-webhook-queue';
+import { scheduleEvent } from '../../functions/core/webhooks/producers';
 import { replayWebhookEvent } from '../../functions/core/webhooks/replay';
 import { SIMULATOR } from '../../local/ses-events';
 import { shippedConfigInput } from '../fakes/config';
@@ -282,6 +283,81 @@ describe('Webhooks on the local stack (real dispatcher, receiver verifying with 
       recipients: [SIMULATOR.success],
     });
     expect(receiver.at('/sched').filter((h) => h.verified?.data.messageId === unscheduled)).toEqual([]);
+  });
+
+  it('sends email.canceled once for a cancel with the CLI (scheduled cancel), with the webhook-id an API cancel gets', async () => {
+    // Prepare: a message scheduled in an hour, announced; the CLI reads the endpoints from the test's own file
+    const dir = mkdtempSync(path.join(tmpdir(), 'postroom-scheduled-'));
+    const configPath = path.join(dir, 'postroom.scheduled.json');
+    writeFileSync(configPath, JSON.stringify({ ...shippedConfigInput(), webhooks }));
+    const cancel = (id: string) =>
+      runCliCaptured([
+        'scheduled',
+        'cancel',
+        id,
+        '--config',
+        configPath,
+        '--dynamodb-endpoint',
+        stack.endpoints.dynamodb,
+        '--sqs-endpoint',
+        stack.endpoints.sqs,
+      ]);
+    const scheduledAt = new Date(Math.ceil(Date.now() / 1000) * 1000 + 3_600_000)
+      .toISOString()
+      .replace('.000Z', 'Z');
+    const response = await fetch(`${stack.apiUrl}/v1/send`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
+      body: JSON.stringify({
+        from: 'orders@example.com',
+        to: SIMULATOR.success,
+        subject: 'Later',
+        text: 'Later',
+        scheduledAt,
+      }),
+    });
+    expect(response.status).toBe(202);
+    const id = ((await response.json()) as { id: string }).id;
+    await arrival(
+      '/sched',
+      (h) => h.verified?.type === 'email.scheduled' && h.verified.data.messageId === id,
+    );
+    const canceledHooks = () =>
+      receiver
+        .at('/sched')
+        .filter((h) => h.verified?.type === 'email.canceled' && h.verified.data.messageId === id);
+
+    // Act
+    const first = await cancel(id);
+
+    // Assess: the event the API cancel publishes (its id derives from the message: scheduleEvent), signed
+    expect(first).toMatchObject({ code: 0, err: '' });
+    expect(first.out).toContain('Queued its email.canceled webhook event');
+    const hook = await arrival(
+      '/sched',
+      (h) => h.verified?.type === 'email.canceled' && h.verified.data.messageId === id,
+    );
+    expect(hook.verified?.data).toEqual({
+      messageId: id,
+      status: 'canceled',
+      scheduledAt,
+      recipients: [SIMULATOR.success],
+    });
+    expect(hook.headers['webhook-id']).toBe(
+      scheduleEvent('canceled', scheduledAt, { messageId: id, scheduledAt, recipients: [] }).id,
+    );
+
+    // A second cancel, by the CLI or the API, changes nothing and publishes nothing
+    const second = await cancel(id);
+    expect(second.code).toBe(1);
+    expect(second.err).toContain('is canceled, not scheduled');
+    const api = await fetch(`${stack.apiUrl}/v1/messages/${id}/cancel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${API_KEY}` },
+    });
+    expect(api.status).toBe(409);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    expect(canceledHooks()).toHaveLength(1);
   });
 
   it('disables an endpoint that answers 410, dead-letters its events with the reason, until enabled', async () => {

@@ -1,7 +1,11 @@
 import type { PostroomConfig } from '../config/config';
+import type { UploadedFile } from '../forms/form-body';
+import type { ListedFile } from '../forms/form-mail';
 import type { FormSubmission } from '../forms/form-submission';
 import { parseAddress } from '../mail/address';
-import type { MailQueue } from '../ports';
+import { planAttachments } from '../mail/attachments';
+import type { MailJobAttachment } from '../mail/mail-job';
+import type { BlobStore, MailQueue } from '../ports';
 import type { TemplateCatalog } from '../templates/catalog';
 import {
   type ArchiveAdmin,
@@ -26,6 +30,11 @@ export interface OperatorDeps {
   readonly hashKey: string;
   /** The mail queue, for the notification of a submission marked not spam. */
   readonly queue?: MailQueue | undefined;
+  /**
+   * The attachments bucket (`attachments/`), for a released notification's files too large to ride in its
+   * job, as the form path puts them there.
+   */
+  readonly blobs?: BlobStore | undefined;
   /** The compiled templates the notification is rendered with (the form's own, or form-notification). */
   readonly templates?: TemplateCatalog | undefined;
   /** Deletes a message status record (`msg#<id>` in the record table). */
@@ -45,7 +54,7 @@ export class SubmissionNotFoundError extends Error {
 /** What marking not spam needs. */
 export type ReleaseDeps = Pick<
   OperatorDeps,
-  'config' | 'archive' | 'files' | 'queue' | 'templates' | 'nowMs'
+  'config' | 'archive' | 'files' | 'queue' | 'blobs' | 'templates' | 'nowMs'
 >;
 
 export type ReleaseOutcome = 'released' | 'already-notified' | 'not-spam';
@@ -55,6 +64,13 @@ export type ReleaseOutcome = 'released' | 'already-notified' | 'not-spam';
  * queues it, so two clicks or a retried command send one mail), then it moves to the inbox with the inbox's
  * retention counted from when it was received, files included. A crash between the two leaves it in the
  * spam folder, notified: running it again moves it without a second mail.
+ *
+ * The notification carries the visitor's files as a directly accepted submission's does (inline, or in the
+ * attachments bucket when together they are larger than `attachments.inlineMaxBytes`), read from the archive
+ * where the form stores files (`archive.storeFiles`). A form that does not store them kept only their names,
+ * types and sizes: the notification lists those as not attached (`filesNotKept`), never silently without them.
+ * The files are read and put in place before the claim: a file that cannot be read fails the release with
+ * nothing changed, rather than after `notified` is set, when running it again would send nothing.
  */
 export async function releaseSubmission(id: string, deps: ReleaseDeps): Promise<ReleaseOutcome> {
   const found = await deps.archive.get(id, Math.floor(deps.nowMs / 1000));
@@ -62,11 +78,12 @@ export async function releaseSubmission(id: string, deps: ReleaseDeps): Promise<
   if (found.folder === 'inbox') return 'not-spam';
   const form = deps.config.forms.find((candidate) => candidate.id === found.formId);
   if (form === undefined || form.archive === undefined) throw new SubmissionNotFoundError(id);
+  const notified = found.notified ? undefined : await notificationFiles(found, deps);
   const claimed = await deps.archive.claimNotification(found);
   if (claimed) {
     if (deps.queue === undefined) throw new Error('the mail queue is needed to send the notification');
     if (deps.templates === undefined) throw new Error('the templates are needed to render the notification');
-    // The same renderer as the form path; the archived files travel as links in the archive, not attached.
+    // The same renderer as the form path.
     const [{ buildFormMailJob }, templates] = await Promise.all([
       import('../forms/form-mail'),
       deps.templates.load(),
@@ -76,8 +93,9 @@ export async function releaseSubmission(id: string, deps: ReleaseDeps): Promise<
       form,
       asSubmission(found),
       { id: found.id, createdAt: new Date(deps.nowMs) },
-      [],
+      notified?.attachments ?? [],
       templates,
+      notified?.notKept ?? [],
     );
     await deps.queue.enqueue(job);
   }
@@ -104,6 +122,33 @@ export async function releaseSubmission(id: string, deps: ReleaseDeps): Promise<
   await deps.archive.removeFromFolder(found);
   for (const file of found.files) if (file.key !== undefined) await deps.files.removeArchived(file.key);
   return claimed ? 'released' : 'already-notified';
+}
+
+/**
+ * The files of a released submission's notification: those the archive kept, planned as the form path plans
+ * them (the job's id is the submission's) with the bucket's part put in place; the others, listed.
+ */
+async function notificationFiles(
+  found: ArchivedSubmission,
+  deps: ReleaseDeps,
+): Promise<{ attachments: ReadonlyArray<MailJobAttachment>; notKept: ReadonlyArray<ListedFile> }> {
+  const kept: UploadedFile[] = [];
+  const notKept: ListedFile[] = [];
+  for (const file of found.files) {
+    if (file.key === undefined) {
+      notKept.push({ filename: file.name, contentType: file.contentType, size: file.size });
+      continue;
+    }
+    const content = await deps.files.fetchArchived(file.key);
+    kept.push({ field: '', filename: file.name, contentType: file.contentType, content });
+  }
+  const plan = planAttachments(kept, found.id, deps.config.attachments.inlineMaxBytes);
+  if (plan.uploads.length > 0) {
+    if (deps.blobs === undefined) throw new Error('the attachments bucket is needed for these files');
+    const blobs = deps.blobs;
+    await Promise.all(plan.uploads.map((upload) => blobs.put(upload.key, upload.bytes, upload.contentType)));
+  }
+  return { attachments: plan.attachments, notKept };
 }
 
 /** The submission as the mail builder wants it, from its archived fields. */

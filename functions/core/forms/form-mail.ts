@@ -34,6 +34,7 @@ export function notificationValues(
   submission: FormSubmission,
   meta: { id: string; createdAt: Date },
   files: ReadonlyArray<ListedFile> = [],
+  filesNotKept: ReadonlyArray<ListedFile> = [],
 ): Variables {
   const email = submission.email.address;
   const fields: Array<{ name: string; label: string; value: string; multiline: boolean }> = [];
@@ -53,16 +54,25 @@ export function notificationValues(
     replyTo: email,
     message: submission.message,
     fields,
-    files: files.map((file) => ({
-      filename: file.filename,
-      contentType: file.contentType,
-      size: formatBytes(file.size),
-      bytes: file.size,
-    })),
+    files: files.map(listed),
+    filesNotKept: filesNotKept.map(listed),
   };
 }
 
-/** Builds the MailJob for an accepted submission. The visitor's address is Reply-To, never From. */
+function listed(file: ListedFile) {
+  return {
+    filename: file.filename,
+    contentType: file.contentType,
+    size: formatBytes(file.size),
+    bytes: file.size,
+  };
+}
+
+/**
+ * Builds the MailJob for an accepted submission. The visitor's address is Reply-To, never From.
+ * `filesNotKept`: files the visitor sent that cannot be attached (a released spam submission of a form that
+ * does not store files): the notification lists them as not attached, so the owner knows they existed.
+ */
 export function buildFormMailJob(
   config: PostroomConfig,
   form: FormConfig,
@@ -70,11 +80,12 @@ export function buildFormMailJob(
   meta: { id: string; createdAt: Date },
   attachments: ReadonlyArray<MailJobAttachment>,
   templates: CompiledTemplates,
+  filesNotKept: ReadonlyArray<ListedFile> = [],
 ): MailJob {
   const rendered = render(
     templates,
     notificationTemplate(form),
-    notificationValues(form, submission, meta, attachments),
+    notificationValues(form, submission, meta, attachments, filesNotKept),
   );
   const job: MailJob = {
     v: MAIL_JOB_VERSION,

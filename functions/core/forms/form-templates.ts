@@ -41,6 +41,14 @@ export const NOTIFICATION_VARIABLES: TemplateDeclaration['variables'] = {
     maxItems: MAX_FILES,
     description: 'the attached files (empty when none): name, type, size as read (12.3 KiB) and in bytes',
   },
+  filesNotKept: {
+    type: 'list',
+    items: { filename: 'string', contentType: 'string', size: 'string', bytes: 'number' },
+    required: true,
+    maxItems: MAX_FILES,
+    description:
+      'files the visitor sent that are not attached because they were not kept: a submission held as spam and released later, of a form whose archive does not store files (empty otherwise)',
+  },
 };
 
 /**

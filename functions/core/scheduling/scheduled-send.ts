@@ -128,7 +128,7 @@ export async function announceSchedule(
  */
 export async function scheduledRecipients(
   id: string,
-  deps: ScheduleAnnouncer & { scheduling: SchedulingDeps },
+  deps: ScheduleAnnouncer & { scheduling: Pick<SchedulingDeps, 'schedules'> },
 ): Promise<ReadonlyArray<string>> {
   if (!announces(deps, 'canceled')) return [];
   try {
