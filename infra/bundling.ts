@@ -143,13 +143,18 @@ function buildInOneColdStartChunk(options: BuildOptions): BuildResult<{ metafile
         coldStart.has(imported.path),
     )
     .map((imported) => path.join(absWorkingDir, imported.path));
+  // A dependency's ES module loaded by `import()` (the Secrets Manager client, the SDK's own event-stream
+  // and browser user-agent modules) shares cold-start modules too: it gets the same imports. CommonJS ones
+  // (busboy) do not: an import statement would turn them into ES modules.
+  const esmDependency = (input: string) =>
+    input.includes('node_modules/') && metafile.inputs[input]?.format === 'esm';
   const lazy = Object.values(metafile.inputs)
     .flatMap((input) => input.imports)
     .filter(
       (imported) =>
         !imported.external &&
         imported.kind === 'dynamic-import' &&
-        project(imported.path) &&
+        (project(imported.path) || esmDependency(imported.path)) &&
         !coldStart.has(imported.path),
     )
     .map((imported) => path.join(absWorkingDir, imported.path));
@@ -202,10 +207,11 @@ const targets = new Set(lazy);
 const addImports = {
   name: 'postroom-one-cold-start-chunk',
   setup(build) {
-    build.onLoad({ filter: /\\.[cm]?ts$/ }, (args) => {
+    build.onLoad({ filter: /\\.[cm]?[jt]s$/ }, (args) => {
       if (!targets.has(args.path)) return undefined;
       const added = entryImports.map((file) => 'import ' + JSON.stringify(file) + ';').join('\\n');
-      return { contents: readFileSync(args.path, 'utf8') + '\\n' + added + '\\n', loader: 'ts', resolveDir: path.dirname(args.path) };
+      const loader = /\\.[cm]?ts$/.test(args.path) ? 'ts' : 'js';
+      return { contents: readFileSync(args.path, 'utf8') + '\\n' + added + '\\n', loader, resolveDir: path.dirname(args.path) };
     });
   },
 };

@@ -76,19 +76,3 @@ export class EventBridgeScheduler implements Scheduler {
 export function createEventBridgeScheduler(settings: EventBridgeSchedulerSettings): EventBridgeScheduler {
   return new EventBridgeScheduler(traceAwsCalls(new SchedulerClient({ region: settings.region })), settings);
 }
-
-/** The scheduler on first use: the send function's cold start does not load the Scheduler SDK. */
-export function schedulerOnFirstUse(load: () => Promise<Scheduler>): Scheduler {
-  let loaded: Promise<Scheduler> | undefined;
-  const scheduler = () => {
-    loaded ??= load().catch((error: unknown) => {
-      loaded = undefined;
-      throw error;
-    });
-    return loaded;
-  };
-  return {
-    createSchedule: async (id, atMs, body) => (await scheduler()).createSchedule(id, atMs, body),
-    deleteSchedule: async (id, atMs) => (await scheduler()).deleteSchedule(id, atMs),
-  };
-}

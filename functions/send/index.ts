@@ -10,10 +10,10 @@ import { DynamoGuardStore } from '../adapters/dynamodb-guards';
 import { DynamoMessageStore } from '../adapters/dynamodb-messages';
 import { DynamoScheduleStore } from '../adapters/dynamodb-schedules';
 import { DynamoSuppressionList } from '../adapters/dynamodb-suppression';
-import { schedulerOnFirstUse } from '../adapters/eventbridge-scheduler';
 import { readShippedConfig, requireEnv, shippedTemplates } from '../adapters/function-env';
 import { createLogger } from '../adapters/powertools-log';
 import { createMetrics } from '../adapters/powertools-metrics';
+import { schedulerOnFirstUse } from '../adapters/scheduler-on-first-use';
 import { readSecretString } from '../adapters/secrets';
 import { createSqsClient } from '../adapters/sqs-client';
 import { SqsMailQueue } from '../adapters/sqs-queue';
@@ -83,17 +83,13 @@ const akismet = akismetSecret
 // more than 15 minutes ahead, or canceled, not at cold start.
 const scheduling = {
   schedules: new DynamoScheduleStore(dynamodb, tableName, config.relay.recordTtlDays),
-  scheduler: schedulerOnFirstUse(() =>
-    import('../adapters/eventbridge-scheduler').then(({ createEventBridgeScheduler }) =>
-      createEventBridgeScheduler({
-        region: config.region,
-        groupName: requireEnv(process.env, 'SCHEDULE_GROUP'),
-        queueArn: requireEnv(process.env, 'MAIL_QUEUE_ARN'),
-        roleArn: requireEnv(process.env, 'SCHEDULER_ROLE_ARN'),
-        deadLetterQueueArn: requireEnv(process.env, 'SCHEDULE_DLQ_ARN'),
-      }),
-    ),
-  ),
+  scheduler: schedulerOnFirstUse(() => ({
+    region: config.region,
+    groupName: requireEnv(process.env, 'SCHEDULE_GROUP'),
+    queueArn: requireEnv(process.env, 'MAIL_QUEUE_ARN'),
+    roleArn: requireEnv(process.env, 'SCHEDULER_ROLE_ARN'),
+    deadLetterQueueArn: requireEnv(process.env, 'SCHEDULE_DLQ_ARN'),
+  })),
 };
 
 export const handler = createSendHandler({

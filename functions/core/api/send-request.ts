@@ -25,65 +25,14 @@ import { addIssue } from '../zod';
  * parsed; `from` must be at the configured sender's domain, so a key holder cannot send as anyone else.
  */
 
-const address = z.pipe(
-  z.string(),
-  z.transform((value: string, ctx) => {
-    const parsed = parseAddress(value);
-    return parsed.ok ? parsed.value.address : addIssue(ctx, parsed.reason);
-  }),
-);
-
-/** One address or a list of them, as senders write either. */
-const addressList = z.pipe(
-  z.transform((value: unknown) => (typeof value === 'string' ? [value] : value)),
-  z.array(address).check(z.minLength(1), z.maxLength(MAX_RECIPIENTS)),
-);
-
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
 const ONE_LINE = /^[^\u0000-\u001f\u007f]*$/;
 
-/** Text a mail can carry (text.ts): no lone surrogate, no noncharacter. */
-const carriable = z.superRefine((value: string, ctx) => {
-  const reason = uncarriableText(value);
-  if (reason !== undefined) ctx.addIssue({ code: 'custom', message: reason, input: value });
-});
-
 const MAX_BODY_CHARS = 500_000;
 
-/**
- * A mail body: carriable text, and no control character but TAB, LF and CR (as a form's message). Line
- * breaks are made LF, as a form's are: the mail writes each as CRLF, whereas a bare CR would reach the
- * message as it is, which RFC 5322 section 2.3 does not allow.
- */
-const bodyText = z.string().check(
-  z.maxLength(MAX_BODY_CHARS),
-  z.overwrite((value: string) => (value.includes('\r') ? value.replace(/\r\n?/g, '\n') : value)),
-  z.refine(
-    (value) => !CONTROL_BUT_LINES.test(value),
-    'must not contain control characters other than tab and line breaks',
-  ),
-  carriable,
-);
-
-/** A subject header's text: one line (RFC 5322 section 2.1.1 caps a line at 998 characters). */
-const subject = z
-  .string()
-  .check(
-    z.trim(),
-    z.minLength(1),
-    z.maxLength(998),
-    z.regex(ONE_LINE, 'must be one line without control characters'),
-    carriable,
-  );
-
-/**
- * `template: {id, variables}` instead of html/text: the id is looked up and the variables checked against
- * its declaration after this schema (send-api.ts), each with its own error.
- */
-const templateReference = z.strictObject({
-  id: z.string().check(z.maxLength(64)),
-  variables: z.optional(z.record(z.string(), z.unknown())),
-});
+/** Attachments of one API message: bounded in count here, in bytes by api.maxBodyBytes. */
+const MAX_ATTACHMENTS = 10;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** What a template rendered to (templates/render.ts), used instead of the request's subject and body. */
 export interface RenderedContent {
@@ -94,35 +43,100 @@ export interface RenderedContent {
 
 /** Checks a rendered subject as a given one is checked; undefined when it fits. */
 export function subjectProblem(value: string): string | undefined {
-  const result = subject.safeParse(value);
+  const result = fieldSchemas().subject.safeParse(value);
   return result.success ? undefined : result.error.issues[0]?.message;
 }
 
-/** Attachments of one API message: bounded in count here, in bytes by api.maxBodyBytes. */
-const MAX_ATTACHMENTS = 10;
-const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-
 /**
- * `{ filename, contentType, content }` with the content in base64. The name and the bytes get the same
- * checks as a form's uploads: a plain name, and bytes that can be a file of the declared type.
+ * The field schemas, built at their first use (then kept): building zod schemas is most of what this module
+ * would cost a cold start, and a cold start that serves a form, a status read or a preflight needs none.
  */
-const attachment = z.pipe(
-  z.strictObject({
-    filename: z.string().check(z.maxLength(1_000)),
-    contentType: z
-      .string()
-      .check(z.toLowerCase(), z.regex(MIME_TYPE, 'must be a MIME type such as application/pdf')),
-    content: z.string().check(z.minLength(1), z.regex(BASE64, 'must be base64')),
-  }),
-  z.transform((value: { filename: string; contentType: string; content: string }, ctx): UploadedFile => {
-    const name = checkFilename(value.filename);
-    if (!name.ok) return addIssue(ctx, name.reason, ['filename']);
-    const content = Buffer.from(value.content, 'base64');
-    if (!contentMatchesType(content, value.contentType))
-      return addIssue(ctx, `is not a ${value.contentType} file`, ['content']);
-    return { field: 'attachments', filename: name.filename, contentType: value.contentType, content };
-  }),
-);
+function buildFieldSchemas() {
+  const address = z.pipe(
+    z.string(),
+    z.transform((value: string, ctx) => {
+      const parsed = parseAddress(value);
+      return parsed.ok ? parsed.value.address : addIssue(ctx, parsed.reason);
+    }),
+  );
+
+  /** One address or a list of them, as senders write either. */
+  const addressList = z.pipe(
+    z.transform((value: unknown) => (typeof value === 'string' ? [value] : value)),
+    z.array(address).check(z.minLength(1), z.maxLength(MAX_RECIPIENTS)),
+  );
+
+  /** Text a mail can carry (text.ts): no lone surrogate, no noncharacter. */
+  const carriable = z.superRefine((value: string, ctx) => {
+    const reason = uncarriableText(value);
+    if (reason !== undefined) ctx.addIssue({ code: 'custom', message: reason, input: value });
+  });
+
+  /**
+   * A mail body: carriable text, and no control character but TAB, LF and CR (as a form's message). Line
+   * breaks are made LF, as a form's are: the mail writes each as CRLF, whereas a bare CR would reach the
+   * message as it is, which RFC 5322 section 2.3 does not allow.
+   */
+  const bodyText = z.string().check(
+    z.maxLength(MAX_BODY_CHARS),
+    z.overwrite((value: string) => (value.includes('\r') ? value.replace(/\r\n?/g, '\n') : value)),
+    z.refine(
+      (value) => !CONTROL_BUT_LINES.test(value),
+      'must not contain control characters other than tab and line breaks',
+    ),
+    carriable,
+  );
+
+  /** A subject header's text: one line (RFC 5322 section 2.1.1 caps a line at 998 characters). */
+  const subject = z
+    .string()
+    .check(
+      z.trim(),
+      z.minLength(1),
+      z.maxLength(998),
+      z.regex(ONE_LINE, 'must be one line without control characters'),
+      carriable,
+    );
+
+  /**
+   * `template: {id, variables}` instead of html/text: the id is looked up and the variables checked against
+   * its declaration after this schema (send-api.ts), each with its own error.
+   */
+  const templateReference = z.strictObject({
+    id: z.string().check(z.maxLength(64)),
+    variables: z.optional(z.record(z.string(), z.unknown())),
+  });
+
+  /**
+   * `{ filename, contentType, content }` with the content in base64. The name and the bytes get the same
+   * checks as a form's uploads: a plain name, and bytes that can be a file of the declared type.
+   */
+  const attachment = z.pipe(
+    z.strictObject({
+      filename: z.string().check(z.maxLength(1_000)),
+      contentType: z
+        .string()
+        .check(z.toLowerCase(), z.regex(MIME_TYPE, 'must be a MIME type such as application/pdf')),
+      content: z.string().check(z.minLength(1), z.regex(BASE64, 'must be base64')),
+    }),
+    z.transform((value: { filename: string; contentType: string; content: string }, ctx): UploadedFile => {
+      const name = checkFilename(value.filename);
+      if (!name.ok) return addIssue(ctx, name.reason, ['filename']);
+      const content = Buffer.from(value.content, 'base64');
+      if (!contentMatchesType(content, value.contentType))
+        return addIssue(ctx, `is not a ${value.contentType} file`, ['content']);
+      return { field: 'attachments', filename: name.filename, contentType: value.contentType, content };
+    }),
+  );
+  return { address, addressList, bodyText, subject, templateReference, attachment };
+}
+
+let fields: ReturnType<typeof buildFieldSchemas> | undefined;
+
+function fieldSchemas(): ReturnType<typeof buildFieldSchemas> {
+  fields ??= buildFieldSchemas();
+  return fields;
+}
 
 /**
  * The schema for a configuration, built once per configuration (once per process on Lambda): building a
@@ -141,6 +155,7 @@ type SendRequestSchema = ReturnType<typeof buildSendRequestSchema>;
 const schemas = new WeakMap<PostroomConfig, SendRequestSchema>();
 
 function buildSendRequestSchema(config: PostroomConfig) {
+  const { address, addressList, bodyText, subject, templateReference, attachment } = fieldSchemas();
   const senderDomain = domainOf(config.sender.address);
   const from = z.pipe(
     z.string(),

@@ -93,16 +93,23 @@ function cut(value: string, chars: number): string {
 /**
  * The webhook queue message, version 1: one event for one endpoint. The producers fan out (one message per
  * subscribed endpoint), so each endpoint's retries, schedule and dead-lettering are its own. Read and written
- * only through this schema.
+ * only through this schema, built at its first use: only the dispatcher parses these messages, and the
+ * producers (the send function among them) need not build it at cold start.
  */
-const webhookMessageSchema = z.strictObject({
-  v: z.literal(1),
-  id: z.string().check(z.regex(/^msg_[A-Za-z0-9_-]{1,64}$/, 'must be msg_ and 1-64 letters, digits, _ or -')),
-  endpointId: z.string().check(z.minLength(1), z.maxLength(32)),
-  type: z.enum([...WEBHOOK_EVENT_TYPES, 'webhook.test']),
-  timestamp: z.iso.datetime(),
-  data: z.record(z.string(), z.unknown()),
-});
+function buildWebhookMessageSchema() {
+  return z.strictObject({
+    v: z.literal(1),
+    id: z
+      .string()
+      .check(z.regex(/^msg_[A-Za-z0-9_-]{1,64}$/, 'must be msg_ and 1-64 letters, digits, _ or -')),
+    endpointId: z.string().check(z.minLength(1), z.maxLength(32)),
+    type: z.enum([...WEBHOOK_EVENT_TYPES, 'webhook.test']),
+    timestamp: z.iso.datetime(),
+    data: z.record(z.string(), z.unknown()),
+  });
+}
+
+let webhookMessageSchema: ReturnType<typeof buildWebhookMessageSchema> | undefined;
 
 export type WebhookMessage = WebhookEvent & { readonly v: 1; readonly endpointId: string };
 
@@ -121,6 +128,7 @@ export function parseWebhookMessage(body: string): ParsedWebhookMessage {
   } catch {
     return { ok: false, reason: 'not JSON' };
   }
+  webhookMessageSchema ??= buildWebhookMessageSchema();
   const result = webhookMessageSchema.safeParse(json);
   if (result.success) return { ok: true, message: result.data as unknown as WebhookMessage };
   const issue = result.error.issues[0];
