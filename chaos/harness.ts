@@ -31,6 +31,8 @@ export interface ChaosOptions {
   readonly configFile?: string;
   /** Appends every relay log line, prefixed with its process's generation, to this file. */
   readonly relayLog?: string | undefined;
+  /** How soon a killed relay's work comes back. Default: CHAOS_TIMERS. */
+  readonly timers?: ChaosTimers;
   readonly progress?: (line: string) => void;
 }
 
@@ -84,22 +86,58 @@ export interface ChaosReport {
 export const CHAOS_VISIBILITY_SECONDS = 10;
 
 /**
+ * The three timers that decide how soon a job a killed relay held is sent again: the message comes back after
+ * the visibility timeout, and the next attempt sends only once the dead attempt's claim lease has run out.
+ */
+export interface ChaosTimers {
+  /** relay.timeoutSeconds (the config's minimum is 5). */
+  readonly relayTimeoutSeconds: number;
+  /** relay.claimLeaseSeconds: longer than the relay timeout, as the config requires. */
+  readonly claimLeaseSeconds: number;
+  /** The relay's visibility timeout for the messages it receives: longer than the lease. */
+  readonly visibilitySeconds: number;
+}
+
+/** `npm run chaos`'s timers: a second or two of margin between each. */
+export const CHAOS_TIMERS: ChaosTimers = {
+  relayTimeoutSeconds: 5,
+  claimLeaseSeconds: 8,
+  visibilitySeconds: CHAOS_VISIBILITY_SECONDS,
+};
+
+/** Thrown for timers in the wrong order: a redelivered job would find the dead attempt's claim still held. */
+export class ChaosTimersError extends Error {
+  override readonly name = 'ChaosTimersError';
+}
+
+/**
  * The configuration in `configFile` (as written there: the relay process parses it again) with settings that
  * make a killed relay's work come back within seconds: the claim lease outlives the relay timeout (as the
- * config requires) and SMTP's socket timeout, and ends before CHAOS_VISIBILITY_SECONDS, so a redelivered
- * job finds it expired. maxReceiveCount leaves room for the receives each kill and fault costs.
+ * config requires) and SMTP's socket timeout, and ends before the visibility timeout (`timers`), so a
+ * redelivered job finds it expired. maxReceiveCount leaves room for the receives each kill and fault costs.
  */
 export function chaosConfigInput(
   transport: Record<string, unknown>,
   configFile = 'cdk.json',
+  timers: ChaosTimers = CHAOS_TIMERS,
 ): Record<string, unknown> {
+  if (
+    !(
+      timers.claimLeaseSeconds > timers.relayTimeoutSeconds &&
+      timers.visibilitySeconds > timers.claimLeaseSeconds
+    )
+  ) {
+    throw new ChaosTimersError(
+      `chaos timers must grow: relay timeout ${timers.relayTimeoutSeconds} s < claim lease ${timers.claimLeaseSeconds} s < visibility ${timers.visibilitySeconds} s`,
+    );
+  }
   return {
     ...contextWithoutRateLimits(configFile),
     transport,
     queue: { maxReceiveCount: 10, batchSize: 10, maxConcurrency: 2, batchingWindowSeconds: 0 },
     relay: {
-      timeoutSeconds: 5,
-      claimLeaseSeconds: 8,
+      timeoutSeconds: timers.relayTimeoutSeconds,
+      claimLeaseSeconds: timers.claimLeaseSeconds,
       retryBaseSeconds: 1,
       retryMaxSeconds: 2,
       recordTtlDays: 30,
@@ -136,7 +174,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           timeoutSeconds: 1,
         }
       : { kind: 'ses' };
-  const configInput = chaosConfigInput(transport, options.configFile);
+  const timers = options.timers ?? CHAOS_TIMERS;
+  const configInput = chaosConfigInput(transport, options.configFile, timers);
   const config = parseConfig(configInput);
   const apiKey = `pr_chaos_${randomBytes(16).toString('hex')}`;
   const stack = await startLocalStack({
@@ -156,7 +195,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       config: configInput,
       endpoints: { ...stack.endpoints, ses: peer.url ?? stack.endpoints.ses },
       resources: stack.resources,
-      visibilityTimeoutSeconds: CHAOS_VISIBILITY_SECONDS,
+      visibilityTimeoutSeconds: timers.visibilitySeconds,
     },
     { POSTROOM_SMTP_PASSWORD: smtpCredentials.password },
   );

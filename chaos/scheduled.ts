@@ -8,7 +8,8 @@ import { startLocalStack } from '../local/stack';
 import { type FaultCounts, seededRandom } from './delivered';
 import { startFaultSmtp } from './fault-smtp';
 import {
-  CHAOS_VISIBILITY_SECONDS,
+  CHAOS_TIMERS,
+  type ChaosTimers,
   chaosConfigInput,
   copiesByJob,
   inDuplicateWindow,
@@ -38,6 +39,8 @@ export interface ScheduledChaosOptions {
   readonly drainTimeoutMs: number;
   /** The cdk.json whose `postroom` context the run starts from (tests pass their fixture). Default: cdk.json. */
   readonly configFile?: string;
+  /** How soon a killed relay's work comes back. Default: CHAOS_TIMERS. */
+  readonly timers?: ChaosTimers;
   readonly progress?: (line: string) => void;
 }
 
@@ -125,7 +128,8 @@ export async function runScheduledChaos(options: ScheduledChaosOptions): Promise
     user: credentials.user,
     timeoutSeconds: 1,
   };
-  const configInput = chaosConfigInput(transport, options.configFile);
+  const timers = options.timers ?? CHAOS_TIMERS;
+  const configInput = chaosConfigInput(transport, options.configFile, timers);
   const config = parseConfig(configInput);
   const apiKey = `pr_chaos_${randomBytes(16).toString('hex')}`;
   const stack = await startLocalStack({
@@ -146,7 +150,7 @@ export async function runScheduledChaos(options: ScheduledChaosOptions): Promise
       config: configInput,
       endpoints: stack.endpoints,
       resources: stack.resources,
-      visibilityTimeoutSeconds: CHAOS_VISIBILITY_SECONDS,
+      visibilityTimeoutSeconds: timers.visibilitySeconds,
     },
     { POSTROOM_SMTP_PASSWORD: credentials.password },
   );

@@ -1,8 +1,15 @@
 import { describe, expect, it, onTestFailed } from 'vitest';
-import { formatReport, runChaos } from '../../chaos/harness';
+import { type ChaosTimers, formatReport, runChaos } from '../../chaos/harness';
 import { formatScheduledReport, runScheduledChaos } from '../../chaos/scheduled';
 import { formatWebhookReport, runWebhookChaos } from '../../chaos/webhooks';
 import { FIXTURE_CONFIG_FILE } from '../fakes/config';
+
+/**
+ * The shortest timers the config allows, each a second past the one before: the relay timeout at its minimum
+ * (5 s), the claim lease past it, the visibility timeout past the lease. The jobs a killed relay held come
+ * back 7 s after their receive instead of `npm run chaos`'s 10 s, and each scenario waits on them.
+ */
+const TIMERS: ChaosTimers = { relayTimeoutSeconds: 5, claimLeaseSeconds: 6, visibilitySeconds: 7 };
 
 describe('Chaos: accepted mail is delivered exactly once while the relay is killed and the provider fails', () => {
   it('delivers 60 submissions once each through a faulty SMTP relay across 2 SIGKILLs of the relay', async () => {
@@ -19,6 +26,7 @@ describe('Chaos: accepted mail is delivered exactly once while the relay is kill
       // The drain ends as soon as every job is settled; the deadline only bounds a failing run.
       drainTimeoutMs: 45_000,
       configFile: FIXTURE_CONFIG_FILE,
+      timers: TIMERS,
     });
     // A failed count says little alone: the report names the jobs and the reasons.
     onTestFailed(() => console.error(formatReport(report)));
@@ -95,6 +103,7 @@ describe('Chaos: accepted mail is delivered exactly once while the relay is kill
       seed: 20_261_203,
       drainTimeoutMs: 45_000,
       configFile: FIXTURE_CONFIG_FILE,
+      timers: TIMERS,
     });
     onTestFailed(() => console.error(formatScheduledReport(report)));
 

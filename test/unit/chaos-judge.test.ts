@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { type ChaosOptions, judge } from '../../chaos/harness';
+import { type ChaosOptions, ChaosTimersError, chaosConfigInput, judge } from '../../chaos/harness';
 import type { Submission } from '../../chaos/submissions';
 import type { Generation } from '../../chaos/worker-process';
+import { FIXTURE_CONFIG_FILE } from '../fakes/config';
 
 const options: ChaosOptions = {
   provider: 'smtp',
@@ -140,5 +141,39 @@ describe('Chaos: judging a run from the delivered mail', () => {
 
   it('fails a run that leaves mail on the queue', () => {
     expect(judge(evidence({ leftInQueue: 1 })).ok).toBe(false);
+  });
+});
+
+describe("Chaos: the timers that bring a killed relay's work back", () => {
+  it('puts the relay timeout, the claim lease and the visibility timeout it is given in the run', () => {
+    // Act
+    const input = chaosConfigInput({ kind: 'ses' }, FIXTURE_CONFIG_FILE, {
+      relayTimeoutSeconds: 5,
+      claimLeaseSeconds: 6,
+      visibilitySeconds: 7,
+    });
+
+    // Assess
+    expect(input.relay).toMatchObject({ timeoutSeconds: 5, claimLeaseSeconds: 6 });
+  });
+
+  it('refuses a visibility timeout no longer than the lease: the redelivered job would find the claim held', () => {
+    expect(() =>
+      chaosConfigInput({ kind: 'ses' }, FIXTURE_CONFIG_FILE, {
+        relayTimeoutSeconds: 5,
+        claimLeaseSeconds: 7,
+        visibilitySeconds: 7,
+      }),
+    ).toThrow(ChaosTimersError);
+  });
+
+  it('refuses a lease no longer than the relay timeout', () => {
+    expect(() =>
+      chaosConfigInput({ kind: 'ses' }, FIXTURE_CONFIG_FILE, {
+        relayTimeoutSeconds: 5,
+        claimLeaseSeconds: 5,
+        visibilitySeconds: 7,
+      }),
+    ).toThrow('relay timeout 5 s < claim lease 5 s < visibility 7 s');
   });
 });
