@@ -11,6 +11,12 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 const SHARED = ['test/unit/**/*.test.ts', 'test/infra/**/*.test.ts'];
 
 /**
+ * Unit files that mock a module (vi.mock): a shared worker may have loaded the real one for another file
+ * already, and the mock would never be seen. They run isolated.
+ */
+const MOCKS_MODULES = ['test/unit/cold-start-schemas.test.ts'];
+
+/**
  * The longest files of the measured run, longest first (docs/testing.md). Vitest orders files by the
  * durations of the previous run, but a clean clone has none and it falls back to file size, which would start
  * the chaos scenarios (a small file, a minute long) last, with the other workers idle behind them.
@@ -62,13 +68,12 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'isolated',
-          include: ['test/**/*.test.ts'],
-          exclude: SHARED,
+          include: ['test/integration/**/*.test.ts', 'test/e2e/**/*.test.ts', ...MOCKS_MODULES],
           // Set-up the suite needs and does itself, once per run (a browser for the browser tests).
           globalSetup: ['test/support/browser-setup.ts'],
         },
       },
-      { extends: true, test: { name: 'shared', include: SHARED, isolate: false } },
+      { extends: true, test: { name: 'shared', include: SHARED, exclude: MOCKS_MODULES, isolate: false } },
     ],
   },
 });
