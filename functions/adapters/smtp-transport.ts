@@ -77,7 +77,7 @@ export class SmtpTransport implements Transport {
         raw: mail.raw,
       });
     } catch (error) {
-      throw sizeRefusal(error, size) ?? allRefused(error) ?? withPhase(error);
+      throw sizeRefusal(error, size) ?? allRefused(error, mail.from) ?? withPhase(error);
     }
     const refused = refusals(info.rejectedErrors);
     // The relay's final reply to DATA is its reference to the mail: Postfix says
@@ -173,11 +173,11 @@ function refusals(errors: ReadonlyArray<RcptError> | undefined): RefusedRecipien
 }
 
 /** EENVELOPE at RCPT TO with every recipient refused: the relay took the mail for nobody. */
-function allRefused(error: unknown): RecipientsRefusedError | undefined {
+function allRefused(error: unknown, sender: string): RecipientsRefusedError | undefined {
   const shape = error as { code?: unknown; rejectedErrors?: unknown };
   if (shape?.code !== 'EENVELOPE' || !Array.isArray(shape.rejectedErrors)) return undefined;
   const refused = refusals(shape.rejectedErrors as RcptError[]);
-  return refused.length > 0 ? new RecipientsRefusedError(refused, { cause: error }) : undefined;
+  return refused.length > 0 ? new RecipientsRefusedError(refused, { cause: error, sender }) : undefined;
 }
 
 /**

@@ -141,11 +141,32 @@ export type SendError = PermanentSendError | TransientSendError;
  */
 export class RecipientsRefusedError extends Error {
   readonly refused: ReadonlyArray<RefusedRecipient>;
+  /** The envelope sender of the refused mail: a refusal that names it is about the sender, not the recipients. */
+  readonly sender: string | undefined;
 
-  constructor(refused: ReadonlyArray<RefusedRecipient>, options?: { cause?: unknown }) {
+  constructor(
+    refused: ReadonlyArray<RefusedRecipient>,
+    options?: { cause?: unknown; sender?: string | undefined },
+  ) {
     super(`the provider refused all ${refused.length} recipients`, options);
     this.name = 'RecipientsRefusedError';
     this.refused = refused;
+    this.sender = options?.sender;
+  }
+
+  /**
+   * Every recipient was refused for good with a reply that names the envelope sender and not the recipient:
+   * the relay refuses the sender, and said so at RCPT TO (RFC 5321 allows a server to wait until then;
+   * Postfix does by default, smtpd_delay_reject): `553 5.7.1 <no-reply@example.com>: Sender address rejected:
+   * not owned by user ...`. Another provider may take the mail; this one takes none from this sender.
+   */
+  get senderRefused(): boolean {
+    const sender = this.sender?.toLowerCase();
+    if (sender === undefined || sender === '') return false;
+    return this.refused.every((r) => {
+      const reply = r.reply.toLowerCase();
+      return r.code >= 500 && reply.includes(`<${sender}>`) && !reply.includes(r.recipient.toLowerCase());
+    });
   }
 }
 

@@ -368,12 +368,14 @@ describe.skipIf(!support.ok)(
   () => {
     const postfix = new PostfixPeer();
     const inbox = postfix.mailbox('failover');
+    // A relay whose login may not send as the configured sender, and says so at RCPT TO (Postfix's default).
+    const strict = new PostfixPeer({ ownDomainSenderOnly: true, senderCheckAt: 'rcpt' });
     let emulators: RunningEmulators;
     let dynamodb: DynamoDBClient;
     let tableName: string;
 
     beforeAll(async () => {
-      await postfix.start();
+      await Promise.all([postfix.start(), strict.start()]);
       emulators = await startEmulators({ sqs: 0, ses: 0, dynamodb: 0 });
       dynamodb = new DynamoDBClient({
         region: 'us-east-1',
@@ -399,8 +401,38 @@ describe.skipIf(!support.ok)(
     afterAll(async () => {
       dynamodb?.destroy();
       await emulators?.stop();
-      await postfix.stop();
+      await Promise.all([postfix.stop(), strict.stop()]);
     });
+
+    /** A contact form submission's job, its message naming the job's id. */
+    function contactFormJob(config: ReturnType<typeof testConfig>) {
+      const form = config.forms[0];
+      if (!form) throw new Error('no form');
+      const id = randomUUID();
+      const fields: Array<[string, string]> = [
+        ['email', 'visitor@example.org'],
+        ['name', 'Vera'],
+        ['message', id],
+      ];
+      const submission = validateSubmission(fields, form);
+      const at = { id, createdAt: new Date() };
+      return { id, job: buildFormMailJob(config, form, submission, at, [], shippedTemplatesNow()) };
+    }
+
+    /** The relay's ports but its providers: claims in the emulated table, the rest in memory. */
+    function relayPorts(messages: DynamoMessageStore, metrics: RecordingMetrics) {
+      const claims = new DynamoClaimStore(dynamodb, tableName, 1);
+      const log = new RecordingLog();
+      return {
+        claims,
+        messages,
+        queue: new MemoryRelayQueue(),
+        clock: systemClock,
+        log,
+        metrics,
+        random: () => 0.5,
+      };
+    }
 
     it('SES paused: the job goes to Postfix once, and Postfix delivers it', async () => {
       const ses = await startFaultSes({ maxSendRate: 1000, serverErrorRate: 0, random: () => 0.99 });
@@ -418,24 +450,7 @@ describe.skipIf(!support.ok)(
         new SESv2Client({ region: 'us-east-1', endpoint: ses.url, credentials: LOCAL, maxAttempts: 1 }),
       );
       const messages = new DynamoMessageStore(dynamodb, tableName, 1);
-      const form = config.forms[0];
-      if (!form) throw new Error('no form');
-      const id = randomUUID();
-      const job = buildFormMailJob(
-        config,
-        form,
-        validateSubmission(
-          [
-            ['email', 'visitor@example.org'],
-            ['name', 'Vera'],
-            ['message', id],
-          ],
-          form,
-        ),
-        { id, createdAt: new Date() },
-        [],
-        shippedTemplatesNow(),
-      );
+      const { id, job } = contactFormJob(config);
       try {
         const result = await relayBatch(
           [{ messageId: 'm-1', receiptHandle: 'rh-1', body: serializeMailJob(job), receiveCount: 1 }],
@@ -445,13 +460,7 @@ describe.skipIf(!support.ok)(
               { id: 'ses', kind: 'ses', transport: sesTransport },
               { id: 'postfix', kind: 'smtp', transport: smtpTransport },
             ],
-            claims: new DynamoClaimStore(dynamodb, tableName, 1),
-            messages,
-            queue: new MemoryRelayQueue(),
-            clock: systemClock,
-            log: new RecordingLog(),
-            metrics: new RecordingMetrics(),
-            random: () => 0.5,
+            ...relayPorts(messages, new RecordingMetrics()),
           },
         );
         expect(result.outcomes[0]?.outcome).toBe('sent');
@@ -464,6 +473,51 @@ describe.skipIf(!support.ok)(
       } finally {
         await smtpTransport.close();
         await ses.stop();
+      }
+    });
+
+    it('a relay that refuses the sender at RCPT TO: the job fails over to the next and the setup error is counted', async () => {
+      const base = testConfig();
+      const config = testConfig({
+        transport: undefined,
+        transports: [
+          { ...strict.transportConfig(), id: 'strict' },
+          { ...postfix.transportConfig(), id: 'postfix' },
+        ],
+        forms: [{ id: base.forms[0]?.id, recipients: [inbox], subject: 'Failover' }],
+      });
+      const [strictConfig, postfixConfig] = config.transports;
+      if (strictConfig?.kind !== 'smtp' || postfixConfig?.kind !== 'smtp') throw new Error('no smtp');
+      const strictTransport = new SmtpTransport(strictConfig, strict.password);
+      const postfixTransport = new SmtpTransport(postfixConfig, postfix.password);
+      const messages = new DynamoMessageStore(dynamodb, tableName, 1);
+      const metrics = new RecordingMetrics();
+      const { id, job } = contactFormJob(config);
+      try {
+        const result = await relayBatch(
+          [{ messageId: 'm-2', receiptHandle: 'rh-2', body: serializeMailJob(job), receiveCount: 1 }],
+          {
+            config,
+            providers: [
+              { id: 'strict', kind: 'smtp', transport: strictTransport },
+              { id: 'postfix', kind: 'smtp', transport: postfixTransport },
+            ],
+            ...relayPorts(messages, metrics),
+          },
+        );
+        expect(result.outcomes[0]?.outcome).toBe('sent');
+        expect(await postfix.waitFor(inbox, id)).toHaveLength(1);
+        const history = (await messages.get(id))?.history ?? [];
+        const hop = history.find((h) => h.status === 'sending' && h.provider === 'strict');
+        expect(hop?.detail).toMatch(
+          /^strict provider-config: the relay refused the sender at RCPT TO: 553 5\.7\.1 .*Sender address rejected/,
+        );
+        expect(history.find((h) => h.status === 'sent')?.provider).toBe('postfix');
+        expect(metrics.dimensioned.get('ProviderAccountError{provider=strict}')).toBe(1);
+        expect(metrics.dimensioned.get('ProviderAccountError{provider=postfix}')).toBeUndefined();
+      } finally {
+        await strictTransport.close();
+        await postfixTransport.close();
       }
     });
   },

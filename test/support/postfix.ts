@@ -121,6 +121,13 @@ export interface PostfixOptions {
    * https://www.postfix.org/postconf.5.html#reject_sender_login_mismatch
    */
   readonly ownDomainSenderOnly?: boolean;
+  /**
+   * When ownDomainSenderOnly refuses a sender: at MAIL FROM (`smtpd_delay_reject = no`), or at each RCPT TO,
+   * Postfix's default, where the refusal reaches the client as every recipient refused with a reply naming
+   * the sender.
+   * @default 'mail'
+   */
+  readonly senderCheckAt?: 'mail' | 'rcpt';
 }
 
 /** The domain of the SASL user, the only one it may send as under ownDomainSenderOnly. */
@@ -374,7 +381,7 @@ ${
   this.options.ownDomainSenderOnly
     ? `smtpd_sender_login_maps = texthash:${dir}/sender_logins
 smtpd_sender_restrictions = check_sender_access texthash:${dir}/sender_access, reject_sender_login_mismatch
-smtpd_delay_reject = no
+smtpd_delay_reject = ${this.options.senderCheckAt === 'rcpt' ? 'yes' : 'no'}
 `
     : ''
 }`;

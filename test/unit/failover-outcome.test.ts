@@ -137,4 +137,42 @@ describe('Core: classifyAttempt (docs/failover.md, the rules table)', () => {
       expect(outcome.reason).not.toContain('a@rejected');
     }
   });
+
+  it('takes every recipient refused for good with a reply naming the sender as the relay refusing the sender', () => {
+    // Postfix with smtpd_delay_reject (its default) refuses a sender its login may not use at RCPT TO.
+    const senderReply = (to: string) => ({
+      recipient: to,
+      code: 553,
+      reply:
+        '553 5.7.1 <No-Reply@example.com>: Sender address rejected: not owned by user relay@postroom.test',
+    });
+    const sender = 'no-reply@example.com';
+    const bySender = new RecipientsRefusedError(
+      [senderReply('a@example.org'), senderReply('b@example.org')],
+      {
+        sender,
+      },
+    );
+    const outcome = classifyAttempt(bySender, 'smtp');
+    expect(outcome.verdict).toBe('provider-config');
+    expect(outcome.reason).toMatch(/^the relay refused the sender at RCPT TO: 553 5\.7\.1/);
+    expect(outcome.reason).not.toContain('no-reply@example.com');
+
+    // Not the sender's: one reply names its recipient, one is for now, or the sender is not known.
+    const namesRecipient = new RecipientsRefusedError(
+      [
+        senderReply('a@example.org'),
+        {
+          recipient: 'b@example.org',
+          code: 550,
+          reply: `550 <b@example.org> <${sender}>: Recipient rejected`,
+        },
+      ],
+      { sender },
+    );
+    const forNow = new RecipientsRefusedError([{ ...senderReply('a@example.org'), code: 450 }], { sender });
+    const unknownSender = new RecipientsRefusedError([senderReply('a@example.org')]);
+    for (const error of [namesRecipient, forNow, unknownSender])
+      expect(classifyAttempt(error, 'smtp').verdict).toBe('message-permanent');
+  });
 });

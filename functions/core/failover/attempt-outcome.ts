@@ -102,6 +102,12 @@ interface ErrorShape {
 
 /** The rules table, for one error thrown by one provider's transport. Pure: reads only the error's shape. */
 export function classifyAttempt(error: unknown, kind: ProviderKind): AttemptOutcome {
+  if (error instanceof RecipientsRefusedError && error.senderRefused) {
+    return {
+      verdict: 'provider-config',
+      reason: maskedReason(`the relay refused the sender at RCPT TO: ${error.refused[0]?.reply ?? ''}`),
+    };
+  }
   if (error instanceof RecipientsRefusedError) {
     // Every recipient refused at RCPT TO: the relay settles each refusal itself; another provider would
     // refuse the same addresses.

@@ -262,7 +262,7 @@ async function relayRecord(
   } catch (caught) {
     const verdict = caught instanceof AttemptsFailed ? caught.result.verdict : undefined;
     const error = caught instanceof AttemptsFailed ? caught.error : caught;
-    if (error instanceof RecipientsRefusedError) {
+    if (error instanceof RecipientsRefusedError && !error.senderRefused) {
       receipt = { providerMessageId: '', refused: error.refused };
     } else {
       const session = relaySessionFailure(error);

@@ -35,6 +35,13 @@ const MAX_REASON_LENGTH = 200;
 
 export function classifySendError(error: unknown): SendError {
   if (error instanceof PermanentSendError || error instanceof TransientSendError) return error;
+  if (error instanceof RecipientsRefusedError && error.senderRefused) {
+    // Not the recipients': the relay will refuse every mail from this sender until its setup changes.
+    return new PermanentSendError(
+      maskedReason(`the relay refused the sender at RCPT TO: ${error.refused[0]?.reply ?? ''}`),
+      { cause: error },
+    );
+  }
   if (error instanceof RecipientsRefusedError) {
     // The relay settles each refusal on its own (core/relay/relay); taken whole, any one refused for now may pass.
     const reason = maskedReason(`every recipient was refused: ${error.refused[0]?.reply ?? ''}`);
