@@ -9,6 +9,7 @@ import { MONITORING_LEVELS, type MonitoringLevel } from '../functions/core/monit
 import { accessLogFormat } from '../infra/constructs/api';
 import { readPostroomContext } from '../local/config-file';
 import { startLocalStack } from '../local/stack';
+import { RELAY_CONTEXT } from '../test/fakes/lambda-context';
 import type { BenchSection } from './section';
 
 /**
@@ -27,7 +28,7 @@ export const MEASURED_FILE = fileURLToPath(new URL('./measured/per-message.json'
 
 // What Lambda writes around each invocation, in the shapes of the Lambda developer guide's examples
 // (https://docs.aws.amazon.com/lambda/latest/dg/nodejs-logging.html), with this stack's figures.
-const REQUEST_ID = '6bc28136-8f3a-4365-b021-0ce6b2e64ab0';
+const REQUEST_ID = RELAY_CONTEXT.awsRequestId;
 const PLATFORM_LINES = [
   `START RequestId: ${REQUEST_ID} Version: $LATEST`,
   `END RequestId: ${REQUEST_ID}`,
@@ -37,21 +38,6 @@ const TRACED_REPORT_TAIL =
   'XRAY TraceId: 1-5e34a614-10bd2b6f1fb44f07bc535a1\tSegmentId: 3d7525a147e7e4\tSampled: true\t';
 
 // The fields Powertools' injectLambdaContext adds to every line on AWS, with lengths of this stack's names.
-const LAMBDA_CONTEXT = {
-  functionName: 'Postroom-RelayFunction8F3A2B1C-AbCdEfGhIjKl',
-  functionVersion: '$LATEST',
-  invokedFunctionArn:
-    'arn:aws:lambda:us-east-1:123456789012:function:Postroom-RelayFunction8F3A2B1C-AbCdEfGhIjKl',
-  memoryLimitInMB: '512',
-  awsRequestId: REQUEST_ID,
-  callbackWaitsForEmptyEventLoop: true,
-  logGroupName: '/aws/lambda/Postroom-RelayFunction8F3A2B1C-AbCdEfGhIjKl',
-  logStreamName: '2026/12/03/[$LATEST]0123456789abcdef0123456789abcdef',
-  getRemainingTimeInMillis: () => 1000,
-  done: () => {},
-  fail: () => {},
-  succeed: () => {},
-};
 
 const DYNAMODB_WRITES = ['PutItem', 'UpdateItem', 'DeleteItem'];
 const DYNAMODB_READS = ['GetItem', 'Query'];
@@ -162,7 +148,7 @@ export async function run(): Promise<BenchSection> {
     duration: (name, ms) => current.push({ kind: 'duration', name, ms }),
   };
   const { logger, log } = createLogger('postroom');
-  logger.addContext(LAMBDA_CONTEXT);
+  logger.addContext(RELAY_CONTEXT);
 
   const stack = await startLocalStack({
     config,

@@ -1,9 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { queueDepth } from '../cli/queues';
-import { parseConfig } from '../functions/core/config/config';
-import type { Log } from '../functions/core/ports';
-import { startLocalStack } from '../local/stack';
 import { seededRandom } from './delivered';
 import { startFaultSes } from './fault-ses';
 import { startFaultSmtp } from './fault-smtp';
@@ -15,6 +11,7 @@ import {
   inDuplicateWindow,
   judge,
   readDeadLetters,
+  startChaosStack,
 } from './harness';
 import { openLoop, planSubmission, type Submission, submit } from './submissions';
 import { RelayWorkers, UNCERTAIN_LOG } from './worker-process';
@@ -37,8 +34,6 @@ export interface FailoverFigures {
   /** Jobs both providers have because a relay was killed between the first's acceptance and the record. */
   readonly crossedInCrash: number;
 }
-
-const quietLog: Log = { info: () => {}, warn: () => {}, error: () => {} };
 
 /**
  * `npm run chaos -- --provider failover`: SES (the fault peer) first, an SMTP relay (the fault peer) second,
@@ -83,20 +78,7 @@ export async function runFailoverChaos(
     ],
     breaker: { minRequests: 5, failureRate: 0.5, windowSeconds: 10, openSeconds: 3 },
   };
-  const config = parseConfig(configInput);
-  const apiKey = `pr_chaos_${randomBytes(16).toString('hex')}`;
-  const stack = await startLocalStack({
-    config,
-    ports: { api: 0, ses: 0, sqs: 0, dynamodb: 0 },
-    log: quietLog,
-    apiKey,
-    relay: false,
-  });
-  const sqs = new SQSClient({
-    region: config.region,
-    endpoint: stack.endpoints.sqs,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  const { apiKey, stack, sqs } = await startChaosStack(configInput, { relay: false });
   const workers = new RelayWorkers(
     {
       config: configInput,

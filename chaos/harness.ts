@@ -5,7 +5,7 @@ import { ATTRIBUTE } from '../functions/adapters/queue-attributes';
 import { parseConfig } from '../functions/core/config/config';
 import type { Log } from '../functions/core/ports';
 import { contextWithoutRateLimits } from '../local/config-file';
-import { startLocalStack } from '../local/stack';
+import { type LocalStackOptions, startLocalStack } from '../local/stack';
 import { type FaultCounts, type FaultPeer, seededRandom } from './delivered';
 import { startFaultSes } from './fault-ses';
 import { startFaultSmtp } from './fault-smtp';
@@ -147,6 +147,32 @@ export function chaosConfigInput(
 
 const quietLog: Log = { info: () => {}, warn: () => {}, error: () => {} };
 
+/**
+ * The local stack a chaos scenario submits to, without the function the scenario kills (the relay or the
+ * webhook dispatcher: it runs those in processes of its own), with an API key it accepts and a client for
+ * its queues.
+ */
+export async function startChaosStack(
+  configInput: Record<string, unknown>,
+  options: Pick<LocalStackOptions, 'relay' | 'webhookDispatcher' | 'maxQueueDelaySeconds'>,
+) {
+  const config = parseConfig(configInput);
+  const apiKey = `pr_chaos_${randomBytes(16).toString('hex')}`;
+  const stack = await startLocalStack({
+    config,
+    ports: { api: 0, ses: 0, sqs: 0, dynamodb: 0 },
+    log: quietLog,
+    apiKey,
+    ...options,
+  });
+  const sqs = new SQSClient({
+    region: config.region,
+    endpoint: stack.endpoints.sqs,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+  return { config, apiKey, stack, sqs };
+}
+
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const progress = options.progress ?? (() => {});
   const random = seededRandom(options.seed);
@@ -176,20 +202,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       : { kind: 'ses' };
   const timers = options.timers ?? CHAOS_TIMERS;
   const configInput = chaosConfigInput(transport, options.configFile, timers);
-  const config = parseConfig(configInput);
-  const apiKey = `pr_chaos_${randomBytes(16).toString('hex')}`;
-  const stack = await startLocalStack({
-    config,
-    ports: { api: 0, ses: 0, sqs: 0, dynamodb: 0 },
-    log: quietLog,
-    apiKey,
-    relay: false,
-  });
-  const sqs = new SQSClient({
-    region: config.region,
-    endpoint: stack.endpoints.sqs,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  const { apiKey, stack, sqs } = await startChaosStack(configInput, { relay: false });
   const workers = new RelayWorkers(
     {
       config: configInput,

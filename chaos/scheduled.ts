@@ -1,10 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { queueDepth } from '../cli/queues';
-import { parseConfig } from '../functions/core/config/config';
-import type { Log } from '../functions/core/ports';
 import { CLOCK_SKEW_MS, MAX_QUEUE_DELAY_SECONDS, scheduleIso } from '../functions/core/scheduling/schedule';
-import { startLocalStack } from '../local/stack';
 import { type FaultCounts, seededRandom } from './delivered';
 import { startFaultSmtp } from './fault-smtp';
 import {
@@ -14,6 +10,7 @@ import {
   copiesByJob,
   inDuplicateWindow,
   readDeadLetters,
+  startChaosStack,
 } from './harness';
 import { openLoop, percentile } from './submissions';
 import { type Generation, RelayWorkers } from './worker-process';
@@ -104,8 +101,6 @@ export interface ScheduledChaosReport {
   readonly notes: ReadonlyArray<string>;
 }
 
-const quietLog: Log = { info: () => {}, warn: () => {}, error: () => {} };
-
 /**
  * Mail scheduled a few seconds ahead through the API (some of it canceled, before its time or racing it) while
  * the relay is killed with SIGKILL and a faulty SMTP relay misbehaves. The judge reads the provider's mail: each
@@ -130,20 +125,9 @@ export async function runScheduledChaos(options: ScheduledChaosOptions): Promise
   };
   const timers = options.timers ?? CHAOS_TIMERS;
   const configInput = chaosConfigInput(transport, options.configFile, timers);
-  const config = parseConfig(configInput);
-  const apiKey = `pr_chaos_${randomBytes(16).toString('hex')}`;
-  const stack = await startLocalStack({
-    config,
-    ports: { api: 0, ses: 0, sqs: 0, dynamodb: 0 },
-    log: quietLog,
-    apiKey,
+  const { apiKey, stack, sqs } = await startChaosStack(configInput, {
     relay: false,
     maxQueueDelaySeconds: options.path === 'queue-delay' ? MAX_QUEUE_DELAY_SECONDS : 0,
-  });
-  const sqs = new SQSClient({
-    region: config.region,
-    endpoint: stack.endpoints.sqs,
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
   const workers = new RelayWorkers(
     {

@@ -1,17 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { queueDepth } from '../cli/queues';
 import { createDynamoClient } from '../functions/adapters/aws-clients';
 import { DynamoWebhookStore } from '../functions/adapters/dynamodb-webhooks';
 import { ATTRIBUTE } from '../functions/adapters/queue-attributes';
-import { parseConfig } from '../functions/core/config/config';
 import { webhookSecretVariable } from '../functions/core/config/webhook-config';
-import type { Log } from '../functions/core/ports';
-import { startLocalStack } from '../local/stack';
 import { seededRandom } from './delivered';
 import { type DispatcherObservations, DispatcherWorkers } from './dispatcher-worker';
 import { type ReceivedRequest, startFaultWebhookReceiver, type WebhookFaultCounts } from './fault-webhooks';
-import { chaosConfigInput, drainQueue } from './harness';
+import { chaosConfigInput, drainQueue, startChaosStack } from './harness';
 import { openLoop, planSubmission, type Submission, submit } from './submissions';
 
 /**
@@ -93,8 +90,6 @@ export interface WebhookChaosReport {
   readonly notes: ReadonlyArray<string>;
 }
 
-const quietLog: Log = { info: () => {}, warn: () => {}, error: () => {} };
-
 /**
  * Submissions through the local stack (API, relay, SES emulator) produce `submission.received` and `email.sent`
  * for two endpoints on a misbehaving receiver: `flaky` answers 5xx, stalls past the dispatcher's timeout or
@@ -127,21 +122,12 @@ export async function runWebhookChaos(options: WebhookChaosOptions): Promise<Web
       secret: `postroom/webhooks/${id}`,
     })),
   };
-  const config = parseConfig(configInput);
-  const apiKey = `pr_chaos_${randomBytes(16).toString('hex')}`;
-  const stack = await startLocalStack({
-    config,
-    ports: { api: 0, ses: 0, sqs: 0, dynamodb: 0 },
-    log: quietLog,
-    apiKey,
-    webhookDispatcher: false,
-  });
-  const aws = {
+  const { config, apiKey, stack, sqs } = await startChaosStack(configInput, { webhookDispatcher: false });
+  const dynamodb = createDynamoClient({
     region: config.region,
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  };
-  const sqs = new SQSClient({ ...aws, endpoint: stack.endpoints.sqs });
-  const dynamodb = createDynamoClient({ ...aws, endpoints: { dynamodb: stack.endpoints.dynamodb } });
+    endpoints: { dynamodb: stack.endpoints.dynamodb },
+  });
   const store = new DynamoWebhookStore(dynamodb, stack.resources.tableName);
   const webhooks = stack.webhooks;
   const dispatchers = new DispatcherWorkers(

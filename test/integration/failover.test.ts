@@ -31,6 +31,53 @@ const SMTP_USER = 'relay';
 const SMTP_PASSWORD = randomBytes(12).toString('hex');
 const BREAKER = { minRequests: 3, failureRate: 0.5, windowSeconds: 60, openSeconds: 1 };
 
+/** The emulators and the record table (claims, statuses, breakers) a group of tests shares. */
+async function startRecordTable() {
+  const emulators = await startEmulators({ sqs: 0, ses: 0, dynamodb: 0 });
+  const dynamodb = new DynamoDBClient({
+    region: 'us-east-1',
+    endpoint: emulators.endpoints.dynamodb,
+    credentials: LOCAL,
+  });
+  const sqs = new SQSClient({ region: 'us-east-1', endpoint: emulators.endpoints.sqs, credentials: LOCAL });
+  const s3 = new S3Client({
+    region: 'us-east-1',
+    endpoint: emulators.endpoints.s3,
+    credentials: LOCAL,
+    forcePathStyle: true,
+  });
+  const { tableName } = await createResources(sqs, dynamodb, testConfig(), s3);
+  sqs.destroy();
+  s3.destroy();
+  return { emulators, dynamodb, tableName };
+}
+
+/** A contact form submission's job under `id`. */
+function contactFormJob(config: PostroomConfig, id: string, message: string) {
+  const form = config.forms[0];
+  if (!form) throw new Error('no form');
+  const fields: Array<[string, string]> = [
+    ['email', 'visitor@example.org'],
+    ['name', 'Vera'],
+    ['message', message],
+  ];
+  const submission = validateSubmission(fields, form);
+  return buildFormMailJob(config, form, submission, { id, createdAt: new Date() }, [], shippedTemplatesNow());
+}
+
+/** The relay's ports but its providers: claims and statuses in the emulated table, the rest in memory. */
+function relayPorts(dynamodb: DynamoDBClient, tableName: string, metrics = new RecordingMetrics()) {
+  return {
+    claims: new DynamoClaimStore(dynamodb, tableName, 1),
+    messages: new DynamoMessageStore(dynamodb, tableName, 1),
+    queue: new MemoryRelayQueue(),
+    clock: systemClock,
+    log: new RecordingLog(),
+    metrics,
+    random: () => 0.5,
+  };
+}
+
 /**
  * The relay core with the real adapters, each row of the rules table (docs/failover.md) against the
  * fault-injecting SES and SMTP peers, claims and breakers in the emulated DynamoDB table.
@@ -44,22 +91,7 @@ describe('Relay failover against fault-injecting SES and SMTP peers (dynalite cl
   const transports: Transport[] = [];
 
   beforeAll(async () => {
-    emulators = await startEmulators({ sqs: 0, ses: 0, dynamodb: 0 });
-    dynamodb = new DynamoDBClient({
-      region: 'us-east-1',
-      endpoint: emulators.endpoints.dynamodb,
-      credentials: LOCAL,
-    });
-    const sqs = new SQSClient({ region: 'us-east-1', endpoint: emulators.endpoints.sqs, credentials: LOCAL });
-    const s3 = new S3Client({
-      region: 'us-east-1',
-      endpoint: emulators.endpoints.s3,
-      credentials: LOCAL,
-      forcePathStyle: true,
-    });
-    tableName = (await createResources(sqs, dynamodb, testConfig(), s3)).tableName;
-    sqs.destroy();
-    s3.destroy();
+    ({ emulators, dynamodb, tableName } = await startRecordTable());
   }, 60_000);
 
   beforeEach(async () => {
@@ -135,33 +167,10 @@ describe('Relay failover against fault-injecting SES and SMTP peers (dynalite cl
             ),
           }
         : {}),
-      claims: new DynamoClaimStore(dynamodb, tableName, 1),
-      messages: new DynamoMessageStore(dynamodb, tableName, 1),
-      queue: new MemoryRelayQueue(),
-      clock: systemClock,
-      log: new RecordingLog(),
-      metrics: new RecordingMetrics(),
-      random: () => 0.5,
+      ...relayPorts(dynamodb, tableName),
     } satisfies RelayDeps;
     const send = async (jobId: string, receiveCount = 1) => {
-      const form = config.forms[0];
-      if (!form) throw new Error('no form');
-      const submission = validateSubmission(
-        [
-          ['email', 'visitor@example.org'],
-          ['name', 'Vera'],
-          ['message', 'Hello'],
-        ],
-        form,
-      );
-      const job = buildFormMailJob(
-        config,
-        form,
-        submission,
-        { id: jobId, createdAt: new Date() },
-        [],
-        shippedTemplatesNow(),
-      );
+      const job = contactFormJob(config, jobId, 'Hello');
       const result = await relayBatch(
         [
           {
@@ -376,26 +385,7 @@ describe.skipIf(!support.ok)(
 
     beforeAll(async () => {
       await Promise.all([postfix.start(), strict.start()]);
-      emulators = await startEmulators({ sqs: 0, ses: 0, dynamodb: 0 });
-      dynamodb = new DynamoDBClient({
-        region: 'us-east-1',
-        endpoint: emulators.endpoints.dynamodb,
-        credentials: LOCAL,
-      });
-      const sqs = new SQSClient({
-        region: 'us-east-1',
-        endpoint: emulators.endpoints.sqs,
-        credentials: LOCAL,
-      });
-      const s3 = new S3Client({
-        region: 'us-east-1',
-        endpoint: emulators.endpoints.s3,
-        credentials: LOCAL,
-        forcePathStyle: true,
-      });
-      tableName = (await createResources(sqs, dynamodb, testConfig(), s3)).tableName;
-      sqs.destroy();
-      s3.destroy();
+      ({ emulators, dynamodb, tableName } = await startRecordTable());
     }, 600_000);
 
     afterAll(async () => {
@@ -403,36 +393,6 @@ describe.skipIf(!support.ok)(
       await emulators?.stop();
       await Promise.all([postfix.stop(), strict.stop()]);
     });
-
-    /** A contact form submission's job, its message naming the job's id. */
-    function contactFormJob(config: ReturnType<typeof testConfig>) {
-      const form = config.forms[0];
-      if (!form) throw new Error('no form');
-      const id = randomUUID();
-      const fields: Array<[string, string]> = [
-        ['email', 'visitor@example.org'],
-        ['name', 'Vera'],
-        ['message', id],
-      ];
-      const submission = validateSubmission(fields, form);
-      const at = { id, createdAt: new Date() };
-      return { id, job: buildFormMailJob(config, form, submission, at, [], shippedTemplatesNow()) };
-    }
-
-    /** The relay's ports but its providers: claims in the emulated table, the rest in memory. */
-    function relayPorts(messages: DynamoMessageStore, metrics: RecordingMetrics) {
-      const claims = new DynamoClaimStore(dynamodb, tableName, 1);
-      const log = new RecordingLog();
-      return {
-        claims,
-        messages,
-        queue: new MemoryRelayQueue(),
-        clock: systemClock,
-        log,
-        metrics,
-        random: () => 0.5,
-      };
-    }
 
     it('SES paused: the job goes to Postfix once, and Postfix delivers it', async () => {
       const ses = await startFaultSes({ maxSendRate: 1000, serverErrorRate: 0, random: () => 0.99 });
@@ -449,8 +409,9 @@ describe.skipIf(!support.ok)(
       const sesTransport = new SesTransport(
         new SESv2Client({ region: 'us-east-1', endpoint: ses.url, credentials: LOCAL, maxAttempts: 1 }),
       );
-      const messages = new DynamoMessageStore(dynamodb, tableName, 1);
-      const { id, job } = contactFormJob(config);
+      const ports = relayPorts(dynamodb, tableName);
+      const id = randomUUID();
+      const job = contactFormJob(config, id, id);
       try {
         const result = await relayBatch(
           [{ messageId: 'm-1', receiptHandle: 'rh-1', body: serializeMailJob(job), receiveCount: 1 }],
@@ -460,14 +421,14 @@ describe.skipIf(!support.ok)(
               { id: 'ses', kind: 'ses', transport: sesTransport },
               { id: 'postfix', kind: 'smtp', transport: smtpTransport },
             ],
-            ...relayPorts(messages, new RecordingMetrics()),
+            ...ports,
           },
         );
         expect(result.outcomes[0]?.outcome).toBe('sent');
         const delivered = await postfix.waitFor(inbox, id);
         expect(delivered).toHaveLength(1);
         expect(ses.delivered).toHaveLength(0);
-        const sent = (await messages.get(id))?.history.find((h) => h.status === 'sent');
+        const sent = (await ports.messages.get(id))?.history.find((h) => h.status === 'sent');
         expect(sent?.provider).toBe('postfix');
         expect(sent?.detail).toMatch(/^250 2\.0\.0 Ok: queued as /);
       } finally {
@@ -490,9 +451,10 @@ describe.skipIf(!support.ok)(
       if (strictConfig?.kind !== 'smtp' || postfixConfig?.kind !== 'smtp') throw new Error('no smtp');
       const strictTransport = new SmtpTransport(strictConfig, strict.password);
       const postfixTransport = new SmtpTransport(postfixConfig, postfix.password);
-      const messages = new DynamoMessageStore(dynamodb, tableName, 1);
       const metrics = new RecordingMetrics();
-      const { id, job } = contactFormJob(config);
+      const ports = relayPorts(dynamodb, tableName, metrics);
+      const id = randomUUID();
+      const job = contactFormJob(config, id, id);
       try {
         const result = await relayBatch(
           [{ messageId: 'm-2', receiptHandle: 'rh-2', body: serializeMailJob(job), receiveCount: 1 }],
@@ -502,12 +464,12 @@ describe.skipIf(!support.ok)(
               { id: 'strict', kind: 'smtp', transport: strictTransport },
               { id: 'postfix', kind: 'smtp', transport: postfixTransport },
             ],
-            ...relayPorts(messages, metrics),
+            ...ports,
           },
         );
         expect(result.outcomes[0]?.outcome).toBe('sent');
         expect(await postfix.waitFor(inbox, id)).toHaveLength(1);
-        const history = (await messages.get(id))?.history ?? [];
+        const history = (await ports.messages.get(id))?.history ?? [];
         const hop = history.find((h) => h.status === 'sending' && h.provider === 'strict');
         expect(hop?.detail).toMatch(
           /^strict provider-config: the relay refused the sender at RCPT TO: 553 5\.7\.1 .*Sender address rejected/,

@@ -130,6 +130,18 @@ describe('Webhooks on the local stack (real dispatcher, receiver verifying with 
     return ((await response.json()) as { id: string }).id;
   }
 
+  /** A JSON call to the stack's API with the test's key. */
+  function api(method: string, url: string, body: unknown) {
+    return fetch(`${stack.apiUrl}${url}`, {
+      method,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
+      body: JSON.stringify(body),
+    });
+  }
+
+  /** A time as the API takes it: whole seconds, `Z`. */
+  const at = (date: Date) => date.toISOString().replace('.000Z', 'Z');
+
   function arrival(path: string, match: (hook: ReceivedWebhook) => boolean, timeoutMs = 10_000) {
     return eventually(async () => receiver.at(path).find(match), timeoutMs, `a webhook at ${path}`);
   }
@@ -230,22 +242,15 @@ describe('Webhooks on the local stack (real dispatcher, receiver verifying with 
 
   it('sends email.scheduled when a message is scheduled or moved, and email.canceled when it is canceled', async () => {
     // Prepare
-    const call = (method: string, url: string, body: unknown) =>
-      fetch(`${stack.apiUrl}${url}`, {
-        method,
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
-        body: JSON.stringify(body),
-      });
     const inAnHour = new Date(Math.ceil(Date.now() / 1000) * 1000 + 3_600_000);
-    const at = (date: Date) => date.toISOString().replace('.000Z', 'Z');
     const later = new Date(inAnHour.getTime() + 3_600_000);
     const message = { from: 'orders@example.com', to: SIMULATOR.success, subject: 'Later', text: 'Later' };
 
     // Act: one scheduled alone, one in a batch beside an unscheduled one; move the first, then cancel it
-    const single = await call('POST', '/v1/send', { ...message, scheduledAt: at(inAnHour) });
+    const single = await api('POST', '/v1/send', { ...message, scheduledAt: at(inAnHour) });
     expect(single.status).toBe(202);
     const id = ((await single.json()) as { id: string }).id;
-    const batch = await call('POST', '/v1/send/batch', {
+    const batch = await api('POST', '/v1/send/batch', {
       messages: [{ ...message, scheduledAt: at(inAnHour) }, message],
     });
     const results = ((await batch.json()) as { results: Array<{ id: string }> }).results;
@@ -260,9 +265,9 @@ describe('Webhooks on the local stack (real dispatcher, receiver verifying with 
       );
     const first = await scheduledHook(id, inAnHour);
     await scheduledHook(batched, inAnHour);
-    expect((await call('PATCH', `/v1/messages/${id}`, { scheduledAt: at(later) })).status).toBe(200);
+    expect((await api('PATCH', `/v1/messages/${id}`, { scheduledAt: at(later) })).status).toBe(200);
     const moved = await scheduledHook(id, later);
-    expect((await call('POST', `/v1/messages/${id}/cancel`, {})).status).toBe(200);
+    expect((await api('POST', `/v1/messages/${id}/cancel`, {})).status).toBe(200);
     const canceled = await arrival(
       '/sched',
       (h) => h.verified?.type === 'email.canceled' && h.verified.data.messageId === id,
@@ -302,19 +307,13 @@ describe('Webhooks on the local stack (real dispatcher, receiver verifying with 
         '--sqs-endpoint',
         stack.endpoints.sqs,
       ]);
-    const scheduledAt = new Date(Math.ceil(Date.now() / 1000) * 1000 + 3_600_000)
-      .toISOString()
-      .replace('.000Z', 'Z');
-    const response = await fetch(`${stack.apiUrl}/v1/send`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
-      body: JSON.stringify({
-        from: 'orders@example.com',
-        to: SIMULATOR.success,
-        subject: 'Later',
-        text: 'Later',
-        scheduledAt,
-      }),
+    const scheduledAt = at(new Date(Math.ceil(Date.now() / 1000) * 1000 + 3_600_000));
+    const response = await api('POST', '/v1/send', {
+      from: 'orders@example.com',
+      to: SIMULATOR.success,
+      subject: 'Later',
+      text: 'Later',
+      scheduledAt,
     });
     expect(response.status).toBe(202);
     const id = ((await response.json()) as { id: string }).id;
@@ -351,11 +350,8 @@ describe('Webhooks on the local stack (real dispatcher, receiver verifying with 
     const second = await cancel(id);
     expect(second.code).toBe(1);
     expect(second.err).toContain('is canceled, not scheduled');
-    const api = await fetch(`${stack.apiUrl}/v1/messages/${id}/cancel`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${API_KEY}` },
-    });
-    expect(api.status).toBe(409);
+    const apiCancel = await api('POST', `/v1/messages/${id}/cancel`, {});
+    expect(apiCancel.status).toBe(409);
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     expect(canceledHooks()).toHaveLength(1);
   });

@@ -1,21 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../functions/adapters/powertools-log';
-
-const CONTEXT = {
-  functionName: 'Postroom-RelayFunction8F3A2B1C-AbCdEfGhIjKl',
-  functionVersion: '$LATEST',
-  invokedFunctionArn:
-    'arn:aws:lambda:us-east-1:123456789012:function:Postroom-RelayFunction8F3A2B1C-AbCdEfGhIjKl',
-  memoryLimitInMB: '512',
-  awsRequestId: '6bc28136-8f3a-4365-b021-0ce6b2e64ab0',
-  callbackWaitsForEmptyEventLoop: true,
-  logGroupName: '/aws/lambda/Postroom-RelayFunction8F3A2B1C-AbCdEfGhIjKl',
-  logStreamName: '2026/12/03/[$LATEST]0123456789abcdef0123456789abcdef',
-  getRemainingTimeInMillis: () => 1000,
-  done: () => {},
-  fail: () => {},
-  succeed: () => {},
-};
+import { RELAY_CONTEXT } from '../fakes/lambda-context';
 
 /** The lines the logger writes; the suite silences Powertools (vitest.config.ts), so this turns it back on. */
 function captureLines(): () => Array<Record<string, unknown>> {
@@ -44,7 +29,7 @@ describe('Adapter: createLogger (compact lines)', () => {
     vi.stubEnv('_X_AMZN_TRACE_ID', 'Root=1-5e34a614-10bd2b6f1fb44f07bc535a1;Parent=3d7525a147e7e4;Sampled=0');
     const lines = captureLines();
     const { logger, log } = createLogger('postroom-relay');
-    logger.addContext(CONTEXT);
+    logger.addContext(RELAY_CONTEXT);
 
     // Act
     log.info('job sent', { jobId: 'j-1', outcome: 'sent' });
@@ -57,7 +42,7 @@ describe('Adapter: createLogger (compact lines)', () => {
         timestamp: expect.any(String),
         service: 'postroom-relay',
         cold_start: expect.any(Boolean),
-        function_request_id: CONTEXT.awsRequestId,
+        function_request_id: RELAY_CONTEXT.awsRequestId,
         jobId: 'j-1',
         outcome: 'sent',
       },
